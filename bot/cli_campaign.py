@@ -1,0 +1,152 @@
+"""`cchc-bot campaign ...`: import a campaign file, list and show campaigns."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import click
+
+from bot.app import App
+from bot.cli import Context, cli, pass_ctx, with_app
+from bot.cli_output import json_text, table
+from storage import campaigns
+from storage.campaign_import import RemovalNeedsForce, import_campaign
+from storage.campaign_spec import CampaignSpec, Problem
+from storage.db import transaction
+from storage.localtime import fmt_datetime
+
+
+@cli.group()
+def campaign() -> None:
+    """Campaigns: import a campaign file, list them, show one."""
+
+
+def render_problem(tr: Context, problem: Problem) -> str:
+    message = tr.tr(f"campaign_file.problem.{problem.code}", **problem.params)
+    if problem.line is None:
+        return tr.tr("campaign_file.problem_at_key", where=problem.where, message=message)
+    return tr.tr("campaign_file.problem_at", line=problem.line, where=problem.where,
+                 message=message)
+
+
+def load_spec(ctx: Context, path: Path) -> CampaignSpec:
+    """Parse and validate; on any problem print all of them and stop (nothing written)."""
+    if path.suffix.lower() == ".xlsx":
+        from storage.campaign_excel import load_campaign_workbook
+
+        spec, problems = load_campaign_workbook(path)
+    else:
+        from storage.campaign_file import load_campaign_file
+
+        spec, problems = load_campaign_file(path)
+    if problems or spec is None:
+        click.echo(ctx.tr("cli.import_refused", file=path.name, count=len(problems)), err=True)
+        for problem in problems:
+            click.echo("  - " + render_problem(ctx, problem), err=True)
+        raise SystemExit(1)
+    return spec
+
+
+@campaign.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Allow removing items or units that have answers.")
+@click.option("--check", is_flag=True, help="Only validate the file; write nothing.")
+@pass_ctx
+@with_app
+async def campaign_import(ctx: Context, app: App, file: Path, force: bool, check: bool) -> None:
+    """Create a campaign from FILE (.yaml or .xlsx), or update it in place.
+
+    Re-importing keeps every answer given so far; removing an answered item needs --force.
+    """
+    spec = load_spec(ctx, file)
+    if check:
+        click.echo(ctx.tr("cli.import_check_ok", file=file.name, units=len(spec.units),
+                          items=len(spec.items())))
+        return
+    try:
+        async with transaction(app.sessions) as session:
+            result = await import_campaign(
+                session, spec, now=app.clock.now(), force=force, source_name=file.name,
+                invite_ttl=timedelta(days=app.settings.invite_ttl_days),
+            )
+    except RemovalNeedsForce as exc:
+        click.echo(ctx.tr("cli.import_needs_force", count=len(exc.losses)), err=True)
+        for loss in exc.losses:
+            click.echo("  - " + ctx.tr(f"cli.loss.{loss.kind}", code=loss.code, count=loss.count),
+                       err=True)
+        raise SystemExit(1) from exc
+    key = "cli.import_created" if result.created else "cli.import_updated"
+    click.echo(ctx.tr(key, code=spec.code, units=result.counts.get("units", 0),
+                      items=result.counts.get("items", 0),
+                      invites=result.counts.get("invites_created", 0)))
+    for loss in result.losses:
+        click.echo("  - " + ctx.tr(f"cli.loss.{loss.kind}", code=loss.code, count=loss.count))
+
+
+@campaign.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_ctx
+@with_app
+async def campaign_list(ctx: Context, app: App, fmt: str) -> None:
+    """List the campaigns with their progress."""
+    async with transaction(app.sessions) as session:
+        overviews = await campaigns.list_campaigns(session)
+    if fmt == "json":
+        click.echo(json_text([_overview_record(o) for o in overviews]))
+        return
+    if not overviews:
+        click.echo(ctx.tr("cli.no_campaigns"))
+        return
+    headers = [ctx.tr(f"cli.col.{c}") for c in ("code", "title", "deadline", "units", "submitted")]
+    rows = [
+        [o.campaign.code, o.campaign.title, fmt_datetime(o.campaign.deadline, o.campaign.timezone),
+         o.units, _submitted(o)]
+        for o in overviews
+    ]
+    click.echo(table(headers, rows))
+
+
+def _submitted(o: campaigns.CampaignOverview) -> int:
+    return sum(o.statuses.get(s, 0) for s in ("submitted", "accepted"))
+
+
+def _overview_record(o: campaigns.CampaignOverview) -> dict[str, object]:
+    c = o.campaign
+    return {
+        "code": c.code, "title": c.title, "basis": c.basis, "timezone": c.timezone,
+        "deadline": c.deadline.isoformat(), "units": o.units, "items": o.items,
+        "teams": [{"code": code, "name": name, "units": n} for code, name, n in o.teams],
+        "statuses": o.statuses, "submitted": _submitted(o), "late": o.late,
+        "invites_total": o.invites_total, "invites_used": o.invites_used, "people": o.people,
+    }
+
+
+@campaign.command("show")
+@click.argument("code")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@pass_ctx
+@with_app
+async def campaign_show(ctx: Context, app: App, code: str, fmt: str) -> None:
+    """Show one campaign: teams, units, checklist size, progress, invites."""
+    async with transaction(app.sessions) as session:
+        found = await campaigns.get_campaign(session, code)
+        if found is None:
+            raise click.ClickException(ctx.tr("cli.unknown_campaign", code=code))
+        o = await campaigns.overview(session, found)
+    if fmt == "json":
+        click.echo(json_text(_overview_record(o)))
+        return
+    c, tr = o.campaign, ctx.tr
+    lines = [
+        f"{c.code}: {c.title}",
+        tr("cli.show.basis", basis=c.basis or "-"),
+        tr("cli.show.deadline", deadline=fmt_datetime(c.deadline, c.timezone), tz=c.timezone),
+        tr("cli.show.size", units=o.units, items=o.items, teams=len(o.teams)),
+        *(tr("cli.show.team", code=code, name=name, units=n) for code, name, n in o.teams),
+        tr("cli.show.progress", submitted=_submitted(o), units=o.units, late=o.late,
+           in_progress=o.statuses.get("in_progress", 0),
+           not_started=o.statuses.get("not_started", 0), returned=o.statuses.get("returned", 0)),
+        tr("cli.show.invites", used=o.invites_used, total=o.invites_total, people=o.people),
+    ]
+    click.echo("\n".join(lines))

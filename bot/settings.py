@@ -1,0 +1,65 @@
+"""Settings: one typed object read from the environment and `.env` (see .env.example)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+OFFICIAL_TELEGRAM_API = "https://api.telegram.org"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    bot_token: SecretStr | None = None
+    bot_username: str | None = None  # for t.me deep links; asked from Telegram when unset
+    telegram_api_url: str = OFFICIAL_TELEGRAM_API
+    webhook_secret: SecretStr | None = None
+    database_url: str = "sqlite+aiosqlite:///data/cchc.sqlite3"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    admin_telegram_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    evidence_dir: Path = Path("data/evidence")
+    evidence_max_bytes: int = 20 * 1024 * 1024  # Telegram lets bots download up to 20 MB
+    invite_ttl_days: int = 30
+    log_level: str = "INFO"
+    # Outbox delivery limits (Telegram's documented defaults).
+    telegram_rate_per_second: float = 30.0
+    telegram_rate_per_chat: float = 1.0
+    telegram_group_per_minute: int = 20
+
+    @field_validator("admin_telegram_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        # "123, 456" in the environment; a list when built in code.
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def token(self) -> str | None:
+        return self.bot_token.get_secret_value() if self.bot_token else None

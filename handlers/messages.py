@@ -1,0 +1,115 @@
+"""Neutral messages between chat channels and the conversation code.
+
+Channels (Telegram, Zalo, web) turn their platform updates into `Inbound` events and render
+`Reply` objects back. Nothing here knows about aiogram, httpx or HTML widgets of a platform;
+texts use the small HTML subset every channel can render or strip: <b>, <i>, <code>, <a>.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+
+class InboundKind(StrEnum):
+    TEXT = "text"
+    COMMAND = "command"
+    CHOICE = "choice"  # a pressed button (Telegram callback query, web button)
+    FILE = "file"  # a document
+    PHOTO = "photo"
+    OTHER = "other"  # sticker, voice, location...: something we do not handle
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who wrote, from which chat. Ids are strings so every platform fits."""
+
+    platform: str  # "telegram" | "zalo" | "web"
+    user_id: str
+    chat_id: str
+    display_name: str = ""
+    username: str | None = None
+    language: str | None = None  # the platform's hint, e.g. "en", "vi"
+
+
+# Downloads the attachment to the given path; the handler decides where (after checking
+# size and type), so rejected files never touch the disk.
+Downloader = Callable[[Path], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    file_name: str
+    mime_type: str
+    size: int | None  # bytes, when the platform tells before downloading
+    download: Downloader
+
+
+@dataclass(frozen=True)
+class Inbound:
+    kind: InboundKind
+    sender: Sender
+    received_at: datetime  # timezone-aware UTC
+    text: str = ""  # the message text (for COMMAND: the arguments after the command)
+    command: str | None = None  # lower-case, without the slash: "start", "checklist"
+    choice: str | None = None  # the token of a pressed Choice (<= 64 bytes)
+    message_id: str | None = None  # for CHOICE: the message carrying the button
+    attachment: Attachment | None = None
+
+
+@dataclass(frozen=True)
+class Choice:
+    label: str
+    token: str  # opaque, at most 64 bytes in UTF-8 (Telegram's callback_data limit)
+
+
+@dataclass(frozen=True)
+class OutFile:
+    path: Path
+    file_name: str
+    mime_type: str = "application/octet-stream"
+
+
+@dataclass
+class Reply:
+    """One message the bot sends (or an edit of the message whose button was pressed)."""
+
+    text: str
+    choices: list[list[Choice]] = field(default_factory=list)  # rows of buttons
+    edit: bool = False  # replace the message the pressed button was on, when possible
+    document: OutFile | None = None
+    photo: OutFile | None = None
+    toast: str | None = None  # short notice for a pressed button (callback answer)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    buttons: bool = True  # False: choices are shown as a numbered list (Zalo)
+    edit: bool = True
+    documents: bool = True
+    max_text: int = 4096
+
+
+class DeliveryError(Exception):
+    """Base of the errors a channel raises when sending fails."""
+
+
+class RateLimited(DeliveryError):
+    def __init__(self, retry_after: float, message: str = "rate limited") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unreachable(DeliveryError):
+    """The person blocked the bot, or the chat no longer exists: do not retry."""
+
+
+class TransientError(DeliveryError):
+    """Network error or 5xx: retry later with backoff."""
+
+
+class PermanentError(DeliveryError):
+    """The platform refused the message itself (bad request): retrying will not help."""

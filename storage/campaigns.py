@@ -1,0 +1,88 @@
+"""Reading campaigns: the list and the overview shown by `campaign list` / `campaign show`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Assignment, Campaign, Invite, Item, Membership, Submission, Team
+
+
+@dataclass
+class CampaignOverview:
+    campaign: Campaign
+    units: int = 0
+    items: int = 0
+    teams: list[tuple[str, str, int]] = field(default_factory=list)  # code, name, units
+    statuses: dict[str, int] = field(default_factory=dict)
+    late: int = 0
+    invites_total: int = 0
+    invites_used: int = 0
+    people: int = 0
+
+
+async def get_campaign(session: AsyncSession, code: str) -> Campaign | None:
+    return await session.scalar(select(Campaign).where(Campaign.code == code))
+
+
+async def list_campaigns(session: AsyncSession) -> list[CampaignOverview]:
+    campaigns = await session.scalars(select(Campaign).order_by(Campaign.created_at))
+    return [await overview(session, campaign) for campaign in campaigns]
+
+
+async def _count(session: AsyncSession, query: object) -> int:
+    return int(await session.scalar(query) or 0)  # type: ignore[call-overload]
+
+
+async def overview(session: AsyncSession, campaign: Campaign) -> CampaignOverview:
+    cid = campaign.id
+    result = CampaignOverview(campaign=campaign)
+    result.units = await _count(
+        session, select(func.count()).select_from(Assignment).where(Assignment.campaign_id == cid)
+    )
+    result.items = await _count(
+        session, select(func.count()).select_from(Item).where(Item.campaign_id == cid)
+    )
+    team_rows = await session.execute(
+        select(Team.code, Team.name, func.count(Assignment.id))
+        .outerjoin(Assignment, Assignment.team_id == Team.id)
+        .where(Team.campaign_id == cid)
+        .group_by(Team.id, Team.code, Team.name)
+        .order_by(Team.code)
+    )
+    result.teams = [(code, name, int(n)) for code, name, n in team_rows]
+    status_rows = await session.execute(
+        select(Submission.status, func.count(), func.sum(case((Submission.late, 1), else_=0)))
+        .join(Assignment, Assignment.id == Submission.assignment_id)
+        .where(Assignment.campaign_id == cid)
+        .group_by(Submission.status)
+    )
+    for status, count, late in status_rows:
+        result.statuses[status] = int(count)
+        result.late += int(late or 0)
+    result.invites_total = await _count(
+        session,
+        select(func.count()).select_from(Invite).where(
+            Invite.campaign_id == cid, Invite.revoked_at.is_(None)
+        ),
+    )
+    result.invites_used = await _count(
+        session,
+        select(func.count()).select_from(Invite).where(
+            Invite.campaign_id == cid, Invite.used_at.is_not(None)
+        ),
+    )
+    result.people = await _count(
+        session,
+        select(func.count(func.distinct(Membership.person_id))).where(
+            Membership.campaign_id == cid, Membership.revoked_at.is_(None)
+        ),
+    )
+    return result
+
+
+def effective_deadline(assignment: Assignment, campaign: Campaign) -> datetime:
+    return assignment.deadline or campaign.deadline

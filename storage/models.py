@@ -1,0 +1,491 @@
+"""The database model for the whole mission: campaigns, units, people, answers, delivery.
+
+All datetimes are stored as timezone-aware UTC (`UTCDateTime` makes SQLite give them back
+aware too). Enumerations are stored as short strings so a migration never has to alter a
+database enum type. Vietnamese terms appear once, in the docstrings.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Deterministic constraint names so Alembic migrations work the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on every backend (SQLite drops the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+# -- enumerations -----------------------------------------------------------------------
+
+
+class Role(StrEnum):
+    UNIT_CONTACT = "unit_contact"  # cán bộ đầu mối của đơn vị
+    TEAM_LEADER = "team_leader"  # Trưởng đoàn kiểm tra
+    TEAM_MEMBER = "team_member"  # thành viên đoàn
+    ADMIN = "admin"  # cán bộ Phòng CCHC, Sở Nội vụ
+
+
+class SubmissionStatus(StrEnum):
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    SUBMITTED = "submitted"
+    RETURNED = "returned"  # trả lại để bổ sung
+    ACCEPTED = "accepted"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a worker
+    SENT = "sent"
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"
+    CANCELLED = "cancelled"
+
+
+# -- campaigns, teams, units -----------------------------------------------------------
+
+
+class Unit(Base):
+    """An inspected unit (đơn vị): a department (sở, ban, ngành) or a People's Committee."""
+
+    __tablename__ = "units"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+
+
+class Campaign(Base):
+    """A campaign (đợt kiểm tra CCHC), from a plan (kế hoạch / quyết định)."""
+
+    __tablename__ = "campaigns"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(500))
+    basis: Mapped[str] = mapped_column(String(500), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Ho_Chi_Minh")
+    deadline: Mapped[datetime]
+    # The reminder policy of the campaign file (reminders, overdue_every, quiet hours...).
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source_name: Mapped[str] = mapped_column(String(300), default="")
+    closed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    teams: Mapped[list[Team]] = relationship(back_populates="campaign", order_by="Team.id")
+    sections: Mapped[list[Section]] = relationship(order_by="Section.position")
+
+
+class Team(Base):
+    """An inspection team (Đoàn kiểm tra số N)."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("campaign_id", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(300))
+    leader_slots: Mapped[int] = mapped_column(default=1)
+    member_slots: Mapped[int] = mapped_column(default=0)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="teams")
+
+
+class Assignment(Base):
+    """A unit in a campaign: its team, form of inspection (hình thức), deadline and visit."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("campaign_id", "unit_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    form: Mapped[str] = mapped_column(String(32))  # campaign_spec.InspectionForm
+    deadline: Mapped[datetime | None]  # None: the campaign's deadline
+    visit_at: Mapped[datetime | None]
+    visit_place: Mapped[str | None] = mapped_column(String(300))
+    visit_announced: Mapped[bool] = mapped_column(default=True)  # False: đột xuất
+    contact_slots: Mapped[int] = mapped_column(default=1)
+    position: Mapped[int] = mapped_column(default=0)  # order in the campaign file
+
+    unit: Mapped[Unit] = relationship(lazy="joined")
+    team: Mapped[Team] = relationship()
+    campaign: Mapped[Campaign] = relationship()
+
+    def effective_deadline(self, campaign: Campaign) -> datetime:
+        return self.deadline or campaign.deadline
+
+
+class Section(Base):
+    """A checklist section, usually a PAR area (lĩnh vực)."""
+
+    __tablename__ = "sections"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int]
+    title: Mapped[str] = mapped_column(String(500))
+
+
+class Item(Base):
+    """A checklist item (tiêu chí / tiêu chí thành phần) with its answer type and scoring."""
+
+    __tablename__ = "items"
+    __table_args__ = (UniqueConstraint("campaign_id", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    section_id: Mapped[int] = mapped_column(ForeignKey("sections.id"), index=True)
+    position: Mapped[int]  # order across the whole checklist
+    code: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    help: Mapped[str] = mapped_column(Text, default="")
+    type: Mapped[str] = mapped_column(String(16))  # campaign_spec.ItemType
+    options: Mapped[list[str]] = mapped_column(JSON, default=list)
+    required: Mapped[bool] = mapped_column(default=True)
+    evidence: Mapped[str] = mapped_column(String(16), default="none")  # EvidencePolicy
+    points: Mapped[float] = mapped_column(Float, default=0.0)
+    scoring: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    min: Mapped[float | None] = mapped_column(Float)
+    max: Mapped[float | None] = mapped_column(Float)
+    max_length: Mapped[int | None]
+
+    section: Mapped[Section] = relationship()
+
+
+# -- people and their chats ---------------------------------------------------------------
+
+
+class Person(Base):
+    __tablename__ = "people"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    locale: Mapped[str | None] = mapped_column(String(8))  # chosen with /lang; None: hint
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+
+
+class ChatAccount(Base):
+    """One person's account on one platform (a person may have Telegram and Zalo)."""
+
+    __tablename__ = "chat_accounts"
+    __table_args__ = (UniqueConstraint("platform", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str | None] = mapped_column(String(100))
+    language_hint: Mapped[str | None] = mapped_column(String(16))
+    unreachable_at: Mapped[datetime | None]  # blocked the bot / chat gone
+    unreachable_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+    person: Mapped[Person] = relationship(lazy="joined")
+
+
+class Membership(Base):
+    """A person's role in a campaign: contact of a unit, leader or member of a team, admin."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (Index("ix_memberships_person_campaign", "person_id", "campaign_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))  # Role
+    assignment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), index=True
+    )
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    invite_id: Mapped[int | None] = mapped_column(ForeignKey("invites.id"))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+    person: Mapped[Person] = relationship(lazy="joined")
+
+
+class Invite(Base):
+    """A single-use invite code that links a chat to a unit or team role."""
+
+    __tablename__ = "invites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))  # Role
+    assignment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), index=True
+    )
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    slot: Mapped[int] = mapped_column(default=1)  # contact 1, 2...: one code per slot
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    revoked_at: Mapped[datetime | None]
+
+    campaign: Mapped[Campaign] = relationship()
+    assignment: Mapped[Assignment | None] = relationship()
+    team: Mapped[Team | None] = relationship()
+
+
+# -- submissions, answers, evidence ------------------------------------------------------
+
+
+class Submission(Base):
+    """A unit's self-inspection report (báo cáo tự kiểm tra): one per unit per campaign."""
+
+    __tablename__ = "submissions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), unique=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default=SubmissionStatus.NOT_STARTED)
+    late: Mapped[bool] = mapped_column(default=False)
+    submitted_at: Mapped[datetime | None]
+    submitted_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    returned_at: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    self_score: Mapped[float | None] = mapped_column(Float)
+    appraised_score: Mapped[float | None] = mapped_column(Float)  # thẩm định
+    updated_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(default=0)  # bumped on each change
+
+    assignment: Mapped[Assignment] = relationship()
+
+
+class Answer(Base):
+    """The current answer to one item; every change is also kept in AnswerRevision."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("submission_id", "item_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    value: Mapped[Any] = mapped_column(JSON(none_as_null=True))  # None: skipped / cleared
+    note: Mapped[str | None] = mapped_column(Text)  # giải trình when evidence is missing
+    answered_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    answered_at: Mapped[datetime]
+    revision: Mapped[int] = mapped_column(default=1)
+    reopened: Mapped[bool] = mapped_column(default=False)  # returned for correction
+
+
+class AnswerRevision(Base):
+    __tablename__ = "answer_revisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    answer_id: Mapped[int] = mapped_column(
+        ForeignKey("answers.id", ondelete="CASCADE"), index=True
+    )
+    revision: Mapped[int]
+    value: Mapped[Any] = mapped_column(JSON(none_as_null=True))
+    answered_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    answered_at: Mapped[datetime]
+
+
+class EvidenceFile(Base):
+    """A piece of evidence (tài liệu kiểm chứng) attached to an item of a submission."""
+
+    __tablename__ = "evidence_files"
+    __table_args__ = (Index("ix_evidence_submission_item", "submission_id", "item_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    file_name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    mime_type: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_path: Mapped[str] = mapped_column(String(500))  # relative to EVIDENCE_DIR
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    uploaded_at: Mapped[datetime]
+    removed_at: Mapped[datetime | None]
+
+
+# -- review, appraisal, questions (the leaders' work) --------------------------------------
+
+
+class ReviewFlag(Base):
+    """An item the team asks the unit to complete (yêu cầu bổ sung), with a comment."""
+
+    __tablename__ = "review_flags"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    comment: Mapped[str] = mapped_column(Text)
+    flagged_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    flagged_at: Mapped[datetime]
+    returned_at: Mapped[datetime | None]  # when the report went back with this flag
+    resolved_at: Mapped[datetime | None]
+
+
+class Appraisal(Base):
+    """The team's appraised score of one item (thẩm định), with the reason when it differs."""
+
+    __tablename__ = "appraisals"
+    __table_args__ = (UniqueConstraint("submission_id", "item_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    score: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str | None] = mapped_column(Text)
+    appraised_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    appraised_at: Mapped[datetime]
+
+
+class Question(Base):
+    """A unit's question to the team (Hỏi đoàn kiểm tra) and its thread of replies."""
+
+    __tablename__ = "questions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("questions.id"))  # a reply
+    text: Mapped[str] = mapped_column(Text)
+    asked_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    asked_at: Mapped[datetime]
+
+
+# -- conversation, delivery, schedules, audit ----------------------------------------------
+
+
+class ConversationState(Base):
+    """Where a chat is in its conversation, so a restart or another process continues it."""
+
+    __tablename__ = "conversation_states"
+    __table_args__ = (UniqueConstraint("platform", "chat_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="SET NULL")
+    )
+    state: Mapped[str] = mapped_column(String(64), default="idle")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime]
+
+
+class Notice(Base):
+    """A notice (thông báo) an admin or leader sends to an audience, now or at a time."""
+
+    __tablename__ = "notices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    audience: Mapped[str] = mapped_column(String(100))  # all | team:D1 | unit:SNV | pending...
+    text: Mapped[str] = mapped_column(Text)
+    file_path: Mapped[str | None] = mapped_column(String(500))
+    send_at: Mapped[datetime]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime]
+    dispatched_at: Mapped[datetime | None]  # when its outbox rows were written
+    cancelled_at: Mapped[datetime | None]
+
+
+class OutboxMessage(Base):
+    """A message the bot sends on its own, written in the same transaction as its cause.
+
+    The text is rendered at delivery time from `template` and `params` in the recipient's
+    language. `dedupe_key` is unique: planning the same message twice is harmless.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "not_before"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))  # alert, reminder, notice, summary...
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    notice_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notices.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    chat_account_id: Mapped[int] = mapped_column(ForeignKey("chat_accounts.id"), index=True)
+    template: Mapped[str] = mapped_column(String(100))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    not_before: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None]
+    platform_message_id: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+
+    chat_account: Mapped[ChatAccount] = relationship()
+
+
+class ScheduleMark(Base):
+    """Remembers what a time-driven job last did (e.g. the last summary's fingerprint)."""
+
+    __tablename__ = "schedule_marks"
+    __table_args__ = (UniqueConstraint("key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    value: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """The audit log: who did what, when (also the export's history sheet)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    actor_label: Mapped[str] = mapped_column(String(200), default="")  # "cli", "scheduler"
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
