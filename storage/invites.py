@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -139,6 +139,12 @@ class InviteRow:
         return {**self.__dict__, "expires_at": self.expires_at.isoformat()}
 
 
+_ROLE_ORDER = case(
+    {Role.ADMIN.value: 0, Role.TEAM_LEADER.value: 1, Role.TEAM_MEMBER.value: 2}, value=Invite.role,
+    else_=3,
+)
+
+
 def deep_link(bot_username: str | None, code: str) -> str | None:
     return f"https://t.me/{bot_username.lstrip('@')}?start={code}" if bot_username else None
 
@@ -161,7 +167,7 @@ async def list_invites(
         .outerjoin(unit_team, unit_team.id == Assignment.team_id)
         .outerjoin(Person, Person.id == Invite.used_by)
         .where(Invite.campaign_id == campaign_id)
-        .order_by(Assignment.position.nulls_first(), Invite.role.desc(), Invite.slot, Invite.id)
+        .order_by(Assignment.position.nulls_first(), _ROLE_ORDER, Invite.team_id, Invite.slot, Invite.id)
     )
     rows = []
     for invite, unit_code, unit_name, team_code, unit_team_code, used_by in await session.execute(

@@ -1,0 +1,107 @@
+"""How an item looks in chat: the question card with its buttons, marks and values."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from handlers.context import Turn
+from handlers.messages import Choice
+from handlers.tokens import make
+from handlers.unit import UnitContext
+from storage.checklist import ItemInfo
+from storage.rules.answers import TEXT_MAX_LENGTH, format_value
+from storage.rules.progress import AnswerState, is_answered
+
+
+def short(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def points_text(turn: Turn, points: float) -> str:
+    if points <= 0:
+        return turn.t("checklist.not_scored")
+    return turn.t("checklist.max_points", points=f"{points:g}")
+
+
+def value_text(turn: Turn, item: ItemInfo, value: Any) -> str:
+    """An answer shown back: escaped, since it may be what the person typed."""
+    return escape(format_value(item, value, turn.tr))
+
+
+def mark_of(item: ItemInfo, state: AnswerState | None) -> str:
+    if not is_answered(state):
+        return "⬜" if item.required else "▫️"
+    assert state is not None
+    if item.evidence == "required" and state.evidence_count == 0 and not state.note:
+        return "📎"
+    return "✅"
+
+
+def _prompt(turn: Turn, item: ItemInfo) -> str:
+    if item.type == "number" and item.min is not None and item.max is not None:
+        return turn.t("checklist.prompt.number_range", min=f"{item.min:g}", max=f"{item.max:g}")
+    if item.type == "number" and item.min is not None:
+        return turn.t("checklist.prompt.number_min", min=f"{item.min:g}")
+    if item.type == "number" and item.max is not None:
+        return turn.t("checklist.prompt.number_max", max=f"{item.max:g}")
+    if item.type == "text":
+        return turn.t("checklist.prompt.text", max=item.max_length or TEXT_MAX_LENGTH)
+    return turn.t(f"checklist.prompt.{item.type}")
+
+
+def _evidence_line(turn: Turn, item: ItemInfo, state: AnswerState | None) -> str | None:
+    if item.evidence == "none":
+        return None
+    count = state.evidence_count if state else 0
+    line = turn.t(f"checklist.evidence_{item.evidence}", count=count)
+    if state and state.note:
+        line += "\n" + turn.t("checklist.note_given", note=escape(short(state.note, 200)))
+    return line
+
+
+def _value_buttons(turn: Turn, item: ItemInfo, selected: set[int]) -> list[list[Choice]]:
+    if item.type == "yesno":
+        return [[turn.button("common.yes", make("v", item.id, "y")),
+                 turn.button("common.no", make("v", item.id, "n"))]]
+    if item.type == "choice":
+        return [[Choice(short(option, 60), make("c", item.id, n))]
+                for n, option in enumerate(item.options)]
+    if item.type == "multi":
+        rows = [[Choice(("☑ " if n in selected else "☐ ") + short(option, 56),
+                        make("m", item.id, n))] for n, option in enumerate(item.options)]
+        return [*rows, [turn.button("checklist.multi_done", make("md", item.id))]]
+    return []
+
+
+def item_card(
+    turn: Turn, ctx: UnitContext, item: ItemInfo, states: dict[int, AnswerState],
+    selected: set[int],
+) -> tuple[str, list[list[Choice]]]:
+    state = states.get(item.id)
+    total = len(ctx.checklist.items)
+    lines = [
+        f"<b>{escape(item.section_title)}</b>",
+        turn.t("checklist.position", n=item.index + 1, total=total, code=escape(item.code),
+               points=points_text(turn, item.points)),
+        "",
+        f"<b>{escape(item.text)}</b>",
+    ]
+    if item.help:
+        lines.append(f"<i>{escape(item.help)}</i>")
+    if is_answered(state):
+        assert state is not None
+        lines.append(turn.t("checklist.current", value=value_text(turn, item, state.value)))
+    evidence = _evidence_line(turn, item, state)
+    if evidence:
+        lines.append(evidence)
+    lines += ["", "👉 " + _prompt(turn, item)]
+    rows = _value_buttons(turn, item, selected)
+    if item.evidence != "none":
+        rows.append([turn.button("checklist.add_evidence", make("e", item.id))])
+    rows.append([turn.button("checklist.previous", make("p", item.id)),
+                 turn.button("checklist.skip", make("s", item.id))])
+    rows.append([turn.button("checklist.list", make("l", item.index // 10)),
+                 turn.button("checklist.review", make("r"))])
+    return "\n".join(lines), rows

@@ -1,0 +1,97 @@
+"""What a handler works with: the long-lived dependencies and the per-event `Turn`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import Catalog, Translator
+from handlers.messages import Capabilities, Choice, Inbound, OutFile, Reply
+from storage.checklist import ChecklistCache
+from storage.clock import Clock
+from storage.evidence import EvidenceStore
+from storage.models import ChatAccount, ConversationState, Person
+from storage.people import PersonRole
+
+
+@dataclass
+class Deps:
+    """Built once by the composition root and shared by every event."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    catalog: Catalog
+    clock: Clock
+    evidence: EvidenceStore
+    checklists: ChecklistCache = field(default_factory=ChecklistCache)
+    capabilities: Mapping[str, Capabilities] = field(default_factory=dict)
+    admin_ids: Mapping[str, frozenset[str]] = field(default_factory=dict)  # platform -> ids
+    max_evidence_bytes: int = 20 * 1024 * 1024
+    bad_code_limit: int = 5  # wrong invite codes allowed per window, per chat
+    bad_code_window_s: int = 600
+    bot_username: str | None = None
+
+
+@dataclass
+class Turn:
+    """One inbound event being handled: one session, one transaction, replies collected."""
+
+    deps: Deps
+    session: AsyncSession
+    inbound: Inbound
+    account: ChatAccount
+    state: ConversationState
+    tr: Translator
+    prefetched: Path | None = None  # an attachment already downloaded to .incoming/
+    replies: list[Reply] = field(default_factory=list)
+    roles: list[PersonRole] | None = None  # loaded on demand
+
+    @property
+    def person(self) -> Person:
+        return self.account.person
+
+    @property
+    def now(self) -> Any:
+        return self.deps.clock.now()
+
+    @property
+    def is_admin(self) -> bool:
+        ids = self.deps.admin_ids.get(self.account.platform, frozenset())
+        return self.person.is_admin or self.account.user_id in ids
+
+    def say(
+        self,
+        text: str,
+        choices: list[list[Choice]] | None = None,
+        *,
+        edit: bool = False,
+        toast: str | None = None,
+        document: OutFile | None = None,
+        photo: OutFile | None = None,
+    ) -> None:
+        self.replies.append(
+            Reply(text=text, choices=choices or [], edit=edit, toast=toast, document=document,
+                  photo=photo)
+        )
+
+    def t(self, key: str, /, **params: Any) -> str:
+        return self.tr(key, **params)
+
+    def button(self, key: str, token: str, **params: Any) -> Choice:
+        return Choice(self.tr(key, **params), token)
+
+    def set_state(self, name: str, **data: Any) -> None:
+        """Move to a conversation state, keeping the long-lived keys (active role...)."""
+        kept = {k: v for k, v in self.state.data.items() if k in _STICKY}
+        self.state.state = name
+        self.state.data = {**kept, **data}
+
+    def remember(self, **data: Any) -> None:
+        self.state.data = {**self.state.data, **data}
+
+
+# Keys of ConversationState.data that survive a change of state.
+_STICKY = frozenset({"role", "bad_codes"})

@@ -1,0 +1,168 @@
+"""Routes each neutral Inbound to its handler, inside one transaction, in per-chat order.
+
+Whatever happens inside a handler, the person gets an answer in their language and never a
+traceback; an error rolls back only that event, so one person's problem stops no one else.
+Replies are returned after the commit: an answer is acknowledged only once it is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from bot.i18n import normalize_locale
+from handlers import checklist, evidence, onboarding, review, status
+from handlers.context import Deps, Turn
+from handlers.messages import Capabilities, Inbound, InboundKind, Reply
+from handlers.numbered import number_choices, numbered_choice
+from handlers.tokens import Token, parse
+from storage.conversation_state import lock_state
+from storage.db import transaction
+from storage.evidence import is_allowed
+from storage.people import account_for
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Turn], Awaitable[None]]
+ChoiceHandler = Callable[[Turn, Token], Awaitable[None]]
+
+COMMANDS: dict[str, Handler] = {
+    "start": onboarding.start,
+    "help": onboarding.help_,
+    "lang": onboarding.language,
+    "checklist": checklist.resume,
+    "status": status.show_status,
+    "review": review.show_review,
+    "submit": review.ask_submit,
+    "cancel": onboarding.cancel,
+}
+
+CHOICES: dict[str, ChoiceHandler] = {
+    **checklist.CHOICES,
+    **evidence.CHOICES,
+    **review.CHOICES,
+    **onboarding.CHOICES,
+    **status.CHOICES,
+}
+
+# What typed text, a file or a photo means in each conversation state.
+STATE_TEXT: dict[str, Handler] = {
+    "answer": checklist.typed_answer,
+    "multi": checklist.typed_answer,
+    "evidence": evidence.typed_in_evidence,
+    "note": evidence.typed_note,
+}
+
+
+class Dispatcher:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def _chat_lock(self, key: tuple[str, str]) -> AsyncIterator[None]:
+        """One event at a time per chat; the entry goes away with its last user."""
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def handle(self, inbound: Inbound) -> list[Reply]:
+        sender = inbound.sender
+        async with self._chat_lock((sender.platform, sender.chat_id)):
+            prefetched = await self._prefetch(inbound)
+            try:
+                return await self._handle(inbound, prefetched)
+            except Exception:
+                log.exception("handling %s from %s:%s failed", inbound.kind, sender.platform,
+                              sender.user_id)
+                locale = normalize_locale(sender.language)
+                return [Reply(self.deps.catalog.t(locale, "common.error"))]
+            finally:
+                if prefetched is not None:
+                    self.deps.evidence.discard(prefetched)  # kept files were moved already
+
+    async def _prefetch(self, inbound: Inbound) -> Path | None:
+        """Download an acceptable attachment before the transaction, so a slow download
+        never holds the database's write lock. Refused files are not downloaded at all."""
+        attachment = inbound.attachment
+        if attachment is None or not is_allowed(attachment.file_name):
+            return None
+        if attachment.size is not None and attachment.size > self.deps.max_evidence_bytes:
+            return None
+        path = self.deps.evidence.incoming_path()
+        try:
+            await attachment.download(path)
+        except Exception:
+            log.warning("download of %s failed", attachment.file_name, exc_info=True)
+            self.deps.evidence.discard(path)
+            return None
+        return path
+
+    async def _handle(self, inbound: Inbound, prefetched: Path | None) -> list[Reply]:
+        deps, sender = self.deps, inbound.sender
+        async with transaction(deps.sessions) as session:
+            now = deps.clock.now()
+            account = await account_for(
+                session, platform=sender.platform, user_id=sender.user_id,
+                chat_id=sender.chat_id, display_name=sender.display_name,
+                username=sender.username, language_hint=sender.language, now=now,
+            )
+            state = await lock_state(session, platform=sender.platform, chat_id=sender.chat_id,
+                                     now=now)
+            state.person_id = account.person_id
+            locale = account.person.locale or normalize_locale(sender.language)
+            turn = Turn(deps, session, inbound, account, state,
+                        deps.catalog.for_locale(locale), prefetched)
+            await self._route(turn)
+            self._present(turn)
+            state.updated_at = now
+        return turn.replies
+
+    async def _route(self, turn: Turn) -> None:
+        inbound = turn.inbound
+        if inbound.kind == InboundKind.TEXT:
+            token = numbered_choice(turn.state.data, inbound.text)
+            if token is not None:
+                await self._choice(turn, token)
+                return
+        if inbound.kind == InboundKind.COMMAND:
+            handler = COMMANDS.get(inbound.command or "", onboarding.unknown_command)
+            await handler(turn)
+        elif inbound.kind == InboundKind.CHOICE:
+            await self._choice(turn, inbound.choice)
+        elif inbound.kind in (InboundKind.FILE, InboundKind.PHOTO):
+            await evidence.received_file(turn)
+        elif inbound.kind == InboundKind.TEXT:
+            await STATE_TEXT.get(turn.state.state, onboarding.idle_text)(turn)
+        else:
+            await onboarding.unsupported(turn)
+
+    async def _choice(self, turn: Turn, raw: str | None) -> None:
+        token = parse(raw)
+        handler = CHOICES.get(token.action) if token else None
+        if token is None or handler is None:
+            await onboarding.stale_button(turn)
+            return
+        await handler(turn, token)
+
+    def _present(self, turn: Turn) -> None:
+        """Channels without buttons (Zalo) get choices as a numbered list to answer with."""
+        caps = self.deps.capabilities.get(turn.account.platform, Capabilities())
+        if caps.buttons:
+            turn.state.data = {k: v for k, v in turn.state.data.items() if k != "numbered"}
+            return
+        typed = bool(turn.state.data.get("typed"))
+        hint = turn.tr("common.numbered_hint_hash" if typed else "common.numbered_hint")
+        turn.replies, mapping = number_choices(turn.replies, hint, prefix="#" if typed else "")
+        turn.state.data = {**turn.state.data, "numbered": mapping}

@@ -1,0 +1,161 @@
+"""Evidence (tài liệu kiểm chứng): files and photos for an item, or an explanation
+(giải trình) of why there is none."""
+
+from __future__ import annotations
+
+from html import escape
+
+from handlers.checklist import show_item, show_next
+from handlers.context import Turn
+from handlers.messages import Choice
+from handlers.onboarding import stale_button
+from handlers.tokens import Token, make
+from handlers.unit import UnitContext, active_unit
+from storage.checklist import ItemInfo
+from storage.evidence import extension, is_allowed
+from storage.submissions import add_evidence, answer_states, edit_refusal, record_note
+
+NOTE_MAX_LENGTH = 1000
+WAITING_STATES = ("evidence", "answer", "multi", "note")
+
+
+def _buttons(turn: Turn, item: ItemInfo) -> list[list[Choice]]:
+    rows = [[turn.button("evidence.next", make("n", item.id))]]
+    if item.evidence == "required":
+        rows.append([turn.button("evidence.explain", make("x", item.id))])
+    rows.append([turn.button("evidence.back_to_item", make("g", item.id))])
+    return rows
+
+
+def ask_evidence(turn: Turn, item: ItemInfo, *, prefix: str = "") -> None:
+    turn.set_state("evidence", item=item.id)
+    key = "evidence.ask_required" if item.evidence == "required" else "evidence.ask_optional"
+    turn.say(prefix + turn.t(key, code=escape(item.code)), _buttons(turn, item))
+
+
+async def _item(turn: Turn, item_id: int | None) -> tuple[UnitContext, ItemInfo] | None:
+    ctx = await active_unit(turn)
+    if ctx is None:
+        return None
+    item = ctx.checklist.by_id(item_id or 0)
+    if item is None or item.evidence == "none":
+        await stale_button(turn)
+        return None
+    if await edit_refusal(turn.session, ctx.submission, item.id) is not None:
+        text = turn.t("evidence.locked")
+        turn.say(text, toast=text)
+        return None
+    return ctx, item
+
+
+async def pressed_add(turn: Turn, token: Token) -> None:
+    found = await _item(turn, token.int_arg(0))
+    if found:
+        ask_evidence(turn, found[1])
+
+
+async def pressed_next(turn: Turn, token: Token) -> None:
+    found = await _item(turn, token.int_arg(0))
+    if found is None:
+        return
+    ctx, item = found
+    states = await answer_states(turn.session, ctx.submission.id)
+    state = states.get(item.id)
+    missing = item.evidence == "required" and not (state and (state.evidence_count or state.note))
+    prefix = turn.t("evidence.still_missing", code=escape(item.code)) + "\n\n" if missing else ""
+    await show_next(turn, ctx, item, states, prefix=prefix)
+
+
+async def pressed_explain(turn: Turn, token: Token) -> None:
+    found = await _item(turn, token.int_arg(0))
+    if found is None:
+        return
+    turn.set_state("note", item=found[1].id)
+    turn.say(turn.t("evidence.ask_note", code=escape(found[1].code), max=NOTE_MAX_LENGTH))
+
+
+async def typed_note(turn: Turn) -> None:
+    found = await _item(turn, turn.state.data.get("item"))
+    if found is None:
+        return
+    ctx, item = found
+    note = turn.inbound.text.strip()
+    if not note or len(note) > NOTE_MAX_LENGTH:
+        turn.say(turn.t("evidence.bad_note", max=NOTE_MAX_LENGTH, length=len(note)))
+        return
+    await record_note(turn.session, ctx.submission, item, note, person_id=turn.person.id,
+                      now=turn.now)
+    states = await answer_states(turn.session, ctx.submission.id)
+    saved = turn.t("evidence.note_saved", code=escape(item.code)) + "\n\n"
+    if item.id in states and states[item.id].value is None:
+        await show_item(turn, ctx, item, prefix=saved, states=states)  # still to answer
+        return
+    await show_next(turn, ctx, item, states, prefix=saved)
+
+
+async def typed_in_evidence(turn: Turn) -> None:
+    found = await _item(turn, turn.state.data.get("item"))
+    if found is None:
+        return
+    turn.say(turn.t("evidence.waiting", code=escape(found[1].code)), _buttons(turn, found[1]))
+
+
+async def received_file(turn: Turn) -> None:
+    attachment = turn.inbound.attachment
+    assert attachment is not None
+    item_id = turn.state.data.get("item") if turn.state.state in WAITING_STATES else None
+    ctx = await active_unit(turn) if item_id else None
+    item = ctx.checklist.by_id(item_id or 0) if ctx else None
+    if ctx is None or item is None or item.evidence == "none":
+        turn.say(turn.t("evidence.no_item"))
+        return
+    if await edit_refusal(turn.session, ctx.submission, item.id) is not None:
+        turn.say(turn.t("evidence.locked"))
+        return
+    problem = _file_problem(turn, attachment.file_name, attachment.size)
+    if problem:
+        turn.say(problem, _buttons(turn, item))
+        return
+    await _keep(turn, ctx, item)
+
+
+def _file_problem(turn: Turn, file_name: str, size: int | None) -> str | None:
+    limit_mb = turn.deps.max_evidence_bytes // (1024 * 1024)
+    if not is_allowed(file_name):
+        return turn.t("evidence.bad_type", ext=escape(extension(file_name) or "?"))
+    if size is not None and size > turn.deps.max_evidence_bytes:
+        return turn.t("evidence.too_big", size=f"{size / 1048576:.1f}", max=limit_mb)
+    if turn.prefetched is None or not turn.prefetched.exists():
+        return turn.t("evidence.download_failed")
+    if turn.prefetched.stat().st_size > turn.deps.max_evidence_bytes:
+        return turn.t("evidence.too_big", size=f"{turn.prefetched.stat().st_size / 1048576:.1f}",
+                      max=limit_mb)
+    return None
+
+
+async def _keep(turn: Turn, ctx: UnitContext, item: ItemInfo) -> None:
+    attachment = turn.inbound.attachment
+    assert attachment is not None and turn.prefetched is not None
+    role = ctx.role
+    stored = turn.deps.evidence.keep(
+        turn.prefetched, folder=(role.campaign_code, role.unit_code or "", item.code),
+        file_name=attachment.file_name,
+    )
+    _, added = await add_evidence(
+        turn.session, ctx.submission, item, stored, file_name=attachment.file_name,
+        mime_type=attachment.mime_type, person_id=turn.person.id, now=turn.now,
+    )
+    states = await answer_states(turn.session, ctx.submission.id)
+    count = states[item.id].evidence_count if item.id in states else 0
+    key = "evidence.received" if added else "evidence.duplicate"
+    if turn.state.state != "answer":
+        turn.set_state("evidence", item=item.id)
+    turn.say(turn.t(key, name=escape(attachment.file_name), size=_size(stored.size),
+                    count=count, code=escape(item.code)), _buttons(turn, item))
+
+
+def _size(size: int) -> str:
+    return f"{size / 1048576:.1f} MB" if size >= 1048576 else f"{max(1, size // 1024)} KB"
+
+
+CHOICES = {"e": pressed_add, "n": pressed_next, "x": pressed_explain}

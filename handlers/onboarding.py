@@ -1,0 +1,156 @@
+"""Joining with an invite code, language, help, and answers to the unexpected."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from html import escape
+
+from handlers.context import Turn
+from handlers.messages import Choice
+from handlers.tokens import Token, make
+from handlers.unit import roles
+from storage.invite_codes import looks_like_code
+from storage.invites import RedeemOutcome, redeem_invite
+from storage.localtime import fmt_datetime
+from storage.models import Role
+from storage.people import PersonRole
+
+LANGUAGES = {"vi": "Tiếng Việt", "en": "English"}
+
+
+async def start(turn: Turn) -> None:
+    code = turn.inbound.text.strip()
+    if code:
+        await _redeem(turn, code)
+        return
+    await _welcome(turn)
+
+
+async def _welcome(turn: Turn) -> None:
+    linked = await roles(turn)
+    if not linked:
+        turn.say(turn.t("onboarding.welcome_new"))
+        return
+    name = escape(turn.person.full_name)
+    turn.say(turn.t("onboarding.welcome_back", name=name), _next_buttons(turn, linked))
+
+
+def _bad_code_attempts(turn: Turn) -> list[datetime]:
+    window = timedelta(seconds=turn.deps.bad_code_window_s)
+    recent = [datetime.fromisoformat(t) for t in turn.state.data.get("bad_codes", [])]
+    return [t for t in recent if turn.now - t < window]
+
+
+async def _redeem(turn: Turn, typed: str) -> None:
+    attempts = _bad_code_attempts(turn)
+    if len(attempts) >= turn.deps.bad_code_limit:
+        wait = timedelta(seconds=turn.deps.bad_code_window_s) - (turn.now - min(attempts))
+        minutes = max(1, math.ceil(wait.total_seconds() / 60))
+        turn.say(turn.t("onboarding.too_many_codes", minutes=minutes))
+        return
+    result = await redeem_invite(turn.session, typed, turn.person, now=turn.now)
+    if result.outcome in (RedeemOutcome.OK, RedeemOutcome.ALREADY_YOURS):
+        turn.roles = None  # the new role must show up
+        linked = await roles(turn)
+        role = next((r for r in linked if result.membership and
+                     r.membership_id == result.membership.id), None)
+        if role is not None:
+            _greet(turn, role, again=result.outcome == RedeemOutcome.ALREADY_YOURS)
+            return
+    if result.outcome != RedeemOutcome.USED:
+        turn.remember(bad_codes=[t.isoformat() for t in [*attempts, turn.now]])
+    turn.say(turn.t(f"onboarding.code_{result.outcome.value}", code=escape(typed[:40])))
+
+
+def _greet(turn: Turn, role: PersonRole, *, again: bool) -> None:
+    if role.role == Role.UNIT_CONTACT:
+        turn.remember(role=role.membership_id)
+        turn.set_state("idle")
+    params = {
+        "name": escape(turn.person.full_name or "bạn"),
+        "unit": escape(role.unit_name or ""),
+        "team": escape(role.team_name or ""),
+        "campaign": escape(role.campaign_title),
+        "deadline": fmt_datetime(role.deadline, role.timezone),
+    }
+    key = f"onboarding.greet_{role.role.value}"
+    text = turn.t(key, **params)
+    if again:
+        text = turn.t("onboarding.already_linked") + "\n\n" + text
+    turn.say(text, _next_buttons(turn, [role]))
+
+
+def _next_buttons(turn: Turn, linked: list[PersonRole]) -> list[list[Choice]]:
+    if any(r.role == Role.UNIT_CONTACT for r in linked):
+        return [[turn.button("onboarding.button_start", make("k"))],
+                [turn.button("onboarding.button_status", make("st"))]]
+    return [[turn.button("onboarding.button_status", make("st"))]]
+
+
+async def idle_text(turn: Turn) -> None:
+    """Text when nothing is asked: an invite code, or something we can point onwards."""
+    text = turn.inbound.text.strip()
+    if looks_like_code(text):
+        await _redeem(turn, text)
+        return
+    linked = await roles(turn)
+    if not linked:
+        turn.say(turn.t("onboarding.send_code"))
+        return
+    turn.say(turn.t("onboarding.nothing_asked"), _next_buttons(turn, linked))
+
+
+async def help_(turn: Turn) -> None:
+    linked = await roles(turn)
+    parts = [turn.t("help.title")]
+    kinds = {r.role for r in linked}
+    if not linked:
+        parts.append(turn.t("help.not_linked"))
+    if Role.UNIT_CONTACT in kinds:
+        parts.append(turn.t("help.unit_contact"))
+    if kinds & {Role.TEAM_LEADER, Role.TEAM_MEMBER}:
+        parts.append(turn.t("help.team"))
+    if turn.is_admin or Role.ADMIN in kinds:
+        parts.append(turn.t("help.admin"))
+    parts.append(turn.t("help.common"))
+    turn.say("\n\n".join(parts))
+
+
+async def language(turn: Turn) -> None:
+    turn.say(turn.t("onboarding.pick_language"),
+             [[turn.button("onboarding.language_name", make("lang", code), name=name)
+               for code, name in LANGUAGES.items()]])
+
+
+async def choose_language(turn: Turn, token: Token) -> None:
+    code = token.args[0] if token.args else ""
+    if code not in LANGUAGES:
+        await stale_button(turn)
+        return
+    turn.person.locale = code
+    turn.tr = turn.deps.catalog.for_locale(code)
+    turn.say(turn.t("onboarding.language_set"), edit=True)
+
+
+async def cancel(turn: Turn) -> None:
+    turn.set_state("idle")
+    turn.say(turn.t("onboarding.cancelled"), _next_buttons(turn, await roles(turn)))
+
+
+async def unknown_command(turn: Turn) -> None:
+    command = escape((turn.inbound.command or "")[:30])
+    turn.say(turn.t("onboarding.unknown_command", command=command))
+
+
+async def unsupported(turn: Turn) -> None:
+    """Stickers, voice, locations...: say what the bot can take instead."""
+    turn.say(turn.t("onboarding.unsupported"))
+
+
+async def stale_button(turn: Turn) -> None:
+    text = turn.t("onboarding.stale_button")
+    turn.say(text, toast=text)
+
+
+CHOICES = {"lang": choose_language}

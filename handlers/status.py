@@ -1,0 +1,128 @@
+"""/status: a unit contact's progress; a team's state for its leaders and members."""
+
+from __future__ import annotations
+
+from html import escape
+
+from handlers.context import Turn
+from handlers.messages import Choice
+from handlers.onboarding import stale_button
+from handlers.review import progress_lines
+from handlers.tokens import Token, make
+from handlers.unit import UnitContext, active_unit, not_linked, roles, team_roles
+from storage.localtime import fmt_datetime
+from storage.models import Assignment, Role
+from storage.people import PersonRole
+from storage.rules.progress import compute_progress
+from storage.submissions import answer_states, submission_for
+from storage.team_status import DONE, UnitState, unit_states
+
+MAX_NAMES = 15
+
+
+async def show_status(turn: Turn) -> None:
+    linked = await roles(turn)
+    if not linked:
+        not_linked(turn)
+        return
+    if any(r.role == Role.UNIT_CONTACT for r in linked):
+        ctx = await active_unit(turn)
+        if ctx is not None:
+            await _unit_status(turn, ctx)
+    teams = await team_roles(turn)
+    if teams:
+        await _team_status(turn, teams)
+
+
+async def _unit_status(turn: Turn, ctx: UnitContext) -> None:
+    states = await answer_states(turn.session, ctx.submission.id)
+    progress = compute_progress(ctx.checklist.items, states)
+    role, submission = ctx.role, ctx.submission
+    lines = [
+        turn.t("status.unit_title", unit=escape(role.unit_name or ""),
+               campaign=escape(role.campaign_title)),
+        turn.t(f"status.state.{submission.status}"),
+        turn.t("review.deadline", deadline=fmt_datetime(role.deadline, role.timezone)),
+    ]
+    if submission.submitted_at:
+        lines.append(turn.t("status.submitted_at",
+                            time=fmt_datetime(submission.submitted_at, role.timezone)))
+    if submission.late:
+        lines.append(turn.t("status.late"))
+    elif submission.status not in DONE and turn.now > role.deadline:
+        lines.append(turn.t("status.overdue"))
+    lines += progress_lines(turn, ctx, progress)
+    rows: list[list[Choice]] = []
+    if submission.status not in DONE:
+        rows = [[turn.button("onboarding.button_start", make("k")),
+                 turn.button("checklist.review", make("r"))]]
+    turn.say("\n".join(lines), rows)
+
+
+async def _team_status(turn: Turn, teams: list[PersonRole]) -> None:
+    states = await unit_states(turn.session, team_ids=[r.team_id for r in teams])
+    for team in teams:
+        mine = [s for s in states if s.team_id == team.team_id]
+        turn.say(*_team_text(turn, team, mine))
+
+
+def _team_text(
+    turn: Turn, team: PersonRole, states: list[UnitState]
+) -> tuple[str, list[list[Choice]]]:
+    now = turn.now
+    done = [s for s in states if s.status in DONE]
+    pending = [s for s in states if s.status not in DONE]
+    overdue = [s for s in pending if s.overdue(now)]
+    lines = [
+        turn.t("status.team_title", team=escape(team.team_name or ""),
+               campaign=escape(team.campaign_code)),
+        turn.t("status.team_counts", submitted=len(done), total=len(states),
+               in_progress=sum(1 for s in pending if s.status == "in_progress"),
+               not_started=sum(1 for s in pending if s.status == "not_started"),
+               returned=sum(1 for s in pending if s.status == "returned"),
+               overdue=len(overdue)),
+    ]
+    if pending:
+        names = ", ".join(escape(s.unit_name) for s in pending[:MAX_NAMES])
+        more = len(pending) - MAX_NAMES
+        lines.append(turn.t("status.team_pending", names=names + (f" (+{more})" if more > 0
+                                                                    else "")))
+    buttons = [Choice(f"{'✅' if s.status in DONE else '⏳'} {s.unit_code}",
+                      make("ru", s.assignment_id)) for s in states[:40]]
+    rows = [buttons[n:n + 4] for n in range(0, len(buttons), 4)]
+    return "\n".join(lines), rows
+
+
+async def open_unit(turn: Turn, token: Token) -> None:
+    """A team member opens one of the team's units; anyone else is politely refused."""
+    assignment = await turn.session.get(Assignment, token.int_arg(0) or 0)
+    if assignment is None:
+        await stale_button(turn)
+        return
+    teams = {r.team_id for r in await team_roles(turn)}
+    if assignment.team_id not in teams and not turn.is_admin:
+        turn.say(turn.t("status.not_your_unit"))
+        return
+    [state] = await unit_states(turn.session, assignment_id=assignment.id)
+    checklist = await turn.deps.checklists.get(turn.session, assignment.campaign_id)
+    submission = await submission_for(turn.session, assignment.id)
+    progress = compute_progress(checklist.items, await answer_states(turn.session, submission.id))
+    campaign = assignment.campaign
+    lines = [
+        turn.t("status.unit_title", unit=escape(state.unit_name), campaign=escape(campaign.title)),
+        turn.t(f"status.state.{state.status}"),
+        turn.t("review.deadline", deadline=fmt_datetime(state.deadline, campaign.timezone)),
+        turn.t("review.answered", answered=progress.answered, total=progress.total),
+        turn.t("review.score", score=f"{progress.self_score:g}", max=f"{progress.max_score:g}"),
+    ]
+    if state.submitted_at:
+        lines.append(turn.t("status.submitted_at",
+                            time=fmt_datetime(state.submitted_at, campaign.timezone)))
+    turn.say("\n".join(lines))
+
+
+async def pressed_status(turn: Turn, token: Token) -> None:
+    await show_status(turn)
+
+
+CHOICES = {"st": pressed_status, "ru": open_unit}

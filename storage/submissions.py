@@ -1,0 +1,286 @@
+"""The operations on a unit's report: answer, attach evidence, explain, submit.
+
+Services take a session and never commit: the caller (one transaction per inbound event)
+does, so an answer is durable exactly when the bot acknowledges it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import audit
+from storage.checklist import Checklist, ItemInfo
+from storage.evidence import StoredFile
+from storage.localtime import fmt_datetime
+from storage.models import (
+    Answer,
+    AnswerRevision,
+    Assignment,
+    Campaign,
+    ChatAccount,
+    EvidenceFile,
+    Membership,
+    ReviewFlag,
+    Role,
+    Submission,
+    SubmissionStatus,
+    Unit,
+)
+from storage.outbox import button, enqueue_many
+from storage.rules.progress import AnswerState, Progress, compute_progress
+
+OPEN_STATUSES = (SubmissionStatus.NOT_STARTED, SubmissionStatus.IN_PROGRESS)
+
+
+class EditRefusal(StrEnum):
+    SUBMITTED = "submitted"  # locked: waiting for the team's review
+    ACCEPTED = "accepted"
+    NOT_REOPENED = "not_reopened"  # returned, but this item was not asked to be corrected
+
+
+async def submission_for(session: AsyncSession, assignment_id: int) -> Submission:
+    submission = await session.scalar(
+        select(Submission).where(Submission.assignment_id == assignment_id)
+    )
+    if submission is None:  # created at import; this only happens for hand-made data
+        raise LookupError(f"no submission for assignment {assignment_id}")
+    return submission
+
+
+async def reopened_items(session: AsyncSession, submission_id: int) -> set[int]:
+    rows = await session.scalars(
+        select(ReviewFlag.item_id).where(
+            ReviewFlag.submission_id == submission_id,
+            ReviewFlag.returned_at.is_not(None),
+            ReviewFlag.resolved_at.is_(None),
+        )
+    )
+    return set(rows)
+
+
+async def edit_refusal(
+    session: AsyncSession, submission: Submission, item_id: int
+) -> EditRefusal | None:
+    status = SubmissionStatus(submission.status)
+    if status in OPEN_STATUSES:
+        return None
+    if status == SubmissionStatus.RETURNED:
+        allowed = await reopened_items(session, submission.id)
+        return None if item_id in allowed else EditRefusal.NOT_REOPENED
+    return EditRefusal.ACCEPTED if status == SubmissionStatus.ACCEPTED else EditRefusal.SUBMITTED
+
+
+async def answer_states(session: AsyncSession, submission_id: int) -> dict[int, AnswerState]:
+    evidence = dict(
+        (
+            await session.execute(
+                select(EvidenceFile.item_id, func.count())
+                .where(EvidenceFile.submission_id == submission_id,
+                       EvidenceFile.removed_at.is_(None))
+                .group_by(EvidenceFile.item_id)
+            )
+        ).tuples().all()
+    )
+    states: dict[int, AnswerState] = {}
+    for item_id, value, note in await session.execute(
+        select(Answer.item_id, Answer.value, Answer.note).where(
+            Answer.submission_id == submission_id
+        )
+    ):
+        states[item_id] = AnswerState(value, note, evidence.pop(item_id, 0))
+    for item_id, count in evidence.items():  # evidence sent before the answer
+        states[item_id] = AnswerState(None, None, count)
+    return states
+
+
+async def progress_of(
+    session: AsyncSession, submission: Submission, checklist: Checklist
+) -> tuple[Progress, dict[int, AnswerState]]:
+    states = await answer_states(session, submission.id)
+    return compute_progress(checklist.items, states), states
+
+
+def _touch(submission: Submission, now: datetime) -> None:
+    if submission.status == SubmissionStatus.NOT_STARTED:
+        submission.status = SubmissionStatus.IN_PROGRESS
+    submission.updated_at = now
+    submission.version += 1
+
+
+async def record_answer(
+    session: AsyncSession,
+    submission: Submission,
+    item: ItemInfo,
+    value: Any,
+    *,
+    person_id: int,
+    now: datetime,
+) -> Answer:
+    """Set (or with None: clear) the answer; every change is kept as a revision."""
+    answer = await session.scalar(
+        select(Answer).where(Answer.submission_id == submission.id, Answer.item_id == item.id)
+    )
+    if answer is None:
+        answer = Answer(submission_id=submission.id, item_id=item.id, value=value,
+                        answered_by=person_id, answered_at=now, revision=1)
+        session.add(answer)
+    else:
+        answer.value, answer.answered_by, answer.answered_at = value, person_id, now
+        answer.revision += 1
+    await session.flush()
+    session.add(AnswerRevision(answer_id=answer.id, revision=answer.revision, value=value,
+                               answered_by=person_id, answered_at=now))
+    _touch(submission, now)
+    return answer
+
+
+async def record_note(
+    session: AsyncSession, submission: Submission, item: ItemInfo, note: str, *,
+    person_id: int, now: datetime,
+) -> None:
+    """Giải trình: the unit explains why an item has no evidence."""
+    answer = await session.scalar(
+        select(Answer).where(Answer.submission_id == submission.id, Answer.item_id == item.id)
+    )
+    if answer is None:
+        answer = Answer(submission_id=submission.id, item_id=item.id, value=None,
+                        answered_by=person_id, answered_at=now)
+        session.add(answer)
+    answer.note = note
+    _touch(submission, now)
+
+
+async def add_evidence(
+    session: AsyncSession, submission: Submission, item: ItemInfo, stored: StoredFile, *,
+    file_name: str, mime_type: str, person_id: int, now: datetime,
+) -> tuple[EvidenceFile, bool]:
+    """Attach a stored file; the same content sent twice for an item is kept once."""
+    existing = await session.scalar(
+        select(EvidenceFile).where(
+            EvidenceFile.submission_id == submission.id, EvidenceFile.item_id == item.id,
+            EvidenceFile.sha256 == stored.sha256, EvidenceFile.removed_at.is_(None),
+        )
+    )
+    if existing is not None:
+        return existing, False
+    evidence = EvidenceFile(
+        submission_id=submission.id, item_id=item.id, file_name=file_name, size=stored.size,
+        mime_type=mime_type, sha256=stored.sha256, storage_path=stored.relative_path,
+        uploaded_by=person_id, uploaded_at=now,
+    )
+    session.add(evidence)
+    _touch(submission, now)
+    return evidence, True
+
+
+async def evidence_of(
+    session: AsyncSession, submission_id: int, item_id: int
+) -> list[EvidenceFile]:
+    return list(
+        await session.scalars(
+            select(EvidenceFile)
+            .where(EvidenceFile.submission_id == submission_id, EvidenceFile.item_id == item_id,
+                   EvidenceFile.removed_at.is_(None))
+            .order_by(EvidenceFile.id)
+        )
+    )
+
+
+# -- submitting --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    ok: bool
+    progress: Progress
+    late: bool = False
+    already: bool = False
+
+
+async def submit(
+    session: AsyncSession,
+    submission: Submission,
+    checklist: Checklist,
+    *,
+    person_id: int,
+    now: datetime,
+) -> SubmitResult:
+    """Lock the report and alert the team's leaders, in this same transaction."""
+    progress, _ = await progress_of(session, submission, checklist)
+    if submission.status in (SubmissionStatus.SUBMITTED, SubmissionStatus.ACCEPTED):
+        return SubmitResult(False, progress, submission.late, already=True)
+    if not progress.complete:
+        return SubmitResult(False, progress)
+    assignment = await session.get(Assignment, submission.assignment_id)
+    assert assignment is not None
+    campaign = await session.get(Campaign, assignment.campaign_id)
+    assert campaign is not None
+    deadline = assignment.deadline or campaign.deadline
+    resubmission = submission.status == SubmissionStatus.RETURNED
+    submission.status = SubmissionStatus.SUBMITTED
+    submission.submitted_at, submission.submitted_by = now, person_id
+    submission.late = submission.late or now > deadline
+    submission.self_score = progress.self_score
+    submission.updated_at = now
+    submission.version += 1
+    if resubmission:
+        await _resolve_flags(session, submission.id, now)
+    await _alert_team(session, assignment, campaign, submission, progress, now, resubmission)
+    await audit.record(session, now=now, action="submission.submit", campaign_id=campaign.id,
+                       actor_id=person_id, subject=assignment.unit.code,
+                       details={"late": submission.late, "self_score": progress.self_score})
+    return SubmitResult(True, progress, submission.late)
+
+
+async def _resolve_flags(session: AsyncSession, submission_id: int, now: datetime) -> None:
+    for flag in await session.scalars(
+        select(ReviewFlag).where(ReviewFlag.submission_id == submission_id,
+                                 ReviewFlag.returned_at.is_not(None),
+                                 ReviewFlag.resolved_at.is_(None))
+    ):
+        flag.resolved_at = now
+
+
+async def team_accounts(
+    session: AsyncSession, team_id: int, roles: tuple[Role, ...] = (Role.TEAM_LEADER,)
+) -> list[ChatAccount]:
+    """The chat accounts of a team's leaders (or members) that can still be reached."""
+    return list(
+        await session.scalars(
+            select(ChatAccount)
+            .join(Membership, Membership.person_id == ChatAccount.person_id)
+            .where(Membership.team_id == team_id, Membership.role.in_(roles),
+                   Membership.revoked_at.is_(None))
+            .order_by(ChatAccount.id)
+        )
+    )
+
+
+async def _alert_team(
+    session: AsyncSession, assignment: Assignment, campaign: Campaign, submission: Submission,
+    progress: Progress, now: datetime, resubmission: bool,
+) -> None:
+    unit: Unit = assignment.unit
+    template = "alerts.resubmitted" if resubmission else "alerts.submitted"
+    if submission.late:
+        template += "_late"
+    params = {
+        "unit": unit.name, "campaign": campaign.code, "time": fmt_datetime(now, campaign.timezone),
+        "answered": progress.answered, "total": progress.total,
+        "score": f"{progress.self_score:g}", "max": f"{progress.max_score:g}",
+        "_buttons": [[button("alerts.open_unit", f"ru:{assignment.id}")]],
+    }
+    rows = [
+        {"dedupe_key": f"submitted:{submission.id}:{submission.version}:{account.id}",
+         "kind": "alert", "chat_account_id": account.id, "person_id": account.person_id,
+         "campaign_id": campaign.id, "template": template, "params": params,
+         "not_before": now, "created_at": now}
+        for account in await team_accounts(session, assignment.team_id)
+    ]
+    await enqueue_many(session, rows)

@@ -1,0 +1,165 @@
+"""Joining with invite codes, languages, help, and answers to the unexpected."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from handlers.dispatcher import Dispatcher
+from storage.clock import FrozenClock
+from storage.db import transaction
+from storage.invites import revoke_invite
+from tests import factories
+from tests.chat_harness import Chat, import_and_codes, make_deps
+from tests.conftest import Db
+
+
+@pytest.fixture
+async def world(db: Db, clock: FrozenClock, tmp_path: Path):  # type: ignore[no-untyped-def]
+    codes = await import_and_codes(db, clock, factories.campaign())
+    dispatcher = Dispatcher(make_deps(db, clock, tmp_path))
+    return codes, dispatcher
+
+
+async def test_start_with_a_code_greets_with_unit_campaign_and_local_deadline(world, clock):  # type: ignore[no-untyped-def]
+    codes, dispatcher = world
+    chat = Chat(dispatcher, clock, name="Trần Văn Bình")
+    await chat.command("start", codes["U2"][0])
+    assert "Trần Văn Bình" in chat.text_out
+    assert "Ủy ban nhân dân Phường 2" in chat.text_out
+    assert "Kiểm tra công tác CCHC - thử nghiệm" in chat.text_out
+    assert "28/09/2021 17:00" in chat.text_out  # U2's own deadline, in Asia/Ho_Chi_Minh
+    assert chat.button("Bắt đầu")
+
+
+async def test_english_when_telegram_says_so(world, clock):  # type: ignore[no-untyped-def]
+    codes, dispatcher = world
+    chat = Chat(dispatcher, clock, language="en-US")
+    await chat.command("start", codes["U1"][0])
+    assert "You are now linked to" in chat.text_out
+    assert chat.button("Start answering")
+
+
+@pytest.mark.parametrize("typed", ["", "hello"])
+async def test_new_person_without_code_is_told_to_send_one(world, clock, typed):  # type: ignore[no-untyped-def]
+    _, dispatcher = world
+    chat = Chat(dispatcher, clock)
+    if typed:
+        await chat.text(typed)
+    else:
+        await chat.command("start")
+    assert "mã mời" in chat.text_out
+
+
+async def test_code_typed_as_plain_text_links_too(world, clock):  # type: ignore[no-untyped-def]
+    codes, dispatcher = world
+    chat = Chat(dispatcher, clock)
+    code = codes["U1"][0]
+    await chat.text(f"{code[:4].lower()}-{code[4:8]} {code[8:]}")
+    assert "Ủy ban nhân dân Phường 1" in chat.text_out
+
+
+async def test_used_expired_revoked_and_unknown_codes_say_why(world, db, clock):  # type: ignore[no-untyped-def]
+    codes, dispatcher = world
+    first, second = Chat(dispatcher, clock), Chat(dispatcher, clock)
+    await first.command("start", codes["U1"][0])
+    await second.command("start", codes["U1"][0])
+    assert "đã được người khác sử dụng" in second.text_out
+    await first.command("start", codes["U1"][0])
+    assert "đã liên kết bằng mã này" in first.text_out
+    await second.command("start", "NOTACODE")
+    assert "không đúng" in second.text_out
+    async with transaction(db.sessions) as session:
+        await revoke_invite(session, codes["U2"][0], now=clock.now())
+    await second.command("start", codes["U2"][0])
+    assert "thu hồi" in second.text_out
+    clock.advance(timedelta(days=31))
+    await second.command("start", codes["U3"][0])
+    assert "hết hạn" in second.text_out
+
+
+async def test_wrong_codes_are_slowed_down_per_chat(world, clock):  # type: ignore[no-untyped-def]
+    codes, dispatcher = world
+    guesser, other = Chat(dispatcher, clock), Chat(dispatcher, clock)
+    for n in range(5):
+        await guesser.command("start", f"WRONGCODE{n:04d}")
+        assert "không đúng" in guesser.text_out
+    await guesser.command("start", codes["U1"][0])  # even a right code waits
+    assert "thử lại sau 10 phút" in guesser.text_out
+    await other.command("start", codes["U1"][0])  # another chat is not affected
+    assert "Ủy ban nhân dân Phường 1" in other.text_out
+    clock.advance(timedelta(minutes=10, seconds=1))
+    await guesser.command("start", codes["U1"][1])
+    assert "Ủy ban nhân dân Phường 1" in guesser.text_out
+
+
+async def test_team_leader_code(world, clock):  # type: ignore[no-untyped-def]
+    codes, dispatcher = world
+    leader = Chat(dispatcher, clock)
+    await leader.command("start", codes["team_leader:D1"][0])
+    assert "Trưởng đoàn" in leader.text_out
+    await leader.command("checklist")
+    assert "dành cho cán bộ đầu mối" in leader.text_out
+    await leader.command("status")
+    assert "Đã nộp 0/3" in leader.text_out
+
+
+async def test_lang_switches_and_is_remembered(world, clock):  # type: ignore[no-untyped-def]
+    codes, dispatcher = world
+    chat = Chat(dispatcher, clock)
+    await chat.command("start", codes["U1"][0])
+    await chat.command("lang")
+    await chat.press_label("English")
+    assert "Switched to English" in chat.text_out
+    await chat.command("help")
+    assert "Unit contact" in chat.text_out and "/checklist" in chat.text_out
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [
+        (lambda c: c.command("frobnicate"), "Không có lệnh /frobnicate"),
+        (lambda c: c.sticker(), "chưa xử lý được loại tin nhắn này"),
+        (lambda c: c.press("zz:1"), "Nút này đã cũ"),
+        (lambda c: c.press("v:999999:y"), "Nút này đã cũ"),
+        (lambda c: c.press("c:abc"), "Nút này đã cũ"),
+        (lambda c: c.press("x" * 80), "Nút này đã cũ"),
+        (lambda c: c.text("xin chào"), "không có câu hỏi nào đang chờ"),
+        (lambda c: c.file("a.pdf", b"%PDF"), "trước hết hãy mở mục"),
+    ],
+)
+async def test_unexpected_input_gets_a_helpful_answer(world, clock, action, expected):  # type: ignore[no-untyped-def]
+    codes, dispatcher = world
+    chat = Chat(dispatcher, clock)
+    await chat.command("start", codes["U1"][0])
+    await action(chat)
+    assert expected in chat.text_out
+
+
+async def test_an_error_in_one_chat_gets_an_apology_and_stops_no_one_else(  # type: ignore[no-untyped-def]
+    world, clock, monkeypatch
+):
+    codes, dispatcher = world
+    broken, fine = Chat(dispatcher, clock), Chat(dispatcher, clock)
+    await broken.command("start", codes["U1"][0])
+    await fine.command("start", codes["U2"][0])
+
+    async def explode(turn):  # type: ignore[no-untyped-def]
+        if turn.account.user_id == broken.user_id:
+            raise RuntimeError("boom")
+        turn.say("ok")
+
+    monkeypatch.setitem(__import__("handlers.dispatcher").dispatcher.COMMANDS, "status", explode)
+    await broken.command("status")
+    assert "Xin lỗi, đã có lỗi" in broken.text_out and "Traceback" not in broken.text_out
+    await fine.command("status")
+    assert fine.text_out == "ok"
+
+
+async def test_person_typed_html_is_escaped(world, clock):  # type: ignore[no-untyped-def]
+    _, dispatcher = world
+    chat = Chat(dispatcher, clock)
+    await chat.command("start", "<b>&")
+    assert "&lt;b&gt;&amp;" in chat.text_out and "<b>&" not in chat.text_out
