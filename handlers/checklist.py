@@ -274,8 +274,7 @@ async def _go(turn: Turn, token: Token, step: int) -> None:
         await show_review(turn, ctx=ctx, edit=True, states=states)
         return
     if target is None:
-        toast = turn.t("checklist.first_item")
-        turn.say(toast, toast=toast)
+        turn.say("", toast=turn.t("checklist.first_item"))  # a toast only; no new message
         return
     await show_item(turn, ctx, target, edit=True)
 

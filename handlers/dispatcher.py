@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from bot.i18n import normalize_locale
@@ -162,6 +163,9 @@ class Dispatcher:
         if caps.buttons:
             turn.state.data = {k: v for k, v in turn.state.data.items() if k != "numbered"}
             return
+        # No buttons means no button toasts either: a toast-only reply becomes a message.
+        turn.replies = [replace(r, text=r.toast) if not r.text and r.toast else r
+                        for r in turn.replies]
         typed = bool(turn.state.data.get("typed"))
         hint = turn.tr("common.numbered_hint_hash" if typed else "common.numbered_hint")
         turn.replies, mapping = number_choices(turn.replies, hint, prefix="#" if typed else "")

@@ -75,7 +75,10 @@ class OutFile:
 
 @dataclass
 class Reply:
-    """One message the bot sends (or an edit of the message whose button was pressed)."""
+    """One message the bot sends (or an edit of the message whose button was pressed).
+
+    A reply with an empty `text` and a `toast` only answers the pressed button.
+    """
 
     text: str
     choices: list[list[Choice]] = field(default_factory=list)  # rows of buttons

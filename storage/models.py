@@ -307,7 +307,7 @@ class Answer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
-    value: Mapped[Any] = mapped_column(JSON(none_as_null=True))  # None: skipped / cleared
+    value: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)  # None: skipped / cleared
     note: Mapped[str | None] = mapped_column(Text)  # giải trình when evidence is missing
     answered_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
     answered_at: Mapped[datetime]
@@ -322,7 +322,7 @@ class AnswerRevision(Base):
         ForeignKey("answers.id", ondelete="CASCADE"), index=True
     )
     revision: Mapped[int]
-    value: Mapped[Any] = mapped_column(JSON(none_as_null=True))
+    value: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
     answered_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
     answered_at: Mapped[datetime]
 

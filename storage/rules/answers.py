@@ -188,7 +188,7 @@ def _pick_all(options: list[str], parts: list[str]) -> set[str] | None:
 
 def _option_by_number_or_text(options: list[str], text: str) -> str | None:
     token = text.strip().rstrip(".")
-    if token.isdigit():
+    if re.fullmatch("[0-9]+", token):
         index = int(token) - 1
         return options[index] if 0 <= index < len(options) else None
     wanted = fold(token)
@@ -230,8 +230,7 @@ def _parse_text(item: AnswerItem, text: str) -> ParsedAnswer | AnswerError:
     return problem if problem else ParsedAnswer(text)
 
 
-_GROUPED_SPACES = re.compile(r"[+-]?\d{1,3}(?: \d{3})+(?:[.,]\d+)?")
-_PLAIN = re.compile(r"\d+")
+_GROUPED_SPACES = re.compile(r"[+-]?[0-9]{1,3}(?: [0-9]{3})+(?:[.,][0-9]+)?")
 
 
 def parse_number(text: str, *, dot_may_group: bool = True) -> int | float | None:
@@ -246,7 +245,7 @@ def parse_number(text: str, *, dot_may_group: bool = True) -> int | float | None
         s = s.replace(" ", "")
     sign = -1 if s.startswith("-") else 1
     body = s[1:] if s[:1] in "+-" else s
-    if not body or not body[0].isdigit() or not body[-1].isdigit():
+    if not re.fullmatch(r"[0-9](?:.*[0-9])?", body):
         return None
     digits = _canonical_digits(body, dot_may_group)
     if digits is None:
@@ -257,7 +256,7 @@ def parse_number(text: str, *, dot_may_group: bool = True) -> int | float | None
 
 def _canonical_digits(body: str, dot_may_group: bool) -> str | None:
     """Rewrite "1.234,5" style text as "1234.5"; None when the marks make no sense."""
-    if not re.fullmatch(r"[\d.,]+", body):
+    if not re.fullmatch(r"[0-9.,]+", body):
         return None
     dots, commas = body.count("."), body.count(",")
     if dots and commas:
@@ -273,14 +272,14 @@ def _canonical_digits(body: str, dot_may_group: bool) -> str | None:
         return body.replace(",", "") if _grouped(body, ",") else None
     if dots > 1:
         return body.replace(".", "") if _grouped(body, ".") else None
-    if dots == 1 and dot_may_group and re.fullmatch(r"[1-9]\d{0,2}\.\d{3}", body):
+    if dots == 1 and dot_may_group and re.fullmatch(r"[1-9][0-9]{0,2}\.[0-9]{3}", body):
         return body.replace(".", "")
     return body
 
 
 def _grouped(text: str, sep: str) -> bool:
     """Thousands groups: 1-3 leading digits then groups of exactly three."""
-    return re.fullmatch(rf"\d{{1,3}}(?:{re.escape(sep)}\d{{3}})*", text) is not None
+    return re.fullmatch(rf"[0-9]{{1,3}}(?:{re.escape(sep)}[0-9]{{3}})*", text) is not None
 
 
 def parse_percent(text: str) -> int | float | None:
@@ -291,9 +290,9 @@ def parse_percent(text: str) -> int | float | None:
     return parse_number(s, dot_may_group=False)
 
 
-_DMY = re.compile(r"(\d{1,2})\s*([/.-])\s*(\d{1,2})\s*\2\s*(\d{4}|\d{2})")
-_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
-_WORDS = re.compile(r"(?:ngay\s*)?(\d{1,2})\s+thang\s+(\d{1,2})\s+nam\s+(\d{4})")
+_DMY = re.compile(r"([0-9]{1,2})\s*([/.-])\s*([0-9]{1,2})\s*\2\s*([0-9]{4}|[0-9]{2})")
+_ISO = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
+_WORDS = re.compile(r"(?:ngay\s*)?([0-9]{1,2})\s+thang\s+([0-9]{1,2})\s+nam\s+([0-9]{4})")
 
 
 def split_date(text: str) -> tuple[int, int, int] | None:
@@ -358,11 +357,7 @@ def _check_multi(item: AnswerItem, value: object) -> AnswerError | None:
 
 def _is_number(value: object) -> bool:
     # bool is an int in Python; True is not an answer to "how many"
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _check_number(item: AnswerItem, value: object) -> AnswerError | None:
@@ -392,7 +387,7 @@ def _check_percent(item: AnswerItem, value: object) -> AnswerError | None:
 
 
 def _check_date(value: object) -> AnswerError | None:
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
         return _error("wrong_type")
     year, month, day = (int(p) for p in value.split("-"))
     checked = _checked_date(day, month, year, shown=f"{day:02d}/{month:02d}/{year}")

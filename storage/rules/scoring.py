@@ -130,8 +130,13 @@ class ScoredItem(Protocol):
     def scoring(self) -> Mapping[str, Any] | None: ...
 
 
+def plain(number: float) -> int | float:
+    """2.0 -> 2 for messages: admins wrote 2, not 2.0."""
+    return int(number) if float(number).is_integer() else number
+
+
 class _Problems(list[ScoringProblem]):
-    def add(self, code: str, *path: Any, **params: Any) -> None:
+    def add(self, code: str, /, *path: Any, **params: Any) -> None:
         assert set(params) == set(PROBLEM_PARAMS[code]), code  # keeps the catalog honest
         self.append(ScoringProblem(code, params, tuple(path)))
 
@@ -159,7 +164,7 @@ def parse_scoring(
     if raw is None:
         rule = default_rule(kind, points)
         if rule is None and points > 0:
-            problems.add("scoring_missing", points=points)
+            problems.add("scoring_missing", points=plain(points))
         return rule, problems
     found = _form_of(raw, problems)
     if found is None:
@@ -168,7 +173,9 @@ def parse_scoring(
     allowed = RULES_BY_TYPE[kind]
     if form not in allowed:
         problems.add(
-            "scoring_wrong_type", form=_YAML_NAME.get(form, form), type=str(kind),
+            "scoring_wrong_type",
+            form=_YAML_NAME.get(form, form),
+            type=str(kind),
             allowed=", ".join(_YAML_NAME.get(r, r) for r in allowed),
         )
         return None, problems
@@ -243,7 +250,9 @@ def _read_steps(ctx: _Context, found: _Form) -> dict[str, Any]:
         if threshold is None or points is None:
             continue
         if threshold in steps:
-            ctx.problems.add("scoring_duplicate_threshold", key, threshold_raw, value=threshold)
+            ctx.problems.add(
+                "scoring_duplicate_threshold", key, threshold_raw, value=plain(threshold)
+            )
         steps[threshold] = points
     # at_least: strictest = highest threshold; at_most: strictest = lowest
     ordered = sorted(steps.items(), reverse=rule == "at_least")
@@ -260,7 +269,10 @@ def _threshold(ctx: _Context, raw: Any, path: tuple[Any, ...]) -> float | None:
         return None
     low, high = _threshold_bounds(ctx)
     if (low is not None and value < low) or (high is not None and value > high):
-        ctx.problems.add("scoring_threshold_range", *path, value=value, min=low, max=high)
+        ctx.problems.add(
+            "scoring_threshold_range", *path, value=plain(value), min=plain(low or 0),
+            max=plain(high) if high is not None else "",
+        )  # fmt: skip
         return None
     return value
 
@@ -291,7 +303,9 @@ def _points(ctx: _Context, raw: Any, path: tuple[Any, ...]) -> float | None:
         ctx.problems.add("scoring_bad_points", *path, value=str(raw))
         return None
     if value > ctx.points:
-        ctx.problems.add("scoring_points_above_max", *path, value=value, max=ctx.points)
+        ctx.problems.add(
+            "scoring_points_above_max", *path, value=plain(value), max=plain(ctx.points)
+        )
         return None
     return value
 
