@@ -32,6 +32,8 @@ def configure_logging(level: str) -> None:
     # aiosqlite and the HTTP client log every call at DEBUG; keep them out of the bot's log.
     for noisy in ("aiosqlite", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # Migrations report every step at INFO; only problems matter on the command line.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 async def open_app(

@@ -36,8 +36,11 @@ COLUMNS = ("code", "role", "unit_code", "unit_name", "team_code", "state", "expi
            "link")
 
 
-def _row(row: InviteRow) -> list[Any]:
-    return [row.code, row.role, row.unit_code, row.unit_name, row.team_code, row.state,
+def _row(row: InviteRow, ctx: Context | None = None) -> list[Any]:
+    """CSV keeps the stable codes (team_leader, live); the table shows them in words."""
+    role = ctx.tr(f"cli.role.{row.role}") if ctx else row.role
+    state = ctx.tr(f"cli.state.{row.state}") if ctx else row.state
+    return [row.code, role, row.unit_code, row.unit_name, row.team_code, state,
             fmt_date(row.expires_at), row.used_by, row.link]
 
 
@@ -65,7 +68,7 @@ async def invites_list(
         click.echo(csv_text(COLUMNS, [_row(r) for r in rows]), nl=False)
     else:
         headers = [ctx.tr(f"cli.col.{c}") for c in COLUMNS]
-        click.echo(table(headers, [_row(r) for r in rows]))
+        click.echo(table(headers, [_row(r, ctx) for r in rows]))
 
 
 @invites.command("revoke")

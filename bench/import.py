@@ -1,0 +1,131 @@
+"""Import a generated campaign of 10,000 units x 100 items; print time and peak memory.
+
+    uv run python bench/import.py                 # SQLite and PostgreSQL, 10,000 x 100
+    uv run python bench/import.py --units 1000 --backends sqlite
+
+Each backend runs in its own process so its peak RSS is its own. The whole path is timed:
+parsing and validating the YAML file, then writing it (units, assignments, submissions,
+items, invite codes) in one transaction, then a re-import of the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_ADMIN = os.environ.get("CCHC_BENCH_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+TYPES = ["yesno", "percent", "number", "date", "choice", "multi", "text"]
+
+
+def generate_yaml(units: int, items: int) -> str:
+    lines = [
+        "code: BENCH-IMPORT", "title: Bench campaign", "timezone: Asia/Ho_Chi_Minh",
+        "deadline: 2026-12-31 17:00", "reminders: [7d, 1d]", "overdue_every: 1d",
+        "teams:", *[f"  - {{code: D{t}, name: Đoàn {t}, members: 2}}" for t in range(1, 11)],
+        "units:",
+    ]
+    lines += [f"  - {{code: U{n:05d}, name: Phường số {n}, team: D{n % 10 + 1}, contacts: 2}}"
+              for n in range(units)]
+    lines.append("checklist:")
+    for section in range(10):
+        lines.append(f'  - section: "Lĩnh vực {section + 1}"\n    items:')
+        for n in range(items // 10):
+            kind = TYPES[n % len(TYPES)]
+            item = [f'      - code: "{section + 1}.{n + 1}"', f"        text: Tiêu chí {n + 1}",
+                    f"        type: {kind}", "        required: false"]
+            if kind in ("choice", "multi"):
+                item.append("        options: [Có, Một phần, Chưa]")
+            lines += item
+    return "\n".join(lines) + "\n"
+
+
+async def _admin(sql: str) -> None:
+    from sqlalchemy import text
+
+    from storage.db import create_engine
+
+    engine = create_engine(PG_ADMIN)
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(sql))
+    await engine.dispose()
+
+
+async def run_once(url: str, path: Path) -> dict[str, float]:
+    from storage.campaign_file import load_campaign_file
+    from storage.campaign_import import import_campaign
+    from storage.db import create_engine, session_factory, transaction, upgrade
+
+    engine = create_engine(url)
+    await upgrade(engine)
+    sessions = session_factory(engine)
+    figures = {}
+    start = time.perf_counter()
+    spec, problems = load_campaign_file(path)
+    assert spec is not None, problems[:3]
+    figures["parse_s"] = time.perf_counter() - start
+    for label in ("import_s", "reimport_s"):
+        start = time.perf_counter()
+        async with transaction(sessions) as session:
+            await import_campaign(session, spec, now=datetime.now(UTC))
+        figures[label] = time.perf_counter() - start
+    await engine.dispose()
+    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return figures
+
+
+def child(backend: str, path: Path) -> None:
+    if backend == "sqlite":
+        folder = tempfile.mkdtemp()
+        url = f"sqlite+aiosqlite:///{folder}/bench.sqlite3"
+        print(json.dumps(asyncio.run(run_once(url, path))))
+        return
+    name = f"cchc_bench_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+        print(json.dumps(asyncio.run(run_once(url, path))))
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, default=10_000)
+    parser.add_argument("--items", type=int, default=100)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--file", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, Path(args.file))
+        return
+    path = Path(tempfile.mkdtemp()) / "bench-campaign.yaml"
+    path.write_text(generate_yaml(args.units, args.items), encoding="utf-8")
+    print(f"campaign: {args.units} units x {args.items} items "
+          f"({path.stat().st_size / 1e6:.1f} MB of YAML)")
+    for backend in args.backends.split(","):
+        out = subprocess.run([sys.executable, __file__, "--child", backend, "--file", str(path)],
+                             capture_output=True, text=True, check=True).stdout
+        f = json.loads(out.strip().splitlines()[-1])
+        total = f["parse_s"] + f["import_s"]
+        print(f"{backend:9s} parse+validate {f['parse_s']:6.1f} s  import {f['import_s']:6.1f} s"
+              f"  total {total:6.1f} s (floor 60 s)  re-import {f['reimport_s']:6.1f} s"
+              f"  peak RSS {f['peak_rss_mb']:6.0f} MB (floor 500 MB)")
+
+
+if __name__ == "__main__":
+    main()
