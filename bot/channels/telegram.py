@@ -1,0 +1,206 @@
+"""The Telegram channel (aiogram 3): building the Bot, polling or webhook, stopping.
+
+Every update becomes a neutral `Inbound` (telegram_inbound), goes through the conversation
+handler and its replies are rendered back (telegram_outbound); telegram_updates ties the
+two together. Chats are served concurrently, each update in a task the processor owns, so
+stopping waits for the replies in flight before the HTTP session closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator, Sequence
+from urllib.parse import urlsplit
+
+from aiogram import Bot, Dispatcher, Router
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.types import BotCommand
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+
+from bot.channels.telegram_outbound import TelegramChannel
+from bot.channels.telegram_updates import (
+    DEFAULT_APOLOGY,
+    Apology,
+    ConversationHandler,
+    UpdateProcessor,
+    bot_username,
+    default_apology,
+)
+from storage.clock import Clock
+
+__all__ = [
+    "DEFAULT_APOLOGY",
+    "Apology",
+    "ConversationHandler",
+    "TelegramChannel",
+    "UpdateProcessor",
+    "bot_username",
+    "build_bot",
+    "build_dispatcher",
+    "build_webhook_app",
+    "run_polling",
+    "run_webhook",
+    "set_commands",
+]
+
+ALLOWED_UPDATES = ["message", "callback_query"]
+
+
+def build_bot(token: str, api_url: str | None = None, *, timeout: float = 30.0) -> Bot:
+    """A Bot speaking HTML by default; `api_url` points it at another Bot API server
+    (a local telegram-bot-api, or the fake in tests), e.g. "http://127.0.0.1:8081"."""
+    if api_url:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(api_url), timeout=timeout)
+    else:
+        session = AiohttpSession(timeout=timeout)
+    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+async def set_commands(
+    bot: Bot, commands: Sequence[tuple[str, str]], *, language_code: str | None = None
+) -> None:
+    """The command menu: (command without slash, description) pairs, per language."""
+    menu = [BotCommand(command=name, description=text) for name, text in commands]
+    await bot.set_my_commands(menu, language_code=language_code)
+
+
+def build_dispatcher(processor: UpdateProcessor) -> Dispatcher:
+    """One catch-all router: every message and every pressed button go to the processor."""
+    router = Router(name="conversation")
+    router.message.register(processor.on_message)
+    router.callback_query.register(processor.on_callback)
+    dispatcher = Dispatcher()
+    dispatcher.include_router(router)
+    return dispatcher
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop_event: asyncio.Event) -> Iterator[None]:
+    """SIGINT/SIGTERM set the stop event (when we run in the main thread)."""
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop_event.set)
+            installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+async def run_polling(
+    bot: Bot,
+    handler: ConversationHandler,
+    *,
+    stop_event: asyncio.Event | None = None,
+    apology: Apology = default_apology,
+    clock: Clock | None = None,
+    polling_timeout: int = 10,
+    drain_timeout: float = 10.0,
+    close_session: bool = True,
+) -> None:
+    """Long-poll getUpdates until `stop_event` is set (or SIGINT/SIGTERM when None)."""
+    processor = UpdateProcessor(bot, handler, apology=apology, clock=clock)
+    dispatcher = build_dispatcher(processor)
+    own_stop = stop_event or asyncio.Event()
+    try:
+        # getUpdates is refused while a webhook is set (e.g. after running in webhook mode).
+        await bot.delete_webhook(drop_pending_updates=False)
+        polling = asyncio.create_task(
+            dispatcher.start_polling(
+                bot,
+                polling_timeout=polling_timeout,
+                handle_as_tasks=False,  # the processor spawns its own tasks
+                handle_signals=False,
+                close_bot_session=False,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        )
+        with _stop_on_signals(own_stop) if stop_event is None else contextlib.nullcontext():
+            await _until_stopped(dispatcher, polling, own_stop)
+    finally:
+        await processor.drain(drain_timeout)
+        if close_session:
+            await bot.session.close()
+
+
+async def _until_stopped(
+    dispatcher: Dispatcher, polling: asyncio.Task[None], stop_event: asyncio.Event
+) -> None:
+    stopper = asyncio.create_task(stop_event.wait())
+    try:
+        await asyncio.wait({polling, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        if not polling.done():
+            try:
+                await dispatcher.stop_polling()
+            except RuntimeError:  # stopped before polling even started
+                polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await polling
+    if not polling.cancelled():
+        polling.result()  # re-raise a polling failure (e.g. 401 on getMe)
+
+
+def build_webhook_app(processor: UpdateProcessor, *, secret: str, path: str) -> web.Application:
+    """An aiohttp app taking Telegram's POSTs at `path`; a wrong or missing
+    X-Telegram-Bot-Api-Secret-Token header gets 401."""
+    if not secret:
+        raise ValueError("a webhook needs a secret token: anyone could post updates otherwise")
+    requests = SimpleRequestHandler(
+        dispatcher=build_dispatcher(processor),
+        bot=processor.bot,
+        secret_token=secret,
+        handle_in_background=False,  # our handler only spawns a task: answering is instant
+    )
+    app = web.Application()
+    # Not requests.register(): it would close the bot session on app shutdown, and the
+    # session must outlive the app until the replies in flight are sent.
+    app.router.add_post(path, requests.handle)
+    return app
+
+
+async def run_webhook(
+    bot: Bot,
+    handler: ConversationHandler,
+    *,
+    url: str,
+    secret: str,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    path: str | None = None,
+    stop_event: asyncio.Event | None = None,
+    apology: Apology = default_apology,
+    clock: Clock | None = None,
+    drain_timeout: float = 10.0,
+    close_session: bool = True,
+) -> None:
+    """Serve Telegram's webhook POSTs on host:port until `stop_event` (or a signal).
+
+    `url` is the public address registered with setWebhook (its path is served unless
+    `path` is given); the webhook stays set on exit so Telegram keeps updates meanwhile.
+    """
+    processor = UpdateProcessor(bot, handler, apology=apology, clock=clock)
+    app = build_webhook_app(processor, secret=secret, path=path or urlsplit(url).path or "/")
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    own_stop = stop_event or asyncio.Event()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        await bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+        with _stop_on_signals(own_stop) if stop_event is None else contextlib.nullcontext():
+            await own_stop.wait()
+    finally:
+        await runner.cleanup()  # stop taking updates first, then finish the ones taken
+        await processor.drain(drain_timeout)
+        if close_session:
+            await bot.session.close()

@@ -1,0 +1,30 @@
+"""`cchc-bot run`: start the bot."""
+
+from __future__ import annotations
+
+import click
+
+from bot.app import App
+from bot.cli import Context, cli, with_app
+from bot.runner import WebhookOptions, run_bot
+
+
+@cli.command("run")
+@click.option("--webhook", "webhook_url", metavar="URL",
+              help="Serve a webhook at this public HTTPS URL instead of long polling.")
+@click.option("--host", default="0.0.0.0", show_default=True,  # noqa: S104
+              help="Webhook: address to listen on.")
+@click.option("--port", default=8080, show_default=True, help="Webhook: port to listen on.")
+@click.pass_context
+def run(click_ctx: click.Context, webhook_url: str | None, host: str, port: int) -> None:
+    """Run the Telegram bot (long polling, or a webhook with --webhook URL)."""
+    ctx: Context = click_ctx.obj
+    if not ctx.settings.token():
+        click.echo(ctx.tr("cli.no_token"), err=True)
+        raise SystemExit(2)
+    webhook = WebhookOptions(webhook_url, host, port) if webhook_url else None
+    with_app(_serve)(ctx, webhook)
+
+
+async def _serve(ctx: Context, app: App, webhook: WebhookOptions | None) -> None:
+    await run_bot(app, webhook=webhook)

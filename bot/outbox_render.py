@@ -1,0 +1,100 @@
+"""Outbox rows -> Replies, in the recipient's language, at delivery time.
+
+An outbox row carries a catalog key (`template`) and its `params`, not a text: the person
+may switch language between planning and delivery, and a reminder planned today must read
+in the language they use when it arrives.
+
+Params are plain text: every string is HTML-escaped here (the template supplies the markup),
+so whoever enqueues must NOT escape them. Keys starting with "_" are reserved
+(`_buttons`, see storage/outbox.py) and never reach the template.
+
+Rendering never raises: a missing key gives the generic `delivery.fallback` text, a missing
+placeholder shows as "…"; both are logged as errors for someone to fix.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+from bot.i18n import DEFAULT_LOCALE, Catalog, normalize_locale, placeholders
+from handlers.messages import Choice, Reply
+from schedules.delivery import Render
+from storage.models import ChatAccount, OutboxMessage, Person
+from storage.outbox import BUTTONS_PARAM
+
+log = logging.getLogger(__name__)
+
+FALLBACK_KEY = "delivery.fallback"
+MISSING_VALUE = "…"
+
+
+def recipient_locale(account: ChatAccount, person: Person | None) -> str:
+    """The person's chosen language, else the platform's hint, else Vietnamese."""
+    if person is not None and person.locale:
+        return normalize_locale(person.locale)
+    return normalize_locale(account.language_hint)
+
+
+def _escaped(params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: html.escape(value, quote=False) if isinstance(value, str) else value
+        for name, value in params.items()
+        if not name.startswith("_")
+    }
+
+
+def _source(catalog: Catalog, locale: str, key: str) -> str | None:
+    return catalog.texts.get(locale, {}).get(key) or catalog.texts.get(DEFAULT_LOCALE, {}).get(key)
+
+
+def render_text(catalog: Catalog, locale: str, key: str, params: dict[str, Any]) -> str:
+    source = _source(catalog, locale, key)
+    if source is None:
+        log.error("outbox template %r is not in the catalog; sending the fallback text", key)
+        return catalog.t(locale, FALLBACK_KEY)
+    values = _escaped(params)
+    missing = placeholders(source) - set(values)
+    if missing:
+        log.error("outbox template %r lacks params %s", key, sorted(missing))
+        values.update(dict.fromkeys(missing, MISSING_VALUE))
+    return catalog.t(locale, key, **values)
+
+
+def _choice(catalog: Catalog, locale: str, raw: Any) -> Choice | None:
+    if (isinstance(raw, dict) and isinstance(raw.get("label"), str)
+            and isinstance(raw.get("token"), str) and raw["token"]):
+        return Choice(label=catalog.t(locale, raw["label"]), token=raw["token"])
+    log.error("malformed button in outbox params: %r", raw)
+    return None
+
+
+def render_buttons(catalog: Catalog, locale: str, raw: Any) -> list[list[Choice]]:
+    """`params["_buttons"]`: rows of {"label": catalog key, "token": str}; bad ones skipped."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        log.error("outbox buttons must be a list of rows: %r", raw)
+        return []
+    rows = []
+    for raw_row in raw:
+        cells = raw_row if isinstance(raw_row, list) else [raw_row]
+        row = [c for c in (_choice(catalog, locale, cell) for cell in cells) if c is not None]
+        if row:
+            rows.append(row)
+    return rows
+
+
+def make_renderer(catalog: Catalog) -> Render:
+    """The `render` the delivery worker calls for each row it sends."""
+
+    def render(message: OutboxMessage, account: ChatAccount, person: Person | None) -> Reply:
+        locale = recipient_locale(account, person)
+        params = message.params or {}
+        return Reply(
+            text=render_text(catalog, locale, message.template, params),
+            choices=render_buttons(catalog, locale, params.get(BUTTONS_PARAM)),
+        )
+
+    return render

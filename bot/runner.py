@@ -1,0 +1,115 @@
+"""`cchc-bot run`: the Telegram bot (polling or webhook) with the outbox delivery worker.
+
+Everything long-lived is built here once and passed down: the App (settings, database,
+catalog, clock), the aiogram Bot, the conversation Dispatcher and the DeliveryWorker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+
+from aiogram import Bot
+
+from bot.app import App
+from bot.channels.telegram import (
+    TelegramChannel,
+    bot_username,
+    build_bot,
+    run_polling,
+    run_webhook,
+    set_commands,
+)
+from bot.outbox_render import make_renderer
+from bot.settings import OFFICIAL_TELEGRAM_API
+from handlers.context import Deps
+from handlers.dispatcher import Dispatcher
+from handlers.messages import Capabilities, Inbound
+from schedules.delivery import DeliveryWorker
+from schedules.pacing import RateLimits
+from storage.evidence import EvidenceStore
+
+log = logging.getLogger(__name__)
+
+MENU = ("checklist", "status", "review", "help", "lang")
+
+
+@dataclass(frozen=True)
+class WebhookOptions:
+    url: str
+    host: str = "0.0.0.0"  # noqa: S104  (a webhook must be reachable from Telegram's side)
+    port: int = 8080
+
+
+def build_deps(app: App, username: str | None = None) -> Deps:
+    settings = app.settings
+    return Deps(
+        sessions=app.sessions,
+        catalog=app.catalog,
+        clock=app.clock,
+        evidence=EvidenceStore(settings.evidence_dir),
+        capabilities={"telegram": Capabilities(), "zalo": Capabilities(buttons=False,
+                                                                        documents=False,
+                                                                        max_text=2000)},
+        admin_ids={"telegram": frozenset(str(i) for i in settings.admin_telegram_ids)},
+        max_evidence_bytes=settings.evidence_max_bytes,
+        bot_username=username,
+    )
+
+
+def telegram_limits(app: App) -> RateLimits:
+    s = app.settings
+    return RateLimits(per_bot=s.telegram_rate_per_second, per_chat=s.telegram_rate_per_chat,
+                      per_group_per_minute=s.telegram_group_per_minute)
+
+
+async def run_bot(app: App, *, webhook: WebhookOptions | None = None,
+                  stop: asyncio.Event | None = None) -> None:
+    token = app.settings.token()
+    assert token, "checked by the CLI"
+    api_url = app.settings.telegram_api_url
+    bot = build_bot(token, None if api_url == OFFICIAL_TELEGRAM_API else api_url)
+    username = app.settings.bot_username or await bot_username(bot)
+    await _set_menu(app, bot)
+    dispatcher = Dispatcher(build_deps(app, username))
+    worker = DeliveryWorker(
+        app.sessions, {"telegram": TelegramChannel(bot)}, make_renderer(app.catalog), app.clock,
+        {"telegram": telegram_limits(app)}, worker_id=f"{socket.gethostname()}:{os.getpid()}",
+    )
+    stop = stop or asyncio.Event()
+    delivery = asyncio.create_task(worker.run(stop), name="outbox-delivery")
+
+    def apology(event: Inbound) -> str:
+        return app.catalog.t(event.sender.language or "vi", "common.error")
+
+    log.info("bot @%s starting (%s)", username, "webhook" if webhook else "long polling")
+    try:
+        if webhook:
+            secret = app.settings.webhook_secret
+            await run_webhook(bot, dispatcher.handle, url=webhook.url, host=webhook.host,
+                              port=webhook.port, apology=apology, clock=app.clock,
+                              secret=secret.get_secret_value() if secret else
+                              secrets.token_urlsafe(32), stop_event=stop, close_session=False)
+        else:
+            await run_polling(bot, dispatcher.handle, apology=apology, clock=app.clock,
+                              stop_event=stop, close_session=False)
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await delivery
+        await bot.session.close()
+
+
+async def _set_menu(app: App, bot: Bot) -> None:
+    """The command menu in Vietnamese (default) and English."""
+    for locale in ("vi", "en"):
+        commands = [(name, app.catalog.t(locale, f"menu.{name}")) for name in MENU]
+        try:
+            await set_commands(bot, commands, language_code=None if locale == "vi" else locale)
+        except Exception:  # the menu is a convenience: never a reason not to start
+            log.warning("could not set the command menu", exc_info=True)

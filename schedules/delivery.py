@@ -1,0 +1,344 @@
+"""The outbox delivery worker: claims due rows, sends them paced, marks what happened.
+
+One batch at a time per platform: claim (committed, see storage/outbox.py for the
+at-most-once rule), then a dispatcher hands rows to send tasks in pacing order, keeping up
+to `concurrency` sends in flight (a Bot API call takes 50-200 ms: one at a time could never
+reach 30 messages per second). Each task marks its own row as soon as the platform answers.
+
+What a send error does to its row (the others carry on):
+  RateLimited(retry_after)  the whole bot pauses for retry_after; the row goes back to
+                            PENDING, due after the pause, its attempt refunded.
+  TransientError, other     retried after 5 s, 10 s, 20 s... (capped) until `max_attempts`,
+                            then FAILED.
+  Unreachable               UNREACHABLE, and the chat account is marked.
+  PermanentError            FAILED.
+A row that cannot get its turn within `max_hold` (its chat is paced, the bot is paused) is
+put back PENDING for later instead of being held: claims stay short.
+
+Messages to one chat are never in flight together, so a person reads them in order.
+Several workers on one bot (PostgreSQL) must share the bot's limits: give each
+`per_bot / workers`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers.messages import (
+    Capabilities,
+    PermanentError,
+    RateLimited,
+    Reply,
+    TransientError,
+    Unreachable,
+)
+from schedules.pacing import Pacer, RateLimits
+from storage.clock import Clock
+from storage.db import transaction
+from storage.models import ChatAccount, OutboxMessage, Person
+from storage.outbox import (
+    claim_due,
+    mark_failed,
+    mark_retry,
+    mark_sent,
+    mark_unreachable,
+    recover_stale_claims,
+)
+
+log = logging.getLogger(__name__)
+
+Render = Callable[[OutboxMessage, ChatAccount, Person | None], Reply]
+Sleep = Callable[[float], Awaitable[None]]
+Mark = Callable[[AsyncSession], Awaitable[bool]]
+
+
+class Channel(Protocol):
+    """What the worker needs of a chat platform adapter."""
+
+    platform: str
+    capabilities: Capabilities
+
+    async def send(self, chat_id: str, reply: Reply) -> str:
+        """Send one message; return the platform's message id; raise a DeliveryError."""
+        ...
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    batch_size: int = 100  # rows claimed at once per platform
+    concurrency: int = 16  # sends in flight
+    max_attempts: int = 5
+    backoff_base: timedelta = timedelta(seconds=5)
+    backoff_cap: timedelta = timedelta(minutes=10)
+    max_hold: float = 5.0  # seconds a claimed row may wait for its turn
+    poll_interval: float = 1.0  # seconds between looks at the outbox when idle
+    claim_timeout: timedelta = timedelta(minutes=10)  # older SENDING rows are written off
+    recover_every: timedelta = timedelta(minutes=1)
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Wait before retry number `attempts` + 1: base, 2 x base, 4 x base... capped."""
+        return min(self.backoff_cap, self.backoff_base * 2 ** max(0, attempts - 1))
+
+
+@dataclass
+class DeliveryStats:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    rate_limited: int = 0  # 429s met
+    held_back: int = 0  # rows put back because their turn was too far away
+    mark_errors: int = 0
+
+
+@dataclass
+class _Batch:
+    """One platform's claimed rows being dispatched."""
+
+    channel: Channel
+    pacer: Pacer
+    queue: list[OutboxMessage]
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    busy_chats: set[str] = field(default_factory=set)
+
+
+def _chat(row: OutboxMessage) -> str:
+    return row.chat_account.chat_id
+
+
+def _seconds(instant: datetime) -> float:
+    return instant.timestamp()
+
+
+def _instant(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        channels: Mapping[str, Channel],
+        render: Render,
+        clock: Clock,
+        limits: RateLimits | Mapping[str, RateLimits],
+        worker_id: str,
+        *,
+        settings: DeliverySettings | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.sessions = sessions
+        self.channels = channels
+        self.render = render
+        self.clock = clock
+        self.worker_id = worker_id
+        self.settings = settings or DeliverySettings()
+        self.sleep = sleep
+        self.stats = DeliveryStats()
+        self._pacers = {p: Pacer(self._limits_for(limits, p)) for p in channels}
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(self.settings.concurrency)
+        self._last_recovery: datetime | None = None
+
+    @staticmethod
+    def _limits_for(limits: RateLimits | Mapping[str, RateLimits], platform: str) -> RateLimits:
+        if isinstance(limits, RateLimits):
+            return limits
+        return limits.get(platform) or RateLimits()
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def notify(self) -> None:
+        """Something was enqueued: look at the outbox now rather than at the next tick."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set; the batch in progress is finished first."""
+        while not stop.is_set():
+            self._wake.clear()  # before looking, so a notify() during the batch is kept
+            try:
+                await self._recover_if_due()
+                handled = await self.run_once()
+            except Exception:  # the database went away...: log, wait, try again
+                log.exception("outbox delivery round failed")
+                handled = 0
+            if handled == 0:
+                await self._idle(stop)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait()),
+                 asyncio.ensure_future(self.sleep(self.settings.poll_interval))]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+
+    async def recover(self) -> int:
+        """Write off claims a dead worker left behind (never resent: at most once)."""
+        now = self.clock.now()
+        async with transaction(self.sessions) as session:
+            ids = await recover_stale_claims(session, now=now,
+                                             older_than=self.settings.claim_timeout)
+        self._last_recovery = now
+        if ids:
+            log.warning("outbox rows %s were interrupted mid-delivery; not resent", list(ids))
+        return len(ids)
+
+    async def _recover_if_due(self) -> None:
+        last = self._last_recovery
+        if last is None or self.clock.now() - last >= self.settings.recover_every:
+            await self.recover()
+
+    async def run_once(self) -> int:
+        """Claim and deliver one batch per platform; returns the number of rows claimed."""
+        handled = 0
+        for platform, channel in self.channels.items():
+            handled += await self._run_platform(platform, channel)
+        return handled
+
+    async def _run_platform(self, platform: str, channel: Channel) -> int:
+        pacer = self._pacers[platform]
+        now = self.clock.now()
+        if pacer.is_paused(_seconds(now)):
+            return 0  # claiming now would only put rows back
+        async with transaction(self.sessions) as session:
+            rows = await claim_due(session, now=now, worker_id=self.worker_id,
+                                   limit=self.settings.batch_size, platform=platform)
+        if rows:
+            await self._dispatch(_Batch(channel, pacer, queue=list(rows)))
+        return len(rows)
+
+    # -- dispatching -----------------------------------------------------------------------
+
+    async def _dispatch(self, batch: _Batch) -> None:
+        try:
+            while batch.queue:
+                await self._dispatch_next(batch)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._put_back(batch.queue, batch.pacer))
+            raise
+        finally:
+            if batch.tasks:
+                await asyncio.gather(*batch.tasks, return_exceptions=True)
+
+    async def _dispatch_next(self, batch: _Batch) -> None:
+        """Start the send that may go first, or wait for it; one step at a time."""
+        now = _seconds(self.clock.now())
+        ready = [(batch.pacer.earliest(_chat(r), now), r) for r in batch.queue
+                 if _chat(r) not in batch.busy_chats]
+        if not ready:  # every remaining chat has a send in flight
+            await asyncio.wait(batch.tasks, return_when=asyncio.FIRST_COMPLETED)
+            return
+        at, row = min(ready, key=lambda pair: pair[0])  # ties: the oldest row
+        if at - now > self.settings.max_hold:
+            await self._put_back_late(batch, now)
+        elif at > now:
+            await self.sleep(at - now)
+        else:
+            await self._start(batch, row)
+
+    async def _start(self, batch: _Batch, row: OutboxMessage) -> None:
+        await self._slots.acquire()
+        now = _seconds(self.clock.now())
+        if batch.pacer.earliest(_chat(row), now) > now:  # a 429 came while we waited
+            self._slots.release()
+            return
+        batch.pacer.take(_chat(row), now)
+        batch.queue.remove(row)
+        batch.busy_chats.add(_chat(row))
+        task = asyncio.create_task(self._deliver(batch, row))
+        batch.tasks.add(task)
+        task.add_done_callback(partial(self._finished, batch, _chat(row)))
+
+    def _finished(self, batch: _Batch, chat_id: str, task: asyncio.Task[None]) -> None:
+        batch.tasks.discard(task)
+        batch.busy_chats.discard(chat_id)
+        self._slots.release()
+
+    async def _put_back_late(self, batch: _Batch, now: float) -> None:
+        late = [r for r in batch.queue
+                if batch.pacer.earliest(_chat(r), now) - now > self.settings.max_hold]
+        batch.queue = [r for r in batch.queue if r not in late]
+        await self._put_back(late, batch.pacer)
+
+    async def _put_back(self, rows: list[OutboxMessage], pacer: Pacer) -> None:
+        if not rows:
+            return
+        now = _seconds(self.clock.now())
+        async with transaction(self.sessions) as session:
+            for row in rows:
+                due = _instant(pacer.earliest(_chat(row), now))
+                await mark_retry(session, row.id, not_before=due, error=None,
+                                 refund_attempt=True)
+        self.stats.held_back += len(rows)
+
+    # -- one send --------------------------------------------------------------------------
+
+    async def _deliver(self, batch: _Batch, row: OutboxMessage) -> None:
+        account = row.chat_account
+        try:
+            reply = self.render(row, account, account.person)
+        except Exception as error:  # the renderer should not raise; never let it stop us
+            log.exception("rendering outbox row %s failed", row.id)
+            await self._record(row, partial(mark_failed, message_id=row.id,
+                                            error=f"render: {error}"))
+            self.stats.failed += 1
+            return
+        try:
+            message_id = await batch.channel.send(account.chat_id, reply)
+        except Exception as error:  # every failure becomes a mark; none escapes
+            await self._record(row, self._after_failure(batch, row, error))
+        else:
+            self.stats.sent += 1
+            await self._record(row, partial(mark_sent, message_id=row.id, now=self.clock.now(),
+                                            platform_message_id=message_id))
+
+    def _after_failure(self, batch: _Batch, row: OutboxMessage, error: Exception) -> Mark:
+        now = self.clock.now()
+        text = f"{type(error).__name__}: {error}"
+        if isinstance(error, RateLimited):
+            self.stats.rate_limited += 1
+            until = now + timedelta(seconds=max(0.0, error.retry_after))
+            batch.pacer.pause(_seconds(until))
+            log.warning("rate limited on %s for %.1f s", batch.channel.platform,
+                        error.retry_after)
+            return partial(mark_retry, message_id=row.id, not_before=until, error=text,
+                           refund_attempt=True)
+        if isinstance(error, Unreachable):
+            self.stats.unreachable += 1
+            return partial(mark_unreachable, message_id=row.id, now=now, reason=str(error))
+        if isinstance(error, PermanentError):
+            self.stats.failed += 1
+            log.error("outbox row %s refused: %s", row.id, error)
+            return partial(mark_failed, message_id=row.id, error=text)
+        if not isinstance(error, TransientError):
+            log.error("outbox row %s: unexpected %s", row.id, text, exc_info=error)
+        return self._retry_later(row, now, text)
+
+    def _retry_later(self, row: OutboxMessage, now: datetime, text: str) -> Mark:
+        if row.attempts >= self.settings.max_attempts:
+            self.stats.failed += 1
+            return partial(mark_failed, message_id=row.id,
+                           error=f"gave up after {row.attempts} attempts: {text}")
+        self.stats.retried += 1
+        due = now + self.settings.backoff(row.attempts)
+        return partial(mark_retry, message_id=row.id, not_before=due, error=text)
+
+    async def _record(self, row: OutboxMessage, mark: Mark) -> None:
+        try:
+            async with transaction(self.sessions) as session:
+                if not await mark(session):
+                    log.warning("outbox row %s was no longer ours to mark", row.id)
+        except Exception:  # the row stays SENDING and is written off later: never resent
+            self.stats.mark_errors += 1
+            log.exception("could not record the outcome of outbox row %s", row.id)
