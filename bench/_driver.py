@@ -111,8 +111,9 @@ class BenchResult:
         )
 
 
-async def _run_user(fake: FakeTelegram, user: FakeUser, script: Script,
-                    step_timeout: float) -> UserOutcome:  # fmt: skip
+async def _run_user(
+    fake: FakeTelegram, user: FakeUser, script: Script, step_timeout: float
+) -> UserOutcome:
     outcome = UserOutcome()
     for step in script:
         since = fake.mark()

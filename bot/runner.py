@@ -32,6 +32,7 @@ from handlers.dispatcher import Dispatcher
 from handlers.messages import Capabilities, Inbound
 from schedules.delivery import DeliveryWorker
 from schedules.pacing import RateLimits
+from schedules.scheduler import Jobs, build_scheduler
 from storage.evidence import EvidenceStore
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ MENU = ("checklist", "status", "review", "help", "lang")
 @dataclass(frozen=True)
 class WebhookOptions:
     url: str
-    host: str = "0.0.0.0"  # noqa: S104  (a webhook must be reachable from Telegram's side)
+    host: str = "0.0.0.0"
     port: int = 8080
 
 
@@ -76,13 +77,18 @@ async def run_bot(app: App, *, webhook: WebhookOptions | None = None,
     bot = build_bot(token, None if api_url == OFFICIAL_TELEGRAM_API else api_url)
     username = app.settings.bot_username or await bot_username(bot)
     await _set_menu(app, bot)
-    dispatcher = Dispatcher(build_deps(app, username))
     worker = DeliveryWorker(
         app.sessions, {"telegram": TelegramChannel(bot)}, make_renderer(app.catalog), app.clock,
         {"telegram": telegram_limits(app)}, worker_id=f"{socket.gethostname()}:{os.getpid()}",
     )
+    deps = build_deps(app, username)
+    deps.on_outbox = worker.notify
+    dispatcher = Dispatcher(deps)
     stop = stop or asyncio.Event()
     delivery = asyncio.create_task(worker.run(stop), name="outbox-delivery")
+    jobs = Jobs(app.sessions, app.clock, deps.admin_ids, on_outbox=worker.notify)
+    scheduler = build_scheduler(jobs)
+    scheduler.start()
 
     def apology(event: Inbound) -> str:
         return app.catalog.t(event.sender.language or "vi", "common.error")
@@ -100,6 +106,7 @@ async def run_bot(app: App, *, webhook: WebhookOptions | None = None,
                               stop_event=stop, close_session=False)
     finally:
         stop.set()
+        scheduler.shutdown(wait=False)
         with contextlib.suppress(asyncio.CancelledError):
             await delivery
         await bot.session.close()

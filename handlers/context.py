@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ class Deps:
     bad_code_limit: int = 5  # wrong invite codes allowed per window, per chat
     bad_code_window_s: int = 600
     bot_username: str | None = None
+    on_outbox: Callable[[], None] = lambda: None  # wakes the delivery worker
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Turn:
     prefetched: Path | None = None  # an attachment already downloaded to .incoming/
     replies: list[Reply] = field(default_factory=list)
     roles: list[PersonRole] | None = None  # loaded on demand
+    wrote_outbox: bool = False  # wake the delivery worker once this event is committed
 
     @property
     def person(self) -> Person:

@@ -128,6 +128,8 @@ class Dispatcher:
             await self._route(turn)
             self._present(turn)
             state.updated_at = now
+        if turn.wrote_outbox:
+            deps.on_outbox()
         return turn.replies
 
     async def _route(self, turn: Turn) -> None:

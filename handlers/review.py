@@ -109,6 +109,7 @@ async def confirm_submit(turn: Turn, token: Token) -> None:
         await show_review(turn, ctx=ctx, edit=True)
         return
     turn.set_state("idle")
+    turn.wrote_outbox = True  # the team's alert
     key = "review.submitted_late" if result.late else "review.submitted"
     turn.say(turn.t(key, unit=escape(ctx.role.unit_name or ""),
                     time=fmt_datetime(turn.now, ctx.role.timezone),

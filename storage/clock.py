@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -32,3 +33,24 @@ class FrozenClock:
 
     def set(self, when: datetime) -> None:
         self._now = when.astimezone(UTC)
+
+
+class MovableClock:
+    """Real time shifted to a chosen moment, and jumped forward on request (the demo's time
+    control, end-to-end tests): it keeps ticking, so rate limits and pauses still pass."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("MovableClock needs an aware datetime")
+        self.set(start)
+
+    def now(self) -> datetime:
+        return self._base + timedelta(seconds=time.monotonic() - self._started)
+
+    def set(self, when: datetime) -> None:
+        self._base = when.astimezone(UTC)
+        self._started = time.monotonic()
+
+    def advance(self, delta: timedelta) -> datetime:
+        self.set(self.now() + delta)
+        return self.now()

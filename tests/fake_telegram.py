@@ -132,9 +132,7 @@ def parse_html(text: str) -> str:
             pos += 1
     if stack:
         name, start = stack[-1]
-        raise _entity_error(
-            text, start, f'Can\'t find end tag corresponding to start tag "{name}"'
-        )
+        raise _entity_error(text, start, f'Can\'t find end tag corresponding to start tag "{name}"')
     return "".join(visible)
 
 
@@ -541,8 +539,9 @@ class FakeTelegram:
             self._deliver_soon(update)
         return update
 
-    def send_text(self, user: FakeUser | int, text: str, *, entities: list[JSON] | None = None
-                  ) -> JSON:  # fmt: skip
+    def send_text(
+        self, user: FakeUser | int, text: str, *, entities: list[JSON] | None = None
+    ) -> JSON:
         extra: JSON = {"entities": entities} if entities else {}
         return self._user_message(user, text=text, extra=extra)
 
@@ -645,8 +644,9 @@ class FakeTelegram:
     def _as_user(self, user: FakeUser | int) -> FakeUser:
         return user if isinstance(user, FakeUser) else FakeUser(user)
 
-    def _user_message(self, user: FakeUser | int, *, text: str | None = None,
-                      extra: JSON | None = None) -> JSON:  # fmt: skip
+    def _user_message(
+        self, user: FakeUser | int, *, text: str | None = None, extra: JSON | None = None
+    ) -> JSON:
         user = self._as_user(user)
         extra = dict(extra or {})
         caption = extra.pop("caption", None)
@@ -673,13 +673,13 @@ class FakeTelegram:
         """The index the next recorded call will get: `wait_for(..., since=fake.mark())`."""
         return len(self.calls)
 
-    def calls_to(self, method: str | None = None, chat_id: int | None = None,
-                 *, ok_only: bool = False) -> list[RecordedCall]:  # fmt: skip
+    def calls_to(
+        self, method: str | None = None, chat_id: int | None = None, *, ok_only: bool = False
+    ) -> list[RecordedCall]:
         source = self.calls if chat_id is None else self._calls_by_chat[chat_id]
         return [
-            c for c in source
-            if (method is None or c.method == method) and (c.ok or not ok_only)
-        ]  # fmt: skip
+            c for c in source if (method is None or c.method == method) and (c.ok or not ok_only)
+        ]
 
     def sent(self, chat_id: int) -> list[RecordedCall]:
         """Successful new messages (text, document, photo) to a chat, in order."""
@@ -1025,9 +1025,14 @@ class FakeTelegram:
         )
         if kind == "photo":
             message.extra["photo"] = [
-                {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
-                 "width": 800, "height": 600, "file_size": stored.size}
-            ]  # fmt: skip
+                {
+                    "file_id": stored.file_id,
+                    "file_unique_id": stored.file_unique_id,
+                    "width": 800,
+                    "height": 600,
+                    "file_size": stored.size,
+                }
+            ]
         else:
             message.extra["document"] = {
                 "file_id": stored.file_id,
@@ -1068,8 +1073,9 @@ class FakeTelegram:
         message.text, message.reply_markup = text, markup
         return self._message_json(message)
 
-    async def _edit_message_reply_markup(self, params: JSON, files: dict[str, UploadedFile]
-                                         ) -> JSON:  # fmt: skip
+    async def _edit_message_reply_markup(
+        self, params: JSON, files: dict[str, UploadedFile]
+    ) -> JSON:
         message = self._editable(params)
         markup = _check_markup(params.get("reply_markup"))
         if message.reply_markup == markup:
@@ -1237,8 +1243,9 @@ _STATUS_TEXT = {
 def _fault_error(fault: Fault) -> TelegramError:
     if fault.status == 429:
         retry = fault.retry_after or 1
-        return TelegramError(429, fault.description or f"Too Many Requests: retry after {retry}",
-                             retry)  # fmt: skip
+        return TelegramError(
+            429, fault.description or f"Too Many Requests: retry after {retry}", retry
+        )
     description = fault.description or _STATUS_TEXT.get(fault.status, "Error")
     return TelegramError(fault.status, description)
 

@@ -39,7 +39,8 @@ class Person:
 
     async def expect(self, fragment: str, since: int) -> RecordedCall:
         return await self.fake.wait_for(
-            lambda c: c.method in ("sendMessage", "editMessageText") and fragment in c.text,
+            lambda c: c.ok and c.method in ("sendMessage", "editMessageText")
+            and fragment in c.text,
             timeout=10, since=since, chat_id=self.chat)
 
     async def command(self, command: str, args: str, expect: str) -> RecordedCall:
@@ -135,3 +136,63 @@ async def test_join_answer_restart_resume_submit_and_leader_alert(
     assert fake.file_bytes  # the document was really fetched through getFile
     stored = list((tmp_path / "evidence").rglob("*ke-hoach-cchc-2021.pdf"))
     assert len(stored) == 1 and stored[0].read_bytes() == PDF
+
+
+async def test_reminders_minutes_ahead_arrive_in_order_through_429s_and_a_blocked_user(
+    db: Db, clock: FrozenClock, fake: FakeTelegram, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from schedules.scheduler import Jobs, run_reminders
+    from storage.campaign_spec import ReminderPolicy
+    from storage.clock import MovableClock
+    from storage.models import ChatAccount, Submission
+
+    # Delivery paces and pauses on the clock, so this one keeps ticking between the jumps.
+    clock = MovableClock(clock.now())  # type: ignore[assignment]
+    deadline = clock.now() + timedelta(minutes=30)
+    spec = replace(factories.campaign(units=2), deadline=deadline, policy=ReminderPolicy(
+        reminders=(timedelta(minutes=20), timedelta(minutes=10)), escalate_after=None))
+    spec = replace(spec, units=tuple(replace(u, deadline=None, visit=None) for u in spec.units))
+    codes = await import_and_codes(db, clock, spec)
+    settings = Settings(
+        bot_token=SecretStr(fake.token), telegram_api_url=fake.base_url, database_url=db.url,
+        evidence_dir=tmp_path / "evidence", _env_file=None,  # type: ignore[call-arg]
+    )
+    lan = Person(fake, fake.user(601, first_name="Lan"))
+    gone = Person(fake, fake.user(602, first_name="Gone"))
+    jobs = Jobs(db.sessions, clock)
+    async with running_bot(settings, clock):
+        await fake.wait_polling()
+        await lan.command("start", codes["U1"][0], "Ủy ban nhân dân Phường 1")
+        await gone.command("start", codes["U2"][0], "Ủy ban nhân dân Phường 2")
+        await run_reminders(jobs)  # nothing due yet
+        fake.block(gone.chat)
+        fake.fail_next(3, status=429, retry_after=1)  # a 429 storm on the next sends
+        mark = fake.mark()
+        for minutes in (11, 21):
+            clock.set(deadline - timedelta(minutes=30) + timedelta(minutes=minutes))
+            await run_reminders(jobs)
+            await lan.expect("Nhắc hạn nộp báo cáo", mark)
+            mark = fake.mark()
+        await fake.wait_until(lambda: len(fake.calls_to("sendMessage", gone.chat)) >= 2)
+        async with transaction_for(db) as session:
+            await session.execute(update(Submission).values(status="submitted"))
+        clock.set(deadline + timedelta(days=2))
+        assert await run_reminders(jobs) == 0  # none after submission
+    reminders = [t for t in fake.texts(lan.chat) if "Nhắc hạn" in t]
+    assert len(reminders) == 2  # in order, once each, despite three 429s
+    assert fake.stats.rate_limited >= 3
+    async with db.sessions() as session:
+        blocked = await session.scalar(
+            select(ChatAccount).where(ChatAccount.user_id == str(gone.user.user_id)))
+        assert blocked is not None and blocked.unreachable_at is not None
+
+
+def transaction_for(db: Db):  # type: ignore[no-untyped-def]
+    from storage.db import transaction
+
+    return transaction(db.sessions)

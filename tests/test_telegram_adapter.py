@@ -403,9 +403,7 @@ async def test_toast_only_reply_sends_nothing(fake: FakeTelegram, bot: Bot) -> N
     assert len(fake.sent(CHAT)) == 1 and fake.edits(CHAT) == []
 
 
-async def test_interactive_reply_waits_out_short_flood_limit(
-    fake: FakeTelegram, bot: Bot
-) -> None:
+async def test_interactive_reply_waits_out_short_flood_limit(fake: FakeTelegram, bot: Bot) -> None:
     waits: list[float] = []
 
     async def record_sleep(seconds: float) -> None:

@@ -60,8 +60,11 @@ def keyboard(choices: list[list[Choice]]) -> InlineKeyboardMarkup | None:
     for choice in (c for row in choices for c in row):
         if not 1 <= len(choice.token.encode()) <= CALLBACK_DATA_LIMIT:
             raise ValueError(f"choice token must be 1-64 bytes of UTF-8: {choice.token!r}")
-    rows = [[InlineKeyboardButton(text=c.label, callback_data=c.token) for c in row]
-            for row in choices if row]  # fmt: skip
+    rows = [
+        [InlineKeyboardButton(text=c.label, callback_data=c.token) for c in row]
+        for row in choices
+        if row
+    ]
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -110,8 +113,9 @@ class Outbound:
                 waited += error.retry_after
                 await self.sleep(error.retry_after)
 
-    async def deliver(self, chat_id: int | str, reply: Reply, *,
-                      edit_message_id: int | None = None) -> int | None:  # fmt: skip
+    async def deliver(
+        self, chat_id: int | str, reply: Reply, *, edit_message_id: int | None = None
+    ) -> int | None:
         """Send (or edit into `edit_message_id`) one reply; the id of its last message.
 
         The keyboard goes on the last message. None when there was nothing to send (a reply
@@ -137,15 +141,18 @@ class Outbound:
                 last = await self._send_text(chat_id, part, part_markup)
         return last
 
-    async def _send_text(self, chat_id: int | str, text: str,
-                         markup: InlineKeyboardMarkup | None) -> int:  # fmt: skip
+    async def _send_text(
+        self, chat_id: int | str, text: str, markup: InlineKeyboardMarkup | None
+    ) -> int:
         message = await self.call(SendMessage(chat_id=chat_id, text=text, reply_markup=markup))
         return message.message_id
 
-    async def _edit_or_send(self, chat_id: int | str, message_id: int, text: str,
-                            markup: InlineKeyboardMarkup | None) -> int:  # fmt: skip
-        edit = EditMessageText(chat_id=chat_id, message_id=message_id, text=text,
-                               reply_markup=markup)  # fmt: skip
+    async def _edit_or_send(
+        self, chat_id: int | str, message_id: int, text: str, markup: InlineKeyboardMarkup | None
+    ) -> int:
+        edit = EditMessageText(
+            chat_id=chat_id, message_id=message_id, text=text, reply_markup=markup
+        )
         try:
             await self.call(edit)
             return message_id
@@ -156,19 +163,22 @@ class Outbound:
             log.info("edit of %s/%s failed (%s), sending instead", chat_id, message_id, error)
             return await self._send_text(chat_id, text, markup)
 
-    async def _edit_markup(self, chat_id: int | str, message_id: int,
-                           markup: InlineKeyboardMarkup | None) -> int | None:  # fmt: skip
+    async def _edit_markup(
+        self, chat_id: int | str, message_id: int, markup: InlineKeyboardMarkup | None
+    ) -> int | None:
         try:
-            await self.call(EditMessageReplyMarkup(chat_id=chat_id, message_id=message_id,
-                                                   reply_markup=markup))  # fmt: skip
+            await self.call(
+                EditMessageReplyMarkup(chat_id=chat_id, message_id=message_id, reply_markup=markup)
+            )
         except TelegramBadRequest as error:
             if not is_not_modified(error):
                 log.info("keyboard edit of %s/%s failed: %s", chat_id, message_id, error)
                 return None
         return message_id
 
-    async def _send_file(self, chat_id: int | str, reply: Reply, upload: OutFile,
-                         markup: InlineKeyboardMarkup | None) -> int:  # fmt: skip
+    async def _send_file(
+        self, chat_id: int | str, reply: Reply, upload: OutFile, markup: InlineKeyboardMarkup | None
+    ) -> int:
         caption: str | None = reply.text or None
         if caption is not None and visible_length(caption) > CAPTION_LIMIT:
             # Too long for a caption: the text goes first as messages, the file after it.
@@ -182,8 +192,9 @@ class Outbound:
         if reply.photo is not None:
             method = SendPhoto(chat_id=chat_id, photo=file, caption=caption, reply_markup=markup)
         else:
-            method = SendDocument(chat_id=chat_id, document=file, caption=caption,
-                                  reply_markup=markup)  # fmt: skip
+            method = SendDocument(
+                chat_id=chat_id, document=file, caption=caption, reply_markup=markup
+            )
         message: Message = await self.call(method)
         return message.message_id
 

@@ -53,8 +53,10 @@ def _tokens(text: str, limit: int) -> list[_Token]:
             tokens.append(_Token(raw, len(raw), _WORD_BREAK))
         elif match.group("word"):
             # A word longer than a whole message is cut in pieces; no markup inside a word.
-            tokens.extend(_Token(raw[i : i + limit], len(raw[i : i + limit]), _NO_BREAK)
-                          for i in range(0, len(raw), limit))  # fmt: skip
+            tokens.extend(
+                _Token(raw[i : i + limit], len(raw[i : i + limit]), _NO_BREAK)
+                for i in range(0, len(raw), limit)
+            )
         else:  # an entity, or a stray "<"/"&" (invalid HTML, kept as is)
             tokens.append(_Token(raw, 1, _NO_BREAK))
     return tokens

@@ -136,8 +136,9 @@ class UpdateProcessor:
         try:
             return await self.handler(event)
         except Exception:
-            log.exception("conversation handler failed on %s from %s", event.kind,
-                          event.sender.chat_id)  # fmt: skip
+            log.exception(
+                "conversation handler failed on %s from %s", event.kind, event.sender.chat_id
+            )
             return [Reply(text=self._apology(event))]
 
     def _apology(self, event: Inbound) -> str:

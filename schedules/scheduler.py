@@ -1,0 +1,93 @@
+"""APScheduler wiring: it only wakes the jobs; the database decides what is due.
+
+Each job is a top-level async function taking the `Jobs` context, opening its own
+transaction and calling the same services the handlers use. Jobs are registered with fixed
+ids, `replace_existing=True`, `coalesce=True` and `max_instances=1`, and all run once at
+start, so a process that was down catches up at once (without flooding: see
+schedules/reminders.py and schedules/summaries.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from schedules.reminders import plan_reminders
+from storage.clock import Clock
+from storage.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Jobs:
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    admin_ids: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    on_outbox: Callable[[], None] = lambda: None  # wakes the delivery worker
+
+
+async def run_reminders(jobs: Jobs) -> int:
+    async with transaction(jobs.sessions) as session:
+        stats = await plan_reminders(session, now=jobs.clock.now())
+    written = stats.reminders + stats.escalations + stats.visit_notices
+    if written:
+        log.info("planned %d reminders, %d escalations, %d visit notices",
+                 stats.reminders, stats.escalations, stats.visit_notices)
+        jobs.on_outbox()
+    return written
+
+
+async def run_notices(jobs: Jobs) -> int:
+    from storage.notices import dispatch_due_notices
+
+    async with transaction(jobs.sessions) as session:
+        written = await dispatch_due_notices(session, now=jobs.clock.now())
+    if written:
+        jobs.on_outbox()
+    return written
+
+
+async def run_summaries(jobs: Jobs) -> int:
+    from schedules.summaries import send_due_summaries
+
+    async with transaction(jobs.sessions) as session:
+        written = await send_due_summaries(session, now=jobs.clock.now(),
+                                           admin_user_ids=jobs.admin_ids)
+    if written:
+        jobs.on_outbox()
+    return written
+
+
+async def run_all(jobs: Jobs) -> None:
+    """One pass of every job (used at start and by the demo's time control)."""
+    for job in (run_notices, run_reminders, run_summaries):
+        try:
+            await job(jobs)
+        except Exception:  # one failing job must not stop the others
+            log.exception("scheduled job %s failed", job.__name__)
+
+
+JOB_INTERVALS = {
+    "notices": (run_notices, timedelta(seconds=10)),
+    "reminders": (run_reminders, timedelta(minutes=1)),
+    "summaries": (run_summaries, timedelta(minutes=1)),
+}
+
+
+def build_scheduler(jobs: Jobs) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    for job_id, (func, every) in JOB_INTERVALS.items():
+        scheduler.add_job(
+            func, "interval", args=[jobs], id=job_id, replace_existing=True, coalesce=True,
+            # APScheduler runs on real time (the injected clock only decides what is due):
+            # every job runs once right away, then at its interval.
+            max_instances=1, seconds=every.total_seconds(), next_run_time=datetime.now(UTC),
+            misfire_grace_time=int(every.total_seconds()),
+        )
+    return scheduler

@@ -1,0 +1,150 @@
+"""Reminder planning: who gets what, when, exactly once; catch-up without flooding."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, select, update
+
+from bot.outbox_render import make_renderer
+from handlers.dispatcher import Dispatcher
+from schedules.reminders import plan_reminders
+from storage.campaign_spec import VisitSpec
+from storage.clock import FrozenClock
+from storage.db import transaction
+from storage.models import ChatAccount, OutboxMessage, Person, ScheduleMark, Submission
+from tests import factories
+from tests.chat_harness import CATALOG, Chat, import_and_codes, make_deps
+from tests.conftest import Db
+
+DEADLINE = factories.DEADLINE  # 30/09/2021 17:00 local; U2's is two days earlier
+
+
+def _spec():  # type: ignore[no-untyped-def]
+    spec = factories.campaign(units=3)
+    u3 = replace(spec.units[2], visit=VisitSpec(DEADLINE + timedelta(days=6), "Trụ sở", False))
+    return replace(spec, units=(*spec.units[:2], u3))
+
+
+@pytest.fixture
+async def world(db: Db, clock: FrozenClock, tmp_path: Path):  # type: ignore[no-untyped-def]
+    codes = await import_and_codes(db, clock, _spec())
+    dispatcher = Dispatcher(make_deps(db, clock, tmp_path))
+    people = {}
+    for unit in ("U1", "U2", "U3"):
+        people[unit] = Chat(dispatcher, clock, name=f"Contact {unit}")
+        await people[unit].command("start", codes[unit][0])
+    people["leader"] = Chat(dispatcher, clock, name="Leader")
+    await people["leader"].command("start", codes["team_leader:D1"][0])
+    return people
+
+
+async def _plan(db: Db, clock: FrozenClock) -> None:
+    async with transaction(db.sessions) as session:
+        await plan_reminders(session, now=clock.now())
+
+
+async def _rows(db: Db, chat: Chat | None = None) -> list[OutboxMessage]:
+    async with db.sessions() as session:
+        query = select(OutboxMessage).where(OutboxMessage.kind != "alert").order_by(
+            OutboxMessage.id)
+        if chat is not None:
+            query = query.join(ChatAccount).where(ChatAccount.user_id == chat.user_id)
+        return list(await session.scalars(query))
+
+
+async def test_nothing_is_due_a_month_ahead(world, db, clock):  # type: ignore[no-untyped-def]
+    await _plan(db, clock)
+    assert await _rows(db) == []
+
+
+async def test_a_reminder_says_exactly_what_is_missing(world, db, clock):  # type: ignore[no-untyped-def]
+    lan = world["U1"]
+    await lan.command("checklist")
+    await lan.press(lan.button("s:").token)
+    await lan.press(lan.button("s:").token)
+    await lan.text("95")  # 1.3 answered; 6 of 7 left
+    await _plan(db, clock)
+    clock.set(DEADLINE - timedelta(days=3) + timedelta(minutes=1))
+    await _plan(db, clock)
+    [row] = await _rows(db, lan)
+    assert row.template == "reminders.before"
+    assert (row.params["unanswered"], row.params["total"], row.params["no_evidence"]) == (6, 7, 0)
+    async with db.sessions() as session:
+        account = await session.get(ChatAccount, row.chat_account_id)
+        person = await session.get(Person, row.person_id)
+        assert account is not None
+        reply = make_renderer(CATALOG)(row, account, person)
+    assert "Còn 6/7 mục chưa trả lời, 0 mục thiếu tài liệu kiểm chứng" in reply.text
+    assert "30/09/2021 17:00" in reply.text
+    [[button]] = reply.choices
+    assert button.token.startswith("pick:") and "Tiếp tục" in button.label
+
+
+async def test_planning_twice_or_after_a_lost_mark_never_duplicates(world, db, clock):  # type: ignore[no-untyped-def]
+    await _plan(db, clock)
+    clock.set(DEADLINE - timedelta(days=3) + timedelta(minutes=1))
+    await _plan(db, clock)
+    first = len(await _rows(db))
+    await _plan(db, clock)
+    async with transaction(db.sessions) as session:  # a crash lost the "last run" mark
+        await session.execute(delete(ScheduleMark))
+    await _plan(db, clock)
+    assert first > 0 and len(await _rows(db)) == first
+
+
+async def test_no_reminder_after_submission(world, db, clock):  # type: ignore[no-untyped-def]
+    await _plan(db, clock)
+    async with transaction(db.sessions) as session:
+        await session.execute(update(Submission).values(status="submitted"))
+    clock.set(DEADLINE - timedelta(hours=1))
+    await _plan(db, clock)
+    clock.set(DEADLINE + timedelta(days=3))
+    await _plan(db, clock)
+    templates = [r.template for r in await _rows(db)]
+    assert templates == ["reminders.visit_notice"]  # the visit still happens: U2 is told
+
+
+async def test_reminders_arrive_in_order_overdue_repeats_to_a_limit_and_escalate_once(  # type: ignore[no-untyped-def]
+    world, db, clock
+):
+    lan, leader = world["U1"], world["leader"]
+    await _plan(db, clock)
+    for step in range(0, 24 * 12):  # every hour for twelve days around the deadline
+        clock.set(DEADLINE - timedelta(days=4) + timedelta(hours=step))
+        await _plan(db, clock)
+    keys = [r.dedupe_key.split(":")[3:5] for r in await _rows(db, lan)]
+    assert [k[0] for k in keys] == ["before", "before", *["overdue"] * 5]
+    assert keys[:2] == [["before", "P3D"], ["before", "PT2H"]]
+    escalations = await _rows(db, leader)
+    # U2's deadline is two days earlier: it is escalated first, on its own.
+    assert [r.template for r in escalations] == ["reminders.escalation"] * 2
+    assert [r.params["count"] for r in escalations] == [1, 2]
+    assert "Ủy ban nhân dân Phường 2" in escalations[0].params["units"]
+    assert "Ủy ban nhân dân Phường 1" in escalations[1].params["units"]
+
+
+async def test_catch_up_after_downtime_sends_one_current_reminder_per_unit(world, db, clock):  # type: ignore[no-untyped-def]
+    await _plan(db, clock)
+    clock.set(DEADLINE + timedelta(days=3, hours=1))  # down from 1/9 until three days late
+    await _plan(db, clock)
+    for unit in ("U1", "U2", "U3"):
+        rows = [r for r in await _rows(db, world[unit]) if r.template.startswith("reminders.o")]
+        assert len(rows) == 1, unit
+
+
+async def test_visit_notices_only_for_announced_visits(world, db, clock):  # type: ignore[no-untyped-def]
+    await _plan(db, clock)
+    clock.set(DEADLINE + timedelta(days=5) - timedelta(days=7) + timedelta(minutes=1))
+    async with transaction(db.sessions) as session:
+        await session.execute(update(Submission).values(status="submitted"))
+    await _plan(db, clock)
+    [notice] = await _rows(db, world["U2"])
+    assert notice.template == "reminders.visit_notice"
+    assert notice.params["place"] == "Trụ sở UBND" and notice.params["date"] == "05/10/2021"
+    clock.set(DEADLINE + timedelta(days=6))
+    await _plan(db, clock)
+    assert await _rows(db, world["U3"]) == []  # đột xuất: never revealed to the unit
