@@ -12,7 +12,7 @@ from bot.runner import WebhookOptions, run_bot
 @cli.command("run")
 @click.option("--webhook", "webhook_url", metavar="URL",
               help="Serve a webhook at this public HTTPS URL instead of long polling.")
-@click.option("--host", default="0.0.0.0", show_default=True,  # noqa: S104
+@click.option("--host", default="0.0.0.0", show_default=True,
               help="Webhook: address to listen on.")
 @click.option("--port", default=8080, show_default=True, help="Webhook: port to listen on.")
 @click.pass_context

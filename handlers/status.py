@@ -60,7 +60,8 @@ async def _unit_status(turn: Turn, ctx: UnitContext) -> None:
 
 
 async def _team_status(turn: Turn, teams: list[PersonRole]) -> None:
-    states = await unit_states(turn.session, team_ids=[r.team_id for r in teams])
+    states = await unit_states(turn.session,
+                               team_ids=[r.team_id for r in teams if r.team_id is not None])
     for team in teams:
         mine = [s for s in states if s.team_id == team.team_id]
         turn.say(*_team_text(turn, team, mine))

@@ -171,10 +171,10 @@ async def _upsert_units(session: AsyncSession, units: Sequence[UnitSpec]) -> dic
     codes = [unit.code for unit in units]
     known: dict[str, tuple[int, str]] = {}
     for chunk in _chunks(codes):
-        rows = await session.execute(
+        named = await session.execute(
             select(Unit.code, Unit.id, Unit.name).where(Unit.code.in_(chunk))
         )
-        known.update({code: (uid, name) for code, uid, name in rows})
+        known.update({code: (uid, name) for code, uid, name in named.tuples()})
     new_rows = [{"code": u.code, "name": u.name} for u in units if u.code not in known]
     renamed = [
         {"id": known[u.code][0], "name": u.name}
@@ -187,8 +187,8 @@ async def _upsert_units(session: AsyncSession, units: Sequence[UnitSpec]) -> dic
         await session.execute(update(Unit), renamed)
     ids: dict[str, int] = {}
     for chunk in _chunks(codes):
-        rows = await session.execute(select(Unit.code, Unit.id).where(Unit.code.in_(chunk)))
-        ids.update(dict(rows.tuples().all()))
+        found = await session.execute(select(Unit.code, Unit.id).where(Unit.code.in_(chunk)))
+        ids.update({code: unit_id for code, unit_id in found.tuples()})
     return ids
 
 

@@ -17,7 +17,11 @@ from pathlib import Path
 # Office documents, PDFs, pictures and archives: what units attach as proof. Executables
 # and scripts are refused.
 ALLOWED_EXTENSIONS = frozenset(
-    ["pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "odt", "ods", "odp", "rtf", "txt", "csv", "jpg", "jpeg", "png", "webp", "heic", "gif", "tif", "tiff", "zip", "rar", "7z", "xml"]
+    [
+        "pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "odt", "ods", "odp", "rtf", "txt",
+        "csv", "jpg", "jpeg", "png", "webp", "heic", "gif", "tif", "tiff", "zip", "rar", "7z",
+        "xml",
+    ]
 )
 MAX_NAME_LENGTH = 120
 
@@ -43,7 +47,8 @@ def safe_name(name: str) -> str:
     name = re.sub(r"[\x00-\x1f<>:\"|?*]", "_", name).strip(" .") or "file"
     if len(name) > MAX_NAME_LENGTH:
         stem, dot, ext = name.rpartition(".")
-        name = (stem[: MAX_NAME_LENGTH - len(ext) - 1] + dot + ext) if dot else name[:MAX_NAME_LENGTH]
+        keep = MAX_NAME_LENGTH - len(ext) - 1
+        name = (stem[:keep] + dot + ext) if dot else name[:MAX_NAME_LENGTH]
     return name
 
 

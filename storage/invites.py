@@ -167,7 +167,8 @@ async def list_invites(
         .outerjoin(unit_team, unit_team.id == Assignment.team_id)
         .outerjoin(Person, Person.id == Invite.used_by)
         .where(Invite.campaign_id == campaign_id)
-        .order_by(Assignment.position.nulls_first(), _ROLE_ORDER, Invite.team_id, Invite.slot, Invite.id)
+        .order_by(Assignment.position.nulls_first(), _ROLE_ORDER, Invite.team_id, Invite.slot,
+                  Invite.id)
     )
     rows = []
     for invite, unit_code, unit_name, team_code, unit_team_code, used_by in await session.execute(

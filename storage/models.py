@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -59,7 +59,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}
 
 
 # -- enumerations -----------------------------------------------------------------------
@@ -307,7 +307,8 @@ class Answer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
-    value: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)  # None: skipped / cleared
+    # None: skipped / cleared (SQL NULL, not JSON null, so "IS NULL" finds it).
+    value: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
     note: Mapped[str | None] = mapped_column(Text)  # giải trình when evidence is missing
     answered_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
     answered_at: Mapped[datetime]

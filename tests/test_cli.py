@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+import bot.cli_campaign
+import bot.cli_invites  # noqa: F401
 from bot.cli import cli
 from tests.conftest import EXAMPLE_CAMPAIGN, ROOT
-
-import bot.cli_campaign  # noqa: F401  (registers the subcommands)
-import bot.cli_invites  # noqa: F401
 
 
 def run(url: str, *args: str, lang: str = "vi") -> Result:

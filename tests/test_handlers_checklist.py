@@ -74,7 +74,8 @@ async def test_every_item_type_answered_with_evidence_then_submitted(world, db, 
         stored = tmp_path / "evidence" / files[0].storage_path
         assert stored.exists() and len(files[0].sha256) == 64
         alert = (await session.scalars(select(OutboxMessage))).one()
-        assert alert.template == "alerts.submitted" and alert.params["unit"] == "Ủy ban nhân dân Phường 1"
+        assert alert.template == "alerts.submitted"
+        assert alert.params["unit"] == "Ủy ban nhân dân Phường 1"
 
 
 async def test_submitted_report_is_locked_and_old_buttons_say_so(world, clock):  # type: ignore[no-untyped-def]
