@@ -104,9 +104,8 @@ async def _plan_campaign(
     _find_due(units, policy, campaign.timezone, now, last_seen)
     due_units = [u for u in units if u.due]
     if due_units:
-        contacts = await _contacts(session, [u.assignment_id for u in due_units])
-        missing = await _missing(session, campaign.id, [u.submission_id for u in due_units
-                                                        if u.pending])
+        contacts = await _contacts(session, campaign.id)
+        missing = await _missing(session, campaign.id)
         stats.queries += 3
         rows = _unit_rows(campaign, due_units, contacts, missing, now, stats)
         rows += await _escalation_rows(session, campaign, due_units, now, stats)
@@ -125,7 +124,8 @@ async def _mark(session: AsyncSession, campaign_id: int, now: datetime) -> Sched
 
 
 async def _units(session: AsyncSession, campaign: Campaign) -> list[_Unit]:
-    rows = await session.execute(
+    connection = await session.connection()  # Core rows: no ORM bookkeeping per unit
+    rows = await connection.execute(
         select(Assignment.id, Assignment.team_id, Submission.id, Unit.name, Submission.status,
                Assignment.deadline, Assignment.visit_at, Assignment.visit_place,
                Assignment.visit_announced)
@@ -137,7 +137,7 @@ async def _units(session: AsyncSession, campaign: Campaign) -> list[_Unit]:
     return [
         _Unit(aid, team, sid, name, status, deadline or campaign.deadline, visit_at, place,
               announced)
-        for aid, team, sid, name, status, deadline, visit_at, place, announced in rows.tuples()
+        for aid, team, sid, name, status, deadline, visit_at, place, announced in rows
     ]
 
 
@@ -161,22 +161,29 @@ def _find_due(
         unit.due = due_now(slots, now, last_seen) if slots else []
 
 
-async def _contacts(
-    session: AsyncSession, assignment_ids: list[int]
-) -> dict[int, list[tuple[ChatAccount, int]]]:
-    """Reachable chat accounts of each unit's contacts, with the membership they act in."""
-    rows = await session.execute(
-        select(Membership.assignment_id, Membership.id, ChatAccount)
+@dataclass(frozen=True)
+class _Recipient:
+    account_id: int
+    person_id: int
+    membership_id: int
+
+
+async def _contacts(session: AsyncSession, campaign_id: int) -> dict[int, list[_Recipient]]:
+    """Reachable chat accounts of each unit's contacts, with the membership they act in.
+    Plain columns, not ORM objects: a pass may touch tens of thousands of them."""
+    connection = await session.connection()
+    rows = await connection.execute(
+        select(Membership.assignment_id, Membership.id, ChatAccount.id, ChatAccount.person_id)
         .join(ChatAccount, ChatAccount.person_id == Membership.person_id)
-        .where(Membership.assignment_id.in_(assignment_ids),
+        .where(Membership.campaign_id == campaign_id,
                Membership.role == Role.UNIT_CONTACT.value,
                Membership.revoked_at.is_(None), ChatAccount.unreachable_at.is_(None))
         .order_by(ChatAccount.id)
     )
-    found: dict[int, list[tuple[ChatAccount, int]]] = defaultdict(list)
-    for assignment_id, membership_id, account in rows.tuples():
+    found: dict[int, list[_Recipient]] = defaultdict(list)
+    for assignment_id, membership_id, account_id, person_id in rows:
         if assignment_id is not None:
-            found[assignment_id].append((account, membership_id))
+            found[assignment_id].append(_Recipient(account_id, person_id, membership_id))
     return found
 
 
@@ -187,18 +194,30 @@ class _Missing:
     no_evidence: int
 
 
-async def _missing(
-    session: AsyncSession, campaign_id: int, submission_ids: list[int]
-) -> dict[int, _Missing]:
-    """What each report still lacks: unanswered items and answered items whose required
-    evidence is neither attached nor explained (the same rule as rules/progress.py)."""
+@dataclass(frozen=True)
+class _MissingTable:
+    total: int
+    answered: dict[int, int]
+    lacking: dict[int, int]
+
+    def get(self, submission_id: int) -> _Missing:
+        answered = int(self.answered.get(submission_id, 0))
+        return _Missing(self.total, self.total - answered, int(self.lacking.get(submission_id, 0)))
+
+
+async def _missing(session: AsyncSession, campaign_id: int) -> _MissingTable:
+    """What each report of the campaign still lacks: unanswered items and answered items
+    whose required evidence is neither attached nor explained (the rule of
+    rules/progress.py). Filtered by campaign, not by a list of ids: an IN list of 50,000
+    ids is past PostgreSQL's parameter limit."""
     total = int(await session.scalar(
         select(func.count()).select_from(Item).where(Item.campaign_id == campaign_id)) or 0)
-    if not submission_ids:
-        return {}
+    in_campaign = select(Submission.id).join(
+        Assignment, Assignment.id == Submission.assignment_id
+    ).where(Assignment.campaign_id == campaign_id, Submission.status.not_in(DONE))
     answered = dict((await session.execute(
         select(Answer.submission_id, func.count())
-        .where(Answer.submission_id.in_(submission_ids), Answer.value.is_not(None))
+        .where(Answer.submission_id.in_(in_campaign), Answer.value.is_not(None))
         .group_by(Answer.submission_id))).tuples().all())
     has_file = exists().where(and_(EvidenceFile.submission_id == Answer.submission_id,
                                    EvidenceFile.item_id == Answer.item_id,
@@ -206,18 +225,15 @@ async def _missing(
     lacking = dict((await session.execute(
         select(Answer.submission_id, func.count())
         .join(Item, Item.id == Answer.item_id)
-        .where(Answer.submission_id.in_(submission_ids), Answer.value.is_not(None),
+        .where(Answer.submission_id.in_(in_campaign), Answer.value.is_not(None),
                Item.evidence == "required", Answer.note.is_(None), ~has_file)
         .group_by(Answer.submission_id))).tuples().all())
-    return {
-        sid: _Missing(total, total - int(answered.get(sid, 0)), int(lacking.get(sid, 0)))
-        for sid in submission_ids
-    }
+    return _MissingTable(total, answered, lacking)
 
 
 def _unit_rows(
-    campaign: Campaign, units: list[_Unit], contacts: dict[int, list[tuple[ChatAccount, int]]],
-    missing: dict[int, _Missing], now: datetime, stats: PlanStats,
+    campaign: Campaign, units: list[_Unit], contacts: dict[int, list[_Recipient]],
+    missing: _MissingTable, now: datetime, stats: PlanStats,
 ) -> list[dict[str, Any]]:
     rows = []
     for unit in units:
@@ -225,13 +241,14 @@ def _unit_rows(
             if slot.kind == SlotKind.ESCALATE:
                 continue  # to the team, see _escalation_rows
             template, params = _message(campaign, unit, slot, missing.get(unit.submission_id))
-            for account, membership_id in contacts.get(unit.assignment_id, []):
+            for to in contacts.get(unit.assignment_id, []):
                 rows.append(_row(
-                    campaign, account, now, kind="reminder", template=template,
+                    campaign, to.account_id, to.person_id, now, kind="reminder",
+                    template=template,
                     key=f"rem:{unit.assignment_id}:{int(unit.deadline.timestamp())}:"
-                        f"{slot.key}:{account.id}",
+                        f"{slot.key}:{to.account_id}",
                     params={**params, "_buttons": [[button("reminders.continue",
-                                                            f"pick:{membership_id}")]]},
+                                                            f"pick:{to.membership_id}")]]},
                 ))
                 if slot.kind in (SlotKind.VISIT_NOTICE, SlotKind.VISIT_EVE):
                     stats.visit_notices += 1
@@ -259,10 +276,10 @@ def _message(
     return f"reminders.{kind}{'_ready' if ready else ''}", params
 
 
-def _row(campaign: Campaign, account: ChatAccount, now: datetime, *, kind: str, template: str,
-         key: str, params: dict[str, Any]) -> dict[str, Any]:
-    return {"dedupe_key": key, "kind": kind, "chat_account_id": account.id,
-            "person_id": account.person_id, "campaign_id": campaign.id, "template": template,
+def _row(campaign: Campaign, account_id: int, person_id: int, now: datetime, *, kind: str,
+         template: str, key: str, params: dict[str, Any]) -> dict[str, Any]:
+    return {"dedupe_key": key, "kind": kind, "chat_account_id": account_id,
+            "person_id": person_id, "campaign_id": campaign.id, "template": template,
             "params": params, "not_before": now, "created_at": now}
 
 
@@ -278,14 +295,14 @@ async def _escalation_rows(
     if not by_team:
         return []
     leaders = await session.execute(
-        select(Membership.team_id, ChatAccount)
+        select(Membership.team_id, ChatAccount.id, ChatAccount.person_id)
         .join(ChatAccount, ChatAccount.person_id == Membership.person_id)
         .where(Membership.team_id.in_(list(by_team)), Membership.role == Role.TEAM_LEADER.value,
                Membership.revoked_at.is_(None), ChatAccount.unreachable_at.is_(None))
     )
     stats.queries += 1
     rows = []
-    for team_id, account in leaders.tuples():
+    for team_id, account_id, person_id in leaders.tuples():
         if team_id is None:
             continue
         team_units = by_team[team_id]
@@ -297,8 +314,9 @@ async def _escalation_rows(
             ",".join(str(u.assignment_id) for u in team_units).encode(), usedforsecurity=False
         ).hexdigest()[:16]
         rows.append(_row(
-            campaign, account, now, kind="escalation", template="reminders.escalation",
-            key=f"esc:{campaign.id}:{team_id}:{units_key}:{account.id}",
+            campaign, account_id, person_id, now, kind="escalation",
+            template="reminders.escalation",
+            key=f"esc:{campaign.id}:{team_id}:{units_key}:{account_id}",
             params={"campaign": campaign.title, "count": len(team_units), "units": listing},
         ))
         stats.escalations += 1

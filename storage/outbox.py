@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -56,8 +56,11 @@ async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
               for r in rows]
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = builder(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    await session.execute(statement, values)
+    # Core, not the ORM bulk path: a reminder pass may write tens of thousands of rows.
+    table = cast(Table, OutboxMessage.__table__)
+    statement = builder(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    connection = await session.connection()
+    await connection.execute(statement, values)
 
 
 async def enqueue(
