@@ -104,6 +104,8 @@ async def resume(turn: Turn) -> None:
     current = ctx.checklist.by_id(turn.state.data.get("item") or 0)
     if current is None or current not in items:
         current = _first_open(items, states)
+        if current is None and ctx.submission.status == SubmissionStatus.RETURNED and items:
+            current = items[0]  # returned items are answered already: start with them
     if current is None:
         await show_review(turn, ctx=ctx)
         return

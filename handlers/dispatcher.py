@@ -15,7 +15,16 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.i18n import normalize_locale
-from handlers import checklist, evidence, onboarding, review, status
+from handlers import (
+    checklist,
+    evidence,
+    onboarding,
+    questions,
+    review,
+    status,
+    team,
+    team_review,
+)
 from handlers.context import Deps, Turn
 from handlers.messages import Capabilities, Inbound, InboundKind, Reply
 from handlers.numbered import number_choices, numbered_choice
@@ -39,6 +48,9 @@ COMMANDS: dict[str, Handler] = {
     "review": review.show_review,
     "submit": review.ask_submit,
     "cancel": onboarding.cancel,
+    "summary": team.show_summary,
+    "hoi": questions.ask_command,
+    "ask": questions.ask_command,
 }
 
 CHOICES: dict[str, ChoiceHandler] = {
@@ -47,6 +59,9 @@ CHOICES: dict[str, ChoiceHandler] = {
     **review.CHOICES,
     **onboarding.CHOICES,
     **status.CHOICES,
+    **team.CHOICES,
+    **team_review.CHOICES,
+    **questions.CHOICES,
 }
 
 # What typed text, a file or a photo means in each conversation state.
@@ -55,6 +70,8 @@ STATE_TEXT: dict[str, Handler] = {
     "multi": checklist.typed_answer,
     "evidence": evidence.typed_in_evidence,
     "note": evidence.typed_note,
+    **team_review.STATE_TEXT,
+    **questions.STATE_TEXT,
 }
 
 

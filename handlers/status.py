@@ -6,15 +6,16 @@ from html import escape
 
 from handlers.context import Turn
 from handlers.messages import Choice
-from handlers.onboarding import stale_button
 from handlers.review import progress_lines
+from handlers.team import pending_flags_text
 from handlers.tokens import Token, make
 from handlers.unit import UnitContext, active_unit, not_linked, roles, team_roles
 from storage.localtime import fmt_datetime
-from storage.models import Assignment, Role
+from storage.models import Role
 from storage.people import PersonRole
+from storage.review import item_scores
 from storage.rules.progress import compute_progress
-from storage.submissions import answer_states, submission_for
+from storage.submissions import answer_states
 from storage.team_status import DONE, UnitState, unit_states
 
 MAX_NAMES = 15
@@ -52,11 +53,31 @@ async def _unit_status(turn: Turn, ctx: UnitContext) -> None:
     elif submission.status not in DONE and turn.now > role.deadline:
         lines.append(turn.t("status.overdue"))
     lines += progress_lines(turn, ctx, progress)
+    lines += await _review_lines(turn, ctx)
     rows: list[list[Choice]] = []
     if submission.status not in DONE:
         rows = [[turn.button("onboarding.button_start", make("k")),
                  turn.button("checklist.review", make("r"))]]
     turn.say("\n".join(lines), rows)
+
+
+async def _review_lines(turn: Turn, ctx: UnitContext) -> list[str]:
+    """What the team said about this report: the items to complete, or the appraisal."""
+    submission, checklist = ctx.submission, ctx.checklist
+    if submission.status == "returned":
+        flags = await pending_flags_text(turn, submission, checklist)
+        return ["", turn.t("review.flags_title"), flags] if flags else []
+    if submission.appraised_score is None:
+        return []
+    lines = ["", turn.t("review.appraisal_title", score=f"{submission.appraised_score:g}",
+                        max=f"{checklist.max_score:g}")]
+    for s in await item_scores(turn.session, submission, checklist):
+        item = checklist.by_id(s.item_id)
+        if item and s.appraised is not None and abs(s.appraised - s.self_score) > 1e-9:
+            lines.append(turn.t("review.appraisal_line", code=escape(item.code),
+                                score=f"{s.appraised:g}", own=f"{s.self_score:g}",
+                                reason=escape(s.reason or "")))
+    return lines
 
 
 async def _team_status(turn: Turn, teams: list[PersonRole]) -> None:
@@ -94,36 +115,8 @@ def _team_text(
     return "\n".join(lines), rows
 
 
-async def open_unit(turn: Turn, token: Token) -> None:
-    """A team member opens one of the team's units; anyone else is politely refused."""
-    assignment = await turn.session.get(Assignment, token.int_arg(0) or 0)
-    if assignment is None:
-        await stale_button(turn)
-        return
-    teams = {r.team_id for r in await team_roles(turn)}
-    if assignment.team_id not in teams and not turn.is_admin:
-        turn.say(turn.t("status.not_your_unit"))
-        return
-    [state] = await unit_states(turn.session, assignment_id=assignment.id)
-    checklist = await turn.deps.checklists.get(turn.session, assignment.campaign_id)
-    submission = await submission_for(turn.session, assignment.id)
-    progress = compute_progress(checklist.items, await answer_states(turn.session, submission.id))
-    campaign = assignment.campaign
-    lines = [
-        turn.t("status.unit_title", unit=escape(state.unit_name), campaign=escape(campaign.title)),
-        turn.t(f"status.state.{state.status}"),
-        turn.t("review.deadline", deadline=fmt_datetime(state.deadline, campaign.timezone)),
-        turn.t("review.answered", answered=progress.answered, total=progress.total),
-        turn.t("review.score", score=f"{progress.self_score:g}", max=f"{progress.max_score:g}"),
-    ]
-    if state.submitted_at:
-        lines.append(turn.t("status.submitted_at",
-                            time=fmt_datetime(state.submitted_at, campaign.timezone)))
-    turn.say("\n".join(lines))
-
-
 async def pressed_status(turn: Turn, token: Token) -> None:
     await show_status(turn)
 
 
-CHOICES = {"st": pressed_status, "ru": open_unit}
+CHOICES = {"st": pressed_status}

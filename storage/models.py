@@ -156,7 +156,7 @@ class Assignment(Base):
 
     unit: Mapped[Unit] = relationship(lazy="joined")
     team: Mapped[Team] = relationship()
-    campaign: Mapped[Campaign] = relationship()
+    campaign: Mapped[Campaign] = relationship(lazy="joined")
 
     def effective_deadline(self, campaign: Campaign) -> datetime:
         return self.deadline or campaign.deadline

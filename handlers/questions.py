@@ -1,0 +1,90 @@
+"""Questions: a unit contact asks the team (/hoi); a leader or member answers by button."""
+
+from __future__ import annotations
+
+from html import escape
+
+from handlers.access import assignment_in_scope
+from handlers.context import Turn
+from handlers.onboarding import stale_button
+from handlers.team import show_thread
+from handlers.tokens import Token
+from handlers.unit import active_unit
+from storage import questions
+from storage.models import Assignment, Question, Submission
+
+TEXT_LIMIT = questions.TEXT_LIMIT
+
+
+async def ask_command(turn: Turn) -> None:
+    ctx = await active_unit(turn)
+    if ctx is None:
+        return
+    assignment = await turn.session.get(Assignment, ctx.role.assignment_id)
+    assert assignment is not None
+    await show_thread(turn, assignment, ctx.submission)
+    turn.set_state("question")
+    turn.say(turn.t("questions.ask", unit=escape(ctx.role.unit_name or ""), max=TEXT_LIMIT))
+
+
+def _too_long(turn: Turn, text: str) -> bool:
+    if text and len(text) <= TEXT_LIMIT:
+        return False
+    turn.say(turn.t("questions.bad_text", max=TEXT_LIMIT, length=len(text)))
+    return True
+
+
+async def typed_question(turn: Turn) -> None:
+    ctx = await active_unit(turn)
+    if ctx is None:
+        return
+    text = turn.inbound.text.strip()
+    if _too_long(turn, text):
+        return
+    assignment = await turn.session.get(Assignment, ctx.role.assignment_id)
+    assert assignment is not None
+    await questions.ask(turn.session, assignment, ctx.submission.id, text,
+                        person_id=turn.person.id, person_name=turn.person.full_name,
+                        now=turn.now)
+    turn.wrote_outbox = True
+    turn.set_state("idle")
+    turn.say(turn.t("questions.sent"))
+
+
+async def answer_button(turn: Turn, token: Token) -> None:
+    question = await turn.session.get(Question, token.int_arg(0) or 0)
+    if question is None or question.parent_id is not None:
+        await stale_button(turn)
+        return
+    submission = await turn.session.get(Submission, question.submission_id)
+    assert submission is not None
+    assignment = await assignment_in_scope(turn, submission.assignment_id, "question.answer",
+                                           need="reviews")
+    if assignment is None:
+        return
+    turn.set_state("answer_question", q=question.id)
+    turn.say(turn.t("questions.answer_ask", unit=escape(assignment.unit.name),
+                    text=escape(question.text), max=TEXT_LIMIT))
+
+
+async def typed_answer(turn: Turn) -> None:
+    question = await turn.session.get(Question, int(turn.state.data.get("q") or 0))
+    submission = await turn.session.get(Submission, question.submission_id) if question else None
+    assignment = await assignment_in_scope(
+        turn, submission.assignment_id if submission else None, "question.answer",
+        need="reviews")
+    if assignment is None or question is None:
+        turn.set_state("idle")
+        return
+    text = turn.inbound.text.strip()
+    if _too_long(turn, text):
+        return
+    await questions.answer(turn.session, question, assignment, text, person_id=turn.person.id,
+                           person_name=turn.person.full_name, now=turn.now)
+    turn.wrote_outbox = True
+    turn.set_state("idle")
+    turn.say(turn.t("questions.answered", unit=escape(assignment.unit.name)))
+
+
+CHOICES = {"qa": answer_button}
+STATE_TEXT = {"question": typed_question, "answer_question": typed_answer}

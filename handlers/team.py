@@ -1,0 +1,287 @@
+"""What leaders, members and admins see: /summary with its chart, and one unit in detail
+(answers with who gave them, evidence files sent back on request, the question thread)."""
+
+from __future__ import annotations
+
+import uuid
+from html import escape
+
+from sqlalchemy import select
+
+from handlers.access import Scope, assignment_in_scope, deny, scope_of
+from handlers.cards import short, value_text
+from handlers.charts import render_progress_chart
+from handlers.context import Turn
+from handlers.messages import Choice, OutFile
+from handlers.tokens import Token, make
+from schedules.summaries import TeamSummary, team_summaries
+from storage.checklist import Checklist
+from storage.localtime import fmt_datetime
+from storage.models import (
+    Answer,
+    Assignment,
+    Campaign,
+    EvidenceFile,
+    Person,
+    ReviewFlag,
+    Submission,
+    SubmissionStatus,
+)
+from storage.questions import thread
+from storage.submissions import submission_for
+from storage.team_status import unit_states
+
+PAGE = 8
+MAX_UNIT_BUTTONS = 40
+
+
+async def _campaigns_in_scope(turn: Turn, scope: Scope) -> list[Campaign]:
+    query = select(Campaign).where(Campaign.closed_at.is_(None)).order_by(Campaign.created_at)
+    campaigns = list(await turn.session.scalars(query))
+    if scope.admin:
+        return campaigns
+    from storage.models import Team
+
+    team_campaigns = set(await turn.session.scalars(
+        select(Team.campaign_id).where(Team.id.in_(scope.team_ids))))
+    return [c for c in campaigns if c.id in team_campaigns]
+
+
+async def show_summary(turn: Turn) -> None:
+    scope = await scope_of(turn)
+    if not scope.is_team:
+        await deny(turn, "summary")
+        return
+    for campaign in await _campaigns_in_scope(turn, scope):
+        summaries = [s for s in await team_summaries(turn.session, campaign, turn.now)
+                     if scope.admin or s.team_id in scope.team_ids]
+        if summaries:
+            await _campaign_summary(turn, campaign, summaries)
+
+
+async def _campaign_summary(turn: Turn, campaign: Campaign, summaries: list[TeamSummary]) -> None:
+    states = await unit_states(turn.session, team_ids=[s.team_id for s in summaries])
+    scores = [s.self_score for s in states if s.self_score is not None]
+    average = f"{sum(scores) / len(scores):.2f}" if scores else "—"
+    lines = [turn.t("team.summary_title", campaign=escape(campaign.title),
+                    time=fmt_datetime(turn.now, campaign.timezone))]
+    for s in summaries:
+        lines.append(turn.t("team.summary_team", team=escape(s.name), submitted=s.submitted,
+                            total=s.total, in_progress=s.in_progress, not_started=s.not_started,
+                            returned=s.returned, overdue=len(s.overdue)))
+        if s.not_submitted:
+            lines.append(turn.t("team.not_submitted", names=_names(s.not_submitted)))
+        if s.unreachable:
+            lines.append(turn.t("team.unreachable", names=_names(s.unreachable)))
+        if s.no_contact:
+            lines.append(turn.t("team.no_contact", names=_names(s.no_contact)))
+    lines.append(turn.t("team.average_score", score=average))
+    chart = turn.deps.evidence.root / ".charts" / f"{uuid.uuid4().hex}.png"
+    render_progress_chart(summaries, chart, turn.tr)
+    buttons = [Choice(f"{'✅' if s.status in ('submitted', 'accepted') else '⏳'} {s.unit_code}",
+                      make("ru", s.assignment_id)) for s in states[:MAX_UNIT_BUTTONS]]
+    turn.say(turn.t("team.chart_caption"),
+             photo=OutFile(chart, "tien-do.png", "image/png"))
+    turn.say("\n".join(lines), [buttons[n:n + 4] for n in range(0, len(buttons), 4)])
+
+
+def _names(names: tuple[str, ...], limit: int = 15) -> str:
+    shown = ", ".join(escape(n) for n in names[:limit])
+    return shown + (f" (+{len(names) - limit})" if len(names) > limit else "")
+
+
+# -- one unit ------------------------------------------------------------------------------
+
+
+async def open_unit(turn: Turn, token: Token) -> None:
+    assignment = await assignment_in_scope(turn, token.int_arg(0), "unit.open", need="reviews")
+    if assignment is None:
+        return
+    submission = await submission_for(turn.session, assignment.id)
+    checklist = await turn.deps.checklists.get(turn.session, assignment.campaign_id)
+    scope = await scope_of(turn)
+    text = await unit_text(turn, assignment, submission, checklist)
+    turn.say(text, unit_buttons(turn, assignment, submission, leads=scope.leads(assignment)))
+
+
+async def unit_text(
+    turn: Turn, assignment: Assignment, submission: Submission, checklist: Checklist
+) -> str:
+    from storage.rules.progress import compute_progress
+    from storage.submissions import answer_states
+
+    campaign = assignment.campaign
+    progress = compute_progress(checklist.items, await answer_states(turn.session,
+                                                                     submission.id))
+    deadline = assignment.deadline or campaign.deadline
+    lines = [
+        turn.t("status.unit_title", unit=escape(assignment.unit.name),
+               campaign=escape(campaign.title)),
+        turn.t(f"status.state.{submission.status}"),
+        turn.t("review.deadline", deadline=fmt_datetime(deadline, campaign.timezone)),
+        turn.t("review.answered", answered=progress.answered, total=progress.total),
+        turn.t("review.score", score=f"{progress.self_score:g}", max=f"{progress.max_score:g}"),
+    ]
+    if submission.submitted_at:
+        lines.append(turn.t("status.submitted_at",
+                            time=fmt_datetime(submission.submitted_at, campaign.timezone)))
+    if submission.late:
+        lines.append(turn.t("status.late"))
+    if submission.appraised_score is not None:
+        lines.append(turn.t("team.appraised", score=f"{submission.appraised_score:g}",
+                            max=f"{progress.max_score:g}"))
+    if assignment.visit_at:
+        key = "team.visit" if assignment.visit_announced else "team.visit_unannounced"
+        lines.append(turn.t(key, time=fmt_datetime(assignment.visit_at, campaign.timezone),
+                            place=escape(assignment.visit_place or "")))
+    return "\n".join(lines)
+
+
+def unit_buttons(
+    turn: Turn, assignment: Assignment, submission: Submission, *, leads: bool
+) -> list[list[Choice]]:
+    a = assignment.id
+    rows = [[turn.button("team.answers", make("ua", a, 0)),
+             turn.button("team.evidence", make("ue", a))],
+            [turn.button("team.thread", make("uq", a))]]
+    if submission.status == SubmissionStatus.SUBMITTED:
+        row = [turn.button("team.ask_more", make("rf", a, 0))]
+        if leads:
+            row.append(turn.button("team.accept", make("ac", a)))
+        rows.append(row)
+    if leads and submission.status in (SubmissionStatus.SUBMITTED, SubmissionStatus.ACCEPTED):
+        rows.append([turn.button("team.appraise", make("ap", a, 0))])
+    return rows
+
+
+async def unit_answers(turn: Turn, token: Token) -> None:
+    assignment = await assignment_in_scope(turn, token.int_arg(0), "unit.answers",
+                                           need="reviews")
+    if assignment is None:
+        return
+    checklist = await turn.deps.checklists.get(turn.session, assignment.campaign_id)
+    submission = await submission_for(turn.session, assignment.id)
+    page = max(0, token.int_arg(1) or 0)
+    items = checklist.items[page * PAGE:(page + 1) * PAGE]
+    answers = {a.item_id: a for a in await turn.session.scalars(
+        select(Answer).where(Answer.submission_id == submission.id))}
+    people = await _names_of(turn, {a.answered_by for a in answers.values()})
+    files = await _evidence_counts(turn, submission.id)
+    tz = assignment.campaign.timezone
+    lines = [turn.t("team.answers_title", unit=escape(assignment.unit.name), page=page + 1,
+                    pages=max(1, -(-len(checklist.items) // PAGE)))]
+    for item in items:
+        answer = answers.get(item.id)
+        if answer is None or answer.value is None:
+            lines.append(f"⬜ <b>{escape(item.code)}</b> {escape(short(item.text, 50))}")
+            continue
+        lines.append(turn.t(
+            "team.answer_line", code=escape(item.code), text=escape(short(item.text, 50)),
+            value=value_text(turn, item, answer.value), who=escape(people.get(answer.answered_by,
+                                                                               "?")),
+            when=fmt_datetime(answer.answered_at, tz), files=files.get(item.id, 0)))
+        if answer.note:
+            lines.append(turn.t("checklist.note_given", note=escape(short(answer.note, 200))))
+    nav = []
+    if page > 0:
+        nav.append(turn.button("checklist.page_prev", make("ua", assignment.id, page - 1)))
+    if (page + 1) * PAGE < len(checklist.items):
+        nav.append(turn.button("checklist.page_next", make("ua", assignment.id, page + 1)))
+    rows = [nav] if nav else []
+    rows.append([turn.button("team.back_to_unit", make("ru", assignment.id))])
+    turn.say("\n".join(lines), rows, edit=True)
+
+
+async def _names_of(turn: Turn, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = await turn.session.execute(select(Person.id, Person.full_name).where(
+        Person.id.in_(ids)))
+    return dict(rows.tuples().all())
+
+
+async def _evidence_counts(turn: Turn, submission_id: int) -> dict[int, int]:
+    files: dict[int, int] = {}
+    for item_id in await turn.session.scalars(select(EvidenceFile.item_id).where(
+            EvidenceFile.submission_id == submission_id, EvidenceFile.removed_at.is_(None))):
+        files[item_id] = files.get(item_id, 0) + 1
+    return files
+
+
+async def unit_evidence(turn: Turn, token: Token) -> None:
+    assignment = await assignment_in_scope(turn, token.int_arg(0), "unit.evidence",
+                                           need="reviews")
+    if assignment is None:
+        return
+    checklist = await turn.deps.checklists.get(turn.session, assignment.campaign_id)
+    submission = await submission_for(turn.session, assignment.id)
+    files = list(await turn.session.scalars(select(EvidenceFile).where(
+        EvidenceFile.submission_id == submission.id, EvidenceFile.removed_at.is_(None))
+        .order_by(EvidenceFile.item_id, EvidenceFile.id)))
+    if not files:
+        turn.say(turn.t("team.no_evidence"),
+                 [[turn.button("team.back_to_unit", make("ru", assignment.id))]], edit=True)
+        return
+    rows = []
+    for f in files[:40]:
+        item = checklist.by_id(f.item_id)
+        label = f"{item.code if item else '?'} · {short(f.file_name, 40)}"
+        rows.append([Choice(label, make("ef", f.id))])
+    rows.append([turn.button("team.back_to_unit", make("ru", assignment.id))])
+    turn.say(turn.t("team.evidence_title", unit=escape(assignment.unit.name),
+                    count=len(files)), rows, edit=True)
+
+
+async def send_evidence(turn: Turn, token: Token) -> None:
+    """Send one evidence file back as a document (team members of the unit, admins)."""
+    evidence = await turn.session.get(EvidenceFile, token.int_arg(0) or 0)
+    submission = await turn.session.get(Submission, evidence.submission_id) if evidence else None
+    assignment = await assignment_in_scope(
+        turn, submission.assignment_id if submission else None, "evidence.file", need="reviews")
+    if assignment is None or evidence is None:
+        return
+    path = turn.deps.evidence.path_of(evidence.storage_path)
+    if not path.exists():
+        turn.say(turn.t("team.file_missing", name=escape(evidence.file_name)))
+        return
+    caption = turn.t("team.file_caption", name=escape(evidence.file_name),
+                     sha=evidence.sha256[:16])
+    turn.say(caption, document=OutFile(path, evidence.file_name, evidence.mime_type))
+
+
+async def unit_thread(turn: Turn, token: Token) -> None:
+    assignment = await assignment_in_scope(turn, token.int_arg(0), "unit.thread", need="sees")
+    if assignment is None:
+        return
+    submission = await submission_for(turn.session, assignment.id)
+    await show_thread(turn, assignment, submission)
+
+
+async def show_thread(turn: Turn, assignment: Assignment, submission: Submission) -> None:
+    questions = await thread(turn.session, submission.id)
+    names = await _names_of(turn, {q.asked_by for q in questions})
+    tz = assignment.campaign.timezone
+    lines = [turn.t("questions.thread_title", unit=escape(assignment.unit.name))]
+    for q in questions[-20:]:
+        key = "questions.thread_answer" if q.parent_id else "questions.thread_question"
+        lines.append(turn.t(key, name=escape(names.get(q.asked_by, "?")),
+                            time=fmt_datetime(q.asked_at, tz), text=escape(q.text)))
+    if not questions:
+        lines.append(turn.t("questions.thread_empty"))
+    turn.say("\n\n".join(lines))
+
+
+async def pending_flags_text(turn: Turn, submission: Submission, checklist: Checklist) -> str:
+    flags = list(await turn.session.scalars(select(ReviewFlag).where(
+        ReviewFlag.submission_id == submission.id, ReviewFlag.resolved_at.is_(None))
+        .order_by(ReviewFlag.id)))
+    lines = []
+    for flag in flags:
+        item = checklist.by_id(flag.item_id)
+        if item:
+            lines.append(f"🔁 <b>{escape(item.code)}</b>: {escape(flag.comment)}")
+    return "\n".join(lines)
+
+
+CHOICES = {"ru": open_unit, "ua": unit_answers, "ue": unit_evidence, "ef": send_evidence,
+           "uq": unit_thread}

@@ -1,0 +1,87 @@
+"""Questions from a unit to its inspection team (Hỏi đoàn kiểm tra) and the team's answers.
+
+A question is kept with the unit's submission; an answer is a Question row whose parent is
+the question. The team's leader and members get the question; every contact of the unit
+gets the answer. Both through the outbox, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import audit
+from storage.models import Assignment, Campaign, ChatAccount, Membership, Question, Role
+from storage.outbox import button, enqueue_many
+
+TEXT_LIMIT = 2000
+
+
+async def _accounts(session: AsyncSession, **where: object) -> list[tuple[int, int]]:
+    query = (select(ChatAccount.id, ChatAccount.person_id)
+             .join(Membership, Membership.person_id == ChatAccount.person_id)
+             .where(Membership.revoked_at.is_(None)))
+    if "assignment_id" in where:
+        query = query.where(Membership.assignment_id == where["assignment_id"],
+                            Membership.role == Role.UNIT_CONTACT.value)
+    if "team_id" in where:
+        query = query.where(Membership.team_id == where["team_id"],
+                            Membership.role.in_([Role.TEAM_LEADER.value,
+                                                 Role.TEAM_MEMBER.value]))
+    rows = await session.execute(query.order_by(ChatAccount.id))
+    return [(a, p) for a, p in rows.tuples()]
+
+
+async def ask(
+    session: AsyncSession, assignment: Assignment, submission_id: int, text: str, *,
+    person_id: int, person_name: str, now: datetime,
+) -> Question:
+    question = Question(submission_id=submission_id, text=text, asked_by=person_id, asked_at=now)
+    session.add(question)
+    await session.flush()
+    campaign = await session.get(Campaign, assignment.campaign_id)
+    assert campaign is not None
+    params = {"unit": assignment.unit.name, "campaign": campaign.code, "name": person_name,
+              "text": text, "_buttons": [[button("questions.answer_button",
+                                                 f"qa:{question.id}")]]}
+    await enqueue_many(session, [
+        {"dedupe_key": f"question:{question.id}:{account_id}", "kind": "question",
+         "chat_account_id": account_id, "person_id": pid, "campaign_id": campaign.id,
+         "template": "questions.to_team", "params": params, "not_before": now,
+         "created_at": now}
+        for account_id, pid in await _accounts(session, team_id=assignment.team_id)
+    ])
+    await audit.record(session, now=now, action="question.ask", campaign_id=campaign.id,
+                       actor_id=person_id, subject=assignment.unit.code)
+    return question
+
+
+async def answer(
+    session: AsyncSession, question: Question, assignment: Assignment, text: str, *,
+    person_id: int, person_name: str, now: datetime,
+) -> Question:
+    reply = Question(submission_id=question.submission_id, parent_id=question.id, text=text,
+                     asked_by=person_id, asked_at=now)
+    session.add(reply)
+    await session.flush()
+    campaign = await session.get(Campaign, assignment.campaign_id)
+    assert campaign is not None
+    params = {"question": question.text, "answer": text, "name": person_name,
+              "campaign": campaign.code}
+    await enqueue_many(session, [
+        {"dedupe_key": f"answer:{reply.id}:{account_id}", "kind": "answer",
+         "chat_account_id": account_id, "person_id": pid, "campaign_id": campaign.id,
+         "template": "questions.to_unit", "params": params, "not_before": now,
+         "created_at": now}
+        for account_id, pid in await _accounts(session, assignment_id=assignment.id)
+    ])
+    await audit.record(session, now=now, action="question.answer", campaign_id=campaign.id,
+                       actor_id=person_id, subject=assignment.unit.code)
+    return reply
+
+
+async def thread(session: AsyncSession, submission_id: int) -> list[Question]:
+    return list(await session.scalars(
+        select(Question).where(Question.submission_id == submission_id).order_by(Question.id)))

@@ -1,0 +1,173 @@
+"""Leaders, members and admins in chat: summary with chart, drill-down, return and
+resubmit, accept and appraise, questions, and who may do what."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from handlers.dispatcher import Dispatcher
+from storage.campaign_spec import TeamSpec
+from storage.clock import FrozenClock
+from storage.models import OutboxMessage, Submission
+from tests import factories
+from tests.chat_harness import Chat, import_and_codes, make_deps
+from tests.conftest import Db
+from tests.test_handlers_checklist import PDF, _answer_all
+
+
+def _two_teams():  # type: ignore[no-untyped-def]
+    spec = factories.campaign(units=3)
+    teams = (*spec.teams, TeamSpec("D2", "Đoàn kiểm tra số 2", leaders=1, members=0))
+    return replace(spec, teams=teams, units=(*spec.units[:2], replace(spec.units[2], team="D2")))
+
+
+@pytest.fixture
+async def people(db: Db, clock: FrozenClock, tmp_path: Path):  # type: ignore[no-untyped-def]
+    codes = await import_and_codes(db, clock, _two_teams())
+    deps = make_deps(db, clock, tmp_path)
+    chats = {name: Chat(Dispatcher(deps), clock, name=name) for name in (
+        "lan", "binh", "leader", "member", "leader2", "admin", "stranger")}
+    deps.admin_ids = {"telegram": frozenset({chats["admin"].user_id})}
+    for name, code in (("lan", codes["U1"][0]), ("binh", codes["U3"][0]),
+                       ("leader", codes["team_leader:D1"][0]),
+                       ("member", codes["team_member:D1"][0]),
+                       ("leader2", codes["team_leader:D2"][0])):
+        await chats[name].command("start", code)
+    return chats
+
+
+async def _submitted(lan: Chat) -> None:
+    await _answer_all(lan)
+    await lan.press_label("Nộp báo cáo")
+    await lan.press_label("Xác nhận")
+    assert "Đã nộp báo cáo" in lan.text_out
+
+
+async def _u1(db: Db) -> int:
+    async with db.sessions() as session:
+        from storage.models import Assignment, Unit
+
+        return int(await session.scalar(
+            select(Assignment.id).join(Unit).where(Unit.code == "U1")) or 0)
+
+
+async def _outbox(db: Db, template: str) -> list[OutboxMessage]:
+    async with db.sessions() as session:
+        return list(await session.scalars(select(OutboxMessage).where(
+            OutboxMessage.template == template).order_by(OutboxMessage.id)))
+
+
+async def test_summary_has_counts_names_and_a_real_png_chart(people, db):  # type: ignore[no-untyped-def]
+    await _submitted(people["lan"])
+    leader = people["leader"]
+    await leader.command("summary")
+    photo = next(r.photo for r in leader.last if r.photo)
+    assert photo is not None and photo.path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Đã nộp 1/2" in leader.text_out
+    assert "Ủy ban nhân dân Phường 2" in leader.text_out  # not submitted yet
+    assert "Ủy ban nhân dân Phường 3" not in leader.text_out  # team D2: not this leader's
+    admin = people["admin"]
+    await admin.command("summary")
+    assert "Đoàn kiểm tra số 2" in admin.text_out and "Đã nộp 1/2" in admin.text_out
+
+
+async def test_return_resubmit_accept_appraise(people, db):  # type: ignore[no-untyped-def]
+    lan, leader, member = people["lan"], people["leader"], people["member"]
+    await _submitted(lan)
+    assignment = await _u1(db)
+    await member.press(f"ru:{assignment}")
+    assert "đã nộp" in member.text_out and not any(
+        c.token.startswith("ac:") for c in member.buttons())  # members cannot accept
+    await member.press(f"rf:{assignment}:0")
+    await member.press_label("1.3")
+    await member.text("Tỷ lệ 95,5% chưa có báo cáo chứng minh")
+    await member.press(member.button("rt:").token)
+    await member.press_label("Xác nhận trả lại")
+    assert "Đã trả lại báo cáo" in member.text_out
+    [notice] = await _outbox(db, "review.returned_notice")
+    assert "1.3: Tỷ lệ 95,5% chưa có báo cáo chứng minh" in notice.params["items"]
+    await lan.command("status")
+    assert "Đoàn yêu cầu bổ sung" in lan.text_out and "1.3" in lan.text_out
+    await lan.command("checklist")
+    assert "Mục 3/7 · 1.3" in lan.text_out  # only the reopened item
+    first_yes = next(c.token for r in lan.history for row in r.choices for c in row
+                     if c.token.startswith("v:"))
+    await lan.press(first_yes)
+    assert "không nằm trong các mục đoàn yêu cầu bổ sung" in lan.text_out
+    await lan.command("checklist")
+    await lan.text("97")
+    await lan.press_label("Nộp báo cáo")
+    await lan.press_label("Xác nhận")
+    assert len(await _outbox(db, "alerts.resubmitted")) == 1
+    await leader.press(f"ru:{assignment}")
+    await leader.press(leader.button("ac:").token)
+    await leader.press_label("Xác nhận chấp nhận")
+    assert "Điểm thẩm định: 5.5/5.5" in leader.text_out
+    await leader.press(f"ap:{assignment}:0")
+    await leader.press_label("1.3")
+    await leader.text("1")
+    assert "Nhập lý do" in leader.text_out
+    await leader.text("Tỷ lệ thực tế thấp hơn")
+    assert "Tổng: 4.5/5.5" in leader.text_out
+    await lan.command("status")
+    assert "Điểm thẩm định: 4.5/5.5" in lan.text_out and "Tỷ lệ thực tế thấp hơn" in lan.text_out
+    async with db.sessions() as session:
+        submission = (await session.scalars(select(Submission).where(
+            Submission.status == "accepted"))).one()
+        assert submission.appraised_score == 4.5
+
+
+async def test_questions_go_to_the_team_and_answers_to_every_contact(people, db):  # type: ignore[no-untyped-def]
+    lan, leader = people["lan"], people["leader"]
+    await lan.command("hoi")
+    await lan.text("Mục 1.1 có cần bản scan có dấu đỏ không?")
+    assert "Đã gửi câu hỏi" in lan.text_out
+    to_team = await _outbox(db, "questions.to_team")
+    assert len(to_team) == 2  # the leader and the member of D1, not D2's leader
+    token = to_team[0].params["_buttons"][0][0]["token"]
+    await people["leader2"].press(token)
+    assert "không có quyền" in people["leader2"].text_out
+    await leader.press(token)
+    await leader.text("Có, cần bản scan có dấu.")
+    [answer] = await _outbox(db, "questions.to_unit")
+    assert answer.params["answer"] == "Có, cần bản scan có dấu."
+    await lan.command("hoi")
+    assert "Mục 1.1 có cần bản scan" in lan.text_out and "Có, cần bản scan có dấu." in lan.text_out
+
+
+async def test_evidence_is_sent_back_as_a_document(people, db):  # type: ignore[no-untyped-def]
+    lan, leader = people["lan"], people["leader"]
+    await _submitted(lan)
+    await leader.press(f"ue:{await _u1(db)}")
+    await leader.press(leader.button("ef:").token)
+    document = next(r.document for r in leader.last if r.document)
+    assert document is not None and document.path.read_bytes() in (PDF, b"\xff\xd8jpeg")
+
+
+ACTIONS = ["ru:{a}", "ua:{a}:0", "ue:{a}", "uq:{a}", "rf:{a}:0", "rt:{a}", "ac:{a}",
+           "ap:{a}:0"]
+REVIEWERS = {"leader", "member", "admin"}
+LEADERS = {"leader", "admin"}
+
+
+@pytest.mark.parametrize("who", ["lan", "binh", "leader", "member", "leader2", "admin",
+                                 "stranger"])
+async def test_authorisation_matrix(people, db, who):  # type: ignore[no-untyped-def]
+    await _submitted(people["lan"])
+    assignment = await _u1(db)
+    chat = people[who]
+    for action in ACTIONS:
+        await chat.press(action.format(a=assignment))
+        refused = "không có quyền" in chat.text_out
+        allowed = who in (LEADERS if action.startswith(("ac:", "ap:")) else REVIEWERS)
+        if action.startswith("uq:") and who == "lan":
+            allowed = True  # a contact sees their own unit's questions
+        assert refused == (not allowed), (who, action, chat.text_out)
+        if refused:  # nothing about the unit leaks into the refusal
+            assert "Phường 1" not in chat.text_out and "5.5" not in chat.text_out
+    await chat.command("summary")
+    assert ("không có quyền" in chat.text_out) == (who not in REVIEWERS | {"leader2"})
