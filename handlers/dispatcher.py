@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bot.i18n import normalize_locale
 from handlers import (
+    broadcast,
     checklist,
     evidence,
     onboarding,
@@ -49,6 +50,7 @@ COMMANDS: dict[str, Handler] = {
     "submit": review.ask_submit,
     "cancel": onboarding.cancel,
     "summary": team.show_summary,
+    "broadcast": broadcast.start,
     "hoi": questions.ask_command,
     "ask": questions.ask_command,
 }
@@ -62,6 +64,7 @@ CHOICES: dict[str, ChoiceHandler] = {
     **team.CHOICES,
     **team_review.CHOICES,
     **questions.CHOICES,
+    **broadcast.CHOICES,
 }
 
 # What typed text, a file or a photo means in each conversation state.
@@ -72,7 +75,11 @@ STATE_TEXT: dict[str, Handler] = {
     "note": evidence.typed_note,
     **team_review.STATE_TEXT,
     **questions.STATE_TEXT,
+    **broadcast.STATE_TEXT,
 }
+
+# Files and photos go to the evidence step, unless the state wants them for something else.
+STATE_FILE: dict[str, Handler] = {**broadcast.STATE_FILE}
 
 
 class Dispatcher:
@@ -162,7 +169,7 @@ class Dispatcher:
         elif inbound.kind == InboundKind.CHOICE:
             await self._choice(turn, inbound.choice)
         elif inbound.kind in (InboundKind.FILE, InboundKind.PHOTO):
-            await evidence.received_file(turn)
+            await STATE_FILE.get(turn.state.state, evidence.received_file)(turn)
         elif inbound.kind == InboundKind.TEXT:
             await STATE_TEXT.get(turn.state.state, onboarding.idle_text)(turn)
         else:

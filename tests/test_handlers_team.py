@@ -171,3 +171,41 @@ async def test_authorisation_matrix(people, db, who):  # type: ignore[no-untyped
             assert "Phường 1" not in chat.text_out and "5.5" not in chat.text_out
     await chat.command("summary")
     assert ("không có quyền" in chat.text_out) == (who not in REVIEWERS | {"leader2"})
+
+
+async def test_broadcast_by_admin_and_leader_with_preview_schedule_and_report(people, db, clock):  # type: ignore[no-untyped-def]
+    await _submitted(people["lan"])
+    admin, leader = people["admin"], people["leader"]
+    await admin.command("broadcast")
+    await admin.text("Đề nghị các đơn vị chưa nộp hoàn thành trước 17:00 ngày 30/9.")
+    await admin.file("huong-dan.pdf", PDF)
+    assert "Đã đính kèm «huong-dan.pdf»" in admin.text_out
+    await admin.press_label("chưa nộp")
+    assert "<b>1</b> người" in admin.text_out  # U3's contact (U2 has none linked)
+    await admin.press_label("Gửi ngay")
+    assert "1 người" in admin.text_out
+    rows = await _outbox(db, "notices.notice")
+    assert len(rows) == 1 and rows[0].params.get("_document")
+    await admin.press(admin.button("bcr:").token)
+    assert "đang chờ 1" in admin.text_out
+    # A leader: only their own team, and a forged audience is refused.
+    await leader.command("broadcast")
+    await leader.text("Đoàn sẽ làm việc trực tuyến.")
+    labels = [c.label for c in leader.buttons()]
+    assert labels == ["Các đơn vị của Đoàn kiểm tra số 1"]
+    await leader.press("bca:all")
+    assert "không có quyền" in leader.text_out
+    await leader.press(labels and leader.history[-2].choices[0][0].token)
+    await leader.press_label("Hẹn giờ")
+    await leader.text("31/02/2021 08:00")
+    assert "dd/mm/yyyy HH:MM" in leader.text_out
+    await leader.text("02/09/2021 08:00")
+    await leader.press_label("Xác nhận")
+    assert "02/09/2021 08:00" in leader.text_out
+    assert len(await _outbox(db, "notices.notice")) == 1  # not yet: it is scheduled
+
+
+async def test_members_and_contacts_cannot_broadcast(people):  # type: ignore[no-untyped-def]
+    for who in ("member", "lan", "stranger"):
+        await people[who].command("broadcast")
+        assert "không có quyền" in people[who].text_out

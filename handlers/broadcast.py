@@ -1,0 +1,228 @@
+"""/broadcast: an admin (any audience) or a team leader (their team) writes a notice, picks
+the audience, sees a preview with the number of recipients, sends now or at a time.
+
+It uses the same service and outbox as `cchc-bot notice send` (storage/notices.py), and
+offers a delivery report (sent, pending, failed, unreachable) afterwards.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+
+from sqlalchemy import select
+
+from handlers.access import Scope, deny, scope_of
+from handlers.cards import short
+from handlers.context import Turn
+from handlers.messages import Choice
+from handlers.onboarding import stale_button
+from handlers.tokens import Token, make
+from storage.localtime import fmt_datetime, parse_local
+from storage.models import Campaign, Notice, Team
+from storage.notices import (
+    NoticeError,
+    create_notice,
+    dispatch_due_notices,
+    notice_report,
+    resolve_audience,
+    store_notice_file,
+)
+
+TEXT_LIMIT = 3500  # leaves room for the header within Telegram's 4096
+ADMIN_AUDIENCES = ("all", "pending", "overdue", "leaders")
+
+
+async def _campaigns(turn: Turn, scope: Scope) -> list[Campaign]:
+    query = select(Campaign).where(Campaign.closed_at.is_(None)).order_by(Campaign.created_at)
+    if not scope.admin:
+        query = query.where(Campaign.id.in_(
+            select(Team.campaign_id).where(Team.id.in_(scope.leader_teams))))
+    return list(await turn.session.scalars(query))
+
+
+async def start(turn: Turn) -> None:
+    scope = await scope_of(turn)
+    if not (scope.admin or scope.leader_teams):
+        await deny(turn, "broadcast")
+        return
+    campaigns = await _campaigns(turn, scope)
+    if len(campaigns) == 1:
+        _ask_text(turn, campaigns[0])
+        return
+    turn.say(turn.t("broadcast.pick_campaign"),
+             [[Choice(short(f"{c.code} · {c.title}", 60), make("bcc", c.id))]
+              for c in campaigns])
+
+
+def _ask_text(turn: Turn, campaign: Campaign) -> None:
+    turn.set_state("bc_text", c=campaign.id)
+    turn.say(turn.t("broadcast.ask_text", campaign=escape(campaign.title), max=TEXT_LIMIT))
+
+
+async def picked_campaign(turn: Turn, token: Token) -> None:
+    scope = await scope_of(turn)
+    campaign = next((c for c in await _campaigns(turn, scope) if c.id == token.int_arg(0)), None)
+    if campaign is None:
+        await deny(turn, "broadcast", f"campaign:{token.int_arg(0)}")
+        return
+    _ask_text(turn, campaign)
+
+
+async def typed_text(turn: Turn) -> None:
+    text = turn.inbound.text.strip()
+    if not text or len(text) > TEXT_LIMIT:
+        turn.say(turn.t("broadcast.bad_text", max=TEXT_LIMIT, length=len(text)))
+        return
+    turn.remember(text=text)
+    await _ask_audience(turn)
+
+
+async def received_file(turn: Turn) -> None:
+    """A file sent while writing the notice is attached to it."""
+    attachment = turn.inbound.attachment
+    if turn.prefetched is None or attachment is None:
+        turn.say(turn.t("evidence.download_failed"))
+        return
+    named = turn.prefetched.with_name(attachment.file_name)
+    turn.prefetched.rename(named)
+    try:
+        stored = store_notice_file(turn.deps.evidence.root, named)
+    except NoticeError as error:
+        turn.say(turn.t(error.key, **error.params))
+        return
+    finally:
+        named.unlink(missing_ok=True)
+    turn.remember(file=str(stored), file_name=attachment.file_name)
+    turn.say(turn.t("broadcast.file_attached", name=escape(attachment.file_name)))
+    if turn.state.data.get("text"):
+        await _ask_audience(turn)
+
+
+async def _ask_audience(turn: Turn) -> None:
+    scope = await scope_of(turn)
+    campaign_id = int(turn.state.data["c"])
+    teams = list(await turn.session.scalars(
+        select(Team).where(Team.campaign_id == campaign_id).order_by(Team.code)))
+    if not scope.admin:
+        teams = [t for t in teams if t.id in scope.leader_teams]
+    rows = []
+    if scope.admin:
+        rows += [[turn.button(f"broadcast.audience.{a}", make("bca", a))] for a in ADMIN_AUDIENCES]
+    rows += [[turn.button("broadcast.audience.team", make("bca", f"team:{t.code}"),
+                          team=t.name)] for t in teams]
+    turn.set_state("bc_audience", **{k: v for k, v in turn.state.data.items()
+                                     if k in ("c", "text", "file", "file_name")})
+    turn.say(turn.t("broadcast.ask_audience"), rows)
+
+
+async def _allowed_audience(turn: Turn, audience: str) -> bool:
+    scope = await scope_of(turn)
+    if scope.admin:
+        return True
+    if not audience.startswith("team:"):
+        return False
+    code = audience.split(":", 1)[1]
+    team_id = await turn.session.scalar(select(Team.id).where(
+        Team.campaign_id == int(turn.state.data.get("c") or 0), Team.code == code))
+    return team_id in scope.leader_teams
+
+
+async def picked_audience(turn: Turn, token: Token) -> None:
+    audience = ":".join(token.args)
+    if turn.state.state != "bc_audience" or not turn.state.data.get("text"):
+        await stale_button(turn)
+        return
+    if not await _allowed_audience(turn, audience):
+        await deny(turn, "broadcast.audience", audience)
+        return
+    campaign_id = int(turn.state.data["c"])
+    recipients = await resolve_audience(turn.session, campaign_id, audience, turn.now)
+    turn.set_state("bc_confirm", **{**turn.state.data, "audience": audience})
+    preview = turn.t("broadcast.preview", text=escape(turn.state.data["text"]),
+                     audience=turn.t(_audience_key(audience), team=audience.partition(":")[2]),
+                     count=len(recipients))
+    if turn.state.data.get("file_name"):
+        preview += "\n" + turn.t("broadcast.with_file", name=escape(turn.state.data["file_name"]))
+    turn.say(preview, [[turn.button("broadcast.send_now", make("bcs", "now")),
+                        turn.button("broadcast.schedule", make("bct"))],
+                       [turn.button("common.cancel", make("bcx"))]], edit=True)
+
+
+def _audience_key(audience: str) -> str:
+    return "broadcast.audience.team" if audience.startswith("team:") \
+        else f"broadcast.audience.{audience}"
+
+
+async def ask_time(turn: Turn, token: Token) -> None:
+    if turn.state.state != "bc_confirm":
+        await stale_button(turn)
+        return
+    turn.set_state("bc_time", **turn.state.data)
+    turn.remember(typed=True)
+    turn.say(turn.t("broadcast.ask_time"))
+
+
+async def typed_time(turn: Turn) -> None:
+    campaign = await turn.session.get(Campaign, int(turn.state.data.get("c") or 0))
+    assert campaign is not None
+    try:
+        when = parse_local(turn.inbound.text, campaign.timezone)
+    except ValueError:
+        turn.say(turn.t("broadcast.bad_time"))
+        return
+    if when <= turn.now:
+        turn.say(turn.t("broadcast.time_past"))
+        return
+    turn.set_state("bc_confirm", **{**turn.state.data, "at": when.isoformat()})
+    turn.say(turn.t("broadcast.confirm_time", time=fmt_datetime(when, campaign.timezone)),
+             [[turn.button("common.confirm", make("bcs", "at")),
+               turn.button("common.cancel", make("bcx"))]])
+
+
+async def send(turn: Turn, token: Token) -> None:
+    data = turn.state.data
+    if turn.state.state != "bc_confirm" or not data.get("audience"):
+        await stale_button(turn)
+        return
+    if not await _allowed_audience(turn, data["audience"]):
+        await deny(turn, "broadcast.audience", data["audience"])
+        return
+    campaign = await turn.session.get(Campaign, int(data["c"]))
+    assert campaign is not None
+    scheduled = token.args[:1] == ("at",) and data.get("at")
+    send_at = datetime.fromisoformat(data["at"]) if scheduled else turn.now
+    notice = await create_notice(turn.session, campaign, audience=data["audience"],
+                                 text=data["text"], send_at=send_at, now=turn.now,
+                                 created_by=turn.person.id, file_path=data.get("file"))
+    written = await dispatch_due_notices(turn.session, turn.now)
+    turn.wrote_outbox = written > 0
+    turn.set_state("idle")
+    key = "broadcast.sent" if send_at <= turn.now else "broadcast.scheduled"
+    turn.say(turn.t(key, count=written, time=fmt_datetime(send_at, campaign.timezone)),
+             [[turn.button("broadcast.report", make("bcr", notice.id))]], edit=True)
+
+
+async def cancel(turn: Turn, token: Token) -> None:
+    turn.set_state("idle")
+    turn.say(turn.t("onboarding.cancelled"), edit=True)
+
+
+async def report(turn: Turn, token: Token) -> None:
+    notice = await turn.session.get(Notice, token.int_arg(0) or 0)
+    scope = await scope_of(turn)
+    if notice is None or not (scope.admin or notice.created_by == turn.person.id):
+        await deny(turn, "broadcast.report", f"notice:{token.int_arg(0)}")
+        return
+    row = next(r for r in await notice_report(turn.session, notice.campaign_id)
+               if r.id == notice.id)
+    turn.say(turn.t("broadcast.report_text", excerpt=escape(row.excerpt), sent=row.sent,
+                    pending=row.pending, failed=row.failed, unreachable=row.unreachable,
+                    recipients=row.recipients),
+             [[turn.button("broadcast.refresh", make("bcr", notice.id))]], edit=True)
+
+
+CHOICES = {"bcc": picked_campaign, "bca": picked_audience, "bct": ask_time, "bcs": send,
+           "bcx": cancel, "bcr": report}
+STATE_TEXT = {"bc_text": typed_text, "bc_time": typed_time}
+STATE_FILE = {"bc_text": received_file, "bc_audience": received_file}
