@@ -19,6 +19,7 @@ from handlers import (
     broadcast,
     checklist,
     evidence,
+    export,
     onboarding,
     questions,
     review,
@@ -51,6 +52,7 @@ COMMANDS: dict[str, Handler] = {
     "cancel": onboarding.cancel,
     "summary": team.show_summary,
     "broadcast": broadcast.start,
+    "export": export.start,
     "hoi": questions.ask_command,
     "ask": questions.ask_command,
 }
@@ -65,6 +67,7 @@ CHOICES: dict[str, ChoiceHandler] = {
     **team_review.CHOICES,
     **questions.CHOICES,
     **broadcast.CHOICES,
+    **export.CHOICES,
 }
 
 # What typed text, a file or a photo means in each conversation state.

@@ -35,7 +35,7 @@ PAGE = 8
 MAX_UNIT_BUTTONS = 40
 
 
-async def _campaigns_in_scope(turn: Turn, scope: Scope) -> list[Campaign]:
+async def campaigns_in_scope(turn: Turn, scope: Scope) -> list[Campaign]:
     query = select(Campaign).where(Campaign.closed_at.is_(None)).order_by(Campaign.created_at)
     campaigns = list(await turn.session.scalars(query))
     if scope.admin:
@@ -52,7 +52,7 @@ async def show_summary(turn: Turn) -> None:
     if not scope.is_team:
         await deny(turn, "summary")
         return
-    for campaign in await _campaigns_in_scope(turn, scope):
+    for campaign in await campaigns_in_scope(turn, scope):
         summaries = [s for s in await team_summaries(turn.session, campaign, turn.now)
                      if scope.admin or s.team_id in scope.team_ids]
         if summaries:

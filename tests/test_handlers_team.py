@@ -209,3 +209,19 @@ async def test_members_and_contacts_cannot_broadcast(people):  # type: ignore[no
     for who in ("member", "lan", "stranger"):
         await people[who].command("broadcast")
         assert "không có quyền" in people[who].text_out
+
+
+async def test_export_in_chat_admin_all_leader_own_team(people, db):  # type: ignore[no-untyped-def]
+    from openpyxl import load_workbook
+
+    await _submitted(people["lan"])
+    for who, expected in (("admin", {"U1", "U2", "U3"}), ("leader", {"U1", "U2"})):
+        chat = people[who]
+        await chat.command("export")
+        document = next(r.document for r in chat.last if r.document)
+        assert document is not None and document.file_name.endswith(".xlsx")
+        sheet = load_workbook(document.path, read_only=True).worksheets[0]
+        cells = {str(c) for row in sheet.iter_rows(values_only=True) for c in row if c}
+        assert {code for code in ("U1", "U2", "U3") if code in cells} == expected, who
+    await people["lan"].command("export")
+    assert "không có quyền" in people["lan"].text_out
