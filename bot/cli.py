@@ -99,7 +99,7 @@ async def db_upgrade(ctx: Context, app: App) -> None:
 
 
 def main() -> None:
-    from bot import cli_campaign, cli_invites, cli_run  # noqa: F401  (register commands)
+    from bot import cli_campaign, cli_export, cli_invites, cli_notice, cli_run  # noqa: F401
 
     try:
         cli.main(prog_name="cchc-bot", standalone_mode=True)

@@ -6,7 +6,8 @@ in the language they use when it arrives.
 
 Params are plain text: every string is HTML-escaped here (the template supplies the markup),
 so whoever enqueues must NOT escape them. Keys starting with "_" are reserved
-(`_buttons`, see storage/outbox.py) and never reach the template.
+(`_buttons`, see storage/outbox.py; `_document`, see storage/notices.py) and never reach
+the template.
 
 Rendering never raises: a missing key gives the generic `delivery.fallback` text, a missing
 placeholder shows as "…"; both are logged as errors for someone to fix.
@@ -16,12 +17,15 @@ from __future__ import annotations
 
 import html
 import logging
+import mimetypes
+from pathlib import Path
 from typing import Any
 
 from bot.i18n import DEFAULT_LOCALE, Catalog, normalize_locale, placeholders
-from handlers.messages import Choice, Reply
+from handlers.messages import Choice, OutFile, Reply
 from schedules.delivery import Render
 from storage.models import ChatAccount, OutboxMessage, Person
+from storage.notices import DOCUMENT_PARAM
 from storage.outbox import BUTTONS_PARAM
 
 log = logging.getLogger(__name__)
@@ -86,6 +90,23 @@ def render_buttons(catalog: Catalog, locale: str, raw: Any) -> list[list[Choice]
     return rows
 
 
+def render_document(raw: Any) -> OutFile | None:
+    """`params["_document"]`: {"path": str, "name": str}. A file that is gone gives None (the
+    text still goes out, logged): one lost attachment must not fail every delivery attempt."""
+    if raw is None:
+        return None
+    if not (isinstance(raw, dict) and isinstance(raw.get("path"), str) and raw["path"]
+            and isinstance(raw.get("name"), str) and raw["name"]):
+        log.error("malformed document in outbox params: %r", raw)
+        return None
+    path = Path(raw["path"])
+    if not path.is_file():
+        log.error("outbox document %s is missing; sending the text only", path)
+        return None
+    mime = mimetypes.guess_type(raw["name"])[0] or "application/octet-stream"
+    return OutFile(path=path, file_name=raw["name"], mime_type=mime)
+
+
 def make_renderer(catalog: Catalog) -> Render:
     """The `render` the delivery worker calls for each row it sends."""
 
@@ -95,6 +116,7 @@ def make_renderer(catalog: Catalog) -> Render:
         return Reply(
             text=render_text(catalog, locale, message.template, params),
             choices=render_buttons(catalog, locale, params.get(BUTTONS_PARAM)),
+            document=render_document(params.get(DOCUMENT_PARAM)),
         )
 
     return render
