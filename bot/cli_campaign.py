@@ -84,6 +84,40 @@ async def campaign_import(ctx: Context, app: App, file: Path, force: bool, check
         click.echo("  - " + ctx.tr(f"cli.loss.{loss.kind}", code=loss.code, count=loss.count))
 
 
+EXAMPLE_CAMPAIGN = Path(__file__).resolve().parents[1] / "examples" / "hcmc-2021-team1.yaml"
+
+
+@campaign.command("template")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    help="The .xlsx file to write.",
+    type=click.Path(dir_okay=False, path_type=Path),
+)
+@click.option("--example", is_flag=True, help="Pre-fill it with the TP.HCM 2021 example.")
+@click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
+@pass_ctx
+def campaign_template(ctx: Context, output: Path, example: bool, force: bool) -> None:
+    """Write an Excel workbook to fill in: campaign, teams, units, checklist, and a guide.
+
+    Import it when filled in with `cchc-bot campaign import FILE.xlsx`.
+    """
+    from storage.campaign_excel import write_template
+
+    if output.exists() and not force:  # it may be a workbook someone spent a day filling in
+        raise click.ClickException(ctx.tr("campaign_excel.template_exists", file=output))
+    spec = load_spec(ctx, EXAMPLE_CAMPAIGN) if example else None
+    try:
+        write_template(output, example=spec, locale=ctx.locale)
+    except OSError as exc:  # no such folder, no permission, the file open in Excel on Windows
+        detail = exc.strerror or str(exc)
+        raise click.ClickException(
+            ctx.tr("campaign_excel.cannot_write", file=output, detail=detail)
+        ) from exc
+    click.echo(ctx.tr("campaign_excel.template_written", file=output))
+
+
 @campaign.command("list")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @pass_ctx

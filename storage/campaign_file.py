@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
@@ -152,6 +152,20 @@ def parse_campaign_text(text: str, source_name: str) -> tuple[CampaignSpec | Non
     return spec, []
 
 
+def check_campaign_document(
+    document: dict[str, Any],
+) -> tuple[CampaignSpec | None, list[Problem]]:
+    """Check a campaign read into the file's shape by other means (plain dicts, lists and
+    scalars, e.g. from the Excel workbook in storage/campaign_excel.py) with the very same
+    rules as the file. Such a document has no lines: each problem carries only its path
+    (`units[3].team`), which the caller maps to its own places (sheet, row, column)."""
+    doc = _Doc([])
+    spec = _CampaignReader(doc).read(_Map(doc, document, "", None))
+    if doc.problems:
+        return None, doc.problems  # already in document order
+    return spec, []
+
+
 def format_problem(problem: Problem, tr: Translate) -> str:
     """ "Dòng 12, mục units[3].team: Không có đoàn "D9"..." in the reader's language."""
     message = tr(f"campaign_file.problem.{problem.code}", **problem.params)
@@ -221,16 +235,25 @@ class _Doc:
         return found[0] if found else ""
 
 
-def _position(data: CommentedMap, key: Any, *, of_value: bool) -> tuple[int, int]:
+def _position(data: dict[Any, Any], key: Any, *, of_value: bool) -> tuple[int, int] | None:
     """0-based (line, col) of a key or its value; a key merged in with `<<: *anchor` is
-    found where the anchor wrote it."""
-    if key in (getattr(data.lc, "data", None) or {}):
-        return data.lc.value(key) if of_value else data.lc.key(key)
+    found where the anchor wrote it. None for a document built in code (no YAML lines)."""
+    lc = getattr(data, "lc", None)
+    if lc is None:
+        return None
+    if key in (getattr(lc, "data", None) or {}):
+        return lc.value(key) if of_value else lc.key(key)
     for merged in getattr(data, "_yaml_merge", []):
         source = merged[1] if isinstance(merged, tuple) else merged
         if isinstance(source, CommentedMap) and key in source:
             return _position(source, key, of_value=of_value)
-    return (data.lc.line or 0), (data.lc.col or 0)
+    return (lc.line or 0), (lc.col or 0)
+
+
+def _line_at(data: dict[Any, Any], key: Any, *, of_value: bool) -> int | None:
+    """1-based line of a key or its value, when the document has lines."""
+    found = _position(data, key, of_value=of_value)
+    return found[0] + 1 if found is not None else None
 
 
 def _line(node: Any) -> int | None:
@@ -251,7 +274,7 @@ class _Value:
 class _Map:
     """A YAML mapping with its path, reading values and recording problems."""
 
-    def __init__(self, doc: _Doc, data: CommentedMap, where: str, line: int | None) -> None:
+    def __init__(self, doc: _Doc, data: dict[Any, Any], where: str, line: int | None) -> None:
         self.doc, self.data, self.where, self.line = doc, data, where, line
 
     def path(self, key: str) -> str:
@@ -264,7 +287,7 @@ class _Map:
             # "x-..." at the top holds YAML anchors for reuse (`<<: *unit`), as in compose files
             if name in allowed or (not self.where and name.startswith("x-")):
                 continue
-            line = _position(self.data, key, of_value=False)[0] + 1
+            line = _line_at(self.data, key, of_value=False)
             close = difflib.get_close_matches(name.lower(), allowed, n=1, cutoff=0.6)
             if close:
                 self.doc.add("unknown_key_did_you_mean", self.path(name), line, key=name,
@@ -279,13 +302,14 @@ class _Map:
         """The value under `key`; None when absent or null (so defaults apply)."""
         if self.data.get(key) is None:
             return None
-        line, col = _position(self.data, key, of_value=True)
-        return _Value(self.data[key], self.path(key), line + 1, col)
+        found = _position(self.data, key, of_value=True)
+        line, col = (found[0] + 1, found[1]) if found is not None else (None, None)
+        return _Value(self.data[key], self.path(key), line, col)
 
     def key_line(self, key: str) -> int | None:
         if key not in self.data:
             return self.line
-        return _position(self.data, key, of_value=False)[0] + 1
+        return _line_at(self.data, key, of_value=False)
 
     def require(self, key: str) -> _Value | None:
         value = self.get(key)
@@ -534,18 +558,27 @@ def _seq(doc: _Doc, value: _Value | None) -> list[_Value] | None:
     """The items of a YAML list with their places; None (recorded) if not a list."""
     if value is None:
         return None
-    if not isinstance(value.raw, CommentedSeq):
+    if not isinstance(value.raw, list):  # a CommentedSeq, or a plain list built in code
         doc.add("expected_list", value.where, value.line)
         return None
     items = []
     for i, raw in enumerate(value.raw):
-        line, col = value.raw.lc.item(i)
-        items.append(_Value(raw, f"{value.where}[{i}]", line + 1, col))
+        line, col = _item_position(value.raw, i)
+        items.append(_Value(raw, f"{value.where}[{i}]", line, col))
     return items
 
 
+def _item_position(seq: list[Any], index: int) -> tuple[int | None, int | None]:
+    """1-based line and 0-based col of a list item; (None, None) for a list built in code."""
+    lc = getattr(seq, "lc", None)
+    if lc is None:
+        return None, None
+    line, col = lc.item(index)
+    return line + 1, col
+
+
 def _mapping(doc: _Doc, value: _Value, allowed: Iterable[str]) -> _Map | None:
-    if not isinstance(value.raw, CommentedMap):
+    if not isinstance(value.raw, dict):  # a CommentedMap, or a plain dict built in code
         doc.add("expected_mapping", value.where, value.line)
         return None
     node = _Map(doc, value.raw, value.where, value.line)
@@ -919,10 +952,10 @@ def _locate(item: _Map, value: _Value | None, path: tuple[Any, ...]) -> tuple[st
         return item.path("scoring"), item.line
     where, line, node = value.where, value.line, value.raw
     for key in path:
-        if not isinstance(node, CommentedMap) or key not in node:
+        if not isinstance(node, dict) or key not in node:
             break
         where = f"{where}.{key}"
-        line = _position(node, key, of_value=node[key] is not None)[0] + 1
+        line = _line_at(node, key, of_value=node[key] is not None)
         node = node[key]
     return where, line
 
