@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,12 +23,19 @@ def campaign() -> None:
     """Campaigns: import a campaign file, list them, show one."""
 
 
-def render_problem(tr: Context, problem: Problem) -> str:
-    message = tr.tr(f"campaign_file.problem.{problem.code}", **problem.params)
+# A workbook problem is located as "Đơn vị!C3 (team)": sheet, column letters, row.
+_CELL = re.compile(r"^(?P<sheet>[^!]+)!(?P<column>[A-Z]+)(?P<row>\d+)\s*(?P<key>.*)$")
+
+
+def render_problem(ctx: Context, problem: Problem) -> str:
+    message = ctx.tr(f"campaign_file.problem.{problem.code}", **problem.params)
+    cell = _CELL.match(problem.where)
+    if problem.line is None and cell:
+        return ctx.tr("campaign_file.problem_at_cell", message=message, **cell.groupdict())
     if problem.line is None:
-        return tr.tr("campaign_file.problem_at_key", where=problem.where, message=message)
-    return tr.tr("campaign_file.problem_at", line=problem.line, where=problem.where,
-                 message=message)
+        return ctx.tr("campaign_file.problem_at_key", where=problem.where, message=message)
+    return ctx.tr("campaign_file.problem_at", line=problem.line, where=problem.where,
+                  message=message)
 
 
 def load_spec(ctx: Context, path: Path) -> CampaignSpec:

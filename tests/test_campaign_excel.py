@@ -199,10 +199,12 @@ def test_a_broken_workbook_is_refused_with_every_problem_and_writes_nothing(
     assert result.exit_code == 1
     problems = [line for line in result.output.splitlines() if line.startswith("  - ")]
     assert len(problems) == 5, result.output
-    for place in places.values():
-        assert any(place + " (" in line for line in problems), (place, result.output)
-    prefix = "Mục" if lang == "vi" else "At"
-    assert all(line.startswith(f"  - {prefix} ") for line in problems)
+    words = ("Trang", "dòng", "cột") if lang == "vi" else ("Sheet", "row", "column")
+    for place in places.values():  # "Đơn vị!C3" reads "Trang Đơn vị, dòng 3, cột C"
+        sheet, cell = place.split("!")
+        column, row = cell.rstrip("0123456789"), cell[len(cell.rstrip("0123456789")):]
+        located = f"{words[0]} {sheet}, {words[1]} {row}, {words[2]} {column} ("
+        assert any(located in line for line in problems), (located, result.output)
     assert ("Không có đoàn “D9”" if lang == "vi" else "There is no team “D9”") in result.output
     listed = run(backend_url, "campaign", "list", "--format", "json")
     assert listed.output.strip() == "[]"
