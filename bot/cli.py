@@ -99,7 +99,14 @@ async def db_upgrade(ctx: Context, app: App) -> None:
 
 
 def main() -> None:
-    from bot import cli_campaign, cli_export, cli_invites, cli_notice, cli_run  # noqa: F401
+    from bot import (  # noqa: F401
+        cli_campaign,
+        cli_demo,
+        cli_export,
+        cli_invites,
+        cli_notice,
+        cli_run,
+    )
 
     try:
         cli.main(prog_name="cchc-bot", standalone_mode=True)

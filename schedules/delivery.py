@@ -59,6 +59,8 @@ Render = Callable[[OutboxMessage, ChatAccount, Person | None], Reply]
 Sleep = Callable[[float], Awaitable[None]]
 Mark = Callable[[AsyncSession], Awaitable[bool]]
 
+_MIN_SLEEP = 0.001  # seconds
+
 
 class Channel(Protocol):
     """What the worker needs of a chat platform adapter."""
@@ -145,7 +147,8 @@ class DeliveryWorker:
         self.stats = DeliveryStats()
         self._pacers = {p: Pacer(self._limits_for(limits, p)) for p in channels}
         self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(self.settings.concurrency)
+        self._slots = asyncio.Semaphore(self.settings.concurrency)  # sends in flight
+        self._writing = asyncio.Lock()
         self._last_recovery: datetime | None = None
 
     @staticmethod
@@ -243,7 +246,9 @@ class DeliveryWorker:
         if at - now > self.settings.max_hold:
             await self._put_back_late(batch, now)
         elif at > now:
-            await self.sleep(at - now)
+            # At least a millisecond: clocks tick in microseconds, floats do not, and a
+            # sleep rounded down to nothing would spin here forever.
+            await self.sleep(max(at - now, _MIN_SLEEP))
         else:
             await self._start(batch, row)
 
@@ -258,12 +263,7 @@ class DeliveryWorker:
         batch.busy_chats.add(_chat(row))
         task = asyncio.create_task(self._deliver(batch, row))
         batch.tasks.add(task)
-        task.add_done_callback(partial(self._finished, batch, _chat(row)))
-
-    def _finished(self, batch: _Batch, chat_id: str, task: asyncio.Task[None]) -> None:
-        batch.tasks.discard(task)
-        batch.busy_chats.discard(chat_id)
-        self._slots.release()
+        task.add_done_callback(batch.tasks.discard)
 
     async def _put_back_late(self, batch: _Batch, now: float) -> None:
         late = [r for r in batch.queue
@@ -285,23 +285,30 @@ class DeliveryWorker:
     # -- one send --------------------------------------------------------------------------
 
     async def _deliver(self, batch: _Batch, row: OutboxMessage) -> None:
+        try:
+            mark = await self._attempt(batch, row)
+        finally:
+            # The send is over: its slot and its chat are free while the outcome is written.
+            batch.busy_chats.discard(_chat(row))
+            self._slots.release()
+        await self._record(row, mark)
+
+    async def _attempt(self, batch: _Batch, row: OutboxMessage) -> Mark:
+        """Render and send one row; what to write about it."""
         account = row.chat_account
         try:
             reply = self.render(row, account, account.person)
         except Exception as error:  # the renderer should not raise; never let it stop us
             log.exception("rendering outbox row %s failed", row.id)
-            await self._record(row, partial(mark_failed, message_id=row.id,
-                                            error=f"render: {error}"))
             self.stats.failed += 1
-            return
+            return partial(mark_failed, message_id=row.id, error=f"render: {error}")
         try:
             message_id = await batch.channel.send(account.chat_id, reply)
         except Exception as error:  # every failure becomes a mark; none escapes
-            await self._record(row, self._after_failure(batch, row, error))
-        else:
-            self.stats.sent += 1
-            await self._record(row, partial(mark_sent, message_id=row.id, now=self.clock.now(),
-                                            platform_message_id=message_id))
+            return self._after_failure(batch, row, error)
+        self.stats.sent += 1
+        return partial(mark_sent, message_id=row.id, now=self.clock.now(),
+                       platform_message_id=message_id)
 
     def _after_failure(self, batch: _Batch, row: OutboxMessage, error: Exception) -> Mark:
         now = self.clock.now()
@@ -336,7 +343,9 @@ class DeliveryWorker:
 
     async def _record(self, row: OutboxMessage, mark: Mark) -> None:
         try:
-            async with transaction(self.sessions) as session:
+            # One outcome write at a time: SQLite takes one writer anyway, and its busy
+            # handler backs off in sleeps of up to 100 ms; queueing here is faster.
+            async with self._writing, transaction(self.sessions) as session:
                 if not await mark(session):
                     log.warning("outbox row %s was no longer ours to mark", row.id)
         except Exception:  # the row stays SENDING and is written off later: never resent

@@ -2,10 +2,10 @@
 
 A platform counts messages in sliding windows (Telegram: about 30 per second per bot, 1 per
 second per chat, 20 per minute per group). A token bucket with a burst would put burst +
-rate messages in one window, so the pacer uses strict spacing instead: at least
-`bot_interval` between any two sends and `chat_interval` between two sends to one chat.
-Both are kept a `margin` below the limits, because the server counts arrival times and the
-network moves them by a few milliseconds either way.
+rate messages in one window, so the pacer spaces sends instead: `bot_interval` between
+sends of the bot and `chat_interval` between two sends to one chat. Both are kept a
+`margin` below the limits, because the server counts arrival times and the network moves
+them by a few milliseconds either way.
 
 Times are plain seconds (POSIX timestamps from the injected clock); the pacer never reads a
 clock or sleeps itself, the delivery worker does.
@@ -48,13 +48,22 @@ class RateLimits:
 
 
 class Pacer:
-    """When the next message to a chat may go, given what went already and any pause."""
+    """When the next message to a chat may go, given what went already and any pause.
 
+    Bot-wide, sends follow a grid of one slot every `bot_interval`. A timer wakes us a
+    millisecond or two late; the next slot is counted from the slot we aimed at, not from
+    the late instant, so that lateness does not add up into a lower rate. A send further
+    behind (a stall, an idle spell) starts the grid afresh: a stall is not paid back,
+    because with the pace a margin below a sliding-window limit, paying back would run
+    into that window's edge again and again (bursts of sends, then silences).
+    """
+
+    GRID_SLACK = 0.25  # of the bot interval: how late a send may be and stay on the grid
     _PRUNE_AT = 10_000  # forget chats whose spacing has long elapsed past this many
 
     def __init__(self, limits: RateLimits) -> None:
         self.limits = limits
-        self._next_any = -math.inf
+        self._next_any = -math.inf  # the grid's next slot
         self._next_chat: dict[str, float] = {}
         self.paused_until = -math.inf
 
@@ -65,7 +74,10 @@ class Pacer:
 
     def take(self, chat_id: str, at: float) -> None:
         """Record a send at `at` (the caller checked `earliest`)."""
-        self._next_any = max(self._next_any, at) + self.limits.bot_interval()
+        interval = self.limits.bot_interval()
+        late = at - self._next_any
+        base = self._next_any if 0 <= late < interval * self.GRID_SLACK else at
+        self._next_any = max(base, self._next_any) + interval
         self._next_chat[chat_id] = at + self.limits.chat_interval(chat_id)
         if len(self._next_chat) > self._PRUNE_AT:
             self._next_chat = {c: t for c, t in self._next_chat.items() if t > at}

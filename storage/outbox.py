@@ -133,7 +133,8 @@ async def claim_due(
 
 
 def _claimed(message_id: int) -> Any:
-    # Only a row still SENDING is marked: if recovery already gave it up, keep that verdict.
+    # Only a row still SENDING is marked: if recovery already wrote it off, that verdict
+    # stands (mark_sent alone may correct it, see there).
     return update(OutboxMessage).where(
         OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.SENDING
     )
