@@ -25,8 +25,7 @@ from bot.i18n import DEFAULT_LOCALE, Catalog, normalize_locale, placeholders
 from handlers.messages import Choice, OutFile, Reply
 from schedules.delivery import Render
 from storage.models import ChatAccount, OutboxMessage, Person
-from storage.notices import DOCUMENT_PARAM
-from storage.outbox import BUTTONS_PARAM
+from storage.outbox import BUTTONS_PARAM, DOCUMENT_PARAM
 
 log = logging.getLogger(__name__)
 

@@ -56,12 +56,8 @@ from storage.models import (
     Team,
     Unit,
 )
-from storage.outbox import enqueue_many
+from storage.outbox import DOCUMENT_PARAM, enqueue_many
 
-# A document sent with an outbox message: params[DOCUMENT_PARAM] = {"path": str, "name": str}.
-# Rendered by bot/outbox_render.py into Reply.document (it belongs next to BUTTONS_PARAM in
-# storage/outbox.py; it lives here until that file is free to edit).
-DOCUMENT_PARAM = "_document"
 TEMPLATE = "notices.notice"
 # The rendered notice (title line + text) must fit one Telegram message (4096 characters).
 MAX_TEXT_LENGTH = 3500

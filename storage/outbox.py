@@ -34,6 +34,8 @@ from storage.models import ChatAccount, OutboxMessage, OutboxStatus
 
 # A button in an outbox message: the label is a catalog key, rendered at delivery time.
 BUTTONS_PARAM = "_buttons"  # params[BUTTONS_PARAM] = [[{"label": key, "token": token}], ...]
+# A document sent with the message: params[DOCUMENT_PARAM] = {"path": str, "name": str}.
+DOCUMENT_PARAM = "_document"
 # last_error of a row whose delivery a crash left uncertain (see the module docstring).
 INTERRUPTED = "interrupted: delivery uncertain"
 _ERROR_LENGTH = 500  # OutboxMessage.last_error
