@@ -52,11 +52,16 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = {"sqlite_begin": "DEFERRED"}  # execution options of a long read (an export)
+
+
 def _sqlite_begin_immediate(conn: Connection) -> None:
     # A deferred transaction that reads and then writes fails with SQLITE_BUSY when another
     # connection wrote in between (busy_timeout cannot help there); taking the write lock at
-    # BEGIN makes concurrent events queue up instead.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # BEGIN makes concurrent events queue up instead. A long read-only transaction asks for
+    # READ_ONLY: in WAL mode it reads its snapshot without holding up the writers.
+    mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    conn.exec_driver_sql(f"BEGIN {'DEFERRED' if mode == 'DEFERRED' else 'IMMEDIATE'}")
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.campaign_spec import ItemType
 from storage.checklist import ItemInfo, read_checklist
+from storage.db import READ_ONLY
 from storage.localtime import zone
 from storage.models import (
     Answer,
@@ -197,14 +198,15 @@ async def evidence_records(
 async def begin_snapshot(session: AsyncSession) -> None:
     """Start the session's transaction so every sheet sees the same moment.
 
-    PostgreSQL: REPEATABLE READ, read only. SQLite: a transaction already reads one snapshot
-    (WAL); note that the engine begins it IMMEDIATE, so writers wait while it is open.
+    PostgreSQL: REPEATABLE READ, read only. SQLite: a deferred transaction reads one WAL
+    snapshot and, unlike the engine's default BEGIN IMMEDIATE, does not hold up the bot's
+    writes while a large export runs.
     """
     if session.get_bind().dialect.name == "postgresql":
         await session.connection(execution_options={
             "isolation_level": "REPEATABLE READ", "postgresql_readonly": True})  # fmt: skip
     else:
-        await session.connection()
+        await session.connection(execution_options=READ_ONLY)
 
 
 # -- ranks and scores ------------------------------------------------------------------------

@@ -30,3 +30,24 @@ def test_database_urls_get_async_drivers() -> None:
     assert storage_db.normalize_url("postgresql://u@h/db") == "postgresql+asyncpg://u@h/db"
     assert storage_db.normalize_url("sqlite:///data/x.db") == "sqlite+aiosqlite:///data/x.db"
     assert storage_db.is_sqlite("sqlite+aiosqlite:///:memory:")
+
+
+async def test_a_read_only_sqlite_transaction_does_not_block_writers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from storage.models import Person
+    from tests.conftest import _migrate
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/x.sqlite3"
+    await _migrate(url)
+    engine = storage_db.create_engine(url)
+    sessions = storage_db.session_factory(engine)
+    async with sessions() as reader:
+        await reader.connection(execution_options=storage_db.READ_ONLY)
+        await reader.execute(select(Person))  # the export's snapshot is open...
+        async with storage_db.transaction(sessions) as writer:  # ...and a write goes through
+            writer.add(Person(full_name="Lan", created_at=datetime.now(UTC)))
+        assert list(await reader.scalars(select(Person))) == []  # the snapshot is stable
+    await engine.dispose()
