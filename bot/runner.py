@@ -25,15 +25,13 @@ from bot.channels.telegram import (
     run_webhook,
     set_commands,
 )
+from bot.deps import build_deps, telegram_limits
 from bot.outbox_render import make_renderer
 from bot.settings import OFFICIAL_TELEGRAM_API
-from handlers.context import Deps
 from handlers.dispatcher import Dispatcher
-from handlers.messages import Capabilities, Inbound
+from handlers.messages import Inbound
 from schedules.delivery import DeliveryWorker
-from schedules.pacing import RateLimits
 from schedules.scheduler import Jobs, build_scheduler
-from storage.evidence import EvidenceStore
 
 log = logging.getLogger(__name__)
 
@@ -45,28 +43,6 @@ class WebhookOptions:
     url: str
     host: str = "0.0.0.0"
     port: int = 8080
-
-
-def build_deps(app: App, username: str | None = None) -> Deps:
-    settings = app.settings
-    return Deps(
-        sessions=app.sessions,
-        catalog=app.catalog,
-        clock=app.clock,
-        evidence=EvidenceStore(settings.evidence_dir),
-        capabilities={"telegram": Capabilities(), "zalo": Capabilities(buttons=False,
-                                                                        documents=False,
-                                                                        max_text=2000)},
-        admin_ids={"telegram": frozenset(str(i) for i in settings.admin_telegram_ids)},
-        max_evidence_bytes=settings.evidence_max_bytes,
-        bot_username=username,
-    )
-
-
-def telegram_limits(app: App) -> RateLimits:
-    s = app.settings
-    return RateLimits(per_bot=s.telegram_rate_per_second, per_chat=s.telegram_rate_per_chat,
-                      per_group_per_minute=s.telegram_group_per_minute)
 
 
 async def run_bot(app: App, *, webhook: WebhookOptions | None = None,

@@ -1,0 +1,36 @@
+"""The conversation's long-lived dependencies, built once from the App.
+
+Shared by every runtime that composes a Dispatcher (`cchc-bot run`, `cchc-bot demo`) and
+free of any chat platform's library: the web-only demo starts without loading aiogram,
+whose import alone costs seconds.
+"""
+
+from __future__ import annotations
+
+from bot.app import App
+from handlers.context import Deps
+from handlers.messages import Capabilities
+from schedules.pacing import RateLimits
+from storage.evidence import EvidenceStore
+
+
+def build_deps(app: App, username: str | None = None) -> Deps:
+    settings = app.settings
+    return Deps(
+        sessions=app.sessions,
+        catalog=app.catalog,
+        clock=app.clock,
+        evidence=EvidenceStore(settings.evidence_dir),
+        capabilities={"telegram": Capabilities(), "zalo": Capabilities(buttons=False,
+                                                                        documents=False,
+                                                                        max_text=2000)},
+        admin_ids={"telegram": frozenset(str(i) for i in settings.admin_telegram_ids)},
+        max_evidence_bytes=settings.evidence_max_bytes,
+        bot_username=username,
+    )
+
+
+def telegram_limits(app: App) -> RateLimits:
+    s = app.settings
+    return RateLimits(per_bot=s.telegram_rate_per_second, per_chat=s.telegram_rate_per_chat,
+                      per_group_per_minute=s.telegram_group_per_minute)
