@@ -6,7 +6,6 @@ import click
 
 from bot.app import App
 from bot.cli import Context, cli, with_app
-from bot.runner import WebhookOptions, run_bot
 
 
 @cli.command("run")
@@ -22,9 +21,15 @@ def run(click_ctx: click.Context, webhook_url: str | None, host: str, port: int)
     if not ctx.settings.token():
         click.echo(ctx.tr("cli.no_token"), err=True)
         raise SystemExit(2)
+    # Imported here: aiogram costs seconds to load, and no other command needs it.
+    from bot.runner import WebhookOptions
+
     webhook = WebhookOptions(webhook_url, host, port) if webhook_url else None
     with_app(_serve)(ctx, webhook)
 
 
-async def _serve(ctx: Context, app: App, webhook: WebhookOptions | None) -> None:
+async def _serve(ctx: Context, app: App, webhook: object) -> None:
+    from bot.runner import WebhookOptions, run_bot
+
+    assert webhook is None or isinstance(webhook, WebhookOptions)
     await run_bot(app, webhook=webhook)

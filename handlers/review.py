@@ -11,6 +11,7 @@ from handlers.unit import UnitContext, active_unit
 from storage.localtime import fmt_datetime
 from storage.models import SubmissionStatus
 from storage.rules.progress import AnswerState, Progress, compute_progress
+from storage.rules.scoring import fmt_points
 from storage.submissions import answer_states, submit
 
 MAX_CODES_LISTED = 30
@@ -26,7 +27,8 @@ def _codes(ctx: UnitContext, item_ids: tuple[int, ...]) -> str:
 def progress_lines(turn: Turn, ctx: UnitContext, progress: Progress) -> list[str]:
     lines = [
         turn.t("review.answered", answered=progress.answered, total=progress.total),
-        turn.t("review.score", score=f"{progress.self_score:g}", max=f"{progress.max_score:g}"),
+        turn.t("review.score", score=fmt_points(progress.self_score),
+               max=fmt_points(progress.max_score)),
     ]
     if progress.missing_required:
         lines.append(turn.t("review.missing_required", count=len(progress.missing_required),
@@ -113,8 +115,8 @@ async def confirm_submit(turn: Turn, token: Token) -> None:
     key = "review.submitted_late" if result.late else "review.submitted"
     turn.say(turn.t(key, unit=escape(ctx.role.unit_name or ""),
                     time=fmt_datetime(turn.now, ctx.role.timezone),
-                    score=f"{result.progress.self_score:g}",
-                    max=f"{result.progress.max_score:g}"), edit=True)
+                    score=fmt_points(result.progress.self_score),
+                    max=fmt_points(result.progress.max_score)), edit=True)
 
 
 CHOICES = {"r": pressed_review, "sb": ask_submit, "sc": confirm_submit}

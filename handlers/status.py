@@ -15,6 +15,7 @@ from storage.models import Role
 from storage.people import PersonRole
 from storage.review import item_scores
 from storage.rules.progress import compute_progress
+from storage.rules.scoring import fmt_points
 from storage.submissions import answer_states
 from storage.team_status import DONE, UnitState, unit_states
 
@@ -69,13 +70,13 @@ async def _review_lines(turn: Turn, ctx: UnitContext) -> list[str]:
         return ["", turn.t("review.flags_title"), flags] if flags else []
     if submission.appraised_score is None:
         return []
-    lines = ["", turn.t("review.appraisal_title", score=f"{submission.appraised_score:g}",
-                        max=f"{checklist.max_score:g}")]
+    lines = ["", turn.t("review.appraisal_title", score=fmt_points(submission.appraised_score),
+                        max=fmt_points(checklist.max_score))]
     for s in await item_scores(turn.session, submission, checklist):
         item = checklist.by_id(s.item_id)
         if item and s.appraised is not None and abs(s.appraised - s.self_score) > 1e-9:
             lines.append(turn.t("review.appraisal_line", code=escape(item.code),
-                                score=f"{s.appraised:g}", own=f"{s.self_score:g}",
+                                score=fmt_points(s.appraised), own=fmt_points(s.self_score),
                                 reason=escape(s.reason or "")))
     return lines
 

@@ -28,6 +28,7 @@ from storage.models import (
     SubmissionStatus,
 )
 from storage.questions import thread
+from storage.rules.scoring import fmt_points
 from storage.submissions import submission_for
 from storage.team_status import unit_states
 
@@ -120,7 +121,8 @@ async def unit_text(
         turn.t(f"status.state.{submission.status}"),
         turn.t("review.deadline", deadline=fmt_datetime(deadline, campaign.timezone)),
         turn.t("review.answered", answered=progress.answered, total=progress.total),
-        turn.t("review.score", score=f"{progress.self_score:g}", max=f"{progress.max_score:g}"),
+        turn.t("review.score", score=fmt_points(progress.self_score),
+               max=fmt_points(progress.max_score)),
     ]
     if submission.submitted_at:
         lines.append(turn.t("status.submitted_at",
@@ -128,8 +130,8 @@ async def unit_text(
     if submission.late:
         lines.append(turn.t("status.late"))
     if submission.appraised_score is not None:
-        lines.append(turn.t("team.appraised", score=f"{submission.appraised_score:g}",
-                            max=f"{progress.max_score:g}"))
+        lines.append(turn.t("team.appraised", score=fmt_points(submission.appraised_score),
+                            max=fmt_points(progress.max_score)))
     if assignment.visit_at:
         key = "team.visit" if assignment.visit_announced else "team.visit_unannounced"
         lines.append(turn.t(key, time=fmt_datetime(assignment.visit_at, campaign.timezone),

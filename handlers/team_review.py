@@ -22,6 +22,7 @@ from storage.review import (
     unflag_item,
 )
 from storage.rules.answers import parse_number
+from storage.rules.scoring import fmt_points
 from storage.submissions import submission_for
 
 PAGE = 8
@@ -161,8 +162,8 @@ async def confirm_accept(turn: Turn, token: Token) -> None:
     total = await accept_report(turn.session, submission, checklist, person_id=turn.person.id,
                                 now=turn.now)
     turn.wrote_outbox = True
-    turn.say(turn.t("team.accepted", unit=escape(assignment.unit.name), score=f"{total:g}",
-                    max=f"{checklist.max_score:g}"),
+    turn.say(turn.t("team.accepted", unit=escape(assignment.unit.name), score=fmt_points(total),
+                    max=fmt_points(checklist.max_score)),
              [[turn.button("team.appraise", make("ap", assignment.id, 0))]], edit=True)
 
 
@@ -191,7 +192,7 @@ async def appraise_list(turn: Turn, token: Token) -> None:
     rows.append([turn.button("team.back_to_unit", make("ru", assignment.id))])
     total = sum(s.final for s in scores.values())
     turn.say(turn.t("team.appraise_title", unit=escape(assignment.unit.name),
-                    score=f"{total:g}", max=f"{checklist.max_score:g}"), rows, edit=True)
+                    score=fmt_points(total), max=fmt_points(checklist.max_score)), rows, edit=True)
 
 
 async def appraise_one(turn: Turn, token: Token) -> None:
@@ -209,8 +210,8 @@ async def appraise_one(turn: Turn, token: Token) -> None:
     turn.set_state("appraise", a=found[0].id, item=item.id)
     turn.remember(typed=True)
     own = scores[item.id].self_score
-    turn.say(turn.t("team.appraise_ask", code=escape(item.code), self=f"{own:g}",
-                    max=f"{item.points:g}"))
+    turn.say(turn.t("team.appraise_ask", code=escape(item.code), self=fmt_points(own),
+                    max=fmt_points(item.points)))
 
 
 async def typed_appraisal(turn: Turn) -> None:
@@ -228,7 +229,7 @@ async def typed_appraisal(turn: Turn) -> None:
     if turn.state.state == "appraise":
         value = parse_number(turn.inbound.text.strip(), dot_may_group=False)
         if value is None or not 0 <= value <= item.points:
-            turn.say(turn.t("team.bad_score", max=f"{item.points:g}"))
+            turn.say(turn.t("team.bad_score", max=fmt_points(item.points)))
             return
         self_score = {s.item_id: s for s in await item_scores(turn.session, submission,
                                                               checklist)}[item.id].self_score
@@ -242,8 +243,8 @@ async def typed_appraisal(turn: Turn) -> None:
     total = await appraise_item(turn.session, submission, checklist, item.id, value, reason,
                                 person_id=turn.person.id, now=turn.now)
     turn.set_state("idle")
-    turn.say(turn.t("team.appraised_saved", code=escape(item.code), score=f"{value:g}",
-                    total=f"{total:g}", max=f"{checklist.max_score:g}"),
+    turn.say(turn.t("team.appraised_saved", code=escape(item.code), score=fmt_points(value),
+                    total=fmt_points(total), max=fmt_points(checklist.max_score)),
              [[turn.button("team.appraise", make("ap", assignment.id, item.index // PAGE))]])
 
 

@@ -25,7 +25,7 @@ from storage.models import (
     SubmissionStatus,
 )
 from storage.outbox import button, enqueue_many
-from storage.rules.scoring import score
+from storage.rules.scoring import fmt_points, score
 from storage.submissions import answer_states
 
 MAX_FLAGS_LISTED = 30
@@ -207,7 +207,7 @@ async def accept_report(
     campaign = await session.get(Campaign, assignment.campaign_id)
     assert campaign is not None
     params = {"unit": assignment.unit.name, "campaign": campaign.title,
-              "score": f"{total:g}", "max": f"{checklist.max_score:g}",
+              "score": fmt_points(total), "max": fmt_points(checklist.max_score),
               "time": fmt_datetime(now, campaign.timezone)}
     await _tell_unit(session, assignment.id, campaign.id, "review.accepted_notice",
                      f"accepted:{submission.id}", params, now)

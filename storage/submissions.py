@@ -34,6 +34,7 @@ from storage.models import (
 )
 from storage.outbox import button, enqueue_many
 from storage.rules.progress import AnswerState, Progress, compute_progress
+from storage.rules.scoring import fmt_points
 
 OPEN_STATUSES = (SubmissionStatus.NOT_STARTED, SubmissionStatus.IN_PROGRESS)
 
@@ -273,7 +274,7 @@ async def _alert_team(
     params = {
         "unit": unit.name, "campaign": campaign.code, "time": fmt_datetime(now, campaign.timezone),
         "answered": progress.answered, "total": progress.total,
-        "score": f"{progress.self_score:g}", "max": f"{progress.max_score:g}",
+        "score": fmt_points(progress.self_score), "max": fmt_points(progress.max_score),
         "_buttons": [[button("alerts.open_unit", f"ru:{assignment.id}")]],
     }
     rows = [

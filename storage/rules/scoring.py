@@ -471,3 +471,8 @@ _SCORERS = {
     "each": _score_each,
     "proportional": _score_proportional,
 }
+
+
+def fmt_points(value: float) -> str:
+    """A score as people read it: at most two decimals, no trailing zeros (14.12, 5.5, 2)."""
+    return f"{round(float(value), 2):g}"
