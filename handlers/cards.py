@@ -105,3 +105,15 @@ def item_card(
     rows.append([turn.button("checklist.list", make("l", item.index // 10)),
                  turn.button("checklist.review", make("r"))])
     return "\n".join(lines), rows
+
+
+def pager(turn: Turn, page: int, count: int, size: int, action: str, *args: object
+          ) -> list[list[Choice]]:
+    """The ◀ / ▶ row of a paged list (empty when everything fits on one page); the page
+    number is the token's last argument."""
+    row = []
+    if page > 0:
+        row.append(turn.button("checklist.page_prev", make(action, *args, page - 1)))
+    if (page + 1) * size < count:
+        row.append(turn.button("checklist.page_next", make(action, *args, page + 1)))
+    return [row] if row else []

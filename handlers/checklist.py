@@ -9,9 +9,10 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from handlers.cards import item_card, mark_of, short, value_text
+from handlers.cards import item_card, mark_of, pager, short, value_text
 from handlers.context import Turn
 from handlers.messages import Choice
+from handlers.onboarding import stale_button
 from handlers.review import show_review
 from handlers.tokens import Token, make
 from handlers.unit import UnitContext, active_unit, roles
@@ -122,8 +123,6 @@ async def _context_for(turn: Turn, item_id: int | None) -> tuple[UnitContext, It
         return None
     item = ctx.checklist.by_id(item_id or 0)
     if item is None:
-        from handlers.onboarding import stale_button
-
         await stale_button(turn)
         return None
     return ctx, item
@@ -210,8 +209,6 @@ async def pressed_value(turn: Turn, token: Token) -> None:
     ctx, item = found
     value = _button_value(item, token)
     if value is None or validate_value(item, value) is not None:
-        from handlers.onboarding import stale_button
-
         await stale_button(turn)
         return
     await save_answer(turn, ctx, item, value, pressed=True)
@@ -234,8 +231,6 @@ async def toggle_option(turn: Turn, token: Token) -> None:
     ctx, item = found
     index = token.int_arg(1)
     if item.type != "multi" or index is None or not 0 <= index < len(item.options):
-        from handlers.onboarding import stale_button
-
         await stale_button(turn)
         return
     if await _refused(turn, ctx, item):
@@ -301,8 +296,6 @@ async def pick_unit(turn: Turn, token: Token) -> None:
     chosen = token.int_arg(0)
     linked = await roles(turn)
     if not any(r.membership_id == chosen for r in linked):
-        from handlers.onboarding import stale_button
-
         await stale_button(turn)
         return
     turn.set_state("idle", role=chosen)
@@ -331,12 +324,7 @@ async def list_items(turn: Turn, token: Token) -> None:
     lines.append("\n" + turn.t("checklist.list_legend"))
     buttons = [Choice(f"{mark_of(i, states.get(i.id))} {i.code}", make("g", i.id)) for i in shown]
     rows = [buttons[n:n + 5] for n in range(0, len(buttons), 5)]
-    nav = []
-    if page > 0:
-        nav.append(turn.button("checklist.page_prev", make("l", page - 1)))
-    if page + 1 < pages:
-        nav.append(turn.button("checklist.page_next", make("l", page + 1)))
-    rows += [nav] if nav else []
+    rows += pager(turn, page, len(items), PAGE_SIZE, "l")
     rows.append([turn.button("checklist.sections", make("ls")),
                  turn.button("checklist.review", make("r"))])
     turn.say("\n".join(lines), rows, edit=True)
@@ -364,8 +352,6 @@ async def jump_to_section(turn: Turn, token: Token) -> None:
     section_id = token.int_arg(0)
     section = next((s for s in ctx.checklist.sections if s.id == section_id), None)
     if section is None:
-        from handlers.onboarding import stale_button
-
         await stale_button(turn)
         return
     if await locked_message(turn, ctx):

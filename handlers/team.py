@@ -9,7 +9,7 @@ from html import escape
 from sqlalchemy import select
 
 from handlers.access import Scope, assignment_in_scope, deny, scope_of
-from handlers.cards import short, value_text
+from handlers.cards import pager, short, value_text
 from handlers.charts import render_progress_chart
 from handlers.context import Turn
 from handlers.messages import Choice, OutFile
@@ -184,12 +184,7 @@ async def unit_answers(turn: Turn, token: Token) -> None:
             when=fmt_datetime(answer.answered_at, tz), files=files.get(item.id, 0)))
         if answer.note:
             lines.append(turn.t("checklist.note_given", note=escape(short(answer.note, 200))))
-    nav = []
-    if page > 0:
-        nav.append(turn.button("checklist.page_prev", make("ua", assignment.id, page - 1)))
-    if (page + 1) * PAGE < len(checklist.items):
-        nav.append(turn.button("checklist.page_next", make("ua", assignment.id, page + 1)))
-    rows = [nav] if nav else []
+    rows = pager(turn, page, len(checklist.items), PAGE, "ua", assignment.id)
     rows.append([turn.button("team.back_to_unit", make("ru", assignment.id))])
     turn.say("\n".join(lines), rows, edit=True)
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 from html import escape
 
 from handlers.access import assignment_in_scope
-from handlers.cards import short
+from handlers.cards import pager, short
 from handlers.context import Turn
 from handlers.messages import Choice
+from handlers.onboarding import stale_button
 from handlers.tokens import Token, make
+from storage.checklist import ItemInfo
 from storage.models import Assignment, Submission, SubmissionStatus
 from storage.review import (
     ReviewError,
@@ -66,28 +68,28 @@ async def _show_flags(turn: Turn, assignment: Assignment, submission: Submission
               for item in checklist.items if item.id in flagged]
     rows = [[Choice(f"{'🔁' if i.id in flagged else '▫️'} {i.code} {short(i.text, 40)}",
                     make("fi", assignment.id, i.id))] for i in items]
-    nav = []
-    if page > 0:
-        nav.append(turn.button("checklist.page_prev", make("rf", assignment.id, page - 1)))
-    if (page + 1) * PAGE < len(checklist.items):
-        nav.append(turn.button("checklist.page_next", make("rf", assignment.id, page + 1)))
-    rows += [nav] if nav else []
+    rows += pager(turn, page, len(checklist.items), PAGE, "rf", assignment.id)
     if flagged:
         rows.append([turn.button("team.return", make("rt", assignment.id), count=len(flagged))])
     rows.append([turn.button("team.back_to_unit", make("ru", assignment.id))])
     turn.say(prefix + "\n".join(lines), rows, edit=edit)
 
 
+async def _item(turn: Turn, assignment: Assignment, item_id: int | None) -> ItemInfo | None:
+    """An item of the unit's checklist; a stale button gets the usual answer."""
+    checklist = await turn.deps.checklists.get(turn.session, assignment.campaign_id)
+    item = checklist.by_id(item_id or 0)
+    if item is None:
+        await stale_button(turn)
+    return item
+
+
 async def flag_one(turn: Turn, token: Token) -> None:
     found = await _target(turn, token.int_arg(0), "review.flag", "reviews")
     if found is None or await _not_submitted(turn, found[1]):
         return
-    checklist = await turn.deps.checklists.get(turn.session, found[0].campaign_id)
-    item = checklist.by_id(token.int_arg(1) or 0)
+    item = await _item(turn, found[0], token.int_arg(1))
     if item is None:
-        from handlers.onboarding import stale_button
-
-        await stale_button(turn)
         return
     turn.set_state("flag", a=found[0].id, item=item.id)
     turn.say(turn.t("team.flag_ask", code=escape(item.code), text=escape(short(item.text, 120)),
@@ -183,12 +185,7 @@ async def appraise_list(turn: Turn, token: Token) -> None:
         mark = "✎" if s.appraised is not None else ""
         rows.append([Choice(f"{item.code}: {s.final:g}/{item.points:g} {mark}".strip(),
                             make("ai", assignment.id, item.id))])
-    nav = []
-    if page > 0:
-        nav.append(turn.button("checklist.page_prev", make("ap", assignment.id, page - 1)))
-    if (page + 1) * PAGE < len(scored):
-        nav.append(turn.button("checklist.page_next", make("ap", assignment.id, page + 1)))
-    rows += [nav] if nav else []
+    rows += pager(turn, page, len(scored), PAGE, "ap", assignment.id)
     rows.append([turn.button("team.back_to_unit", make("ru", assignment.id))])
     total = sum(s.final for s in scores.values())
     turn.say(turn.t("team.appraise_title", unit=escape(assignment.unit.name),
@@ -199,13 +196,10 @@ async def appraise_one(turn: Turn, token: Token) -> None:
     found = await _target(turn, token.int_arg(0), "review.appraise", "leads")
     if found is None:
         return
-    checklist = await turn.deps.checklists.get(turn.session, found[0].campaign_id)
-    item = checklist.by_id(token.int_arg(1) or 0)
+    item = await _item(turn, found[0], token.int_arg(1))
     if item is None:
-        from handlers.onboarding import stale_button
-
-        await stale_button(turn)
         return
+    checklist = await turn.deps.checklists.get(turn.session, found[0].campaign_id)
     scores = {s.item_id: s for s in await item_scores(turn.session, found[1], checklist)}
     turn.set_state("appraise", a=found[0].id, item=item.id)
     turn.remember(typed=True)

@@ -7,6 +7,7 @@ gets the answer. Both through the outbox, in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import select
@@ -34,6 +35,19 @@ async def _accounts(session: AsyncSession, **where: object) -> list[tuple[int, i
     return [(a, p) for a, p in rows.tuples()]
 
 
+async def _tell(
+    session: AsyncSession, recipients: list[tuple[int, int]], campaign_id: int, key: str,
+    template: str, params: Mapping[str, object], now: datetime,
+) -> None:
+    kind = key.split(":", 1)[0]
+    await enqueue_many(session, [
+        {"dedupe_key": f"{key}:{account_id}", "kind": kind, "chat_account_id": account_id,
+         "person_id": person_id, "campaign_id": campaign_id, "template": template,
+         "params": params, "not_before": now, "created_at": now}
+        for account_id, person_id in recipients
+    ])
+
+
 async def ask(
     session: AsyncSession, assignment: Assignment, submission_id: int, text: str, *,
     person_id: int, person_name: str, now: datetime,
@@ -46,13 +60,8 @@ async def ask(
     params = {"unit": assignment.unit.name, "campaign": campaign.code, "name": person_name,
               "text": text, "_buttons": [[button("questions.answer_button",
                                                  f"qa:{question.id}")]]}
-    await enqueue_many(session, [
-        {"dedupe_key": f"question:{question.id}:{account_id}", "kind": "question",
-         "chat_account_id": account_id, "person_id": pid, "campaign_id": campaign.id,
-         "template": "questions.to_team", "params": params, "not_before": now,
-         "created_at": now}
-        for account_id, pid in await _accounts(session, team_id=assignment.team_id)
-    ])
+    await _tell(session, await _accounts(session, team_id=assignment.team_id), campaign.id,
+                f"question:{question.id}", "questions.to_team", params, now)
     await audit.record(session, now=now, action="question.ask", campaign_id=campaign.id,
                        actor_id=person_id, subject=assignment.unit.code)
     return question
@@ -70,13 +79,8 @@ async def answer(
     assert campaign is not None
     params = {"question": question.text, "answer": text, "name": person_name,
               "campaign": campaign.code}
-    await enqueue_many(session, [
-        {"dedupe_key": f"answer:{reply.id}:{account_id}", "kind": "answer",
-         "chat_account_id": account_id, "person_id": pid, "campaign_id": campaign.id,
-         "template": "questions.to_unit", "params": params, "not_before": now,
-         "created_at": now}
-        for account_id, pid in await _accounts(session, assignment_id=assignment.id)
-    ])
+    await _tell(session, await _accounts(session, assignment_id=assignment.id), campaign.id,
+                f"answer:{reply.id}", "questions.to_unit", params, now)
     await audit.record(session, now=now, action="question.answer", campaign_id=campaign.id,
                        actor_id=person_id, subject=assignment.unit.code)
     return reply

@@ -17,7 +17,6 @@ from storage.localtime import fmt_datetime
 from storage.models import (
     Appraisal,
     Assignment,
-    Campaign,
     Membership,
     ReviewFlag,
     Role,
@@ -74,6 +73,12 @@ async def unflag_item(session: AsyncSession, submission: Submission, item_id: in
         ReviewFlag.returned_at.is_(None)))
 
 
+async def _assignment(session: AsyncSession, submission: Submission) -> Assignment:
+    assignment = await session.get(Assignment, submission.assignment_id)
+    assert assignment is not None  # a submission always belongs to an assignment
+    return assignment
+
+
 async def _unit_contacts(session: AsyncSession, assignment_id: int) -> list[tuple[int, int, int]]:
     """(chat account id, person id, membership id) of the unit's active contacts."""
     from storage.models import ChatAccount
@@ -104,10 +109,8 @@ async def return_report(
     submission.returned_at = now
     submission.updated_at = now
     submission.version += 1
-    assignment = await session.get(Assignment, submission.assignment_id)
-    assert assignment is not None
-    campaign = await session.get(Campaign, assignment.campaign_id)
-    assert campaign is not None
+    assignment = await _assignment(session, submission)
+    campaign = assignment.campaign
     listing = "\n".join(
         f"• {item.code}: {flag.comment}"
         for flag in flags[:MAX_FLAGS_LISTED] if (item := checklist.by_id(flag.item_id))
@@ -202,10 +205,8 @@ async def accept_report(
     submission.appraised_score = total
     submission.updated_at = now
     submission.version += 1
-    assignment = await session.get(Assignment, submission.assignment_id)
-    assert assignment is not None
-    campaign = await session.get(Campaign, assignment.campaign_id)
-    assert campaign is not None
+    assignment = await _assignment(session, submission)
+    campaign = assignment.campaign
     params = {"unit": assignment.unit.name, "campaign": campaign.title,
               "score": fmt_points(total), "max": fmt_points(checklist.max_score),
               "time": fmt_datetime(now, campaign.timezone)}
