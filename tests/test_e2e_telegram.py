@@ -130,6 +130,23 @@ async def test_join_answer_restart_resume_submit_and_leader_alert(
         await lan.press("Xác nhận", "Đã nộp báo cáo")
         alert = await leader.expect("đã nộp báo cáo", 0)
         assert "Ủy ban nhân dân Phường 1" in alert.text and "7/7" in alert.text
+        # The leader opens the unit from the alert and gets the evidence back, then the
+        # summary with its chart: a real document and a real photo through the Bot API.
+        await leader.press("Xem đơn vị", "đã nộp")
+        await leader.press("Tài liệu kiểm chứng", "Tài liệu kiểm chứng của")
+        mark = fake.mark()
+        fake.press(leader.user, leader._button("ke-hoach-cchc-2021.pdf"))
+        await fake.wait_for(lambda c: c.method == "sendDocument" and c.ok, timeout=10,
+                            since=mark, chat_id=leader.chat)
+        [document] = fake.documents(leader.chat)
+        assert document.data == PDF and document.file_name == "ke-hoach-cchc-2021.pdf"
+        mark = fake.mark()
+        fake.send_command(leader.user, "summary")
+        await fake.wait_for(lambda c: c.method == "sendPhoto" and c.ok, timeout=20,
+                            since=mark, chat_id=leader.chat)
+        [photo] = fake.photos(leader.chat)
+        assert photo.data[:8] == b"\x89PNG\r\n\x1a\n"
+        await leader.expect("Đã nộp 1/3", mark)
     refused = [c for c in fake.calls if not c.ok and c.method != "getUpdates"]
     assert refused == [], [(c.method, c.response) for c in refused]
     assert fake.unanswered_callbacks() == []
