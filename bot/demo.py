@@ -26,12 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from apscheduler.events import (
-    EVENT_JOB_ERROR,
-    EVENT_JOB_EXECUTED,
-    EVENT_JOB_SUBMITTED,
-    JobEvent,
-)
 from sqlalchemy import select
 
 from bot.app import App, open_app
@@ -55,7 +49,7 @@ from handlers.dispatcher import Dispatcher
 from handlers.messages import Inbound
 from schedules.delivery import Channel, DeliveryWorker
 from schedules.pacing import RateLimits
-from schedules.scheduler import Jobs, build_scheduler, run_all
+from schedules.scheduler import Jobs, run_all, start_scheduler
 from storage.clock import MovableClock
 from storage.evidence import EvidenceStore
 from storage.invites import InviteState, list_invites
@@ -69,7 +63,6 @@ WEB_LIMITS = RateLimits(per_bot=1000.0, per_chat=100.0, per_group_per_minute=600
 STEPS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 PAST_DEADLINE = timedelta(minutes=1)  # "to the deadline" lands just after it
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-SHUTDOWN_WAIT = 10.0  # seconds for running jobs to finish when the demo stops
 
 
 @dataclass(frozen=True)
@@ -237,8 +230,7 @@ async def running_demo(settings: Settings, options: DemoOptions) -> AsyncIterato
     tasks: list[asyncio.Task[Any]] = []
     runner: web.AppRunner | None = None
     bot: Any = None
-    scheduler = None
-    in_flight = _JobsInFlight()
+    stop_scheduler: Callable[[], Awaitable[None]] | None = None
     try:
         channel = WebChannel(clock=clock, timezone=settings.timezone, numbered=options.numbered)
         channels: dict[str, Channel] = {channel.platform: channel}
@@ -272,22 +264,14 @@ async def running_demo(settings: Settings, options: DemoOptions) -> AsyncIterato
         await _seed(demo, deps.evidence)
         routes.demo = demo
         tasks.append(asyncio.create_task(worker.run(stop), name="outbox-delivery"))
-        scheduler = build_scheduler(jobs)  # every job runs once right away: catch-up
-        scheduler.add_listener(in_flight, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED
-                               | EVENT_JOB_ERROR)
-        scheduler.start()
+        _, stop_scheduler = start_scheduler(jobs)  # every job runs once right away
         if bot is not None:
             tasks.append(asyncio.create_task(_poll(app, bot, dispatcher, stop)))
         yield demo
     finally:
         stop.set()
-        if scheduler is not None:
-            # Shutting down cancels the jobs still running (mid-transaction): let them
-            # finish first, with no new ones started meanwhile.
-            scheduler.pause()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(in_flight.idle.wait(), SHUTDOWN_WAIT)
-            scheduler.shutdown(wait=False)
+        if stop_scheduler is not None:
+            await stop_scheduler()  # lets running jobs finish, then shuts down
         if runner is not None:
             await runner.cleanup()
         for task in tasks:
@@ -296,23 +280,6 @@ async def running_demo(settings: Settings, options: DemoOptions) -> AsyncIterato
         if bot is not None:
             await bot.session.close()
         await app.close()
-
-
-class _JobsInFlight:
-    """Counts the scheduler's running jobs (APScheduler's own events), so stopping can wait
-    for them: APScheduler's shutdown cancels the coroutine jobs still running."""
-
-    def __init__(self) -> None:
-        self.running = 0
-        self.idle = asyncio.Event()
-        self.idle.set()
-
-    def __call__(self, event: JobEvent) -> None:
-        self.running += 1 if event.code == EVENT_JOB_SUBMITTED else -1
-        if self.running > 0:
-            self.idle.clear()
-        else:
-            self.idle.set()
 
 
 async def _telegram(app: App) -> tuple[Any, str, Channel]:

@@ -31,7 +31,7 @@ from bot.settings import OFFICIAL_TELEGRAM_API
 from handlers.dispatcher import Dispatcher
 from handlers.messages import Inbound
 from schedules.delivery import DeliveryWorker
-from schedules.scheduler import Jobs, build_scheduler
+from schedules.scheduler import Jobs, start_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,7 @@ async def run_bot(app: App, *, webhook: WebhookOptions | None = None,
     stop = stop or asyncio.Event()
     delivery = asyncio.create_task(worker.run(stop), name="outbox-delivery")
     jobs = Jobs(app.sessions, app.clock, deps.admin_ids, on_outbox=worker.notify)
-    scheduler = build_scheduler(jobs)
-    scheduler.start()
+    _, stop_scheduler = start_scheduler(jobs)
 
     def apology(event: Inbound) -> str:
         return app.catalog.t(event.sender.language or "vi", "common.error")
@@ -82,7 +81,7 @@ async def run_bot(app: App, *, webhook: WebhookOptions | None = None,
                               stop_event=stop, close_session=False)
     finally:
         stop.set()
-        scheduler.shutdown(wait=False)
+        await stop_scheduler()
         with contextlib.suppress(asyncio.CancelledError):
             await delivery
         await bot.session.close()

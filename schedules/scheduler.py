@@ -9,11 +9,19 @@ schedules/reminders.py and schedules/summaries.py).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+)
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,6 +30,8 @@ from storage.clock import Clock
 from storage.db import transaction
 
 log = logging.getLogger(__name__)
+
+SHUTDOWN_WAIT = 10.0  # seconds for running jobs to finish when the process stops
 
 
 @dataclass
@@ -91,3 +101,37 @@ def build_scheduler(jobs: Jobs) -> AsyncIOScheduler:
             misfire_grace_time=int(every.total_seconds()),
         )
     return scheduler
+
+
+class _JobsInFlight:
+    """Counts the scheduler's running jobs (APScheduler's own events), so stopping can wait
+    for them: APScheduler's shutdown cancels the coroutine jobs still running."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def __call__(self, event: JobEvent) -> None:
+        self.running += 1 if event.code == EVENT_JOB_SUBMITTED else -1
+        if self.running > 0:
+            self.idle.clear()
+        else:
+            self.idle.set()
+
+
+def start_scheduler(jobs: Jobs) -> tuple[AsyncIOScheduler, Callable[[], Awaitable[None]]]:
+    """Start the jobs (each runs once right away: catch-up); returns the scheduler and an
+    async `stop` that lets running jobs finish (no new ones start) before shutting down."""
+    scheduler = build_scheduler(jobs)
+    in_flight = _JobsInFlight()
+    scheduler.add_listener(in_flight, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+    scheduler.start()
+
+    async def stop(wait: float = SHUTDOWN_WAIT) -> None:
+        scheduler.pause()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(in_flight.idle.wait(), wait)
+        scheduler.shutdown(wait=False)
+
+    return scheduler, stop
