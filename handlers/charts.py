@@ -30,7 +30,7 @@ def render_progress_chart(
     from matplotlib import pyplot as plt
 
     labels = [s.code for s in summaries]
-    height = max(2.0, 0.6 * len(summaries) + 1.4)
+    height = max(2.4, 0.6 * len(summaries) + 1.8)
     fig, ax = plt.subplots(figsize=(7, height), dpi=110)
     left = [0] * len(summaries)
     for key, colour in SERIES:
@@ -53,5 +53,7 @@ def _style(ax: Any, tr: Callable[..., str], widest: int) -> None:
     ax.set_xlabel(tr("team.chart.units"))
     ax.set_xlim(0, widest * 1.15 + 1)
     ax.invert_yaxis()
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    # Below the bars, in one row: a legend inside the plot would cover the longest bar.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=4, fontsize=8,
+              frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
