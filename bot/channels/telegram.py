@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Iterator, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher, Router
@@ -204,3 +205,20 @@ async def run_webhook(
         await processor.drain(drain_timeout)
         if close_session:
             await bot.session.close()
+
+
+# aiogram parses every Bot API answer as `Response[<result type>]`; pydantic keeps those
+# generic classes only weakly, so each full garbage collection drops them and the next call
+# rebuilds the schema (hundreds of milliseconds under load). Holding them here keeps them.
+_RESPONSE_TYPES: list[Any] = []
+
+
+def keep_response_types() -> None:
+    from aiogram import methods
+    from aiogram.methods.base import Response, TelegramMethod
+
+    for name in ("GetMe", "GetUpdates", "GetFile", "SendMessage", "EditMessageText",
+                 "EditMessageReplyMarkup", "AnswerCallbackQuery", "SendDocument", "SendPhoto",
+                 "DeleteWebhook", "SetWebhook", "SetMyCommands", "SendChatAction"):
+        method: type[TelegramMethod[Any]] = getattr(methods, name)
+        _RESPONSE_TYPES.append(Response[method.__returning__])  # type: ignore[name-defined]
