@@ -156,13 +156,22 @@ def unit_buttons(
     return rows
 
 
-async def unit_answers(turn: Turn, token: Token) -> None:
-    assignment = await assignment_in_scope(turn, token.int_arg(0), "unit.answers",
-                                           need="reviews")
+async def _reviewed_unit(
+    turn: Turn, token: Token, action: str
+) -> tuple[Assignment, Submission, Checklist] | None:
+    """The unit a team button is about, if the person may review it (else refused)."""
+    assignment = await assignment_in_scope(turn, token.int_arg(0), action, need="reviews")
     if assignment is None:
-        return
+        return None
     checklist = await turn.deps.checklists.get(turn.session, assignment.campaign_id)
-    submission = await submission_for(turn.session, assignment.id)
+    return assignment, await submission_for(turn.session, assignment.id), checklist
+
+
+async def unit_answers(turn: Turn, token: Token) -> None:
+    found = await _reviewed_unit(turn, token, "unit.answers")
+    if found is None:
+        return
+    assignment, submission, checklist = found
     page = max(0, token.int_arg(1) or 0)
     items = checklist.items[page * PAGE:(page + 1) * PAGE]
     answers = {a.item_id: a for a in await turn.session.scalars(
@@ -206,12 +215,10 @@ async def _evidence_counts(turn: Turn, submission_id: int) -> dict[int, int]:
 
 
 async def unit_evidence(turn: Turn, token: Token) -> None:
-    assignment = await assignment_in_scope(turn, token.int_arg(0), "unit.evidence",
-                                           need="reviews")
-    if assignment is None:
+    found = await _reviewed_unit(turn, token, "unit.evidence")
+    if found is None:
         return
-    checklist = await turn.deps.checklists.get(turn.session, assignment.campaign_id)
-    submission = await submission_for(turn.session, assignment.id)
+    assignment, submission, checklist = found
     files = list(await turn.session.scalars(select(EvidenceFile).where(
         EvidenceFile.submission_id == submission.id, EvidenceFile.removed_at.is_(None))
         .order_by(EvidenceFile.item_id, EvidenceFile.id)))
