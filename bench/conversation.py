@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
 import logging
 import math
@@ -41,9 +40,8 @@ import re
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,9 +50,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pydantic import SecretStr
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench._databases import fresh_database
 from bench._driver import BenchResult, chatter, drive
 from bench.echo_aiogram import echo_bot
 from bot.app import App, open_app
@@ -68,7 +67,6 @@ from storage.models import Answer
 from tests import factories
 from tests.fake_telegram import FakeTelegram, FakeUser, RecordedCall
 
-PG_ADMIN = os.environ.get("CCHC_BENCH_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 START = datetime(2021, 9, 1, 1, 0, tzinfo=UTC)  # 08:00 in Asia/Ho_Chi_Minh: nothing is late
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n"
 FIRST_USER = 700_000
@@ -198,30 +196,6 @@ async def answer_checklist(fake: FakeTelegram, user: FakeUser, code: str, *, tim
 # --------------------------------------------------------------------------------------------
 # Databases
 # --------------------------------------------------------------------------------------------
-
-
-async def _admin(sql: str) -> None:
-    engine = storage_db.create_engine(PG_ADMIN)
-    try:
-        async with engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
-@contextlib.asynccontextmanager
-async def fresh_database(backend: str, folder: Path) -> AsyncIterator[str]:
-    """A new, empty database URL; a PostgreSQL one is dropped afterwards, whatever happened."""
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{folder / 'bench.sqlite3'}"
-        return
-    name = f"cchc_bench_{uuid.uuid4().hex[:12]}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def import_contacts(url: str, contacts: int, clock: FrozenClock) -> list[str]:

@@ -14,22 +14,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._databases import fresh_database_sync  # noqa: E402
 from bot.i18n import Catalog  # noqa: E402
 from storage.db import create_engine, session_factory, upgrade  # noqa: E402
 from storage.export_xlsx import begin_snapshot, export_workbook  # noqa: E402
@@ -47,7 +46,6 @@ from storage.models import (  # noqa: E402
     Unit,
 )
 
-PG_ADMIN = os.environ.get("CCHC_BENCH_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 DEADLINE = datetime(2026, 12, 31, 10, 0, tzinfo=UTC)
 START = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
 BATCH = 20_000  # rows per bulk insert
@@ -190,14 +188,6 @@ async def export(url: str, out: Path) -> dict[str, float]:
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-async def _admin(sql: str) -> None:
-    engine = create_engine(PG_ADMIN)
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(sql))
-    await engine.dispose()
-
-
 def _child(*args: str) -> dict[str, Any]:
     out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
                          check=True).stdout
@@ -207,19 +197,10 @@ def _child(*args: str) -> dict[str, Any]:
 
 def run_backend(backend: str, units: int, items: int) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp())
-    name = f"cchc_bench_{uuid.uuid4().hex[:8]}"
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{folder}/bench.sqlite3"
-    else:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    with fresh_database_sync(backend, folder) as url:
         made = _child("--generate", url, "--units", str(units), "--items", str(items))
         figures = _child("--export", url, "--out", str(folder / "export.xlsx"))
         return {**made, **figures}
-    finally:
-        if backend != "sqlite":
-            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def main() -> None:

@@ -13,20 +13,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PG_ADMIN = os.environ.get("CCHC_BENCH_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 TYPES = ["yesno", "percent", "number", "date", "choice", "multi", "text"]
 
 
@@ -50,18 +47,6 @@ def generate_yaml(units: int, items: int) -> str:
                 item.append("        options: [Có, Một phần, Chưa]")
             lines += item
     return "\n".join(lines) + "\n"
-
-
-async def _admin(sql: str) -> None:
-    from sqlalchemy import text
-
-    from storage.db import create_engine
-
-    engine = create_engine(PG_ADMIN)
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(sql))
-    await engine.dispose()
 
 
 async def run_once(url: str, path: Path) -> dict[str, float]:
@@ -88,18 +73,10 @@ async def run_once(url: str, path: Path) -> dict[str, float]:
 
 
 def child(backend: str, path: Path) -> None:
-    if backend == "sqlite":
-        folder = tempfile.mkdtemp()
-        url = f"sqlite+aiosqlite:///{folder}/bench.sqlite3"
+    from bench._databases import fresh_database_sync
+
+    with fresh_database_sync(backend, Path(tempfile.mkdtemp())) as url:
         print(json.dumps(asyncio.run(run_once(url, path))))
-        return
-    name = f"cchc_bench_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-        print(json.dumps(asyncio.run(run_once(url, path))))
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def main() -> None:

@@ -12,20 +12,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import event, insert, select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._databases import fresh_database  # noqa: E402
 from schedules.reminders import plan_reminders  # noqa: E402
 from storage.campaign_import import import_campaign  # noqa: E402
 from storage.campaign_spec import (  # noqa: E402
@@ -41,7 +40,6 @@ from storage.campaign_spec import (  # noqa: E402
 from storage.db import create_engine, session_factory, transaction, upgrade  # noqa: E402
 from storage.models import Assignment, ChatAccount, Membership, Person  # noqa: E402
 
-PG_ADMIN = os.environ.get("CCHC_BENCH_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 DEADLINE = datetime(2026, 12, 31, 10, 0, tzinfo=UTC)
 
 
@@ -101,21 +99,8 @@ async def measure(url: str, units: int) -> tuple[float, int, float, int]:
 
 
 async def with_database(backend: str, units: int) -> tuple[float, int, float, int]:
-    if backend == "sqlite":
-        folder = tempfile.mkdtemp()
-        return await measure(f"sqlite+aiosqlite:///{folder}/bench.sqlite3", units)
-    name = f"cchc_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN)
-    async with admin.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        return await measure(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", units)
-    finally:
-        async with admin.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    async with fresh_database(backend, Path(tempfile.mkdtemp())) as url:
+        return await measure(url, units)
 
 
 def main() -> None:

@@ -142,3 +142,27 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 def run(coro: Any) -> Any:
     """Run a coroutine from synchronous code (the CLI)."""
     return asyncio.run(coro)
+
+
+# -- throw-away databases (tests and benchmarks) --------------------------------------------
+
+
+async def admin_execute(admin_url: str, sql: str) -> None:
+    """Run one statement outside a transaction (CREATE / DROP DATABASE need that)."""
+    engine = create_engine(admin_url)
+    try:
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.exec_driver_sql(sql)
+    finally:
+        await engine.dispose()
+
+
+async def create_database(admin_url: str, name: str) -> str:
+    """Create database `name` on the server of `admin_url`; returns its URL."""
+    await admin_execute(admin_url, f'CREATE DATABASE "{name}"')
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    await admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

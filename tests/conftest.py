@@ -46,16 +46,6 @@ async def _migrate(url: str) -> None:
         await engine.dispose()
 
 
-async def _admin_execute(sql: str) -> None:
-    engine = storage_db.create_engine(PG_ADMIN_URL)
-    try:
-        async with engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated SQLite file; each test gets a copy (much faster than migrating)."""
@@ -68,15 +58,14 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pg_database() -> Iterator[str]:
     name = f"cchc_test_{uuid.uuid4().hex[:12]}"
     try:
-        asyncio.run(_admin_execute(f'CREATE DATABASE "{name}"'))
+        url = asyncio.run(storage_db.create_database(PG_ADMIN_URL, name))
     except Exception as exc:  # the server is not there
         if IN_CI:
             pytest.fail(f"PostgreSQL is required in CI but unreachable: {exc}")
         pytest.skip(f"PostgreSQL not reachable: {exc}")
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     asyncio.run(_migrate(url))
     yield url
-    asyncio.run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(storage_db.drop_database(PG_ADMIN_URL, name))
 
 
 def sqlite_copy(template: Path, tmp_path: Path) -> str:

@@ -1,0 +1,47 @@
+"""A fresh database for one benchmark run: a SQLite file in a folder, or a throw-away
+PostgreSQL database (CCHC_BENCH_PG names the admin URL) dropped afterwards, whatever
+happened."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+from storage.db import create_database, drop_database
+
+PG_ADMIN = os.environ.get("CCHC_BENCH_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+
+
+def _name() -> str:
+    return f"cchc_bench_{uuid.uuid4().hex[:12]}"
+
+
+@asynccontextmanager
+async def fresh_database(backend: str, folder: Path) -> AsyncIterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{folder / 'bench.sqlite3'}"
+        return
+    name = _name()
+    url = await create_database(PG_ADMIN, name)
+    try:
+        yield url
+    finally:
+        await drop_database(PG_ADMIN, name)
+
+
+@contextmanager
+def fresh_database_sync(backend: str, folder: Path) -> Iterator[str]:
+    """The same, for scripts that run each step in its own event loop or process."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{folder / 'bench.sqlite3'}"
+        return
+    name = _name()
+    url = asyncio.run(create_database(PG_ADMIN, name))
+    try:
+        yield url
+    finally:
+        asyncio.run(drop_database(PG_ADMIN, name))
