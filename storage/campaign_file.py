@@ -371,17 +371,23 @@ def _count(doc: _Doc, value: _Value | None, default: int, *, minimum: int) -> in
     """An invite count: an integer from `minimum` (0 or 1) to MAX_INVITES."""
     if value is None:
         return default
-    count = _integer(doc, value)
-    if count is None:
+    return _bounded(doc, value, minimum, MAX_INVITES)
+
+
+def _bounded(doc: _Doc, value: _Value, minimum: int, maximum: int | None) -> int | None:
+    """An integer from `minimum` to `maximum` (None: no upper bound), or None after
+    reporting why not."""
+    number = _integer(doc, value)
+    if number is None:
         return None
-    if count < minimum:
+    if number < minimum:
         code = "not_positive" if minimum > 0 else "negative"
-        doc.add(code, value.where, value.line, value=count)
+        doc.add(code, value.where, value.line, value=number)
         return None
-    if count > MAX_INVITES:
-        doc.add("too_many", value.where, value.line, value=count, max=MAX_INVITES)
+    if maximum is not None and number > maximum:
+        doc.add("too_many", value.where, value.line, value=number, max=maximum)
         return None
-    return count
+    return number
 
 
 def _number(doc: _Doc, value: _Value) -> float | None:
@@ -966,14 +972,5 @@ def _count_or(
     """A plain non-negative integer setting (overdue_limit, max_length)."""
     if value is None:
         return default
-    number = _integer(doc, value)
-    if number is None:
-        return default
-    if number < minimum:
-        code = "not_positive" if minimum > 0 else "negative"
-        doc.add(code, value.where, value.line, value=number)
-        return default
-    if maximum is not None and number > maximum:
-        doc.add("too_many", value.where, value.line, value=number, max=maximum)
-        return default
-    return number
+    number = _bounded(doc, value, minimum, maximum)
+    return default if number is None else number
