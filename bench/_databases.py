@@ -23,7 +23,7 @@ def _name() -> str:
 @asynccontextmanager
 async def fresh_database(backend: str, folder: Path) -> AsyncIterator[str]:
     if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{folder / 'bench.sqlite3'}"
+        yield f"sqlite:///{folder / 'bench.sqlite3'}"
         return
     name = _name()
     url = await create_database(PG_ADMIN, name)
@@ -37,7 +37,7 @@ async def fresh_database(backend: str, folder: Path) -> AsyncIterator[str]:
 def fresh_database_sync(backend: str, folder: Path) -> Iterator[str]:
     """The same, for scripts that run each step in its own event loop or process."""
     if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{folder / 'bench.sqlite3'}"
+        yield f"sqlite:///{folder / 'bench.sqlite3'}"
         return
     name = _name()
     url = asyncio.run(create_database(PG_ADMIN, name))

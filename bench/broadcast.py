@@ -134,7 +134,7 @@ async def deliver(fake: FakeTelegram, sessions: Sessions,
 
 async def main(recipients: int) -> int:
     with tempfile.TemporaryDirectory(prefix="cchc-bench-") as tmp:
-        engine = storage_db.create_engine(f"sqlite+aiosqlite:///{tmp}/bench.sqlite3")
+        engine = storage_db.create_engine(f"sqlite:///{tmp}/bench.sqlite3")
         try:
             await storage_db.upgrade(engine)
             sessions = storage_db.session_factory(engine)

@@ -78,7 +78,7 @@ def demo_settings(base: Settings, folder: os.PathLike[str] | str) -> Settings:
     moved into `folder`: the demo can never write to the real ones."""
     root = Path(folder)
     return base.model_copy(update={
-        "database_url": f"sqlite+aiosqlite:///{root / 'demo.sqlite3'}",
+        "database_url": f"sqlite:///{root / 'demo.sqlite3'}",
         "evidence_dir": root / "evidence",
     })
 

@@ -32,7 +32,7 @@ from storage.db import transaction
 from storage.evidence import EvidenceStore
 from storage.invites import list_invites, new_invite, redeem_invite
 from storage.models import Assignment, Campaign, Role, Unit
-from storage.people import account_for
+from storage.people import account_for, person_row
 from storage.submissions import add_evidence, record_answer, record_note, submission_for, submit
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hcmc-2021-team1.yaml"
@@ -217,7 +217,8 @@ class _Seeder:
             chat_id=f"seed-{unit}-{slot}", display_name=name, username=None,
             language_hint="vi", now=at)
         code = self.demo.code_for(Role.UNIT_CONTACT, unit, slot)
-        result = await redeem_invite(self.session, code, account.person, now=at)
+        person = await person_row(self.session, account)
+        result = await redeem_invite(self.session, code, person, now=at)
         assert result.membership is not None, f"{unit}: {result.outcome}"
         return account.person_id
 

@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     bot_username: str | None = None  # for t.me deep links; asked from Telegram when unset
     telegram_api_url: str = OFFICIAL_TELEGRAM_API
     webhook_secret: SecretStr | None = None
-    database_url: str = "sqlite+aiosqlite:///data/cchc.sqlite3"
+    database_url: str = "sqlite:///data/cchc.sqlite3"
     timezone: str = "Asia/Ho_Chi_Minh"
     admin_telegram_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     evidence_dir: Path = Path("data/evidence")

@@ -13,9 +13,9 @@ from bot.i18n import Catalog, Translator
 from handlers.messages import Capabilities, Choice, Inbound, OutFile, Reply
 from storage.checklist import ChecklistCache
 from storage.clock import Clock
+from storage.conversation_state import ChatState
 from storage.evidence import EvidenceStore
-from storage.models import ChatAccount, ConversationState, Person
-from storage.people import PersonRole
+from storage.people import ChatUser, PersonRole
 
 
 @dataclass
@@ -43,8 +43,8 @@ class Turn:
     deps: Deps
     session: AsyncSession
     inbound: Inbound
-    account: ChatAccount
-    state: ConversationState
+    account: ChatUser
+    state: ChatState
     tr: Translator
     prefetched: Path | None = None  # an attachment already downloaded to .incoming/
     replies: list[Reply] = field(default_factory=list)
@@ -52,8 +52,9 @@ class Turn:
     wrote_outbox: bool = False  # wake the delivery worker once this event is committed
 
     @property
-    def person(self) -> Person:
-        return self.account.person
+    def person(self) -> ChatUser:
+        """The person behind the chat account (id, full_name, locale, is_admin)."""
+        return self.account
 
     @property
     def now(self) -> Any:

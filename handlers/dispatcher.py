@@ -31,7 +31,7 @@ from handlers.context import Deps, Turn
 from handlers.messages import Capabilities, Inbound, InboundKind, Reply
 from handlers.numbered import number_choices, numbered_choice
 from handlers.tokens import Token, parse
-from storage.conversation_state import lock_state
+from storage.conversation_state import lock_state, save_state
 from storage.db import transaction
 from storage.evidence import is_allowed
 from storage.people import account_for
@@ -149,12 +149,12 @@ class Dispatcher:
             state = await lock_state(session, platform=sender.platform, chat_id=sender.chat_id,
                                      now=now)
             state.person_id = account.person_id
-            locale = account.person.locale or normalize_locale(sender.language)
+            locale = account.locale or normalize_locale(sender.language)
             turn = Turn(deps, session, inbound, account, state,
                         deps.catalog.for_locale(locale), prefetched)
             await self._route(turn)
             self._present(turn)
-            state.updated_at = now
+            await save_state(session, state)
         if turn.wrote_outbox:
             deps.on_outbox()
         return turn.replies

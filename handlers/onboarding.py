@@ -14,7 +14,7 @@ from storage.invite_codes import looks_like_code
 from storage.invites import RedeemOutcome, redeem_invite
 from storage.localtime import fmt_datetime
 from storage.models import Role
-from storage.people import PersonRole
+from storage.people import PersonRole, person_row
 
 LANGUAGES = {"vi": "Tiếng Việt", "en": "English"}
 
@@ -49,7 +49,8 @@ async def _redeem(turn: Turn, typed: str) -> None:
         minutes = max(1, math.ceil(wait.total_seconds() / 60))
         turn.say(turn.t("onboarding.too_many_codes", minutes=minutes))
         return
-    result = await redeem_invite(turn.session, typed, turn.person, now=turn.now)
+    person = await person_row(turn.session, turn.account)
+    result = await redeem_invite(turn.session, typed, person, now=turn.now)
     if result.outcome in (RedeemOutcome.OK, RedeemOutcome.ALREADY_YOURS):
         turn.roles = None  # the new role must show up
         linked = await roles(turn)
@@ -128,7 +129,8 @@ async def choose_language(turn: Turn, token: Token) -> None:
     if code not in LANGUAGES:
         await stale_button(turn)
         return
-    turn.person.locale = code
+    (await person_row(turn.session, turn.account)).locale = code
+    turn.account.locale = code
     turn.tr = turn.deps.catalog.for_locale(code)
     turn.say(turn.t("onboarding.language_set"), edit=True)
 

@@ -54,8 +54,9 @@ async def active_unit(turn: Turn, *, announce: bool = True) -> UnitContext | Non
         role = contacts[0]
         turn.remember(role=role.membership_id)
     assert role.assignment_id is not None
-    submission = await submission_for(turn.session, role.assignment_id)
-    checklist = await turn.deps.checklists.get(turn.session, role.campaign_id)
+    submission = await submission_for(turn.session, role.assignment_id, role.submission_id)
+    checklist = await turn.deps.checklists.get(turn.session, role.campaign_id,
+                                               role.campaign_version)
     return UnitContext(role, submission, checklist)
 
 

@@ -94,8 +94,11 @@ class ChecklistCache:
     def __init__(self) -> None:
         self._cache: dict[int, tuple[datetime, Checklist]] = {}
 
-    async def get(self, session: AsyncSession, campaign_id: int) -> Checklist:
-        updated_at = await session.scalar(
+    async def get(
+        self, session: AsyncSession, campaign_id: int, version: datetime | None = None
+    ) -> Checklist:
+        """`version` is the campaign's updated_at when the caller has just read it."""
+        updated_at = version or await session.scalar(
             select(Campaign.updated_at).where(Campaign.id == campaign_id)
         )
         cached = self._cache.get(campaign_id)

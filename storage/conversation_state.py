@@ -1,32 +1,76 @@
 """Conversation state in the database, so a restart or a second process continues a chat
 exactly where it was. On PostgreSQL the row is locked for the event (one chat's events run
-in order across processes); on SQLite the single process's BEGIN IMMEDIATE does that."""
+in order across processes); on SQLite the single process's BEGIN IMMEDIATE does that.
+
+Every event reads and usually writes this row, so both are one prebuilt Core statement with
+plain values, not ORM objects (building and flushing those cost more than the SQL)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ConversationState
 
+_TABLE: Table = ConversationState.__table__  # type: ignore[assignment]
+
+
+@dataclass
+class ChatState:
+    """A chat's conversation state for one event; `save_state` writes it back if changed."""
+
+    id: int
+    state: str
+    data: dict[str, Any]
+    person_id: int | None
+    _read: str = field(default="", repr=False)  # what was read, to tell a change
+
+    def snapshot(self) -> str:
+        return json.dumps([self.state, self.data, self.person_id], sort_keys=True, default=str)
+
+
+def _upsert(builder: Any) -> Any:
+    # Touching the row on conflict takes its row lock on PostgreSQL (as SELECT ... FOR UPDATE
+    # would) and returns it: one round trip.
+    statement = builder(_TABLE).values(
+        platform=bindparam("platform"), chat_id=bindparam("chat_id"), state="idle",
+        data=bindparam("data", type_=_TABLE.c.data.type), updated_at=bindparam("now"),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["platform", "chat_id"], set_={"updated_at": statement.excluded.updated_at}
+    ).returning(_TABLE.c.id, _TABLE.c.state, _TABLE.c.data, _TABLE.c.person_id)
+
+
+_UPSERTS = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
+_SAVE = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("state_id"))
+    .values(state=bindparam("state"), data=bindparam("data"), person_id=bindparam("person_id"))
+)
+
 
 async def lock_state(
     session: AsyncSession, *, platform: str, chat_id: str, now: datetime
-) -> ConversationState:
-    """The chat's state row, created when missing, locked until the transaction ends.
-
-    One statement: an upsert that touches the row takes its row lock on PostgreSQL (as
-    SELECT ... FOR UPDATE would) and returns it, a round trip less on every event."""
+) -> ChatState:
+    """The chat's state, its row created when missing and locked until the transaction ends."""
     dialect = session.bind.dialect.name if session.bind else "sqlite"
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        builder(ConversationState)
-        .values(platform=platform, chat_id=chat_id, state="idle", data={}, updated_at=now)
-        .on_conflict_do_update(index_elements=["platform", "chat_id"],
-                               set_={"updated_at": now})
-        .returning(ConversationState)
-    )
-    result = await session.scalars(statement, execution_options={"populate_existing": True})
-    return result.one()
+    row = (await session.execute(
+        _UPSERTS[dialect], {"platform": platform, "chat_id": chat_id, "data": {}, "now": now}
+    )).one()
+    state = ChatState(row.id, row.state, dict(row.data or {}), row.person_id)
+    state._read = state.snapshot()
+    return state
+
+
+async def save_state(session: AsyncSession, state: ChatState) -> None:
+    """Write the state back when the event changed it (updated_at was set by lock_state)."""
+    if state.snapshot() == state._read:
+        return
+    await session.execute(_SAVE, {"state_id": state.id, "state": state.state,
+                                  "data": state.data, "person_id": state.person_id})

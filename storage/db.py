@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage import sqlite_inline
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -33,8 +36,8 @@ def normalize_url(url: str) -> str:
     driver = parsed.drivername
     if driver in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"):
         parsed = parsed.set(drivername="postgresql+asyncpg")
-    elif driver == "sqlite":
-        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif driver in ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"):
+        parsed = parsed.set(drivername="sqlite+inline")  # see storage/sqlite_inline.py
     return parsed.render_as_string(hide_password=False)
 
 
@@ -43,15 +46,7 @@ def is_sqlite(url: str) -> bool:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # Foreign keys are off by default in SQLite; WAL lets readers run beside the writer;
-    # busy_timeout makes a second connection wait for the lock instead of failing at once.
-    dbapi_conn.isolation_level = None  # let the "begin" hook below issue BEGIN itself
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+    sqlite_inline.connect_pragmas(dbapi_conn, inline=isinstance(dbapi_conn, sqlite3.Connection))
 
 
 READ_ONLY = {"sqlite_begin": "DEFERRED"}  # execution options of a long read (an export)
@@ -63,7 +58,7 @@ def _sqlite_begin_immediate(conn: Connection) -> None:
     # BEGIN makes concurrent events queue up instead. A long read-only transaction asks for
     # READ_ONLY: in WAL mode it reads its snapshot without holding up the writers.
     mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-    conn.exec_driver_sql(f"BEGIN {'DEFERRED' if mode == 'DEFERRED' else 'IMMEDIATE'}")
+    sqlite_inline.begin_immediate(conn, "DEFERRED" if mode == "DEFERRED" else "IMMEDIATE")
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:

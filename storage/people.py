@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -15,8 +15,38 @@ from storage.models import (
     Membership,
     Person,
     Role,
+    Submission,
     Team,
     Unit,
+)
+
+
+@dataclass
+class ChatUser:
+    """What an event needs of its sender: the chat account and the person behind it, as
+    plain values (read with one statement; `person_row` gives the ORM Person to change)."""
+
+    account_id: int
+    platform: str
+    user_id: str
+    chat_id: str
+    person_id: int
+    full_name: str
+    locale: str | None
+    is_admin: bool
+
+    @property
+    def id(self) -> int:  # as a person: `turn.person.id`
+        return self.person_id
+
+
+_ACCOUNT = (
+    select(ChatAccount.id, ChatAccount.chat_id, ChatAccount.username, ChatAccount.language_hint,
+           ChatAccount.unreachable_at, Person.id, Person.full_name, Person.locale,
+           Person.is_admin)
+    .join(Person, Person.id == ChatAccount.person_id)
+    .where(ChatAccount.platform == bindparam("platform"),
+           ChatAccount.user_id == bindparam("user_id"))
 )
 
 
@@ -30,15 +60,13 @@ async def account_for(
     username: str | None,
     language_hint: str | None,
     now: datetime,
-) -> ChatAccount:
+) -> ChatUser:
     """The account of this platform user, created with a new Person on first contact.
 
     Writing to the bot proves the chat works again, so an "unreachable" mark is cleared.
     """
-    account = await session.scalar(
-        select(ChatAccount).where(ChatAccount.platform == platform, ChatAccount.user_id == user_id)
-    )
-    if account is None:
+    row = (await session.execute(_ACCOUNT, {"platform": platform, "user_id": user_id})).first()
+    if row is None:
         person = Person(full_name=display_name, created_at=now)
         account = ChatAccount(
             person=person, platform=platform, user_id=user_id, chat_id=chat_id,
@@ -46,17 +74,30 @@ async def account_for(
         )
         session.add(account)
         await session.flush()
-        return account
-    if (account.chat_id, account.username, account.language_hint) != (
-        chat_id, username, language_hint
-    ):
-        account.chat_id, account.username, account.language_hint = chat_id, username, language_hint
-    if account.unreachable_at is not None:
-        account.unreachable_at = None
-        account.unreachable_reason = None
-    if display_name and not account.person.full_name:
-        account.person.full_name = display_name
-    return account
+        return ChatUser(account.id, platform, user_id, chat_id, person.id, person.full_name,
+                        None, False)
+    account_id, old_chat, old_username, old_hint, unreachable, person_id, name, locale, admin \
+        = row
+    if (old_chat, old_username, old_hint, unreachable) != (chat_id, username, language_hint,
+                                                           None):  # fmt: skip
+        await session.execute(
+            update(ChatAccount).where(ChatAccount.id == account_id).values(
+                chat_id=chat_id, username=username, language_hint=language_hint,
+                unreachable_at=None, unreachable_reason=None,
+            )
+        )
+    if display_name and not name:
+        await session.execute(
+            update(Person).where(Person.id == person_id).values(full_name=display_name)
+        )
+        name = display_name
+    return ChatUser(account_id, platform, user_id, chat_id, person_id, name, locale, admin)
+
+
+async def person_row(session: AsyncSession, user: ChatUser) -> Person:
+    person = await session.get(Person, user.person_id)
+    assert person is not None  # the account row references it
+    return person
 
 
 @dataclass(frozen=True)
@@ -77,6 +118,8 @@ class PersonRole:
     team_id: int | None
     team_code: str | None
     team_name: str | None
+    campaign_version: datetime | None = None  # the campaign's updated_at: keys its checklist
+    submission_id: int | None = None
 
     @property
     def deadline(self) -> datetime:
@@ -88,30 +131,41 @@ class PersonRole:
         return f"{self.campaign_code} · {where}" if where else self.campaign_code
 
 
-async def roles_of(session: AsyncSession, person_id: int) -> list[PersonRole]:
-    """Active roles in open campaigns, newest campaign first."""
-    rows = await session.execute(
-        select(Membership, Campaign, Assignment, Unit, Team)
-        .join(Campaign, Campaign.id == Membership.campaign_id)
-        .outerjoin(Assignment, Assignment.id == Membership.assignment_id)
-        .outerjoin(Unit, Unit.id == Assignment.unit_id)
-        .outerjoin(Team, Team.id == func.coalesce(Membership.team_id, Assignment.team_id))
-        .where(
-            Membership.person_id == person_id,
-            Membership.revoked_at.is_(None),
-            Campaign.closed_at.is_(None),
-        )
-        .order_by(Campaign.created_at.desc(), Membership.id)
+# Built once: every event of a linked person runs it, and a statement object that is reused
+# keeps its cache key (building and hashing the statement cost more than running it).
+_ROLES = (
+    select(Membership.id, Membership.role, Campaign.id, Campaign.code, Campaign.title,
+           Campaign.timezone, Campaign.deadline, Campaign.updated_at, Assignment.id, Unit.code,
+           Unit.name, Assignment.deadline, Team.id, Team.code, Team.name, Submission)
+    .select_from(Membership)
+    .join(Campaign, Campaign.id == Membership.campaign_id)
+    .outerjoin(Assignment, Assignment.id == Membership.assignment_id)
+    .outerjoin(Unit, Unit.id == Assignment.unit_id)
+    .outerjoin(Team, Team.id == func.coalesce(Membership.team_id, Assignment.team_id))
+    .outerjoin(Submission, Submission.assignment_id == Assignment.id)
+    .where(
+        Membership.person_id == bindparam("person"),
+        Membership.revoked_at.is_(None),
+        Campaign.closed_at.is_(None),
     )
+    .order_by(Campaign.created_at.desc(), Membership.id)
+)
+
+
+async def roles_of(session: AsyncSession, person_id: int) -> list[PersonRole]:
+    """Active roles in open campaigns, newest campaign first. A unit contact's submission is
+    loaded with them (into the session, for `session.get`)."""
+    rows = (await session.execute(_ROLES, {"person": person_id})).tuples().all()
+    # The session's identity map holds objects weakly: keep the submissions for its lifetime.
+    session.info.setdefault("cchc.submissions", []).extend(row[-1] for row in rows if row[-1])
     return [
         PersonRole(
-            membership_id=m.id, role=Role(m.role), campaign_id=c.id, campaign_code=c.code,
-            campaign_title=c.title, timezone=c.timezone, campaign_deadline=c.deadline,
-            assignment_id=a.id if a else None, unit_code=u.code if u else None,
-            unit_name=u.name if u else None, unit_deadline=a.deadline if a else None,
-            team_id=t.id if t else None, team_code=t.code if t else None,
-            team_name=t.name if t else None,
+            membership_id=m_id, role=Role(role), campaign_id=c_id, campaign_code=c_code,
+            campaign_title=c_title, timezone=tz, campaign_deadline=c_deadline,
+            assignment_id=a_id, unit_code=u_code, unit_name=u_name, unit_deadline=a_deadline,
+            team_id=t_id, team_code=t_code, team_name=t_name, campaign_version=c_version,
+            submission_id=submission.id if submission is not None else None,
         )
-        for m, c, a, u, t in rows.tuples()
+        for (m_id, role, c_id, c_code, c_title, tz, c_deadline, c_version, a_id, u_code,
+             u_name, a_deadline, t_id, t_code, t_name, submission) in rows
     ]
-

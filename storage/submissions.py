@@ -11,8 +11,20 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import (
+    Table,
+    bindparam,
+    event,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from storage import audit
 from storage.checklist import Checklist, ItemInfo
@@ -45,10 +57,15 @@ class EditRefusal(StrEnum):
     NOT_REOPENED = "not_reopened"  # returned, but this item was not asked to be corrected
 
 
-async def submission_for(session: AsyncSession, assignment_id: int) -> Submission:
-    submission = await session.scalar(
-        select(Submission).where(Submission.assignment_id == assignment_id)
-    )
+async def submission_for(
+    session: AsyncSession, assignment_id: int, submission_id: int | None = None
+) -> Submission:
+    """The assignment's submission; with its id known (roles_of loads it), from the session."""
+    submission = await session.get(Submission, submission_id) if submission_id else None
+    if submission is None or submission.assignment_id != assignment_id:
+        submission = await session.scalar(
+            select(Submission).where(Submission.assignment_id == assignment_id)
+        )
     if submission is None:  # created at import; this only happens for hand-made data
         raise LookupError(f"no submission for assignment {assignment_id}")
     return submission
@@ -77,27 +94,62 @@ async def edit_refusal(
     return EditRefusal.ACCEPTED if status == SubmissionStatus.ACCEPTED else EditRefusal.SUBMITTED
 
 
+# One event reads a submission's answer states several times (check, save, show the next
+# card); they are read once per session and kept in `session.info`, up to date with what the
+# session itself writes: any flush of answers or evidence drops them (see _forget_states),
+# and `record_answer` puts its new value in place.
+_STATES = "cchc.answer_states"
+
+
+def _touches_states(session: Session, but: object = None) -> bool:
+    """Pending changes to answers or evidence (other than `but`) in this session?"""
+    return any(isinstance(o, (Answer, EvidenceFile)) and o is not but
+               for o in (*session.new, *session.dirty, *session.deleted))
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_states(session: Session, _flush_context: object) -> None:
+    if _STATES in session.info and _touches_states(session):
+        del session.info[_STATES]
+
+
+_STATES_QUERY = union_all(
+    select(Answer.item_id, Answer.value, Answer.note, literal(0).label("files"))
+    .where(Answer.submission_id == bindparam("submission")),
+    select(EvidenceFile.item_id, null(), null(), func.count())
+    .where(EvidenceFile.submission_id == bindparam("submission"),
+           EvidenceFile.removed_at.is_(None))
+    .group_by(EvidenceFile.item_id),
+)
+
+
 async def answer_states(session: AsyncSession, submission_id: int) -> dict[int, AnswerState]:
-    evidence = dict(
-        (
-            await session.execute(
-                select(EvidenceFile.item_id, func.count())
-                .where(EvidenceFile.submission_id == submission_id,
-                       EvidenceFile.removed_at.is_(None))
-                .group_by(EvidenceFile.item_id)
-            )
-        ).tuples().all()
-    )
-    states: dict[int, AnswerState] = {}
-    for item_id, value, note in await session.execute(
-        select(Answer.item_id, Answer.value, Answer.note).where(
-            Answer.submission_id == submission_id
-        )
-    ):
-        states[item_id] = AnswerState(value, note, evidence.pop(item_id, 0))
-    for item_id, count in evidence.items():  # evidence sent before the answer
+    """Item id -> answer, note and evidence count; read-only for the caller."""
+    cached: dict[int, dict[int, AnswerState]] = session.info.setdefault(_STATES, {})
+    if submission_id in cached and not _touches_states(session.sync_session):
+        return cached[submission_id]
+    rows = (await session.execute(_STATES_QUERY, {"submission": submission_id})).tuples()
+    answers: dict[int, tuple[Any, str | None]] = {}
+    files: dict[int, int] = {}
+    for item_id, value, note, count in rows:
+        if count:
+            files[item_id] = count
+        else:
+            answers[item_id] = (value, note)
+    states = {item_id: AnswerState(value, note, files.pop(item_id, 0))
+              for item_id, (value, note) in answers.items()}
+    for item_id, count in files.items():  # evidence sent before the answer
         states[item_id] = AnswerState(None, None, count)
+    session.info.setdefault(_STATES, {})[submission_id] = states
     return states
+
+
+def _remember_value(session: AsyncSession, submission_id: int, item_id: int, value: Any) -> None:
+    """Keep the cached states right after this session changed one answer's value."""
+    states = session.info.get(_STATES, {}).get(submission_id)
+    if states is not None:
+        old = states.get(item_id) or AnswerState(None)
+        states[item_id] = AnswerState(value, old.note, old.evidence_count)
 
 
 async def progress_of(
@@ -114,6 +166,34 @@ def _touch(submission: Submission, now: datetime) -> None:
     submission.version += 1
 
 
+_ANSWERS: Table = Answer.__table__  # type: ignore[assignment]
+_REVISIONS: Table = AnswerRevision.__table__  # type: ignore[assignment]
+_VALUE = bindparam("value", type_=_ANSWERS.c.value.type)
+
+
+def _upsert_answer(builder: Any) -> Any:
+    """One statement for the first answer and for a change (a new revision number)."""
+    statement = builder(_ANSWERS).values(
+        submission_id=bindparam("submission"), item_id=bindparam("item"), value=_VALUE,
+        answered_by=bindparam("person"), answered_at=bindparam("now"), revision=1,
+    )
+    changed = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["submission_id", "item_id"],
+        set_={"value": changed.value, "answered_by": changed.answered_by,
+              "answered_at": changed.answered_at, "revision": _ANSWERS.c.revision + 1},
+    ).returning(_ANSWERS.c.id, _ANSWERS.c.revision)
+
+
+# Every answer goes through these: prebuilt Core statements, no ORM objects to flush.
+_UPSERT_ANSWER = {"postgresql": _upsert_answer(postgresql.insert),
+                  "sqlite": _upsert_answer(sqlite.insert)}
+_NEW_REVISION = insert(_REVISIONS).values(
+    answer_id=bindparam("answer"), revision=bindparam("revision"), value=_VALUE,
+    answered_by=bindparam("person"), answered_at=bindparam("now"),
+)
+
+
 async def record_answer(
     session: AsyncSession,
     submission: Submission,
@@ -122,23 +202,15 @@ async def record_answer(
     *,
     person_id: int,
     now: datetime,
-) -> Answer:
+) -> None:
     """Set (or with None: clear) the answer; every change is kept as a revision."""
-    answer = await session.scalar(
-        select(Answer).where(Answer.submission_id == submission.id, Answer.item_id == item.id)
-    )
-    if answer is None:
-        answer = Answer(submission_id=submission.id, item_id=item.id, value=value,
-                        answered_by=person_id, answered_at=now, revision=1)
-        session.add(answer)
-    else:
-        answer.value, answer.answered_by, answer.answered_at = value, person_id, now
-        answer.revision += 1
-    await session.flush()
-    session.add(AnswerRevision(answer_id=answer.id, revision=answer.revision, value=value,
-                               answered_by=person_id, answered_at=now))
+    params = {"submission": submission.id, "item": item.id, "value": value,
+              "person": person_id, "now": now}
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    answer_id, revision = (await session.execute(_UPSERT_ANSWER[dialect], params)).one()
+    await session.execute(_NEW_REVISION, {**params, "answer": answer_id, "revision": revision})
+    _remember_value(session, submission.id, item.id, value)
     _touch(submission, now)
-    return answer
 
 
 async def record_note(

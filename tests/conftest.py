@@ -50,7 +50,7 @@ async def _migrate(url: str) -> None:
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated SQLite file; each test gets a copy (much faster than migrating)."""
     path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3"
-    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    asyncio.run(_migrate(f"sqlite:///{path}"))
     return path
 
 
@@ -71,7 +71,7 @@ def pg_database() -> Iterator[str]:
 def sqlite_copy(template: Path, tmp_path: Path) -> str:
     path = tmp_path / "cchc.sqlite3"
     shutil.copyfile(template, path)
-    return f"sqlite+aiosqlite:///{path}"
+    return f"sqlite:///{path}"
 
 
 async def _truncate_all(engine: AsyncEngine) -> None:

@@ -705,6 +705,11 @@ class FakeTelegram:
     def callback_answers(self) -> list[RecordedCall]:
         return self.calls_to("answerCallbackQuery")
 
+    @property
+    def pending_updates(self) -> list[JSON]:
+        """Updates the bot has not confirmed yet (a getUpdates offset past them)."""
+        return list(self._pending)
+
     def unanswered_callbacks(self) -> list[str]:
         return [query_id for query_id, answered in self._callbacks.items() if not answered]
 

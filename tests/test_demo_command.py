@@ -38,7 +38,7 @@ def test_demo_answers_http_within_ten_seconds_and_stops_cleanly(tmp_path: Path) 
     real_db = tmp_path / "real.sqlite3"
     env = {key: value for key, value in os.environ.items()
            if key not in ("BOT_TOKEN", "CCHC_LANG", "LANG", "LC_ALL", "LC_MESSAGES")}
-    env.update(TMPDIR=str(tmp_path), DATABASE_URL=f"sqlite+aiosqlite:///{real_db}",
+    env.update(TMPDIR=str(tmp_path), DATABASE_URL=f"sqlite:///{real_db}",
                EVIDENCE_DIR=str(tmp_path / "real-evidence"))
     command = [str(Path(sys.executable).parent / "cchc-bot"), "demo", "--port", str(port)]
     started = time.monotonic()

@@ -28,8 +28,9 @@ async def test_upgrade_is_idempotent(db: Db) -> None:
 
 def test_database_urls_get_async_drivers() -> None:
     assert storage_db.normalize_url("postgresql://u@h/db") == "postgresql+asyncpg://u@h/db"
-    assert storage_db.normalize_url("sqlite:///data/x.db") == "sqlite+aiosqlite:///data/x.db"
-    assert storage_db.is_sqlite("sqlite+aiosqlite:///:memory:")
+    assert storage_db.normalize_url("sqlite:///data/x.db") == "sqlite+inline:///data/x.db"
+    assert storage_db.normalize_url("sqlite+aiosqlite:///x.db") == "sqlite+inline:///x.db"
+    assert storage_db.is_sqlite("sqlite:///:memory:")
 
 
 async def test_a_read_only_sqlite_transaction_does_not_block_writers(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -40,7 +41,7 @@ async def test_a_read_only_sqlite_transaction_does_not_block_writers(tmp_path) -
     from storage.models import Person
     from tests.conftest import _migrate
 
-    url = f"sqlite+aiosqlite:///{tmp_path}/x.sqlite3"
+    url = f"sqlite:///{tmp_path}/x.sqlite3"
     await _migrate(url)
     engine = storage_db.create_engine(url)
     sessions = storage_db.session_factory(engine)

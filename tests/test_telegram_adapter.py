@@ -22,6 +22,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.channels.telegram import (
     DEFAULT_APOLOGY,
+    PollWhenSettled,
     TelegramChannel,
     UpdateProcessor,
     bot_username,
@@ -390,6 +391,48 @@ async def test_one_chat_in_order_other_chats_not_held_up(fake: FakeTelegram, bot
     gate.set()
     await processor.drain()
     assert fake.texts(CHAT) == ["re 1", "re 2"]
+
+
+async def test_polling_waits_a_moment_only_while_updates_are_in_flight(
+    fake: FakeTelegram, bot: Bot
+) -> None:
+    busy, pauses = False, []
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+
+    pacing = PollWhenSettled(lambda: busy, pause=0.01, sleep=sleep)
+    bot.session.middleware(pacing)
+    await bot.get_updates(timeout=0)  # idle: at once
+    busy = True
+    await bot.get_me()  # other methods: never held
+    await bot.get_updates(timeout=0)  # busy: let the next updates gather first
+    bot.session.middleware.unregister(pacing)
+    assert pauses == [0.01]
+    assert [c.method for c in fake.calls].count("getUpdates") == 2
+
+
+async def test_stopping_confirms_the_updates_taken_in(fake: FakeTelegram, bot: Bot) -> None:
+    """A stop between taking an update and the next getUpdates must not hand the update to
+    the next start again (the person's answer would be recorded twice)."""
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(event: Inbound) -> list[Reply]:
+        started.set()
+        await release.wait()
+        return [Reply(f"đã nhận {event.text}")]
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_polling(bot, slow, stop_event=stop, polling_timeout=5,
+                                           close_session=False))  # fmt: skip
+    await fake.wait_polling()
+    fake.send_text(fake.user(7), "xin chào")
+    await started.wait()
+    stop.set()  # the update is still being handled: its confirming poll has not gone out
+    release.set()
+    await asyncio.wait_for(task, 10)
+    assert any(c.method == "sendMessage" and "đã nhận" in c.text for c in fake.calls)
+    assert fake.pending_updates == []
 
 
 async def test_toast_only_reply_sends_nothing(fake: FakeTelegram, bot: Bot) -> None:

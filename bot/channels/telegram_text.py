@@ -64,11 +64,15 @@ def _tokens(text: str, limit: int) -> list[_Token]:
 
 def visible_length(text: str) -> int:
     """Length of a Telegram-HTML text as Telegram counts it (code points, tags excluded)."""
+    if "<" not in text and "&" not in text:
+        return len(text)
     return sum(token.visible for token in _tokens(text, TEXT_LIMIT))
 
 
 def split_html(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     """Parts of at most `limit` visible characters each; [text] when it already fits."""
+    if len(text) <= limit:  # visible length never exceeds the raw length: nothing to cut
+        return [text]
     tokens = _tokens(text, limit)
     if sum(t.visible for t in tokens) <= limit:
         return [text]

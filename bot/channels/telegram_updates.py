@@ -10,7 +10,7 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import AiogramError
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 
 from bot.channels.telegram_inbound import callback_to_inbound, message_to_inbound
 from bot.channels.telegram_outbound import Outbound, Sleep, chat_ref, to_delivery_error
@@ -81,12 +81,25 @@ class UpdateProcessor:
         self.outbound = Outbound(bot, flood_wait=flood_wait, sleep=sleep)
         self._chats = ChatQueue()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.last_update_id: int | None = None  # the newest update taken in (polling)
+
+    async def track(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+                    update: TelegramObject, data: dict[str, Any]) -> Any:  # fmt: skip
+        """aiogram outer middleware on updates: remember how far we have taken updates in."""
+        if isinstance(update, Update) and update.update_id > (self.last_update_id or -1):
+            self.last_update_id = update.update_id
+        return await handler(update, data)
 
     async def on_message(self, message: Message) -> None:
         self._spawn(self._process_message(message))
 
     async def on_callback(self, callback_query: CallbackQuery) -> None:
         self._spawn(self._process_callback(callback_query))
+
+    @property
+    def busy(self) -> bool:
+        """Updates are being handled or answered right now."""
+        return bool(self._tasks)
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait for the updates in flight; cancel those still running after `timeout`."""
