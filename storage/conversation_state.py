@@ -16,6 +16,7 @@ from sqlalchemy import Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import dialect_name
 from storage.models import ConversationState
 
 _TABLE: Table = ConversationState.__table__  # type: ignore[assignment]
@@ -59,7 +60,7 @@ async def lock_state(
     session: AsyncSession, *, platform: str, chat_id: str, now: datetime
 ) -> ChatState:
     """The chat's state, its row created when missing and locked until the transaction ends."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    dialect = dialect_name(session)
     row = (await session.execute(
         _UPSERTS[dialect], {"platform": platform, "chat_id": chat_id, "data": {}, "now": now}
     )).one()

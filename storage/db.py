@@ -75,6 +75,11 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=1800)
 
 
+def dialect_name(session: AsyncSession) -> str:
+    """"postgresql" or "sqlite": for the few statements written per dialect (upserts)."""
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 

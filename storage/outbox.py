@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from storage.db import dialect_name
 from storage.models import ChatAccount, OutboxMessage, OutboxStatus
 
 # A button in an outbox message: the label is a catalog key, rendered at delivery time.
@@ -56,7 +57,7 @@ async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
         return
     values = [{"status": OutboxStatus.PENDING.value, "params": {}, "attempts": 0, **r}
               for r in rows]
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    dialect = dialect_name(session)
     builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # Core, not the ORM bulk path: a reminder pass may write tens of thousands of rows.
     table = cast(Table, OutboxMessage.__table__)

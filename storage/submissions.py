@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from storage import audit
 from storage.checklist import Checklist, ItemInfo
+from storage.db import dialect_name
 from storage.evidence import StoredFile
 from storage.localtime import fmt_datetime
 from storage.models import (
@@ -206,7 +207,7 @@ async def record_answer(
     """Set (or with None: clear) the answer; every change is kept as a revision."""
     params = {"submission": submission.id, "item": item.id, "value": value,
               "person": person_id, "now": now}
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    dialect = dialect_name(session)
     answer_id, revision = (await session.execute(_UPSERT_ANSWER[dialect], params)).one()
     await session.execute(_NEW_REVISION, {**params, "answer": answer_id, "revision": revision})
     _remember_value(session, submission.id, item.id, value)
