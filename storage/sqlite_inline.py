@@ -11,7 +11,7 @@ work takes.
 The one call that can wait long is taking the write lock while another process holds it
 (`BEGIN IMMEDIATE`). `begin_immediate` waits for it with `asyncio.sleep`, so the loop keeps
 serving everyone else meanwhile; SQLite's own busy wait would block the whole process.
-A long query (a huge export) does hold the loop while it runs; see docs/architecture.md.
+A long query (a huge export) does hold the loop while it runs; see docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
