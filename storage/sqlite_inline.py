@@ -96,11 +96,11 @@ def _is_locked(error: sqlite3.OperationalError) -> bool:
 def begin_immediate(conn: Connection, mode: str) -> None:
     """`BEGIN <mode>`; while another process holds the write lock, wait on the event loop
     (backing off from 1 to 50 ms) instead of in SQLite's busy handler."""
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
-    if mode != "IMMEDIATE" or conn.dialect.driver != InlineSQLiteDialect.driver:
+    if mode != "IMMEDIATE":  # a reader: never waits in WAL mode
         conn.exec_driver_sql(f"BEGIN {mode}")
         return
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
     deadline, pause = time.monotonic() + LOCK_WAIT_S, 0.001
     raw.execute("PRAGMA busy_timeout=0")
     try:
@@ -117,14 +117,14 @@ def begin_immediate(conn: Connection, mode: str) -> None:
         raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
-def connect_pragmas(dbapi_conn: Any, inline: bool) -> None:
+def connect_pragmas(dbapi_conn: Any, _record: Any = None) -> None:
     # Foreign keys are off by default in SQLite; WAL lets readers run beside the writer;
-    # busy_timeout makes a second connection wait for the lock instead of failing at once.
+    # busy_timeout covers the rare short waits outside BEGIN IMMEDIATE (see begin_immediate).
     dbapi_conn.isolation_level = None  # let the "begin" hook issue BEGIN itself
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS if inline else 10_000}")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 

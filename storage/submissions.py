@@ -102,9 +102,9 @@ async def edit_refusal(
 _STATES = "cchc.answer_states"
 
 
-def _touches_states(session: Session, but: object = None) -> bool:
-    """Pending changes to answers or evidence (other than `but`) in this session?"""
-    return any(isinstance(o, (Answer, EvidenceFile)) and o is not but
+def _touches_states(session: Session) -> bool:
+    """Pending ORM changes to answers or evidence in this session?"""
+    return any(isinstance(o, (Answer, EvidenceFile))
                for o in (*session.new, *session.dirty, *session.deleted))
 
 
@@ -141,6 +141,7 @@ async def answer_states(session: AsyncSession, submission_id: int) -> dict[int, 
               for item_id, (value, note) in answers.items()}
     for item_id, count in files.items():  # evidence sent before the answer
         states[item_id] = AnswerState(None, None, count)
+    # Not `cached`: the query's autoflush may have dropped that dict (see _forget_states).
     session.info.setdefault(_STATES, {})[submission_id] = states
     return states
 
