@@ -60,6 +60,7 @@ from bot.app import App, open_app
 from bot.runner import run_bot
 from bot.settings import Settings
 from storage import db as storage_db
+from storage import prepared
 from storage.campaign_import import import_campaign
 from storage.clock import FrozenClock
 from storage.invites import list_invites
@@ -250,15 +251,20 @@ _TABLE_RE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"?(\w+)', re.IGNORECASE)
 
 
 class QueryCounter:
-    """SQL statements the engine runs, by shape ("SELECT answers", "UPDATE submissions")."""
+    """SQL statements the engine runs, by shape ("SELECT answers", "UPDATE submissions"):
+    through SQLAlchemy and straight on the driver (storage/prepared.py)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine.sync_engine
         self.shapes: Counter[str] = Counter()
         event.listen(self.engine, "before_cursor_execute", self._count)
+        prepared.trace = self._shape
         self._listening = True
 
     def _count(self, conn: object, cursor: object, statement: str, *args: object) -> None:
+        self._shape(statement)
+
+    def _shape(self, statement: str) -> None:
         verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "?"
         table = _TABLE_RE.search(statement)
         self.shapes[f"{verb} {table.group(1) if table else ''}".strip()] += 1
@@ -266,6 +272,7 @@ class QueryCounter:
     def close(self) -> None:
         if self._listening:
             event.remove(self.engine, "before_cursor_execute", self._count)
+            prepared.trace = None
             self._listening = False
 
 

@@ -2,8 +2,8 @@
 exactly where it was. On PostgreSQL the row is locked for the event (one chat's events run
 in order across processes); on SQLite the single process's BEGIN IMMEDIATE does that.
 
-Every event reads and usually writes this row, so both are one prebuilt Core statement with
-plain values, not ORM objects (building and flushing those cost more than the SQL)."""
+Every event reads and usually writes this row, so both are one prebuilt statement run on the
+driver (storage/prepared.py) with plain values, not ORM objects."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from sqlalchemy import Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import dialect_name
 from storage.models import ConversationState
+from storage.prepared import Prepared
 
 _TABLE: Table = ConversationState.__table__  # type: ignore[assignment]
 
@@ -48,8 +48,8 @@ def _upsert(builder: Any) -> Any:
     ).returning(_TABLE.c.id, _TABLE.c.state, _TABLE.c.data, _TABLE.c.person_id)
 
 
-_UPSERTS = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
-_SAVE = (
+_LOCK = Prepared({"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)})
+_SAVE = Prepared(
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("state_id"))
     .values(state=bindparam("state"), data=bindparam("data"), person_id=bindparam("person_id"))
@@ -60,11 +60,11 @@ async def lock_state(
     session: AsyncSession, *, platform: str, chat_id: str, now: datetime
 ) -> ChatState:
     """The chat's state, its row created when missing and locked until the transaction ends."""
-    dialect = dialect_name(session)
-    row = (await session.execute(
-        _UPSERTS[dialect], {"platform": platform, "chat_id": chat_id, "data": {}, "now": now}
-    )).one()
-    state = ChatState(row.id, row.state, dict(row.data or {}), row.person_id)
+    row = await _LOCK.first(session, {"platform": platform, "chat_id": chat_id, "data": {},
+                                      "now": now})
+    assert row is not None  # an upsert always returns its row
+    state_id, name, data, person_id = row
+    state = ChatState(state_id, name, dict(data or {}), person_id)
     state._read = state.snapshot()
     return state
 
@@ -73,5 +73,5 @@ async def save_state(session: AsyncSession, state: ChatState) -> None:
     """Write the state back when the event changed it (updated_at was set by lock_state)."""
     if state.snapshot() == state._read:
         return
-    await session.execute(_SAVE, {"state_id": state.id, "state": state.state,
-                                  "data": state.data, "person_id": state.person_id})
+    await _SAVE.rows(session, {"state_id": state.id, "state": state.state,
+                               "data": state.data, "person_id": state.person_id})

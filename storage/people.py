@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from storage.models import (
     Assignment,
@@ -19,6 +20,7 @@ from storage.models import (
     Team,
     Unit,
 )
+from storage.prepared import Prepared
 
 
 @dataclass
@@ -40,7 +42,7 @@ class ChatUser:
         return self.person_id
 
 
-_ACCOUNT = (
+_ACCOUNT = Prepared(
     select(ChatAccount.id, ChatAccount.chat_id, ChatAccount.username, ChatAccount.language_hint,
            ChatAccount.unreachable_at, Person.id, Person.full_name, Person.locale,
            Person.is_admin)
@@ -65,7 +67,7 @@ async def account_for(
 
     Writing to the bot proves the chat works again, so an "unreachable" mark is cleared.
     """
-    row = (await session.execute(_ACCOUNT, {"platform": platform, "user_id": user_id})).first()
+    row = await _ACCOUNT.first(session, {"platform": platform, "user_id": user_id})
     if row is None:
         person = Person(full_name=display_name, created_at=now)
         account = ChatAccount(
@@ -131,12 +133,12 @@ class PersonRole:
         return f"{self.campaign_code} · {where}" if where else self.campaign_code
 
 
-# Built once: every event of a linked person runs it, and a statement object that is reused
-# keeps its cache key (building and hashing the statement cost more than running it).
-_ROLES = (
+# Every event of a linked person runs this: see storage/prepared.py.
+_SUBMISSION_COLUMNS = tuple(Submission.__table__.c)
+_ROLES = Prepared(
     select(Membership.id, Membership.role, Campaign.id, Campaign.code, Campaign.title,
            Campaign.timezone, Campaign.deadline, Campaign.updated_at, Assignment.id, Unit.code,
-           Unit.name, Assignment.deadline, Team.id, Team.code, Team.name, Submission)
+           Unit.name, Assignment.deadline, Team.id, Team.code, Team.name, *_SUBMISSION_COLUMNS)
     .select_from(Membership)
     .join(Campaign, Campaign.id == Membership.campaign_id)
     .outerjoin(Assignment, Assignment.id == Membership.assignment_id)
@@ -150,14 +152,33 @@ _ROLES = (
     )
     .order_by(Campaign.created_at.desc(), Membership.id)
 )
+_ROLE_WIDTH = 15  # the columns before the submission's
+
+
+def _adopt_submission(session: AsyncSession, values: tuple[object, ...]) -> Submission | None:
+    """The row's submission as an ORM object of this session, as if the ORM had loaded it
+    (no query: the columns came with the roles). One already in the session wins."""
+    if values[0] is None:  # not a unit contact's role
+        return None
+    sync = session.sync_session
+    known = sync.identity_map.get(sync.identity_key(Submission, values[0]))
+    if known is not None:
+        return known
+    submission = Submission(**{c.key: v for c, v in zip(_SUBMISSION_COLUMNS, values,
+                                                         strict=True)})
+    make_transient_to_detached(submission)  # loaded state, no pending changes
+    session.add(submission)
+    return submission
 
 
 async def roles_of(session: AsyncSession, person_id: int) -> list[PersonRole]:
     """Active roles in open campaigns, newest campaign first. A unit contact's submission is
-    loaded with them (into the session, for `session.get`)."""
-    rows = (await session.execute(_ROLES, {"person": person_id})).tuples().all()
+    put into the session with them (for `session.get`)."""
+    rows = await _ROLES.rows(session, {"person": person_id})
     # The session's identity map holds objects weakly: keep the submissions for its lifetime.
-    session.info.setdefault("cchc.submissions", []).extend(row[-1] for row in rows if row[-1])
+    kept = session.info.setdefault("cchc.submissions", [])
+    submissions = [_adopt_submission(session, row[_ROLE_WIDTH:]) for row in rows]
+    kept.extend(s for s in submissions if s is not None)
     return [
         PersonRole(
             membership_id=m_id, role=Role(role), campaign_id=c_id, campaign_code=c_code,
@@ -167,5 +188,6 @@ async def roles_of(session: AsyncSession, person_id: int) -> list[PersonRole]:
             submission_id=submission.id if submission is not None else None,
         )
         for (m_id, role, c_id, c_code, c_title, tz, c_deadline, c_version, a_id, u_code,
-             u_name, a_deadline, t_id, t_code, t_name, submission) in rows
+             u_name, a_deadline, t_id, t_code, t_name, *_), submission
+        in zip(rows, submissions, strict=True)
     ]

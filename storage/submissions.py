@@ -21,14 +21,15 @@ from sqlalchemy import (
     null,
     select,
     union_all,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import audit
 from storage.checklist import Checklist, ItemInfo
-from storage.db import dialect_name
 from storage.evidence import StoredFile
 from storage.localtime import fmt_datetime
 from storage.models import (
@@ -46,6 +47,7 @@ from storage.models import (
     Unit,
 )
 from storage.outbox import button, enqueue_many
+from storage.prepared import Prepared
 from storage.rules.progress import AnswerState, Progress, compute_progress
 from storage.rules.scoring import fmt_points
 
@@ -114,14 +116,14 @@ def _forget_states(session: Session, _flush_context: object) -> None:
         del session.info[_STATES]
 
 
-_STATES_QUERY = union_all(
+_STATES_QUERY = Prepared(union_all(
     select(Answer.item_id, Answer.value, Answer.note, literal(0).label("files"))
     .where(Answer.submission_id == bindparam("submission")),
     select(EvidenceFile.item_id, null(), null(), func.count())
     .where(EvidenceFile.submission_id == bindparam("submission"),
            EvidenceFile.removed_at.is_(None))
     .group_by(EvidenceFile.item_id),
-)
+))
 
 
 async def answer_states(session: AsyncSession, submission_id: int) -> dict[int, AnswerState]:
@@ -129,7 +131,7 @@ async def answer_states(session: AsyncSession, submission_id: int) -> dict[int, 
     cached: dict[int, dict[int, AnswerState]] = session.info.setdefault(_STATES, {})
     if submission_id in cached and not _touches_states(session.sync_session):
         return cached[submission_id]
-    rows = (await session.execute(_STATES_QUERY, {"submission": submission_id})).tuples()
+    rows = await _STATES_QUERY.rows(session, {"submission": submission_id})
     answers: dict[int, tuple[Any, str | None]] = {}
     files: dict[int, int] = {}
     for item_id, value, note, count in rows:
@@ -161,11 +163,25 @@ async def progress_of(
     return compute_progress(checklist.items, states), states
 
 
-def _touch(submission: Submission, now: datetime) -> None:
-    if submission.status == SubmissionStatus.NOT_STARTED:
-        submission.status = SubmissionStatus.IN_PROGRESS
-    submission.updated_at = now
-    submission.version += 1
+_SUBMISSIONS: Table = Submission.__table__  # type: ignore[assignment]
+_TOUCH = Prepared(
+    update(_SUBMISSIONS).where(_SUBMISSIONS.c.id == bindparam("submission"))
+    .values(status=bindparam("status"), updated_at=bindparam("now"),
+            version=bindparam("version"))
+)
+
+
+async def _touch(session: AsyncSession, submission: Submission, now: datetime) -> None:
+    """Mark the report changed: written at once on the driver (it happens on every answer),
+    and the loaded object set to match, so the ORM has nothing left to flush for it."""
+    status = submission.status
+    if status == SubmissionStatus.NOT_STARTED:
+        status = SubmissionStatus.IN_PROGRESS
+    version = submission.version + 1
+    await _TOUCH.rows(session, {"submission": submission.id, "status": str(status),
+                                "now": now, "version": version})
+    for key, value in (("status", str(status)), ("updated_at", now), ("version", version)):
+        set_committed_value(submission, key, value)
 
 
 _ANSWERS: Table = Answer.__table__  # type: ignore[assignment]
@@ -188,12 +204,12 @@ def _upsert_answer(builder: Any) -> Any:
 
 
 # Every answer goes through these: prebuilt Core statements, no ORM objects to flush.
-_UPSERT_ANSWER = {"postgresql": _upsert_answer(postgresql.insert),
-                  "sqlite": _upsert_answer(sqlite.insert)}
-_NEW_REVISION = insert(_REVISIONS).values(
+_UPSERT_ANSWER = Prepared({"postgresql": _upsert_answer(postgresql.insert),
+                           "sqlite": _upsert_answer(sqlite.insert)})
+_NEW_REVISION = Prepared(insert(_REVISIONS).values(
     answer_id=bindparam("answer"), revision=bindparam("revision"), value=_VALUE,
     answered_by=bindparam("person"), answered_at=bindparam("now"),
-)
+))
 
 
 async def record_answer(
@@ -208,11 +224,12 @@ async def record_answer(
     """Set (or with None: clear) the answer; every change is kept as a revision."""
     params = {"submission": submission.id, "item": item.id, "value": value,
               "person": person_id, "now": now}
-    dialect = dialect_name(session)
-    answer_id, revision = (await session.execute(_UPSERT_ANSWER[dialect], params)).one()
-    await session.execute(_NEW_REVISION, {**params, "answer": answer_id, "revision": revision})
+    row = await _UPSERT_ANSWER.first(session, params)
+    assert row is not None  # an upsert always returns its row
+    answer_id, revision = row
+    await _NEW_REVISION.rows(session, {**params, "answer": answer_id, "revision": revision})
     _remember_value(session, submission.id, item.id, value)
-    _touch(submission, now)
+    await _touch(session, submission, now)
 
 
 async def record_note(
@@ -228,7 +245,7 @@ async def record_note(
                         answered_by=person_id, answered_at=now)
         session.add(answer)
     answer.note = note
-    _touch(submission, now)
+    await _touch(session, submission, now)
 
 
 async def add_evidence(
@@ -250,7 +267,7 @@ async def add_evidence(
         uploaded_by=person_id, uploaded_at=now,
     )
     session.add(evidence)
-    _touch(submission, now)
+    await _touch(session, submission, now)
     return evidence, True
 
 

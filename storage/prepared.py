@@ -1,0 +1,161 @@
+"""The few statements every chat event runs, executed straight on the driver.
+
+Every update a person sends reads their account, their conversation state, their roles and
+their answers, and most write an answer and the state back. Through SQLAlchemy's execution
+layer each of those statements cost 0.1-0.6 ms of CPU on SQLite (the SQL itself: a few
+microseconds) and about ten times what asyncpg needs on PostgreSQL; together they were most
+of what an event cost. `Prepared` compiles a Core statement once per dialect with
+SQLAlchemy (so the SQL, the bind order and the type conversions are SQLAlchemy's own) and
+then runs it on the session's connection through the driver: same transaction, same
+connection, none of the per-statement machinery.
+
+What it gives up, on purpose and only for these statements: SQLAlchemy's statement events
+(`trace` stands in for counting them) and its wrapping of driver errors (a failure here
+still rolls the event's transaction back, as any error does). The ORM does not see these
+writes: callers keep loaded objects in step themselves (see `submissions.touch`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+
+Processor = Callable[[Any], Any] | None
+
+# Set by a benchmark to count statements (SQLAlchemy's events do not see these).
+trace: Callable[[str], None] | None = None
+
+
+@dataclass
+class _Compiled:
+    sql: str
+    compiled: SQLCompiler
+    order: tuple[str, ...]  # bind names in the order the driver takes them
+    binds: Mapping[str, Callable[[Any], Any]]
+    results: tuple[Processor, ...] | None  # None until the driver's column types are known
+    defaults: Mapping[str, Callable[[], Any]]  # Python-side column defaults, by bind name
+
+
+def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
+    compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+    assert isinstance(compiled, SQLCompiler) and compiled.positional, "positional drivers only"
+    # An IN list expands at execution time; these statements must not need that.
+    assert not any(b.expanding for b in compiled.binds.values()), "no expanding IN here"
+    # asyncpg's conversions depend on the column's PostgreSQL type: known on first run.
+    results = None if dialect.name == "postgresql" else _processors(compiled, dialect, None)
+    return _Compiled(compiled.string, compiled, tuple(compiled.positiontup or ()),
+                     dict(compiled._bind_processors),  # type: ignore[arg-type]
+                     results, _defaults(compiled))
+
+
+def _processors(compiled: SQLCompiler, dialect: Dialect, coltypes: Sequence[Any] | None
+                ) -> tuple[Processor, ...]:  # fmt: skip
+    entries = compiled._result_columns
+    types = coltypes if coltypes is not None else [None] * len(entries)
+    return tuple(entry[3]._cached_result_processor(dialect, coltype)
+                 for entry, coltype in zip(entries, types, strict=True))
+
+
+def _defaults(compiled: SQLCompiler) -> dict[str, Callable[[], Any]]:
+    """Columns the statement leaves out but that have a Python-side default (`default=0`,
+    `onupdate=...`): SQLAlchemy's execution context fills these in; so do we."""
+    found: dict[str, Callable[[], Any]] = {}
+    for column, attr in [(c, "default") for c in compiled.insert_prefetch] + \
+                        [(c, "onupdate") for c in compiled.update_prefetch]:
+        default = getattr(column, attr)
+        if not (default.is_scalar or default.is_callable):
+            raise ValueError(f"{column}: only scalar or callable defaults")
+        found[column.key] = partial(_default_value, default)
+    return found
+
+
+def _default_value(default: Any) -> Any:
+    # SQLAlchemy wraps a callable default to take an execution context; ours ignore it.
+    return default.arg(None) if default.is_callable else default.arg
+
+
+async def _driver(session: AsyncSession) -> tuple[str, Any]:
+    """The dialect name and DBAPI connection of the session's transaction (kept for it)."""
+    transaction = session.sync_session.get_transaction()
+    cached = session.info.get("cchc.driver")
+    if cached is not None and cached[0] is transaction:
+        return cached[1], cached[2]
+    connection = await session.connection()  # begins the transaction (BEGIN IMMEDIATE)
+    raw = await connection.get_raw_connection()
+    name = connection.dialect.name
+    session.info["cchc.driver"] = (session.sync_session.get_transaction(), name,
+                                   raw.dbapi_connection)
+    return name, raw.dbapi_connection
+
+
+class Prepared:
+    """A Core statement (or one per dialect, for upserts) run on the driver."""
+
+    def __init__(self, statement: Executable | Mapping[str, Executable]) -> None:
+        self._statements = statement
+        self._compiled: dict[str, _Compiled] = {}
+
+    def _for(self, dialect: Dialect) -> _Compiled:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            statements = self._statements
+            statement = (statements[dialect.name] if isinstance(statements, Mapping)
+                         else statements)
+            compiled = self._compiled[dialect.name] = _compile(statement, dialect)
+        return compiled
+
+    async def rows(self, session: AsyncSession, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run it; the rows it returns (none for a plain write), values converted.
+        Pending ORM changes are flushed first, as SQLAlchemy's autoflush would."""
+        sync = session.sync_session
+        if sync.autoflush and (sync.new or sync.deleted or sync.dirty):
+            await session.flush()
+        name, dbapi = await _driver(session)
+        assert session.bind is not None
+        compiled = self._for(session.bind.dialect)
+        values = compiled.compiled.construct_params(params)
+        for key, default in compiled.defaults.items():
+            values[key] = default()
+        binds = compiled.binds
+        args = [binds[key](values[key]) if key in binds else values[key]
+                for key in compiled.order]
+        if trace is not None:
+            trace(compiled.sql)
+        if name == "postgresql":
+            raw = await _asyncpg_fetch(dbapi, compiled, session.bind.dialect, args)
+        else:
+            raw = dbapi.execute(compiled.sql, args).fetchall()  # sqlite3, in the loop
+        results = compiled.results
+        assert results is not None
+        return [_convert(row, results) for row in raw]
+
+    async def first(self, session: AsyncSession, params: Mapping[str, Any]
+                    ) -> tuple[Any, ...] | None:  # fmt: skip
+        rows = await self.rows(session, params)
+        return rows[0] if rows else None
+
+
+async def _asyncpg_fetch(adapter: Any, compiled: _Compiled, dialect: Dialect,
+                         args: Sequence[Any]) -> list[Any]:  # fmt: skip
+    # SQLAlchemy's asyncpg adapter opens the transaction lazily, on its first statement;
+    # when a prepared statement comes first, open it the same way.
+    if not adapter._started:
+        await adapter._start_transaction()
+    connection = adapter._connection
+    if compiled.results is None:
+        statement = await connection.prepare(compiled.sql)
+        oids = [attribute.type.oid for attribute in statement.get_attributes()]
+        compiled.results = _processors(compiled.compiled, dialect, oids)
+    return list(await connection.fetch(compiled.sql, *args))
+
+
+def _convert(row: Sequence[Any], processors: tuple[Processor, ...]) -> tuple[Any, ...]:
+    return tuple(value if process is None or value is None else process(value)
+                 for value, process in zip(row, processors, strict=True))
