@@ -95,6 +95,7 @@ ALLOWED_TAGS = frozenset(
 )  # fmt: skip
 _TAG_RE = re.compile(r"<(/?)([^\s<>/]*)([^<>]*)>")
 _ENTITY_RE = re.compile(r"&(#[0-9]+|#[xX][0-9a-fA-F]+|lt|gt|amp|quot);")
+_SPECIAL_RE = re.compile(r"[<&]")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _SPOILER_CLASS_RE = re.compile(r"""class\s*=\s*(["']?)tg-spoiler\1""")
 
@@ -118,18 +119,20 @@ def parse_html(text: str) -> str:
     stack: list[tuple[str, int]] = []
     pos = 0
     while pos < len(text):
-        char = text[pos]
-        if char == "<":
+        special = _SPECIAL_RE.search(text, pos)
+        end = special.start() if special else len(text)
+        visible.append(text[pos:end])  # plain text up to the next tag or entity
+        pos = end
+        if special is None:
+            break
+        if special.group() == "<":
             pos = _parse_tag(text, pos, stack)
-        elif char == "&":
+        else:
             match = _ENTITY_RE.match(text, pos)
             if match is None:
                 raise _entity_error(text, pos, "Unsupported HTML entity or bare '&'")
             visible.append(_decode_entity(match.group(1)))
             pos = match.end()
-        else:
-            visible.append(char)
-            pos += 1
     if stack:
         name, start = stack[-1]
         raise _entity_error(text, start, f'Can\'t find end tag corresponding to start tag "{name}"')
@@ -234,6 +237,7 @@ class RecordedCall:
     at: float  # time.perf_counter() when the request arrived
     status: int = 0
     response: JSON = field(default_factory=dict)
+    content_type: str = ""  # how the parameters came: JSON, url-encoded or multipart
 
     @property
     def ok(self) -> bool:
@@ -828,7 +832,7 @@ class FakeTelegram:
             params, files = await self._read_params(request)
         except TelegramError as error:
             return web.json_response(error.body(), status=error.status)
-        call = RecordedCall(-1, method, params, files, at)
+        call = RecordedCall(-1, method, params, files, at, content_type=request.content_type)
         if method == "getUpdates":
             self._polling.set()
         response = await self._answer(call)

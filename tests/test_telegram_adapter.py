@@ -271,6 +271,9 @@ async def test_choices_become_inline_keyboard(fake: FakeTelegram, polling: None)
             [{"text": "Nổ", "callback_data": "boom"}],
         ]
     ]
+    # Sent as a JSON body (bot/channels/telegram_session.py), not an url-encoded form.
+    [sent] = [c for c in fake.sent(CHAT) if c.method == "sendMessage"]
+    assert sent.content_type == "application/json"
 
 
 async def test_press_edits_message_and_answers_once(
@@ -370,6 +373,8 @@ async def test_document_and_photo_replies(
     assert document.caption == "Báo cáo <b>tháng 5</b>"
     [photo] = fake.photos(CHAT)
     assert photo.data == echo.report.read_bytes()
+    # Files still go the way aiogram uploads them.
+    assert {c.content_type for c in fake.sent(CHAT)} == {"multipart/form-data"}
 
 
 async def test_one_chat_in_order_other_chats_not_held_up(fake: FakeTelegram, bot: Bot) -> None:

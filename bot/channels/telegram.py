@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
@@ -32,7 +31,8 @@ from aiogram.types import BotCommand
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
-from bot.channels.telegram_outbound import TelegramChannel
+from bot.channels.telegram_outbound import EditText, SendText, TelegramChannel
+from bot.channels.telegram_session import JsonSession
 from bot.channels.telegram_updates import (
     DEFAULT_APOLOGY,
     Apology,
@@ -67,9 +67,9 @@ def build_bot(token: str, api_url: str | None = None, *, timeout: float = 30.0) 
     """A Bot speaking HTML by default; `api_url` points it at another Bot API server
     (a local telegram-bot-api, or the fake in tests), e.g. "http://127.0.0.1:8081"."""
     if api_url:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(api_url), timeout=timeout)
+        session = JsonSession(api=TelegramAPIServer.from_base(api_url), timeout=timeout)
     else:
-        session = AiohttpSession(timeout=timeout)
+        session = JsonSession(timeout=timeout)
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
@@ -269,3 +269,5 @@ def keep_response_types() -> None:
                  "DeleteWebhook", "SetWebhook", "SetMyCommands", "SendChatAction"):
         method: type[TelegramMethod[Any]] = getattr(methods, name)
         _RESPONSE_TYPES.append(Response[method.__returning__])  # type: ignore[name-defined]
+    for lite in (SendText, EditText):
+        _RESPONSE_TYPES.append(Response[lite.__returning__])  # type: ignore[name-defined]

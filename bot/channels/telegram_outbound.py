@@ -28,7 +28,13 @@ from aiogram.methods import (
     SendPhoto,
     TelegramMethod,
 )
-from aiogram.types import FSInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    FSInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    TelegramObject,
+)
 
 from bot.channels.telegram_text import CAPTION_LIMIT, TEXT_LIMIT, split_html, visible_length
 from handlers.messages import (
@@ -51,6 +57,22 @@ Sleep = Callable[[float], Awaitable[None]]
 CALLBACK_DATA_LIMIT = 64  # bytes
 # Bad requests that mean "this person cannot be reached", not "this message is wrong".
 _UNREACHABLE_HINTS = ("chat not found", "user not found", "peer_id_invalid", "user is deactivated")
+
+
+class SentMessage(TelegramObject):
+    """What we read of a message we sent: its id. Telegram answers with the whole message
+    (chat, sender, text, entities, keyboard); validating all of that into nested aiogram
+    objects on every send cost more than building the request. The rest stays raw."""
+
+    message_id: int
+
+
+class SendText(SendMessage):
+    __returning__ = SentMessage  # type: ignore[assignment]
+
+
+class EditText(EditMessageText):
+    __returning__ = SentMessage | bool  # True for inline messages
 
 
 def keyboard(choices: list[list[Choice]]) -> InlineKeyboardMarkup | None:
@@ -144,13 +166,13 @@ class Outbound:
     async def _send_text(
         self, chat_id: int | str, text: str, markup: InlineKeyboardMarkup | None
     ) -> int:
-        message = await self.call(SendMessage(chat_id=chat_id, text=text, reply_markup=markup))
+        message = await self.call(SendText(chat_id=chat_id, text=text, reply_markup=markup))
         return message.message_id
 
     async def _edit_or_send(
         self, chat_id: int | str, message_id: int, text: str, markup: InlineKeyboardMarkup | None
     ) -> int:
-        edit = EditMessageText(
+        edit = EditText(
             chat_id=chat_id, message_id=message_id, text=text, reply_markup=markup
         )
         try:
