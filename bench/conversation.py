@@ -16,7 +16,8 @@ the first sendMessage/editMessageText to that chat after it; process CPU per upd
 fake and contacts share one event loop, so this is the cost the throughput is bounded by,
 and it is steadier than updates/s when other work shares the machine). In the same run a
 bare aiogram echo bot (bench/echo_aiogram.py) meets the same number of users and messages on
-the same kind of fake: our throughput is printed as a ratio of it.
+the same kind of fake, right before each of our runs: our throughput is printed as a ratio
+of the echo measured next to it (the machine's speed drifts over minutes).
 
 Floors (issue 3), checked at the end: ratio >= 0.3 of the echo bot, p99 < 150 ms, and not
 one answer lost: every answer the contacts gave is in the answers table (contacts x 7 when
@@ -413,22 +414,33 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
 
-def summary(echo_cpu: tuple[BenchResult, float] | None, runs: list[Run], *,
+EchoRun = tuple[BenchResult, float]  # the echo bot's figures and the CPU seconds it took
+
+
+def _echo_line(echo_cpu: EchoRun) -> tuple[str, float]:
+    echo, cpu = echo_cpu
+    cpu_ms = cpu * 1000 / max(1, len(echo.latencies))
+    return (f"{'echo_aiogram':<14}{echo.throughput:>10.0f}{1:>7.2f}"
+            f"{_ms(echo.percentile(50)):>12}{_ms(echo.percentile(99)):>12}"
+            f"{_ms(echo.percentile(100)):>12}{cpu_ms:>11.1f}{1:>10.2f}"
+            f"{'-':>22}{'-':>6}"), cpu_ms  # fmt: skip
+
+
+def summary(echoes: dict[str, EchoRun], runs: list[Run], *,
             paced: bool) -> tuple[str, bool]:  # fmt: skip
-    """The comparison table and whether every run met the floors."""
+    """The comparison table and whether every run met the floors. Each run is compared
+    with the echo bot measured just before it (`echoes`, by run name): the machine's speed
+    drifts over minutes, and a ratio of two runs far apart would carry that drift."""
     lines = [f"{'run':<14}{'updates/s':>10}{'ratio':>7}{'p50':>12}{'p99':>12}{'max':>12}"
              f"{'CPU ms/upd':>11}{'CPU ratio':>10}{'answers stored/given':>22}{'lost':>6}"]
-    echo = echo_cpu[0] if echo_cpu else None
-    echo_cpu_ms = math.nan
-    if echo_cpu is not None and echo is not None:
-        echo_cpu_ms = echo_cpu[1] * 1000 / max(1, len(echo.latencies))
-        lines.append(f"{'echo_aiogram':<14}{echo.throughput:>10.0f}{1:>7.2f}"
-                     f"{_ms(echo.percentile(50)):>12}{_ms(echo.percentile(99)):>12}"
-                     f"{_ms(echo.percentile(100)):>12}{echo_cpu_ms:>11.1f}{1:>10.2f}"
-                     f"{'-':>22}{'-':>6}")  # fmt: skip
     all_met = True
     for run in runs:
         r = run.result
+        echo, echo_cpu_ms = None, math.nan
+        if run.name in echoes:
+            echo = echoes[run.name][0]
+            line, echo_cpu_ms = _echo_line(echoes[run.name])
+            lines.append(line)
         ratio = r.throughput / echo.throughput if echo and echo.throughput else math.nan
         cpu_ms = run.cpu * 1000 / max(1, len(r.latencies))
         lines.append(f"{run.name:<14}{r.throughput:>10.0f}{ratio:>7.2f}"
@@ -475,12 +487,14 @@ async def main(contacts: int, backends: list[str], *, echo: bool, step_timeout: 
                budget: float, think: float, queries: bool,
                profile: Path | None = None) -> bool:  # fmt: skip
     load = os.getloadavg()[0]
-    echo_result = None
-    if echo:
-        echo_result = await run_echo(contacts, UPDATES_PER_CONTACT)
-        print(echo_result[0].report("echo_aiogram"), flush=True)
+    echoes: dict[str, EchoRun] = {}
     runs = []
+    if echo:  # not measured: the first run in a process pays aiogram's one-time set-up
+        await run_echo(min(contacts, 20), 3)
     for backend in backends:
+        if echo:  # right before ours: see `summary`
+            echoes[f"ours/{backend}"] = echo_run = await run_echo(contacts, UPDATES_PER_CONTACT)
+            print(echo_run[0].report("echo_aiogram"), flush=True)
         dump = profile.with_name(f"{profile.stem}-{backend}{profile.suffix}") if profile else None
         run = await run_ours(backend, contacts, step_timeout=step_timeout, budget=budget,
                              think=think, profile=dump, count_queries=queries)  # fmt: skip
@@ -488,7 +502,7 @@ async def main(contacts: int, backends: list[str], *, echo: bool, step_timeout: 
             print(f"profile of {run.name} written to {dump}")
         print(run.result.report(run.name), flush=True)
         runs.append(run)
-    table, met = summary(echo_result, runs, paced=think > 0)
+    table, met = summary(echoes, runs, paced=think > 0)
     pacing = f", think time {think:g} s" if think else ", no think time"
     print(f"\nConversation throughput: {contacts} contacts x {UPDATES_PER_CONTACT} updates"
           f"{pacing}; load average {load:.2f} before, {os.getloadavg()[0]:.2f} after "

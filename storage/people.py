@@ -135,6 +135,8 @@ class PersonRole:
 
 # Every event of a linked person runs this: see storage/prepared.py.
 _SUBMISSION_COLUMNS = tuple(Submission.__table__.c)
+_SUBMISSION_KEYS = tuple(Submission.__mapper__.get_property_by_column(c).key
+                         for c in _SUBMISSION_COLUMNS)
 _ROLES = Prepared(
     select(Membership.id, Membership.role, Campaign.id, Campaign.code, Campaign.title,
            Campaign.timezone, Campaign.deadline, Campaign.updated_at, Assignment.id, Unit.code,
@@ -164,9 +166,11 @@ def _adopt_submission(session: AsyncSession, values: tuple[object, ...]) -> Subm
     known = sync.identity_map.get(sync.identity_key(Submission, values[0]))
     if known is not None:
         return known
-    submission = Submission(**{c.key: v for c, v in zip(_SUBMISSION_COLUMNS, values,
-                                                         strict=True)})
-    make_transient_to_detached(submission)  # loaded state, no pending changes
+    # Filled in as the ORM's loader does (straight into the instance dict, no attribute
+    # events), then marked as a loaded row of the database: no pending changes.
+    submission = Submission.__mapper__.class_manager.new_instance()
+    submission.__dict__.update(zip(_SUBMISSION_KEYS, values, strict=True))
+    make_transient_to_detached(submission)
     session.add(submission)
     return submission
 

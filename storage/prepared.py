@@ -41,18 +41,20 @@ class _Compiled:
     binds: Mapping[str, Callable[[Any], Any]]
     results: tuple[Processor, ...] | None  # None until the driver's column types are known
     defaults: Mapping[str, Callable[[], Any]]  # Python-side column defaults, by bind name
+    fixed: Mapping[str, Any]  # values written into the statement (`state="idle"`)
 
 
 def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
     compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
     assert isinstance(compiled, SQLCompiler) and compiled.positional, "positional drivers only"
-    # An IN list expands at execution time; these statements must not need that.
-    assert not any(b.expanding for b in compiled.binds.values()), "no expanding IN here"
+    # An IN list or a callable value is computed at execution time: not supported here.
+    assert not any(b.expanding or b.callable is not None for b in compiled.binds.values())
+    fixed = {name: b.value for name, b in compiled.binds.items() if not b.required}
     # asyncpg's conversions depend on the column's PostgreSQL type: known on first run.
     results = None if dialect.name == "postgresql" else _processors(compiled, dialect, None)
     return _Compiled(compiled.string, compiled, tuple(compiled.positiontup or ()),
                      dict(compiled._bind_processors),  # type: ignore[arg-type]
-                     results, _defaults(compiled))
+                     results, _defaults(compiled), fixed)
 
 
 def _processors(compiled: SQLCompiler, dialect: Dialect, coltypes: Sequence[Any] | None
@@ -120,7 +122,7 @@ class Prepared:
         name, dbapi = await _driver(session)
         assert session.bind is not None
         compiled = self._for(session.bind.dialect)
-        values = compiled.compiled.construct_params(params)
+        values = {**compiled.fixed, **params}
         for key, default in compiled.defaults.items():
             values[key] = default()
         binds = compiled.binds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -82,12 +83,17 @@ def keyboard(choices: list[list[Choice]]) -> InlineKeyboardMarkup | None:
     for choice in (c for row in choices for c in row):
         if not 1 <= len(choice.token.encode()) <= CALLBACK_DATA_LIMIT:
             raise ValueError(f"choice token must be 1-64 bytes of UTF-8: {choice.token!r}")
-    rows = [
-        [InlineKeyboardButton(text=c.label, callback_data=c.token) for c in row]
-        for row in choices
-        if row
-    ]
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return _markup(tuple(tuple((c.label, c.token) for c in row) for row in choices if row))
+
+
+# The same keyboards come back again and again (an item's answer buttons, "Tiếp tục") and
+# aiogram's objects are immutable: build each one once.
+@functools.lru_cache(maxsize=2048)
+def _markup(rows: tuple[tuple[tuple[str, str], ...], ...]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=label, callback_data=token) for label, token in row]
+        for row in rows
+    ])
 
 
 def to_delivery_error(error: Exception) -> DeliveryError:
