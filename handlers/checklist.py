@@ -150,7 +150,14 @@ async def save_answer(
     states = await answer_states(turn.session, ctx.submission.id)
     saved = turn.t("checklist.saved", code=escape(item.code),
                    value=value_text(turn, item, value))
-    if pressed:  # the card becomes a record of the answer; the next step comes below it
+    from handlers.evidence import ask_evidence  # evidence imports this module
+
+    if pressed and _asks_evidence(item, states):
+        # The evidence of this same item comes next: the card says both, in place.
+        ask_evidence(turn, item, prefix=saved + "\n\n", edit=True,
+                     toast=turn.t("checklist.saved_toast"))
+        return
+    if pressed:  # the card becomes a record of the answer; the next item comes below it
         turn.say(saved, edit=True, toast=turn.t("checklist.saved_toast"))
         saved = ""
     else:
@@ -158,14 +165,19 @@ async def save_answer(
     await _after_answer(turn, ctx, item, states, saved)
 
 
+def _asks_evidence(item: ItemInfo, states: dict[int, AnswerState]) -> bool:
+    """An answered item that takes evidence and has neither a file nor an explanation."""
+    state = states.get(item.id)
+    return item.evidence != "none" and state is not None and state.evidence_count == 0 \
+        and not state.note
+
+
 async def _after_answer(
     turn: Turn, ctx: UnitContext, item: ItemInfo, states: dict[int, AnswerState], prefix: str
 ) -> None:
     from handlers.evidence import ask_evidence
 
-    state = states.get(item.id)
-    if item.evidence != "none" and state is not None and state.evidence_count == 0 \
-            and not state.note:
+    if _asks_evidence(item, states):
         ask_evidence(turn, item, prefix=prefix)
         return
     await show_next(turn, ctx, item, states, prefix=prefix)

@@ -27,10 +27,12 @@ def _buttons(turn: Turn, item: ItemInfo) -> list[list[Choice]]:
     return rows
 
 
-def ask_evidence(turn: Turn, item: ItemInfo, *, prefix: str = "") -> None:
+def ask_evidence(turn: Turn, item: ItemInfo, *, prefix: str = "", edit: bool = False,
+                 toast: str | None = None) -> None:
     turn.set_state("evidence", item=item.id)
     key = "evidence.ask_required" if item.evidence == "required" else "evidence.ask_optional"
-    turn.say(prefix + turn.t(key, code=escape(item.code)), _buttons(turn, item))
+    turn.say(prefix + turn.t(key, code=escape(item.code)), _buttons(turn, item), edit=edit,
+             toast=toast)
 
 
 async def _item(turn: Turn, item_id: int | None) -> tuple[UnitContext, ItemInfo] | None:

@@ -152,6 +152,21 @@ async def test_navigation_back_skip_list_and_sections(world, clock):  # type: ig
     assert "Còn 5 mục bắt buộc chưa trả lời: 1.1, 1.2, 1.3, 5.2, 7.3" in chat.text_out
 
 
+async def test_pressed_answer_and_its_evidence_prompt_share_one_card(  # type: ignore[no-untyped-def]
+    world, clock
+):
+    chat = await _joined(world, clock)
+    await chat.command("checklist")
+    await chat.press(chat.button("s:").token)  # to 1.2, a yes/no item that needs evidence
+    await chat.press_label("Có")
+    [card] = chat.last  # the pressed card itself: the answer, then what comes next for it
+    assert card.edit and card.toast == "Đã lưu"
+    assert card.text.startswith("✅ Đã lưu mục 1.2: Có\n\n📎 Mục 1.2 cần")
+    assert chat.button("Tiếp tục")
+    await chat.press_label("Tiếp tục")  # no file: a warning, then item 3 as a new card
+    assert "Mục 3/7" in chat.text_out and not chat.last[-1].edit
+
+
 async def test_missing_evidence_blocks_submit_until_explained(world, clock):  # type: ignore[no-untyped-def]
     chat = await _joined(world, clock)
     await chat.command("checklist")
