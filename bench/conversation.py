@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import logging
 import math
 import os
@@ -493,6 +494,11 @@ async def main(contacts: int, backends: list[str], *, echo: bool, step_timeout: 
         await run_echo(min(contacts, 20), 3)
     for backend in backends:
         if echo:  # right before ours: see `summary`
+            # Our runner freezes what start-up allocated out of the collector's full passes
+            # (bot/runner.py), and that lasts for the rest of this process: freeze for the
+            # echo bot too, or whichever runs first pays for a heap the other does not.
+            gc.collect()
+            gc.freeze()
             echoes[f"ours/{backend}"] = echo_run = await run_echo(contacts, UPDATES_PER_CONTACT)
             print(echo_run[0].report("echo_aiogram"), flush=True)
         dump = profile.with_name(f"{profile.stem}-{backend}{profile.suffix}") if profile else None
