@@ -150,15 +150,14 @@ async def save_answer(
     states = await answer_states(turn.session, ctx.submission.id)
     saved = turn.t("checklist.saved", code=escape(item.code),
                    value=value_text(turn, item, value))
-    from handlers.evidence import ask_evidence  # evidence imports this module
+    if pressed:
+        from handlers.evidence import ask_evidence  # evidence imports this module
 
-    if pressed and _asks_evidence(item, states):
-        # The evidence of this same item comes next: the card says both, in place.
-        ask_evidence(turn, item, prefix=saved + "\n\n", edit=True,
-                     toast=turn.t("checklist.saved_toast"))
-        return
-    if pressed:  # the card becomes a record of the answer; the next item comes below it
-        turn.say(saved, edit=True, toast=turn.t("checklist.saved_toast"))
+        toast = turn.t("checklist.saved_toast")
+        if _asks_evidence(item, states):  # this item's evidence is next: one card says both
+            ask_evidence(turn, item, prefix=saved + "\n\n", edit=True, toast=toast)
+            return
+        turn.say(saved, edit=True, toast=toast)  # the card keeps the answer; next item below
         saved = ""
     else:
         saved += "\n\n"

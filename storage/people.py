@@ -134,13 +134,15 @@ class PersonRole:
 
 
 # Every event of a linked person runs this: see storage/prepared.py.
-_SUBMISSION_COLUMNS = tuple(Submission.__table__.c)
+_ROLE_COLUMNS = (Membership.id, Membership.role, Campaign.id, Campaign.code, Campaign.title,
+                 Campaign.timezone, Campaign.deadline, Campaign.updated_at, Assignment.id,
+                 Unit.code, Unit.name, Assignment.deadline, Team.id, Team.code, Team.name)
+_SUBMISSION_COLUMNS = tuple(Submission.__table__.c)  # after the role's, in each row
 _SUBMISSION_KEYS = tuple(Submission.__mapper__.get_property_by_column(c).key
                          for c in _SUBMISSION_COLUMNS)
+_SUBMISSION_ID = _SUBMISSION_KEYS.index("id")
 _ROLES = Prepared(
-    select(Membership.id, Membership.role, Campaign.id, Campaign.code, Campaign.title,
-           Campaign.timezone, Campaign.deadline, Campaign.updated_at, Assignment.id, Unit.code,
-           Unit.name, Assignment.deadline, Team.id, Team.code, Team.name, *_SUBMISSION_COLUMNS)
+    select(*_ROLE_COLUMNS, *_SUBMISSION_COLUMNS)
     .select_from(Membership)
     .join(Campaign, Campaign.id == Membership.campaign_id)
     .outerjoin(Assignment, Assignment.id == Membership.assignment_id)
@@ -154,16 +156,15 @@ _ROLES = Prepared(
     )
     .order_by(Campaign.created_at.desc(), Membership.id)
 )
-_ROLE_WIDTH = 15  # the columns before the submission's
 
 
 def _adopt_submission(session: AsyncSession, values: tuple[object, ...]) -> Submission | None:
     """The row's submission as an ORM object of this session, as if the ORM had loaded it
     (no query: the columns came with the roles). One already in the session wins."""
-    if values[0] is None:  # not a unit contact's role
+    if values[_SUBMISSION_ID] is None:  # not a unit contact's role
         return None
     sync = session.sync_session
-    known = sync.identity_map.get(sync.identity_key(Submission, values[0]))
+    known = sync.identity_map.get(sync.identity_key(Submission, values[_SUBMISSION_ID]))
     if known is not None:
         return known
     # Filled in as the ORM's loader does (straight into the instance dict, no attribute
@@ -181,7 +182,7 @@ async def roles_of(session: AsyncSession, person_id: int) -> list[PersonRole]:
     rows = await _ROLES.rows(session, {"person": person_id})
     # The session's identity map holds objects weakly: keep the submissions for its lifetime.
     kept = session.info.setdefault("cchc.submissions", [])
-    submissions = [_adopt_submission(session, row[_ROLE_WIDTH:]) for row in rows]
+    submissions = [_adopt_submission(session, row[len(_ROLE_COLUMNS):]) for row in rows]
     kept.extend(s for s in submissions if s is not None)
     return [
         PersonRole(

@@ -12,7 +12,7 @@ connection, none of the per-statement machinery.
 What it gives up, on purpose and only for these statements: SQLAlchemy's statement events
 (`trace` stands in for counting them) and its wrapping of driver errors (a failure here
 still rolls the event's transaction back, as any error does). The ORM does not see these
-writes: callers keep loaded objects in step themselves (see `submissions.touch`).
+writes: callers keep loaded objects in step themselves (see `submissions._touch`).
 """
 
 from __future__ import annotations
@@ -83,18 +83,17 @@ def _default_value(default: Any) -> Any:
     return default.arg(None) if default.is_callable else default.arg
 
 
-async def _driver(session: AsyncSession) -> tuple[str, Any]:
-    """The dialect name and DBAPI connection of the session's transaction (kept for it)."""
+async def _driver(session: AsyncSession) -> tuple[Dialect, Any]:
+    """The dialect and DBAPI connection of the session's transaction (kept for it)."""
     transaction = session.sync_session.get_transaction()
     cached = session.info.get("cchc.driver")
     if cached is not None and cached[0] is transaction:
         return cached[1], cached[2]
     connection = await session.connection()  # begins the transaction (BEGIN IMMEDIATE)
     raw = await connection.get_raw_connection()
-    name = connection.dialect.name
-    session.info["cchc.driver"] = (session.sync_session.get_transaction(), name,
+    session.info["cchc.driver"] = (session.sync_session.get_transaction(), connection.dialect,
                                    raw.dbapi_connection)
-    return name, raw.dbapi_connection
+    return connection.dialect, raw.dbapi_connection
 
 
 class Prepared:
@@ -119,9 +118,8 @@ class Prepared:
         sync = session.sync_session
         if sync.autoflush and (sync.new or sync.deleted or sync.dirty):
             await session.flush()
-        name, dbapi = await _driver(session)
-        assert session.bind is not None
-        compiled = self._for(session.bind.dialect)
+        dialect, dbapi = await _driver(session)
+        compiled = self._for(dialect)
         values = {**compiled.fixed, **params}
         for key, default in compiled.defaults.items():
             values[key] = default()
@@ -130,8 +128,8 @@ class Prepared:
                 for key in compiled.order]
         if trace is not None:
             trace(compiled.sql)
-        if name == "postgresql":
-            raw = await _asyncpg_fetch(dbapi, compiled, session.bind.dialect, args)
+        if dialect.name == "postgresql":
+            raw = await _asyncpg_fetch(dbapi, compiled, dialect, args)
         else:
             raw = dbapi.execute(compiled.sql, args).fetchall()  # sqlite3, in the loop
         results = compiled.results

@@ -264,10 +264,12 @@ def keep_response_types() -> None:
     from aiogram import methods
     from aiogram.methods.base import Response
 
-    for name in ("GetMe", "GetUpdates", "GetFile", "SendMessage", "EditMessageText",
-                 "EditMessageReplyMarkup", "AnswerCallbackQuery", "SendDocument", "SendPhoto",
-                 "DeleteWebhook", "SetWebhook", "SetMyCommands", "SendChatAction"):
-        method: type[TelegramMethod[Any]] = getattr(methods, name)
+    used: list[type[TelegramMethod[Any]]] = [
+        getattr(methods, name)
+        for name in ("GetMe", "GetUpdates", "GetFile", "SendMessage", "EditMessageText",
+                     "EditMessageReplyMarkup", "AnswerCallbackQuery", "SendDocument",
+                     "SendPhoto", "DeleteWebhook", "SetWebhook", "SetMyCommands",
+                     "SendChatAction")
+    ]
+    for method in (*used, SendText, EditText):  # and ours (telegram_outbound.py)
         _RESPONSE_TYPES.append(Response[method.__returning__])  # type: ignore[name-defined]
-    for lite in (SendText, EditText):
-        _RESPONSE_TYPES.append(Response[lite.__returning__])  # type: ignore[name-defined]
