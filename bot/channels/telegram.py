@@ -31,7 +31,7 @@ from aiogram.types import BotCommand
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
-from bot.channels.telegram_outbound import EditText, SendText, TelegramChannel
+from bot.channels.telegram_outbound import TelegramChannel
 from bot.channels.telegram_session import JsonSession
 from bot.channels.telegram_updates import (
     DEFAULT_APOLOGY,
@@ -271,5 +271,5 @@ def keep_response_types() -> None:
                      "SendPhoto", "DeleteWebhook", "SetWebhook", "SetMyCommands",
                      "SendChatAction")
     ]
-    for method in (*used, SendText, EditText):  # and ours (telegram_outbound.py)
+    for method in used:
         _RESPONSE_TYPES.append(Response[method.__returning__])  # type: ignore[name-defined]

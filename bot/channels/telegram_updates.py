@@ -163,7 +163,7 @@ class UpdateProcessor:
 
     async def _answer(self, query_id: str, toast: str | None) -> None:
         try:
-            await self.bot.answer_callback_query(query_id, text=(toast or "")[:TOAST_LIMIT])
+            await self.outbound.answer_callback(query_id, (toast or "")[:TOAST_LIMIT])
         except AiogramError as error:  # too old (the bot was down), or a network failure
             log.warning("could not answer callback query %s: %s", query_id, error)
 
