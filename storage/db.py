@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import weakref
 from collections.abc import AsyncIterator
@@ -16,6 +15,7 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -80,29 +80,62 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 # SQLite has one writer at a time. Left to itself, a waiting writer sleeps and retries inside
-# SQLite, unfairly: under a burst some wait past busy_timeout and fail. Queueing the write
-# transactions of one process on an asyncio lock (FIFO) makes them wait their turn instead.
-_sqlite_writers: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+# SQLite, unfairly: under a burst some wait past busy_timeout and fail. So the write
+# transactions of one process queue on an asyncio lock (FIFO) and take turns on one
+# connection that stays open: checking a connection out of the pool and back in for each
+# transaction cost about as much as everything else SQLAlchemy does for an event.
+class _WriterLane:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.lock = asyncio.Lock()
+        self.connection: AsyncConnection | None = None
+        event.listen(engine.sync_engine, "engine_disposed", self._drop)
+
+    async def open(self) -> AsyncConnection:
+        connection = self.connection
+        if connection is None or connection.closed or connection.invalidated:
+            connection = self.connection = await self.engine.connect()
+        return connection
+
+    def _drop(self, _engine: Engine) -> None:
+        # Runs inside `engine.dispose()`: the lane's connection goes with the pool.
+        if self.connection is not None:
+            self.connection.sync_connection.invalidate()  # type: ignore[union-attr]
+            self.connection = None
 
 
-def _writer_lock(sessions: async_sessionmaker[AsyncSession]) -> asyncio.Lock | None:
+_sqlite_writers: weakref.WeakKeyDictionary[Engine, _WriterLane] = weakref.WeakKeyDictionary()
+
+
+def _writer_lane(sessions: async_sessionmaker[AsyncSession]) -> _WriterLane | None:
     bind = sessions.kw.get("bind")
     if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":
         return None
-    return _sqlite_writers.setdefault(bind.sync_engine, asyncio.Lock())
+    lane = _sqlite_writers.get(bind.sync_engine)
+    if lane is None:
+        lane = _sqlite_writers[bind.sync_engine] = _WriterLane(bind)
+    return lane
 
 
 @asynccontextmanager
 async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """One session and one transaction: committed on success, rolled back on error.
     Not reentrant on SQLite: never open a transaction inside another one."""
-    lock = _writer_lock(sessions)
-    async with contextlib.AsyncExitStack() as stack:
-        if lock is not None:
-            await stack.enter_async_context(lock)
-        session = await stack.enter_async_context(sessions())
-        await stack.enter_async_context(session.begin())
-        yield session
+    lane = _writer_lane(sessions)
+    if lane is None:
+        async with sessions() as session, session.begin():
+            yield session
+        return
+    async with lane.lock:
+        connection = await lane.open()
+        # The session joins the connection's transaction; committing it is ours to do.
+        session = sessions(bind=connection, join_transaction_mode="rollback_only")
+        try:
+            async with connection.begin():  # BEGIN IMMEDIATE; COMMIT, or ROLLBACK on error
+                yield session
+                await session.flush()
+        finally:
+            await session.close()
 
 
 def alembic_config() -> Config:
