@@ -79,59 +79,66 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-# SQLite has one writer at a time. Left to itself, a waiting writer sleeps and retries inside
-# SQLite, unfairly: under a burst some wait past busy_timeout and fail. So the write
-# transactions of one process queue on an asyncio lock (FIFO) and take turns on one
-# connection that stays open: checking a connection out of the pool and back in for each
-# transaction cost about as much as everything else SQLAlchemy does for an event.
-class _WriterLane:
-    def __init__(self, engine: AsyncEngine) -> None:
+# Transactions take turns on connections that stay open ("lanes"): checking a connection
+# out of the pool and back in for each transaction cost about as much as everything else
+# SQLAlchemy does for a chat event. SQLite has one writer at a time: one lane, and writers
+# queue for it in order (left to itself, a waiting writer sleeps and retries inside SQLite,
+# unfairly, and under a burst some waited past busy_timeout and failed). PostgreSQL gets
+# as many lanes as the pool keeps connections; waiters queue for the next free one.
+class _Lanes:
+    def __init__(self, engine: AsyncEngine, size: int) -> None:
         self.engine = engine
-        self.lock = asyncio.Lock()
-        self.connection: AsyncConnection | None = None
-        event.listen(engine.sync_engine, "engine_disposed", self._drop)
+        self.free: asyncio.Queue[AsyncConnection | None] = asyncio.Queue()
+        for _ in range(size):
+            self.free.put_nowait(None)  # opened on first use
+        self.opened: weakref.WeakSet[AsyncConnection] = weakref.WeakSet()
+        event.listen(engine.sync_engine, "engine_disposed", self._drop_all)
 
-    async def open(self) -> AsyncConnection:
-        connection = self.connection
-        if connection is None or connection.closed or connection.invalidated:
-            connection = self.connection = await self.engine.connect()
-        return connection
+    @asynccontextmanager
+    async def take(self) -> AsyncIterator[AsyncConnection]:
+        connection = await self.free.get()
+        try:
+            if connection is None or connection.closed or connection.invalidated:
+                connection = await self.engine.connect()
+                self.opened.add(connection)
+            yield connection
+        except BaseException:
+            # Whatever failed (a bug, a lost server), the next event gets a fresh connection.
+            if connection is not None:
+                await connection.invalidate()
+            connection = None
+            raise
+        finally:
+            self.free.put_nowait(connection)
 
-    def _drop(self, _engine: Engine) -> None:
-        # Runs inside `engine.dispose()`: the lane's connection goes with the pool.
-        if self.connection is not None:
-            self.connection.sync_connection.invalidate()  # type: ignore[union-attr]
-            self.connection = None
+    def _drop_all(self, _engine: Engine) -> None:
+        # Runs inside `engine.dispose()`: the lanes' connections go with the pool.
+        for connection in list(self.opened):
+            connection.sync_connection.invalidate()  # type: ignore[union-attr]
+        self.opened.clear()
 
 
-_sqlite_writers: weakref.WeakKeyDictionary[Engine, _WriterLane] = weakref.WeakKeyDictionary()
+_lanes: weakref.WeakKeyDictionary[Engine, _Lanes] = weakref.WeakKeyDictionary()
 
 
-def _writer_lane(sessions: async_sessionmaker[AsyncSession]) -> _WriterLane | None:
-    bind = sessions.kw.get("bind")
-    if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":
-        return None
-    lane = _sqlite_writers.get(bind.sync_engine)
-    if lane is None:
-        lane = _sqlite_writers[bind.sync_engine] = _WriterLane(bind)
-    return lane
+def _lanes_of(sessions: async_sessionmaker[AsyncSession]) -> _Lanes:
+    engine = sessions.kw["bind"]
+    lanes = _lanes.get(engine.sync_engine)
+    if lanes is None:
+        size = 1 if engine.dialect.name == "sqlite" else engine.sync_engine.pool.size()
+        lanes = _lanes[engine.sync_engine] = _Lanes(engine, size)
+    return lanes
 
 
 @asynccontextmanager
 async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """One session and one transaction: committed on success, rolled back on error.
     Not reentrant on SQLite: never open a transaction inside another one."""
-    lane = _writer_lane(sessions)
-    if lane is None:
-        async with sessions() as session, session.begin():
-            yield session
-        return
-    async with lane.lock:
-        connection = await lane.open()
+    async with _lanes_of(sessions).take() as connection:
         # The session joins the connection's transaction; committing it is ours to do.
         session = sessions(bind=connection, join_transaction_mode="rollback_only")
         try:
-            async with connection.begin():  # BEGIN IMMEDIATE; COMMIT, or ROLLBACK on error
+            async with connection.begin():  # (SQLite: BEGIN IMMEDIATE); COMMIT or ROLLBACK
                 yield session
                 await session.flush()
         finally:

@@ -23,7 +23,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -85,6 +85,12 @@ def _default_value(default: Any) -> Any:
 
 async def _driver(session: AsyncSession) -> tuple[Dialect, Any]:
     """The dialect and DBAPI connection of the session's transaction (kept for it)."""
+    bind = session.bind
+    if isinstance(bind, AsyncConnection) and bind.in_transaction():
+        # `storage.db.transaction`: the session joined a connection whose transaction is
+        # already open; asking the session for it would only build its bookkeeping.
+        raw = bind.sync_connection.connection  # type: ignore[union-attr]
+        return bind.dialect, raw.dbapi_connection
     transaction = session.sync_session.get_transaction()
     cached = session.info.get("cchc.driver")
     if cached is not None and cached[0] is transaction:
