@@ -1,0 +1,131 @@
+"""`storage.db.transaction` runs on connections that stay open ("lanes"): what it must keep."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select, text
+
+from storage import db as storage_db
+from storage.models import Person
+from tests.conftest import PG_ADMIN_URL, Db
+
+NOW = datetime(2021, 9, 1, 1, 0, tzinfo=UTC)
+
+
+async def _people(db: Db) -> int:
+    async with db.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(Person)) or 0)
+
+
+async def _backend_id(session: storage_db.AsyncSession) -> object:
+    query = "SELECT pg_backend_pid()" if session.bind.dialect.name != "sqlite" else \
+        "SELECT 1"  # fmt: skip
+    return await session.scalar(text(query))
+
+
+async def test_committed_work_is_seen_by_others_and_failed_work_is_not(db: Db) -> None:
+    async with storage_db.transaction(db.sessions) as session:
+        session.add(Person(full_name="Lan", created_at=NOW))
+    with pytest.raises(RuntimeError):
+        async with storage_db.transaction(db.sessions) as session:
+            session.add(Person(full_name="Minh", created_at=NOW))
+            await session.flush()
+            raise RuntimeError("a handler's bug")
+    async with storage_db.transaction(db.sessions) as session:  # the lane still works
+        session.add(Person(full_name="Hoa", created_at=NOW))
+    async with db.sessions() as session:
+        names = set(await session.scalars(select(Person.full_name)))
+    assert names == {"Lan", "Hoa"}
+
+
+async def test_sqlite_writers_take_turns_on_one_connection(db: Db) -> None:
+    if db.backend != "sqlite":
+        pytest.skip("SQLite only: PostgreSQL has one lane per pooled connection")
+    seen: list[int] = []
+    order: list[str] = []
+
+    async def write(name: str) -> None:
+        async with storage_db.transaction(db.sessions) as session:
+            order.append(f"{name}+")
+            connection = await session.connection()
+            seen.append(id((await connection.get_raw_connection()).dbapi_connection))
+            session.add(Person(full_name=name, created_at=NOW))
+            await asyncio.sleep(0)  # another writer would slip in here if it could
+            order.append(f"{name}-")
+
+    await asyncio.gather(*(write(f"P{n}") for n in range(5)))
+    assert len(set(seen)) == 1
+    assert order == [f"P{n}{mark}" for n in range(5) for mark in "+-"]
+    assert await _people(db) == 5
+
+
+@pytest.mark.postgres
+async def test_a_lost_postgres_connection_costs_one_event_not_the_lane(db: Db) -> None:
+    if db.backend != "postgres":
+        pytest.skip("PostgreSQL only")
+    async with storage_db.transaction(db.sessions) as session:
+        victim = await _backend_id(session)
+    admin = storage_db.create_engine(PG_ADMIN_URL)
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": victim})
+    finally:
+        await admin.dispose()
+    # The dead connection waits in its lane: the one event that gets it fails (its
+    # transaction rolled back); every other event, then and after, goes through.
+    lanes = db.engine.sync_engine.pool.size()
+    failed = [await _add_person(db, f"P{n}") for n in range(2 * lanes + 2)]
+    assert failed.count(True) == 1
+    assert failed.index(True) <= lanes
+    assert await _people(db) == 2 * lanes + 1
+
+
+async def _add_person(db: Db, name: str) -> bool:
+    """Whether the transaction failed."""
+    try:
+        async with storage_db.transaction(db.sessions) as session:
+            session.add(Person(full_name=name, created_at=NOW))
+    except Exception:
+        return True
+    return False
+
+
+async def _connections_to(database: str | None) -> int:
+    admin = storage_db.create_engine(PG_ADMIN_URL)
+    try:
+        async with admin.connect() as conn:
+            count = await conn.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE datname = :db"), {"db": database}
+            )
+    finally:
+        await admin.dispose()
+    return int(count or 0)
+
+
+@pytest.mark.postgres
+async def test_disposing_the_engine_closes_the_lanes(db: Db) -> None:
+    if db.backend != "postgres":
+        pytest.skip("PostgreSQL only")
+    engine = storage_db.create_engine(db.url)
+    sessions = storage_db.session_factory(engine)
+    database = engine.url.database
+    before = await _connections_to(database)
+    inside, release = asyncio.Semaphore(0), asyncio.Event()
+
+    async def hold() -> None:  # three transactions open at once: three lanes
+        async with storage_db.transaction(sessions) as session:
+            await session.execute(text("SELECT 1"))
+            inside.release()
+            await release.wait()
+
+    holders = [asyncio.create_task(hold()) for _ in range(3)]
+    for _ in holders:
+        await inside.acquire()
+    assert await _connections_to(database) == before + 3
+    release.set()
+    await asyncio.gather(*holders)
+    await engine.dispose()
+    assert await _connections_to(database) == before
