@@ -44,6 +44,7 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+POOL_SIZE = 10  # PostgreSQL connections kept open: one lane each (see transaction)
 READ_ONLY = {"sqlite_begin": "DEFERRED"}  # execution options of a long read (an export)
 
 
@@ -67,7 +68,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
         return engine
     # No pre-ping: it costs a round trip per transaction; connections are recycled instead.
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=1800)
+    return create_async_engine(url, echo=echo, pool_size=POOL_SIZE, max_overflow=20,
+                               pool_recycle=1800)  # fmt: skip
 
 
 def dialect_name(session: AsyncSession) -> str:
@@ -86,8 +88,8 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 # unfairly, and under a burst some waited past busy_timeout and failed). PostgreSQL gets
 # as many lanes as the pool keeps connections; waiters queue for the next free one.
 class _Lanes:
+    # Holds no reference to its engine: `_lanes` is keyed by the engine, weakly.
     def __init__(self, engine: AsyncEngine, size: int) -> None:
-        self.engine = engine
         self.free: asyncio.Queue[AsyncConnection | None] = asyncio.Queue()
         for _ in range(size):
             self.free.put_nowait(None)  # opened on first use
@@ -95,11 +97,11 @@ class _Lanes:
         event.listen(engine.sync_engine, "engine_disposed", self._drop_all)
 
     @asynccontextmanager
-    async def take(self) -> AsyncIterator[AsyncConnection]:
+    async def take(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         connection = await self.free.get()
         try:
             if connection is None or connection.closed or connection.invalidated:
-                connection = await self.engine.connect()
+                connection = await engine.connect()
                 self.opened.add(connection)
             yield connection
         except BaseException:
@@ -112,20 +114,23 @@ class _Lanes:
             self.free.put_nowait(connection)
 
     def _drop_all(self, _engine: Engine) -> None:
-        # Runs inside `engine.dispose()`: the lanes' connections go with the pool.
+        # Runs inside `engine.dispose()`: the lanes' connections go with the pool (and the
+        # lanes let go of them, which keep the engine alive otherwise).
         for connection in list(self.opened):
             connection.sync_connection.invalidate()  # type: ignore[union-attr]
         self.opened.clear()
+        for _ in range(self.free.qsize()):
+            self.free.get_nowait()
+            self.free.put_nowait(None)
 
 
 _lanes: weakref.WeakKeyDictionary[Engine, _Lanes] = weakref.WeakKeyDictionary()
 
 
-def _lanes_of(sessions: async_sessionmaker[AsyncSession]) -> _Lanes:
-    engine = sessions.kw["bind"]
+def _lanes_of(engine: AsyncEngine) -> _Lanes:
     lanes = _lanes.get(engine.sync_engine)
     if lanes is None:
-        size = 1 if engine.dialect.name == "sqlite" else engine.sync_engine.pool.size()
+        size = 1 if engine.dialect.name == "sqlite" else POOL_SIZE
         lanes = _lanes[engine.sync_engine] = _Lanes(engine, size)
     return lanes
 
@@ -134,7 +139,8 @@ def _lanes_of(sessions: async_sessionmaker[AsyncSession]) -> _Lanes:
 async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """One session and one transaction: committed on success, rolled back on error.
     Not reentrant on SQLite: never open a transaction inside another one."""
-    async with _lanes_of(sessions).take() as connection:
+    engine: AsyncEngine = sessions.kw["bind"]
+    async with _lanes_of(engine).take(engine) as connection:
         # The session joins the connection's transaction; committing it is ours to do.
         session = sessions(bind=connection, join_transaction_mode="rollback_only")
         try:

@@ -76,7 +76,7 @@ async def test_a_lost_postgres_connection_costs_one_event_not_the_lane(db: Db) -
         await admin.dispose()
     # The dead connection waits in its lane: the one event that gets it fails (its
     # transaction rolled back); every other event, then and after, goes through.
-    lanes = db.engine.sync_engine.pool.size()
+    lanes = storage_db.POOL_SIZE
     failed = [await _add_person(db, f"P{n}") for n in range(2 * lanes + 2)]
     assert failed.count(True) == 1
     assert failed.index(True) <= lanes
