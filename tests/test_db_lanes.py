@@ -13,6 +13,11 @@ from storage.models import Person
 from tests.conftest import PG_ADMIN_URL, Db
 
 NOW = datetime(2021, 9, 1, 1, 0, tzinfo=UTC)
+# Some behaviours belong to one backend: run those on it alone (`db` takes its URL from here).
+SQLITE_ONLY = pytest.mark.parametrize("backend_url", ["sqlite"], indirect=True)
+POSTGRES_ONLY = pytest.mark.parametrize(
+    "backend_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 
 
 async def _people(db: Db) -> int:
@@ -21,9 +26,7 @@ async def _people(db: Db) -> int:
 
 
 async def _backend_id(session: storage_db.AsyncSession) -> object:
-    query = "SELECT pg_backend_pid()" if session.bind.dialect.name != "sqlite" else \
-        "SELECT 1"  # fmt: skip
-    return await session.scalar(text(query))
+    return await session.scalar(text("SELECT pg_backend_pid()"))
 
 
 async def test_committed_work_is_seen_by_others_and_failed_work_is_not(db: Db) -> None:
@@ -41,9 +44,9 @@ async def test_committed_work_is_seen_by_others_and_failed_work_is_not(db: Db) -
     assert names == {"Lan", "Hoa"}
 
 
+@SQLITE_ONLY
 async def test_sqlite_writers_take_turns_on_one_connection(db: Db) -> None:
-    if db.backend != "sqlite":
-        pytest.skip("SQLite only: PostgreSQL has one lane per pooled connection")
+    assert db.backend == "sqlite"  # PostgreSQL has one lane per pooled connection
     seen: list[int] = []
     order: list[str] = []
 
@@ -62,10 +65,9 @@ async def test_sqlite_writers_take_turns_on_one_connection(db: Db) -> None:
     assert await _people(db) == 5
 
 
-@pytest.mark.postgres
+@POSTGRES_ONLY
 async def test_a_lost_postgres_connection_costs_one_event_not_the_lane(db: Db) -> None:
-    if db.backend != "postgres":
-        pytest.skip("PostgreSQL only")
+    assert db.backend == "postgres"
     async with storage_db.transaction(db.sessions) as session:
         victim = await _backend_id(session)
     admin = storage_db.create_engine(PG_ADMIN_URL)
@@ -105,10 +107,9 @@ async def _connections_to(database: str | None) -> int:
     return int(count or 0)
 
 
-@pytest.mark.postgres
+@POSTGRES_ONLY
 async def test_disposing_the_engine_closes_the_lanes(db: Db) -> None:
-    if db.backend != "postgres":
-        pytest.skip("PostgreSQL only")
+    assert db.backend == "postgres"
     engine = storage_db.create_engine(db.url)
     sessions = storage_db.session_factory(engine)
     database = engine.url.database
