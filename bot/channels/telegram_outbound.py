@@ -66,8 +66,7 @@ Rows = tuple[tuple[tuple[str, str], ...], ...]  # (label, token) per button, per
 
 def keyboard(choices: list[list[Choice]]) -> InlineKeyboardMarkup | None:
     """Rows of choices as an inline keyboard; refuses tokens Telegram would reject."""
-    rows = _rows(choices)
-    return None if rows is None else _markup(rows)
+    return _markup_or_none(_rows(choices))
 
 
 def _rows(choices: list[list[Choice]]) -> Rows | None:
@@ -98,6 +97,13 @@ def _markup_json(rows: Rows) -> Mapping[str, Any]:
 
 def _markup_or_none(rows: Rows | None) -> InlineKeyboardMarkup | None:
     return None if rows is None else _markup(rows)
+
+
+def _with_markup(payload: dict[str, Any], rows: Rows | None) -> dict[str, Any]:
+    """`payload` with the keyboard, if any (no keyboard: an edit removes the old one)."""
+    if rows is not None:
+        payload["reply_markup"] = _markup_json(rows)
+    return payload
 
 
 def to_delivery_error(error: Exception) -> DeliveryError:
@@ -203,9 +209,7 @@ class Outbound:
         payload: dict[str, Any] = {"chat_id": chat_id, **more, "text": text}
         if self.parse_mode:
             payload["parse_mode"] = self.parse_mode
-        if rows is not None:
-            payload["reply_markup"] = _markup_json(rows)
-        return payload
+        return _with_markup(payload, rows)
 
     async def _send_text(self, chat_id: int | str, text: str, rows: Rows | None) -> int:
         sent = await self.post(
@@ -234,12 +238,10 @@ class Outbound:
     async def _edit_markup(
         self, chat_id: int | str, message_id: int, rows: Rows | None
     ) -> int | None:
-        payload: dict[str, Any] = {"chat_id": chat_id, "message_id": message_id}
-        if rows is not None:
-            payload["reply_markup"] = _markup_json(rows)
         try:
             await self.post(
-                "editMessageReplyMarkup", payload,
+                "editMessageReplyMarkup",
+                _with_markup({"chat_id": chat_id, "message_id": message_id}, rows),
                 lambda: EditMessageReplyMarkup(chat_id=chat_id, message_id=message_id,
                                                reply_markup=_markup_or_none(rows)),
             )  # fmt: skip
