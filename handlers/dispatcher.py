@@ -31,10 +31,10 @@ from handlers.context import Deps, Turn
 from handlers.messages import Capabilities, Inbound, InboundKind, Reply
 from handlers.numbered import number_choices, numbered_choice
 from handlers.tokens import Token, parse
-from storage.conversation_state import lock_state, save_state
+from storage.chat_open import open_chat
+from storage.conversation_state import save_state
 from storage.db import transaction
 from storage.evidence import is_allowed
-from storage.people import account_for
 
 log = logging.getLogger(__name__)
 
@@ -141,20 +141,19 @@ class Dispatcher:
         deps, sender = self.deps, inbound.sender
         async with transaction(deps.sessions) as session:
             now = deps.clock.now()
-            account = await account_for(
+            chat = await open_chat(
                 session, platform=sender.platform, user_id=sender.user_id,
                 chat_id=sender.chat_id, display_name=sender.display_name,
                 username=sender.username, language_hint=sender.language, now=now,
             )
-            state = await lock_state(session, platform=sender.platform, chat_id=sender.chat_id,
-                                     now=now)
+            account, state = chat.account, chat.state
             state.person_id = account.person_id
             locale = account.locale or normalize_locale(sender.language)
             turn = Turn(deps, session, inbound, account, state,
-                        deps.catalog.for_locale(locale), prefetched)
+                        deps.catalog.for_locale(locale), prefetched, roles=chat.roles)
             await self._route(turn)
             self._present(turn)
-            await save_state(session, state)
+            await save_state(session, state, now)
         if turn.wrote_outbox:
             deps.on_outbox()
         return turn.replies

@@ -2,8 +2,9 @@
 exactly where it was. On PostgreSQL the row is locked for the event (one chat's events run
 in order across processes); on SQLite the single process's BEGIN IMMEDIATE does that.
 
-Every event reads and usually writes this row, so both are one prebuilt statement run on the
-driver (storage/prepared.py) with plain values, not ORM objects."""
+Every event reads and usually writes this row, so both are prebuilt statements run on the
+driver (storage/prepared.py) with plain values, not ORM objects; on PostgreSQL the read is
+usually part of storage/chat_open.py's statement instead of `lock_state`."""
 
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ _LOCK = Prepared({"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sq
 _SAVE = Prepared(
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("state_id"))
-    .values(state=bindparam("state"), data=bindparam("data"), person_id=bindparam("person_id"))
+    .values(state=bindparam("state"), data=bindparam("data"), person_id=bindparam("person_id"),
+            updated_at=bindparam("now"))
 )
 
 
@@ -63,15 +65,20 @@ async def lock_state(
     row = await _LOCK.first(session, {"platform": platform, "chat_id": chat_id, "data": {},
                                       "now": now})
     assert row is not None  # an upsert always returns its row
-    state_id, name, data, person_id = row
+    return chat_state(*row)
+
+
+def chat_state(state_id: int, name: str, data: dict[str, Any] | None,
+               person_id: int | None) -> ChatState:  # fmt: skip
+    """The state as read from its row (id, state, data, person_id)."""
     state = ChatState(state_id, name, dict(data or {}), person_id)
     state._read = state.snapshot()
     return state
 
 
-async def save_state(session: AsyncSession, state: ChatState) -> None:
-    """Write the state back when the event changed it (updated_at was set by lock_state)."""
+async def save_state(session: AsyncSession, state: ChatState, now: datetime) -> None:
+    """Write the state back when the event changed it; updated_at says when it last did."""
     if state.snapshot() == state._read:
         return
-    await _SAVE.rows(session, {"state_id": state.id, "state": state.state,
-                               "data": state.data, "person_id": state.person_id})
+    await _SAVE.rows(session, {"state_id": state.id, "state": state.state, "data": state.data,
+                               "person_id": state.person_id, "now": now})

@@ -202,7 +202,8 @@ async def admin_execute(admin_url: str, sql: str) -> None:
 async def create_database(admin_url: str, name: str) -> str:
     """Create database `name` on the server of `admin_url`; returns its URL."""
     await admin_execute(admin_url, f'CREATE DATABASE "{name}"')
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+    # Through make_url: the URL may carry a query (?host=/run/postgresql for the socket).
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 async def drop_database(admin_url: str, name: str) -> None:

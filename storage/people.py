@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -42,18 +44,34 @@ class ChatUser:
         return self.person_id
 
 
-_ACCOUNT = Prepared(
-    select(ChatAccount.id, ChatAccount.chat_id, ChatAccount.username, ChatAccount.language_hint,
-           ChatAccount.unreachable_at, Person.id, Person.full_name, Person.locale,
-           Person.is_admin)
-    .join(Person, Person.id == ChatAccount.person_id)
-    .where(ChatAccount.platform == bindparam("platform"),
-           ChatAccount.user_id == bindparam("user_id"))
-)
+# The sender's account and person, as `settle_account` takes them (also read as part of
+# storage/chat_open.py's statement).
+ACCOUNT_COLUMNS = (ChatAccount.id, ChatAccount.chat_id, ChatAccount.username,
+                   ChatAccount.language_hint, ChatAccount.unreachable_at,
+                   Person.id.label("person_id"), Person.full_name, Person.locale,
+                   Person.is_admin)
 
 
-async def account_for(
+def account_select() -> Select[Any]:
+    return (select(*ACCOUNT_COLUMNS)
+            .join(Person, Person.id == ChatAccount.person_id)
+            .where(ChatAccount.platform == bindparam("platform"),
+                   ChatAccount.user_id == bindparam("user_id")))
+
+
+_ACCOUNT = Prepared(account_select())
+
+
+async def account_for(session: AsyncSession, *, platform: str, user_id: str, **details: Any
+                      ) -> ChatUser:  # fmt: skip
+    """The account of this platform user (see `settle_account` for `details`)."""
+    row = await _ACCOUNT.first(session, {"platform": platform, "user_id": user_id})
+    return await settle_account(session, row, platform=platform, user_id=user_id, **details)
+
+
+async def settle_account(
     session: AsyncSession,
+    row: Sequence[Any] | None,
     *,
     platform: str,
     user_id: str,
@@ -63,11 +81,11 @@ async def account_for(
     language_hint: str | None,
     now: datetime,
 ) -> ChatUser:
-    """The account of this platform user, created with a new Person on first contact.
+    """The account read as `row` (ACCOUNT_COLUMNS), created with a new Person on first
+    contact (`row` None), and brought up to date with what the platform now says.
 
     Writing to the bot proves the chat works again, so an "unreachable" mark is cleared.
     """
-    row = await _ACCOUNT.first(session, {"platform": platform, "user_id": user_id})
     if row is None:
         person = Person(full_name=display_name, created_at=now)
         account = ChatAccount(
@@ -134,31 +152,37 @@ class PersonRole:
 
 
 # Every event of a linked person runs this: see storage/prepared.py.
-_ROLE_COLUMNS = (Membership.id, Membership.role, Campaign.id, Campaign.code, Campaign.title,
-                 Campaign.timezone, Campaign.deadline, Campaign.updated_at, Assignment.id,
-                 Unit.code, Unit.name, Assignment.deadline, Team.id, Team.code, Team.name)
+ROLE_COLUMNS = (Membership.id, Membership.role, Campaign.id, Campaign.code, Campaign.title,
+                Campaign.timezone, Campaign.deadline, Campaign.updated_at, Assignment.id,
+                Unit.code, Unit.name, Assignment.deadline, Team.id, Team.code, Team.name)
 _SUBMISSION_COLUMNS = tuple(Submission.__table__.c)  # after the role's, in each row
 _SUBMISSION_KEYS = tuple(Submission.__mapper__.get_property_by_column(c).key
                          for c in _SUBMISSION_COLUMNS)
 _SUBMISSION_ID = _SUBMISSION_KEYS.index("id")
-_ROLES = Prepared(
-    select(*_ROLE_COLUMNS, *_SUBMISSION_COLUMNS)
-    .select_from(Membership)
-    .join(Campaign, Campaign.id == Membership.campaign_id)
-    .outerjoin(Assignment, Assignment.id == Membership.assignment_id)
-    .outerjoin(Unit, Unit.id == Assignment.unit_id)
-    .outerjoin(Team, Team.id == func.coalesce(Membership.team_id, Assignment.team_id))
-    .outerjoin(Submission, Submission.assignment_id == Assignment.id)
-    .where(
-        Membership.person_id == bindparam("person"),
-        Membership.revoked_at.is_(None),
-        Campaign.closed_at.is_(None),
+_WIDTH = len(_SUBMISSION_COLUMNS)
+SUBMISSION_ID_AT = len(ROLE_COLUMNS) + _SUBMISSION_ID  # in a row of role_select
+
+
+def role_select(*extra: Any) -> Select[Any]:
+    """A person's active roles in open campaigns (ROLE_COLUMNS, the unit's submission's
+    columns, then `extra`); the caller says whose and in which order."""
+    return (
+        select(*ROLE_COLUMNS, *_SUBMISSION_COLUMNS, *extra)
+        .select_from(Membership)
+        .join(Campaign, Campaign.id == Membership.campaign_id)
+        .outerjoin(Assignment, Assignment.id == Membership.assignment_id)
+        .outerjoin(Unit, Unit.id == Assignment.unit_id)
+        .outerjoin(Team, Team.id == func.coalesce(Membership.team_id, Assignment.team_id))
+        .outerjoin(Submission, Submission.assignment_id == Assignment.id)
+        .where(Membership.revoked_at.is_(None), Campaign.closed_at.is_(None))
     )
-    .order_by(Campaign.created_at.desc(), Membership.id)
-)
 
 
-def _adopt_submission(session: AsyncSession, values: tuple[object, ...]) -> Submission | None:
+_ROLES = Prepared(role_select().where(Membership.person_id == bindparam("person"))
+                  .order_by(Campaign.created_at.desc(), Membership.id))  # newest first
+
+
+def _adopt_submission(session: AsyncSession, values: Sequence[Any]) -> Submission | None:
     """The row's submission as an ORM object of this session, as if the ORM had loaded it
     (no query: the columns came with the roles). One already in the session wins."""
     if values[_SUBMISSION_ID] is None:  # not a unit contact's role
@@ -179,10 +203,17 @@ def _adopt_submission(session: AsyncSession, values: tuple[object, ...]) -> Subm
 async def roles_of(session: AsyncSession, person_id: int) -> list[PersonRole]:
     """Active roles in open campaigns, newest campaign first. A unit contact's submission is
     put into the session with them (for `session.get`)."""
-    rows = await _ROLES.rows(session, {"person": person_id})
+    return roles_from_rows(session, await _ROLES.rows(session, {"person": person_id}))
+
+
+def roles_from_rows(session: AsyncSession, rows: Sequence[Sequence[Any]]) -> list[PersonRole]:
+    """Roles from rows of `role_select` (extra columns ignored)."""
     # The session's identity map holds objects weakly: keep the submissions for its lifetime.
     kept = session.info.setdefault("cchc.submissions", [])
-    submissions = [_adopt_submission(session, row[len(_ROLE_COLUMNS):]) for row in rows]
+    submissions = [
+        _adopt_submission(session, row[len(ROLE_COLUMNS):len(ROLE_COLUMNS) + _WIDTH])
+        for row in rows
+    ]
     kept.extend(s for s in submissions if s is not None)
     return [
         PersonRole(

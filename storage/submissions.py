@@ -6,12 +6,14 @@ does, so an answer is durable exactly when the bot acknowledges it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    CompoundSelect,
     Table,
     bindparam,
     event,
@@ -116,14 +118,20 @@ def _forget_states(session: Session, _flush_context: object) -> None:
         del session.info[_STATES]
 
 
-_STATES_QUERY = Prepared(union_all(
-    select(Answer.item_id, Answer.value, Answer.note, literal(0).label("files"))
-    .where(Answer.submission_id == bindparam("submission")),
-    select(EvidenceFile.item_id, null(), null(), func.count())
-    .where(EvidenceFile.submission_id == bindparam("submission"),
-           EvidenceFile.removed_at.is_(None))
-    .group_by(EvidenceFile.item_id),
-))
+def states_select(submission: Any, *, within: Any = None) -> CompoundSelect:
+    """Item id, answer value, note and evidence count (rows of 0 files are answers) of
+    `submission`: a bind, or a column of `within`, a FROM of an enclosing query."""
+    correlated = () if within is None else (within,)
+    return union_all(
+        select(Answer.item_id, Answer.value, Answer.note, literal(0).label("files"))
+        .where(Answer.submission_id == submission).correlate(*correlated),
+        select(EvidenceFile.item_id, null(), null(), func.count())
+        .where(EvidenceFile.submission_id == submission, EvidenceFile.removed_at.is_(None))
+        .correlate(*correlated).group_by(EvidenceFile.item_id),
+    )
+
+
+_STATES_QUERY = Prepared(states_select(bindparam("submission")))
 
 
 async def answer_states(session: AsyncSession, submission_id: int) -> dict[int, AnswerState]:
@@ -132,6 +140,13 @@ async def answer_states(session: AsyncSession, submission_id: int) -> dict[int, 
     if submission_id in cached and not _touches_states(session.sync_session):
         return cached[submission_id]
     rows = await _STATES_QUERY.rows(session, {"submission": submission_id})
+    return keep_states(session, submission_id, rows)
+
+
+def keep_states(session: AsyncSession, submission_id: int, rows: Iterable[Sequence[Any]]
+                ) -> dict[int, AnswerState]:  # fmt: skip
+    """The states from rows of `states_select`, kept for the session's later reads (a
+    caller that read them as part of another statement hands them in here)."""
     answers: dict[int, tuple[Any, str | None]] = {}
     files: dict[int, int] = {}
     for item_id, value, note, count in rows:
@@ -143,7 +158,7 @@ async def answer_states(session: AsyncSession, submission_id: int) -> dict[int, 
               for item_id, (value, note) in answers.items()}
     for item_id, count in files.items():  # evidence sent before the answer
         states[item_id] = AnswerState(None, None, count)
-    # Not `cached`: the query's autoflush may have dropped that dict (see _forget_states).
+    # Not a dict read earlier: a query's autoflush may have dropped it (see _forget_states).
     session.info.setdefault(_STATES, {})[submission_id] = states
     return states
 
@@ -164,24 +179,36 @@ async def progress_of(
 
 
 _SUBMISSIONS: Table = Submission.__table__  # type: ignore[assignment]
-_TOUCH = Prepared(
+_TOUCH_STATEMENT = (
     update(_SUBMISSIONS).where(_SUBMISSIONS.c.id == bindparam("submission"))
     .values(status=bindparam("status"), updated_at=bindparam("now"),
             version=bindparam("version"))
 )
+_TOUCH = Prepared(_TOUCH_STATEMENT)
+
+
+def _touched(submission: Submission, now: datetime) -> dict[str, Any]:
+    """What marking the report changed writes: in progress, updated now, next version."""
+    status = submission.status
+    if status == SubmissionStatus.NOT_STARTED:
+        status = SubmissionStatus.IN_PROGRESS
+    return {"submission": submission.id, "status": str(status), "now": now,
+            "version": submission.version + 1}
+
+
+def _keep_touched(submission: Submission, values: dict[str, Any]) -> None:
+    # The loaded object set to match what was written: the ORM has nothing left to flush.
+    for key, value in (("status", values["status"]), ("updated_at", values["now"]),
+                       ("version", values["version"])):
+        set_committed_value(submission, key, value)
 
 
 async def _touch(session: AsyncSession, submission: Submission, now: datetime) -> None:
     """Mark the report changed: written at once on the driver (it happens on every answer),
-    and the loaded object set to match, so the ORM has nothing left to flush for it."""
-    status = submission.status
-    if status == SubmissionStatus.NOT_STARTED:
-        status = SubmissionStatus.IN_PROGRESS
-    version = submission.version + 1
-    await _TOUCH.rows(session, {"submission": submission.id, "status": str(status),
-                                "now": now, "version": version})
-    for key, value in (("status", str(status)), ("updated_at", now), ("version", version)):
-        set_committed_value(submission, key, value)
+    and the loaded object set to match."""
+    values = _touched(submission, now)
+    await _TOUCH.rows(session, values)
+    _keep_touched(submission, values)
 
 
 _ANSWERS: Table = Answer.__table__  # type: ignore[assignment]
@@ -194,6 +221,7 @@ def _upsert_answer(builder: Any) -> Any:
     statement = builder(_ANSWERS).values(
         submission_id=bindparam("submission"), item_id=bindparam("item"), value=_VALUE,
         answered_by=bindparam("person"), answered_at=bindparam("now"), revision=1,
+        reopened=False,  # spelled out: a column default is not filled in inside a WITH
     )
     changed = statement.excluded
     return statement.on_conflict_do_update(
@@ -212,6 +240,22 @@ _NEW_REVISION = Prepared(insert(_REVISIONS).values(
 ))
 
 
+def _record_in_one() -> Any:
+    """PostgreSQL: the answer, its revision and the report's touch as one statement (each
+    statement is a round trip there; on SQLite they are calls in the process)."""
+    answer = _upsert_answer(postgresql.insert).cte("answer")
+    revision = insert(_REVISIONS).from_select(
+        ["answer_id", "revision", "value", "answered_by", "answered_at"],
+        select(answer.c.id, answer.c.revision, _VALUE,
+               bindparam("person", type_=_REVISIONS.c.answered_by.type),
+               bindparam("now", type_=_REVISIONS.c.answered_at.type)),
+    ).cte("revision")
+    return select(answer.c.id).add_cte(revision, _TOUCH_STATEMENT.cte("touch"))
+
+
+_RECORD = Prepared({"postgresql": _record_in_one()})
+
+
 async def record_answer(
     session: AsyncSession,
     submission: Submission,
@@ -222,14 +266,18 @@ async def record_answer(
     now: datetime,
 ) -> None:
     """Set (or with None: clear) the answer; every change is kept as a revision."""
-    params = {"submission": submission.id, "item": item.id, "value": value,
-              "person": person_id, "now": now}
-    row = await _UPSERT_ANSWER.first(session, params)
-    assert row is not None  # an upsert always returns its row
-    answer_id, revision = row
-    await _NEW_REVISION.rows(session, {**params, "answer": answer_id, "revision": revision})
+    params = {"item": item.id, "value": value, "person": person_id,
+              **_touched(submission, now)}
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await _RECORD.rows(session, params)
+    else:
+        row = await _UPSERT_ANSWER.first(session, params)
+        assert row is not None  # an upsert always returns its row
+        answer_id, revision = row
+        await _NEW_REVISION.rows(session, {**params, "answer": answer_id, "revision": revision})
+        await _TOUCH.rows(session, params)
+    _keep_touched(submission, params)
     _remember_value(session, submission.id, item.id, value)
-    await _touch(session, submission, now)
 
 
 async def record_note(
