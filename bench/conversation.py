@@ -16,8 +16,9 @@ the first sendMessage/editMessageText to that chat after it; process CPU per upd
 fake and contacts share one event loop, so this is the cost the throughput is bounded by,
 and it is steadier than updates/s when other work shares the machine). In the same run a
 bare aiogram echo bot (bench/echo_aiogram.py) meets the same number of users and messages on
-the same kind of fake, right before each of our runs: our throughput is printed as a ratio
-of the echo measured next to it (the machine's speed drifts over minutes).
+the same kind of fake, right before and right after each of our runs: our throughput is
+printed as a ratio of those two echo runs pooled (the machine's speed drifts over minutes,
+and one short echo run alone swung by 10-20% from one run to the next).
 
 Floors (issue 3), checked at the end: ratio >= 0.3 of the echo bot, p99 < 150 ms, and not
 one answer lost: every answer the contacts gave is in the answers table (contacts x 7 when
@@ -418,6 +419,17 @@ def _ms(seconds: float) -> str:
 EchoRun = tuple[BenchResult, float]  # the echo bot's figures and the CPU seconds it took
 
 
+def pooled(runs: list[EchoRun]) -> EchoRun:
+    """Several echo runs as one: every answered update, over their summed time and CPU."""
+    results = [result for result, _ in runs]
+    return (BenchResult(users=results[0].users, updates=sum(r.updates for r in results),
+                        elapsed=sum(r.elapsed for r in results),
+                        latencies=[x for r in results for x in r.latencies],
+                        timeouts=sum(r.timeouts for r in results),
+                        rate_limited=sum(r.rate_limited for r in results)),
+            sum(cpu for _, cpu in runs))
+
+
 def _echo_line(echo_cpu: EchoRun) -> tuple[str, float]:
     echo, cpu = echo_cpu
     cpu_ms = cpu * 1000 / max(1, len(echo.latencies))
@@ -430,8 +442,8 @@ def _echo_line(echo_cpu: EchoRun) -> tuple[str, float]:
 def summary(echoes: dict[str, EchoRun], runs: list[Run], *,
             paced: bool) -> tuple[str, bool]:  # fmt: skip
     """The comparison table and whether every run met the floors. Each run is compared
-    with the echo bot measured just before it (`echoes`, by run name): the machine's speed
-    drifts over minutes, and a ratio of two runs far apart would carry that drift."""
+    with the echo bot measured just before and after it (`echoes`, by run name, pooled):
+    the machine's speed drifts over minutes, and a ratio of runs far apart would carry it."""
     lines = [f"{'run':<14}{'updates/s':>10}{'ratio':>7}{'p50':>12}{'p99':>12}{'max':>12}"
              f"{'CPU ms/upd':>11}{'CPU ratio':>10}{'answers stored/given':>22}{'lost':>6}"]
     all_met = True
@@ -470,6 +482,17 @@ def summary(echoes: dict[str, EchoRun], runs: list[Run], *,
     return "\n".join(lines), all_met
 
 
+async def _echo_run(contacts: int) -> EchoRun:
+    # Our runner freezes what start-up allocated out of the collector's full passes
+    # (bot/runner.py), and that lasts for the rest of this process: freeze for the echo bot
+    # too, or whichever runs first pays for a heap the other does not.
+    gc.collect()
+    gc.freeze()
+    echo_run = await run_echo(contacts, UPDATES_PER_CONTACT)
+    print(echo_run[0].report("echo_aiogram"), flush=True)
+    return echo_run
+
+
 def breakdown(run: Run) -> str:
     """Work per answered update: Bot API requests by method, SQL statements by shape."""
     answered = max(1, len(run.result.latencies))
@@ -493,14 +516,9 @@ async def main(contacts: int, backends: list[str], *, echo: bool, step_timeout: 
     if echo:  # not measured: the first run in a process pays aiogram's one-time set-up
         await run_echo(min(contacts, 20), 3)
     for backend in backends:
-        if echo:  # right before ours: see `summary`
-            # Our runner freezes what start-up allocated out of the collector's full passes
-            # (bot/runner.py), and that lasts for the rest of this process: freeze for the
-            # echo bot too, or whichever runs first pays for a heap the other does not.
-            gc.collect()
-            gc.freeze()
-            echoes[f"ours/{backend}"] = echo_run = await run_echo(contacts, UPDATES_PER_CONTACT)
-            print(echo_run[0].report("echo_aiogram"), flush=True)
+        around: list[EchoRun] = []
+        if echo:  # right before ours (and after it, below): see `summary`
+            around.append(await _echo_run(contacts))
         dump = profile.with_name(f"{profile.stem}-{backend}{profile.suffix}") if profile else None
         run = await run_ours(backend, contacts, step_timeout=step_timeout, budget=budget,
                              think=think, profile=dump, count_queries=queries)  # fmt: skip
@@ -508,6 +526,9 @@ async def main(contacts: int, backends: list[str], *, echo: bool, step_timeout: 
             print(f"profile of {run.name} written to {dump}")
         print(run.result.report(run.name), flush=True)
         runs.append(run)
+        if echo:
+            around.append(await _echo_run(contacts))
+            echoes[run.name] = pooled(around)
     table, met = summary(echoes, runs, paced=think > 0)
     pacing = f", think time {think:g} s" if think else ", no think time"
     print(f"\nConversation throughput: {contacts} contacts x {UPDATES_PER_CONTACT} updates"
