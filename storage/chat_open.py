@@ -27,6 +27,7 @@ from sqlalchemy import JSON, Table, bindparam, func, literal_column, select, tru
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.conversation_state import ChatState, chat_state, lock_state
+from storage.db import dialect_name
 from storage.models import Campaign, ConversationState, Membership
 from storage.people import (
     ACCOUNT_COLUMNS,
@@ -84,21 +85,13 @@ _ACCOUNT = slice(5, 5 + len(ACCOUNT_COLUMNS))
 _ROLES = slice(_ACCOUNT.stop, -1)  # then the answers of the role's report, as JSON
 
 
-async def open_chat(
-    session: AsyncSession,
-    *,
-    platform: str,
-    user_id: str,
-    chat_id: str,
-    display_name: str,
-    username: str | None,
-    language_hint: str | None,
-    now: datetime,
-) -> OpenedChat:
-    details: dict[str, Any] = {"platform": platform, "user_id": user_id, "chat_id": chat_id,
-               "display_name": display_name, "username": username,
-               "language_hint": language_hint, "now": now}
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+async def open_chat(session: AsyncSession, *, platform: str, user_id: str, chat_id: str,
+                    now: datetime, **profile: Any) -> OpenedChat:  # fmt: skip
+    """`profile`: the sender's display_name, username and language_hint, as the platform
+    gives them now (see storage.people.settle_account)."""
+    details = {"platform": platform, "user_id": user_id, "chat_id": chat_id, "now": now,
+               **profile}
+    if dialect_name(session) == "postgresql":
         rows = await _OPEN.rows(session, {"platform": platform, "chat_id": chat_id,
                                           "user_id": user_id})
         if rows and rows[0][_FRESH]:

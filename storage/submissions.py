@@ -32,6 +32,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import audit
 from storage.checklist import Checklist, ItemInfo
+from storage.db import dialect_name
 from storage.evidence import StoredFile
 from storage.localtime import fmt_datetime
 from storage.models import (
@@ -268,7 +269,7 @@ async def record_answer(
     """Set (or with None: clear) the answer; every change is kept as a revision."""
     params = {"item": item.id, "value": value, "person": person_id,
               **_touched(submission, now)}
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         await _RECORD.rows(session, params)
     else:
         row = await _UPSERT_ANSWER.first(session, params)
