@@ -139,7 +139,7 @@ async def _keep(turn: Turn, ctx: UnitContext, item: ItemInfo) -> None:
     attachment = turn.inbound.attachment
     assert attachment is not None and turn.prefetched is not None
     role = ctx.role
-    stored = turn.deps.evidence.keep(
+    stored = await turn.deps.evidence.keep_off_loop(
         turn.prefetched, folder=(role.campaign_code, role.unit_code or "", item.code),
         file_name=attachment.file_name,
     )

@@ -6,6 +6,7 @@ Layout: <campaign>/<unit>/<item>/<sha256[:16]>-<file name>. A file is first down
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import re
@@ -65,10 +66,13 @@ def _hash_file(path: Path) -> tuple[str, int]:
 class EvidenceStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._incoming_made = False
 
     def incoming_path(self) -> Path:
         incoming = self.root / ".incoming"
-        incoming.mkdir(parents=True, exist_ok=True)
+        if not self._incoming_made or not incoming.is_dir():
+            incoming.mkdir(parents=True, exist_ok=True)
+            self._incoming_made = True
         return incoming / uuid.uuid4().hex
 
     def keep(self, temp: Path, *, folder: tuple[str, ...], file_name: str) -> StoredFile:
@@ -80,6 +84,12 @@ class EvidenceStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(temp, target)
         return StoredFile(relative.as_posix(), sha256, size)
+
+    async def keep_off_loop(self, temp: Path, *, folder: tuple[str, ...], file_name: str
+                            ) -> StoredFile:  # fmt: skip
+        """`keep` in a worker thread: hashing a 20 MB file, creating folders and moving it
+        take milliseconds of disk work that would stall every other chat on the loop."""
+        return await asyncio.to_thread(self.keep, temp, folder=folder, file_name=file_name)
 
     def discard(self, temp: Path) -> None:
         temp.unlink(missing_ok=True)
