@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import CTE, Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ConversationState
-from storage.prepared import Prepared
+from storage.prepared import Prepared, take_state_carrier
 
 _TABLE: Table = ConversationState.__table__  # type: ignore[assignment]
 
@@ -50,12 +50,18 @@ def _upsert(builder: Any) -> Any:
 
 
 _LOCK = Prepared({"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)})
-_SAVE = Prepared(
+_SAVE_STATEMENT = (
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("state_id"))
-    .values(state=bindparam("state"), data=bindparam("data"), person_id=bindparam("person_id"),
-            updated_at=bindparam("now"))
+    .values(state=bindparam("state"), data=bindparam("data"),
+            person_id=bindparam("state_person"), updated_at=bindparam("state_now"))
 )
+_SAVE = Prepared(_SAVE_STATEMENT)
+
+
+def save_cte() -> CTE:
+    """The state save as part of another statement: see `save_state`."""
+    return _SAVE_STATEMENT.cte("state_save")
 
 
 async def lock_state(
@@ -77,8 +83,16 @@ def chat_state(state_id: int, name: str, data: dict[str, Any] | None,
 
 
 async def save_state(session: AsyncSession, state: ChatState, now: datetime) -> None:
-    """Write the state back when the event changed it; updated_at says when it last did."""
+    """Write the state back when the event changed it; updated_at says when it last did.
+
+    A write still waiting for the transaction's next statement (an answer, on PostgreSQL)
+    takes the save along when it can (see storage.prepared.Waiting): one statement."""
     if state.snapshot() == state._read:
         return
-    await _SAVE.rows(session, {"state_id": state.id, "state": state.state, "data": state.data,
-                               "person_id": state.person_id, "now": now})
+    values = {"state_id": state.id, "state": state.state, "data": state.data,
+              "state_person": state.person_id, "state_now": now}
+    carrier = take_state_carrier(session)
+    if carrier is not None and carrier.with_state is not None:
+        await carrier.with_state.rows(session, {**carrier.params, **values})
+    else:
+        await _SAVE.rows(session, values)

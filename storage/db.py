@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
 
-from storage import sqlite_inline
+from storage import lanes, prepared, sqlite_inline
+
+transaction = lanes.transaction  # where callers find it: one transaction per event or job
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +42,12 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-POOL_SIZE = 10  # PostgreSQL connections kept open: one lane each (see transaction)
 READ_ONLY = {"sqlite_begin": "DEFERRED"}  # execution options of a long read (an export)
 
 
 def _sqlite_begin_immediate(conn: Connection) -> None:
+    if lanes.is_lane(conn.info):
+        return  # storage.lanes begins its transactions itself
     # A deferred transaction that reads and then writes fails with SQLITE_BUSY when another
     # connection wrote in between (busy_timeout cannot help there); taking the write lock at
     # BEGIN makes concurrent events queue up instead. A long read-only transaction asks for
@@ -66,10 +65,13 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         engine = create_async_engine(url, echo=echo)
         event.listen(engine.sync_engine, "connect", sqlite_inline.connect_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
-        return engine
-    # No pre-ping: it costs a round trip per transaction; connections are recycled instead.
-    return create_async_engine(url, echo=echo, pool_size=POOL_SIZE, max_overflow=20,
-                               pool_recycle=1800)  # fmt: skip
+    else:
+        # No pre-ping: it costs a round trip per transaction; connections are recycled.
+        engine = create_async_engine(url, echo=echo, pool_size=lanes.POOL_SIZE,
+                                     max_overflow=20, pool_recycle=1800)  # fmt: skip
+    # Writes that wait for the transaction's next statement go before it (storage.prepared).
+    event.listen(engine.sync_engine, "before_cursor_execute", prepared.run_waiting)
+    return engine
 
 
 def dialect_name(session: AsyncSession) -> str:
@@ -79,76 +81,6 @@ def dialect_name(session: AsyncSession) -> str:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-# Transactions take turns on connections that stay open ("lanes"): checking a connection
-# out of the pool and back in for each transaction cost about as much as everything else
-# SQLAlchemy does for a chat event. SQLite has one writer at a time: one lane, and writers
-# queue for it in order (left to itself, a waiting writer sleeps and retries inside SQLite,
-# unfairly, and under a burst some waited past busy_timeout and failed). PostgreSQL gets
-# as many lanes as the pool keeps connections; waiters queue for the next free one.
-class _Lanes:
-    # Holds no reference to its engine: `_lanes` is keyed by the engine, weakly.
-    def __init__(self, engine: AsyncEngine, size: int) -> None:
-        self.free: asyncio.Queue[AsyncConnection | None] = asyncio.Queue()
-        for _ in range(size):
-            self.free.put_nowait(None)  # opened on first use
-        self.opened: weakref.WeakSet[AsyncConnection] = weakref.WeakSet()
-        event.listen(engine.sync_engine, "engine_disposed", self._drop_all)
-
-    @asynccontextmanager
-    async def take(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-        connection = await self.free.get()
-        try:
-            if connection is None or connection.closed or connection.invalidated:
-                connection = await engine.connect()
-                self.opened.add(connection)
-            yield connection
-        except BaseException:
-            # Whatever failed (a bug, a lost server), the next event gets a fresh connection.
-            if connection is not None:
-                await connection.invalidate()
-            connection = None
-            raise
-        finally:
-            self.free.put_nowait(connection)
-
-    def _drop_all(self, _engine: Engine) -> None:
-        # Runs inside `engine.dispose()`: the lanes' connections go with the pool (and the
-        # lanes let go of them, which keep the engine alive otherwise).
-        for connection in list(self.opened):
-            connection.sync_connection.invalidate()  # type: ignore[union-attr]
-        self.opened.clear()
-        for _ in range(self.free.qsize()):
-            self.free.get_nowait()
-            self.free.put_nowait(None)
-
-
-_lanes: weakref.WeakKeyDictionary[Engine, _Lanes] = weakref.WeakKeyDictionary()
-
-
-def _lanes_of(engine: AsyncEngine) -> _Lanes:
-    lanes = _lanes.get(engine.sync_engine)
-    if lanes is None:
-        size = 1 if engine.dialect.name == "sqlite" else POOL_SIZE
-        lanes = _lanes[engine.sync_engine] = _Lanes(engine, size)
-    return lanes
-
-
-@asynccontextmanager
-async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One session and one transaction: committed on success, rolled back on error.
-    Not reentrant on SQLite: never open a transaction inside another one."""
-    engine: AsyncEngine = sessions.kw["bind"]
-    async with _lanes_of(engine).take(engine) as connection:
-        # The session joins the connection's transaction; committing it is ours to do.
-        session = sessions(bind=connection, join_transaction_mode="rollback_only")
-        try:
-            async with connection.begin():  # (SQLite: BEGIN IMMEDIATE); COMMIT or ROLLBACK
-                yield session
-                await session.flush()
-        finally:
-            await session.close()
 
 
 def alembic_config() -> Config:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
 
 from storage.models import (
     Assignment,
@@ -192,11 +193,15 @@ def _adopt_submission(session: AsyncSession, values: Sequence[Any]) -> Submissio
     if known is not None:
         return known
     # Filled in as the ORM's loader does (straight into the instance dict, no attribute
-    # events), then marked as a loaded row of the database: no pending changes.
+    # events), marked as a loaded row of the database (no pending changes), and put in the
+    # identity map as the loader puts what it loads: `session.add` would also start the
+    # session's own transaction bookkeeping, which nothing else in most events needs.
     submission = Submission.__mapper__.class_manager.new_instance()
     submission.__dict__.update(zip(_SUBMISSION_KEYS, values, strict=True))
     make_transient_to_detached(submission)
-    session.add(submission)
+    state = instance_state(submission)
+    sync.identity_map.add(state)
+    state.session_id = sync.hash_key
     return submission
 
 

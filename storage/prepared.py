@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.util import await_only
 
 Processor = Callable[[Any], Any] | None
 
@@ -87,7 +88,7 @@ async def _driver(session: AsyncSession) -> tuple[Dialect, Any]:
     """The dialect and DBAPI connection of the session's transaction (kept for it)."""
     bind = session.bind
     if isinstance(bind, AsyncConnection) and bind.in_transaction():
-        # `storage.db.transaction`: the session joined a connection whose transaction is
+        # `storage.lanes.transaction`: the session joined a connection whose transaction is
         # already open; asking the session for it would only build its bookkeeping.
         raw = bind.sync_connection.connection  # type: ignore[union-attr]
         return bind.dialect, raw.dbapi_connection
@@ -120,11 +121,17 @@ class Prepared:
 
     async def rows(self, session: AsyncSession, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run it; the rows it returns (none for a plain write), values converted.
-        Pending ORM changes are flushed first, as SQLAlchemy's autoflush would."""
-        sync = session.sync_session
-        if sync.autoflush and (sync.new or sync.deleted or sync.dirty):
-            await session.flush()
+        Pending ORM changes are flushed first, as SQLAlchemy's autoflush would, and writes
+        waiting for the transaction's next statement (`later`) go out before it."""
+        await _autoflush(session)
         dialect, dbapi = await _driver(session)
+        for waiting in _take_waiting(session):
+            await waiting.statement.run_on(dialect, dbapi, waiting.params)
+        return await self.run_on(dialect, dbapi, params)
+
+    async def run_on(self, dialect: Dialect, dbapi: Any, params: Mapping[str, Any]
+                     ) -> list[tuple[Any, ...]]:  # fmt: skip
+        """Run it on this DBAPI connection (as `rows` does, without the session's part)."""
         compiled = self._for(dialect)
         values = {**compiled.fixed, **params}
         for key, default in compiled.defaults.items():
@@ -142,10 +149,28 @@ class Prepared:
         assert results is not None
         return [_convert(row, results) for row in raw]
 
+    async def later(self, session: AsyncSession, params: Mapping[str, Any], *,
+                    with_state: Prepared | None = None) -> None:  # fmt: skip
+        """Run this write with the transaction's next statement, not on its own (see
+        `Waiting`); at once where it cannot wait (a session outside storage.lanes.transaction).
+        `with_state`: the same write with the chat's state save, in one statement."""
+        info = _lane_info(session)
+        if info is None:
+            await self.rows(session, params)
+            return
+        await _autoflush(session)  # writes keep their order
+        info.setdefault(_WAITING, []).append(Waiting(self, dict(params), with_state))
+
     async def first(self, session: AsyncSession, params: Mapping[str, Any]
                     ) -> tuple[Any, ...] | None:  # fmt: skip
         rows = await self.rows(session, params)
         return rows[0] if rows else None
+
+
+async def _autoflush(session: AsyncSession) -> None:
+    sync = session.sync_session
+    if sync.autoflush and (sync.new or sync.deleted or sync.dirty):
+        await session.flush()
 
 
 async def _asyncpg_fetch(adapter: Any, compiled: _Compiled, dialect: Dialect,
@@ -165,3 +190,70 @@ async def _asyncpg_fetch(adapter: Any, compiled: _Compiled, dialect: Dialect,
 def _convert(row: Sequence[Any], processors: tuple[Processor, ...]) -> tuple[Any, ...]:
     return tuple(value if process is None or value is None else process(value)
                  for value, process in zip(row, processors, strict=True))
+
+
+# -- writes that wait for the transaction's next statement -----------------------------------
+#
+# On PostgreSQL every statement is a round trip. A write whose result nobody reads (an
+# answer: storage.submissions.record_answer) can wait and travel with the next statement:
+# the chat's state save, which then carries it in one statement (`take_state_carrier`);
+# else, just before it, whatever statement the transaction runs next (`Prepared.rows`, and
+# SQLAlchemy's own through `run_waiting`); at the latest, before COMMIT (storage.lanes). It
+# waits on the transaction's connection (a lane), in the same transaction.
+
+_WAITING = "cchc.waiting"  # in the lane connection's info: writes not sent yet
+
+
+@dataclass(frozen=True)
+class Waiting:
+    statement: Prepared
+    params: Mapping[str, Any]
+    with_state: Prepared | None  # the same write with the chat's state save
+
+
+def _lane_info(session: AsyncSession) -> dict[Any, Any] | None:
+    """The info of the connection the session's transaction runs on, if it is a lane."""
+    bind = session.bind
+    if isinstance(bind, AsyncConnection) and bind.in_transaction():
+        return bind.info
+    return None
+
+
+def _take_waiting(session: AsyncSession) -> list[Waiting]:
+    info = _lane_info(session)
+    return info.pop(_WAITING, []) if info is not None else []
+
+
+async def flush_waiting(session: AsyncSession) -> None:
+    """Send the writes still waiting (storage.lanes, before COMMIT)."""
+    waiting = _take_waiting(session)
+    if waiting:
+        dialect, dbapi = await _driver(session)
+        for write in waiting:
+            await write.statement.run_on(dialect, dbapi, write.params)
+
+
+def drop_waiting(info: dict[Any, Any]) -> None:
+    """A failed transaction's writes never reach the next one (storage.lanes)."""
+    info.pop(_WAITING, None)
+
+
+def take_state_carrier(session: AsyncSession) -> Waiting | None:
+    """The one write waiting, if it can carry the chat's state save (it waits no more)."""
+    info = _lane_info(session)
+    waiting = info.get(_WAITING) if info is not None else None
+    if info is None or not waiting or len(waiting) > 1 or waiting[0].with_state is None:
+        return None
+    return info.pop(_WAITING)[0]
+
+
+def run_waiting(conn: Connection, cursor: Any, statement: str, parameters: Any,
+                context: Any, executemany: bool) -> None:  # fmt: skip
+    """SQLAlchemy's before_cursor_execute (storage.db sets it on every engine): whatever
+    waits on this connection goes out first. Runs inside SQLAlchemy's greenlet, hence
+    `await_only`."""
+    waiting = conn.info.pop(_WAITING, None)
+    if waiting:
+        dbapi = conn.connection.dbapi_connection
+        for write in waiting:
+            await_only(write.statement.run_on(conn.dialect, dbapi, write.params))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import pool
 from sqlalchemy.dialects import registry
@@ -94,13 +94,18 @@ def _is_locked(error: sqlite3.OperationalError) -> bool:
 
 
 def begin_immediate(conn: Connection, mode: str) -> None:
-    """`BEGIN <mode>`; while another process holds the write lock, wait on the event loop
-    (backing off from 1 to 50 ms) instead of in SQLite's busy handler."""
+    """`BEGIN <mode>` from SQLAlchemy's "begin" hook (inside its greenlet)."""
     if mode != "IMMEDIATE":  # a reader: never waits in WAL mode
         conn.exec_driver_sql(f"BEGIN {mode}")
         return
     raw = conn.connection.dbapi_connection
     assert raw is not None
+    await_only(take_write_lock(cast(sqlite3.Connection, raw)))
+
+
+async def take_write_lock(raw: sqlite3.Connection) -> None:
+    """`BEGIN IMMEDIATE`; while another process holds the write lock, wait on the event loop
+    (backing off from 1 to 50 ms) instead of in SQLite's busy handler."""
     deadline, pause = time.monotonic() + LOCK_WAIT_S, 0.001
     raw.execute("PRAGMA busy_timeout=0")
     try:
@@ -111,7 +116,7 @@ def begin_immediate(conn: Connection, mode: str) -> None:
             except sqlite3.OperationalError as error:
                 if not _is_locked(error) or time.monotonic() > deadline:
                     raise
-            await_only(asyncio.sleep(pause))
+            await asyncio.sleep(pause)
             pause = min(pause * 2, 0.05)
     finally:
         raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

@@ -32,6 +32,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import audit
 from storage.checklist import Checklist, ItemInfo
+from storage.conversation_state import save_cte
 from storage.db import dialect_name
 from storage.evidence import StoredFile
 from storage.localtime import fmt_datetime
@@ -66,8 +67,11 @@ class EditRefusal(StrEnum):
 async def submission_for(
     session: AsyncSession, assignment_id: int, submission_id: int | None = None
 ) -> Submission:
-    """The assignment's submission; with its id known (roles_of loads it), from the session."""
-    submission = await session.get(Submission, submission_id) if submission_id else None
+    """The assignment's submission; with its id known (roles_of loads it), from the session
+    (its identity map, as `session.get` would, without the greenlet hop of an async call)."""
+    sync = session.sync_session
+    submission = (sync.identity_map.get(sync.identity_key(Submission, submission_id))
+                  if submission_id else None)
     if submission is None or submission.assignment_id != assignment_id:
         submission = await session.scalar(
             select(Submission).where(Submission.assignment_id == assignment_id)
@@ -255,6 +259,7 @@ def _record_in_one() -> Any:
 
 
 _RECORD = Prepared({"postgresql": _record_in_one()})
+_RECORD_AND_SAVE = Prepared({"postgresql": _record_in_one().add_cte(save_cte())})
 
 
 async def record_answer(
@@ -266,11 +271,14 @@ async def record_answer(
     person_id: int,
     now: datetime,
 ) -> None:
-    """Set (or with None: clear) the answer; every change is kept as a revision."""
+    """Set (or with None: clear) the answer; every change is kept as a revision.
+
+    On PostgreSQL the write waits for the transaction's next statement, usually the chat's
+    state save, and goes out with it (storage.prepared.Waiting)."""
     params = {"item": item.id, "value": value, "person": person_id,
               **_touched(submission, now)}
     if dialect_name(session) == "postgresql":
-        await _RECORD.rows(session, params)
+        await _RECORD.later(session, params, with_state=_RECORD_AND_SAVE)
     else:
         row = await _UPSERT_ANSWER.first(session, params)
         assert row is not None  # an upsert always returns its row

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from storage import db as storage_db
+from storage import lanes
 from storage.models import Person
 from tests.conftest import PG_ADMIN_URL, Db
 
@@ -78,11 +79,11 @@ async def test_a_lost_postgres_connection_costs_one_event_not_the_lane(db: Db) -
         await admin.dispose()
     # The dead connection waits in its lane: the one event that gets it fails (its
     # transaction rolled back); every other event, then and after, goes through.
-    lanes = storage_db.POOL_SIZE
-    failed = [await _add_person(db, f"P{n}") for n in range(2 * lanes + 2)]
+    size = lanes.POOL_SIZE
+    failed = [await _add_person(db, f"P{n}") for n in range(2 * size + 2)]
     assert failed.count(True) == 1
-    assert failed.index(True) <= lanes
-    assert await _people(db) == 2 * lanes + 1
+    assert failed.index(True) <= size
+    assert await _people(db) == 2 * size + 1
 
 
 async def _add_person(db: Db, name: str) -> bool:
@@ -130,3 +131,111 @@ async def test_disposing_the_engine_closes_the_lanes(db: Db) -> None:
     await asyncio.gather(*holders)
     await engine.dispose()
     assert await _connections_to(database) == before
+
+
+class _Recorder:
+    """Stands in for a lane's asyncpg connection in `storage.db`: notes what it is told."""
+
+    def __init__(self, driver: object, sent: list[str]) -> None:
+        self.driver, self.sent = driver, sent
+
+    async def execute(self, sql: str) -> object:
+        self.sent.append(sql)
+        return await self.driver.execute(sql)  # type: ignore[attr-defined]
+
+
+def _one_recorded_lane(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """One lane on PostgreSQL, and the transaction control it is sent, in order."""
+    monkeypatch.setattr(lanes, "POOL_SIZE", 1)
+    sent: list[str] = []
+    opened = lanes.Lanes._open
+
+    async def recording_open(queue: lanes.Lanes, engine: object) -> object:
+        connection = await opened(queue, engine)  # type: ignore[arg-type]
+        connection.info[lanes.LANE] = _Recorder(connection.info[lanes.LANE], sent)
+        return connection
+
+    monkeypatch.setattr(lanes.Lanes, "_open", recording_open)
+    return sent
+
+
+async def _while_one_waits(sessions: storage_db.async_sessionmaker[storage_db.AsyncSession],
+                           second: str, *, fail: bool = False) -> None:  # fmt: skip
+    """A transaction adds "First" and commits while another (adding `second`) waits for
+    the lane; that one then fails if `fail`."""
+    inside, release = asyncio.Event(), asyncio.Event()
+
+    async def first() -> None:
+        async with storage_db.transaction(sessions) as session:
+            session.add(Person(full_name="First", created_at=NOW))
+            inside.set()
+            await release.wait()
+
+    async def then() -> None:
+        async with storage_db.transaction(sessions) as session:
+            session.add(Person(full_name=second, created_at=NOW))
+            await session.flush()
+            if fail:
+                raise RuntimeError("the second event failed")
+
+    holder = asyncio.create_task(first())
+    await inside.wait()
+    waiter = asyncio.create_task(then())
+    queue = lanes.lanes_of(sessions.kw["bind"])
+    for _ in range(100):  # a few turns of the loop: until it queues for the lane
+        if queue.waiting:
+            break
+        await asyncio.sleep(0)
+    assert queue.waiting == 1
+    release.set()
+    await holder
+    await asyncio.gather(waiter, return_exceptions=True)
+
+
+@POSTGRES_ONLY
+async def test_a_commit_begins_the_transaction_waiting_for_its_lane(
+    db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = _one_recorded_lane(monkeypatch)
+    engine = storage_db.create_engine(db.url)
+    try:
+        await _while_one_waits(storage_db.session_factory(engine), "Second")
+        assert sent == ["BEGIN", "COMMIT; BEGIN", "COMMIT"]  # the second sent no BEGIN
+    finally:
+        await engine.dispose()
+    async with db.sessions() as session:
+        assert set(await session.scalars(select(Person.full_name))) == {"First", "Second"}
+
+
+@POSTGRES_ONLY
+async def test_a_chained_begin_kept_too_long_is_renewed(
+    db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = _one_recorded_lane(monkeypatch)
+    monkeypatch.setattr(lanes, "BEGIN_KEPT_S", -1.0)  # any wait is too long
+    engine = storage_db.create_engine(db.url)
+    try:
+        await _while_one_waits(storage_db.session_factory(engine), "Second")
+        # a fresh transaction start (its now()) for the one that waited
+        assert sent == ["BEGIN", "COMMIT; BEGIN", "ROLLBACK; BEGIN", "COMMIT"]
+    finally:
+        await engine.dispose()
+    assert await _people(db) == 2
+
+
+@POSTGRES_ONLY
+async def test_a_failure_in_a_chained_transaction_rolls_it_back(
+    db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = _one_recorded_lane(monkeypatch)
+    engine = storage_db.create_engine(db.url)
+    sessions = storage_db.session_factory(engine)
+    try:
+        await _while_one_waits(sessions, "Failed", fail=True)
+        async with storage_db.transaction(sessions) as session:  # a new connection, at once
+            session.add(Person(full_name="Third", created_at=NOW))
+        assert sent == ["BEGIN", "COMMIT; BEGIN", "BEGIN", "COMMIT"]
+    finally:
+        await engine.dispose()
+    async with db.sessions() as session:
+        assert set(await session.scalars(select(Person.full_name))) == {"First", "Third"}
