@@ -3,7 +3,9 @@
 aiogram posts every call as a url-encoded form: each field is percent-encoded character by
 character in Python, which for our messages (Vietnamese HTML, inline keyboards) cost more
 than the rest of the request. The Bot API takes the same fields as a JSON body, which
-`json.dumps` writes in C. Uploads (documents, photos) still go as aiogram sends them.
+`json.dumps` writes in C, and those calls go out on our own keep-alive connections
+(telegram_http: a fraction of what aiohttp's client costs per request). Uploads (documents,
+photos) and file downloads still go as aiogram sends them, through aiohttp.
 """
 
 from __future__ import annotations
@@ -11,20 +13,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
 
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import ClientDecodeError, TelegramNetworkError
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiohttp import ClientError, ClientTimeout
+
+from bot.channels.telegram_http import JsonPoster
 
 if TYPE_CHECKING:
     from aiogram import Bot
 
-_JSON = {"Content-Type": "application/json"}
-
-
 class JsonSession(AiohttpSession):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._posters: dict[str, JsonPoster] = {}  # by origin (scheme://host:port)
+        self._targets: dict[tuple[str, str], tuple[JsonPoster, str]] = {}
+
     def _payload(self, bot: Bot, method: TelegramMethod[Any]) -> tuple[dict[str, Any], bool]:
         """The call's fields as JSON-ready values (defaults such as parse_mode filled in),
         and whether it carries a file. `exclude_none`: None fields are never sent anyway."""
@@ -70,15 +76,31 @@ class JsonSession(AiohttpSession):
     async def _post(self, bot: Bot, api_method: str, payload: dict[str, Any],
                     timeout: int | None, method: Callable[[], TelegramMethod[Any]]
                     ) -> tuple[int, str]:  # fmt: skip
-        session = await self.create_session()
-        url = self.api.api_url(token=bot.token, method=api_method)
+        poster, path = self._target(bot.token, api_method)
+        body = self.json_dumps(payload).encode()
         try:
-            async with session.post(
-                url, data=self.json_dumps(payload), headers=_JSON,
-                timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
-            ) as resp:
-                return resp.status, await resp.text()
+            answer = await poster.post(path, body, self.timeout if timeout is None else timeout)
         except TimeoutError as e:
             raise TelegramNetworkError(method=method(), message="Request timeout error") from e
-        except ClientError as e:
+        except OSError as e:  # HttpError included
             raise TelegramNetworkError(method=method(), message=f"{type(e).__name__}: {e}") from e
+        return answer.status, answer.body.decode("utf-8", errors="replace")
+
+    def _target(self, token: str, api_method: str) -> tuple[JsonPoster, str]:
+        """The poster of the method's origin and the path to post to (kept per method)."""
+        key = (token, api_method)
+        target = self._targets.get(key)
+        if target is None:
+            url = urlsplit(self.api.api_url(token=token, method=api_method))
+            origin = f"{url.scheme}://{url.netloc}"
+            poster = self._posters.get(origin)
+            if poster is None:
+                poster = self._posters[origin] = JsonPoster(origin)
+            path = url.path + (f"?{url.query}" if url.query else "")
+            target = self._targets[key] = (poster, path)
+        return target
+
+    async def close(self) -> None:
+        for poster in self._posters.values():
+            poster.close()
+        await super().close()
