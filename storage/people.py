@@ -25,6 +25,8 @@ from storage.models import (
 )
 from storage.prepared import Prepared
 
+_KEPT = "cchc.kept"  # session.info: objects the identity map must not lose during the event
+
 
 @dataclass
 class ChatUser:
@@ -95,6 +97,8 @@ async def settle_account(
         )
         session.add(account)
         await session.flush()
+        # The identity map holds objects weakly: keep the person for the event (person_row).
+        session.info.setdefault(_KEPT, []).append(person)
         return ChatUser(account.id, platform, user_id, chat_id, person.id, person.full_name,
                         None, False)
     account_id, old_chat, old_username, old_hint, unreachable, person_id, name, locale, admin \
@@ -116,7 +120,10 @@ async def settle_account(
 
 
 async def person_row(session: AsyncSession, user: ChatUser) -> Person:
-    person = await session.get(Person, user.person_id)
+    sync = session.sync_session  # already in the session (just created): no async call
+    person = sync.identity_map.get(sync.identity_key(Person, user.person_id))
+    if person is None:
+        person = await session.get(Person, user.person_id)
     assert person is not None  # the account row references it
     return person
 
@@ -214,7 +221,7 @@ async def roles_of(session: AsyncSession, person_id: int) -> list[PersonRole]:
 def roles_from_rows(session: AsyncSession, rows: Sequence[Sequence[Any]]) -> list[PersonRole]:
     """Roles from rows of `role_select` (extra columns ignored)."""
     # The session's identity map holds objects weakly: keep the submissions for its lifetime.
-    kept = session.info.setdefault("cchc.submissions", [])
+    kept = session.info.setdefault(_KEPT, [])
     submissions = [
         _adopt_submission(session, row[len(ROLE_COLUMNS):len(ROLE_COLUMNS) + _WIDTH])
         for row in rows

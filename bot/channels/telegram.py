@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiogram import Bot, Dispatcher, Router
+from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
@@ -100,14 +100,13 @@ class PollWhenSettled(BaseRequestMiddleware):
 
 
 def build_dispatcher(processor: UpdateProcessor) -> Dispatcher:
-    """One catch-all router: every message and every pressed button go to the processor."""
-    router = Router(name="conversation")
-    router.message.register(processor.on_message)
-    router.callback_query.register(processor.on_callback)
+    """Every message and every pressed button go to the processor (registered on the
+    dispatcher itself: a router of its own would only add a level to every update)."""
     # Conversation state lives in our database: aiogram's FSM would only add work per update.
     dispatcher = Dispatcher(disable_fsm=True)
     dispatcher.update.outer_middleware(processor.track)
-    dispatcher.include_router(router)
+    dispatcher.message.register(processor.on_message)
+    dispatcher.callback_query.register(processor.on_callback)
     return dispatcher
 
 
