@@ -143,7 +143,7 @@ async def _keep(turn: Turn, ctx: UnitContext, item: ItemInfo) -> None:
         turn.prefetched, folder=(role.campaign_code, role.unit_code or "", item.code),
         file_name=attachment.file_name,
     )
-    _, added = await add_evidence(
+    added = await add_evidence(
         turn.session, ctx.submission, item, stored, file_name=attachment.file_name,
         mime_type=attachment.mime_type, person_id=turn.person.id, now=turn.now,
     )

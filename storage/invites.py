@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -315,12 +315,14 @@ class RedeemResult:
     membership: Membership | None = None
 
 
+# Built once: a statement's expression costs more to build than to run from the cache.
+_INVITE_TO_REDEEM = select(Invite).where(Invite.code == bindparam("code")).with_for_update()
+
+
 async def redeem_invite(
     session: AsyncSession, typed_code: str, person: Person, *, now: datetime
 ) -> RedeemResult:
-    invite = await session.scalar(
-        select(Invite).where(Invite.code == normalize_code(typed_code)).with_for_update()
-    )
+    invite = await session.scalar(_INVITE_TO_REDEEM, {"code": normalize_code(typed_code)})
     if invite is None:
         return RedeemResult(RedeemOutcome.UNKNOWN)
     state = invite_state(invite, now)

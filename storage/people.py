@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import class_mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 
+from storage.db import dialect_name
 from storage.models import (
     Assignment,
     Campaign,
@@ -24,6 +25,8 @@ from storage.models import (
     Unit,
 )
 from storage.prepared import Prepared
+
+T = TypeVar("T")
 
 _KEPT = "cchc.kept"  # session.info: objects the identity map must not lose during the event
 
@@ -90,17 +93,9 @@ async def settle_account(
     Writing to the bot proves the chat works again, so an "unreachable" mark is cleared.
     """
     if row is None:
-        person = Person(full_name=display_name, created_at=now)
-        account = ChatAccount(
-            person=person, platform=platform, user_id=user_id, chat_id=chat_id,
-            username=username, language_hint=language_hint, created_at=now,
-        )
-        session.add(account)
-        await session.flush()
-        # The identity map holds objects weakly: keep the person for the event (person_row).
-        session.info.setdefault(_KEPT, []).append(person)
-        return ChatUser(account.id, platform, user_id, chat_id, person.id, person.full_name,
-                        None, False)
+        return await _first_contact(session, platform=platform, user_id=user_id,
+                                    chat_id=chat_id, display_name=display_name,
+                                    username=username, language_hint=language_hint, now=now)
     account_id, old_chat, old_username, old_hint, unreachable, person_id, name, locale, admin \
         = row
     if (old_chat, old_username, old_hint, unreachable) != (chat_id, username, language_hint,
@@ -117,6 +112,52 @@ async def settle_account(
         )
         name = display_name
     return ChatUser(account_id, platform, user_id, chat_id, person_id, name, locale, admin)
+
+
+_PEOPLE: Table = Person.__table__  # type: ignore[assignment]
+_ACCOUNTS: Table = ChatAccount.__table__  # type: ignore[assignment]
+_NEW_PERSON = insert(_PEOPLE).values(full_name=bindparam("name"), locale=None, is_admin=False,
+                                     created_at=bindparam("now")).returning(_PEOPLE.c.id)
+_ACCOUNT_VALUES: dict[str, Any] = {
+    name: bindparam(name) for name in ("platform", "user_id", "chat_id", "username",
+                                       "language_hint")
+} | {"created_at": bindparam("now")}
+
+
+def _both_in_one() -> Any:
+    """PostgreSQL: the person and their account in one statement."""
+    person = _NEW_PERSON.cte("person")
+    row = select(person.c.id, *[value.label(name) for name, value in _ACCOUNT_VALUES.items()])
+    return (insert(_ACCOUNTS).from_select(["person_id", *_ACCOUNT_VALUES], row)
+            .returning(_ACCOUNTS.c.id, _ACCOUNTS.c.person_id))
+
+
+_NEW_PERSON_AND_ACCOUNT = Prepared({"postgresql": _both_in_one()})
+_NEW_PERSON_ALONE = Prepared(_NEW_PERSON)
+_NEW_ACCOUNT = Prepared(insert(_ACCOUNTS).values(person_id=bindparam("person"), **_ACCOUNT_VALUES)
+                        .returning(_ACCOUNTS.c.id, _ACCOUNTS.c.person_id))
+_PERSON_KEYS = ("id", "full_name", "locale", "is_admin", "created_at")
+
+
+async def _first_contact(session: AsyncSession, *, platform: str, user_id: str, chat_id: str,
+                         display_name: str, username: str | None, language_hint: str | None,
+                         now: datetime) -> ChatUser:  # fmt: skip
+    """A new person and their account, written on the driver; the person goes into the
+    session as if loaded, so `person_row` needs no query (/start comes next)."""
+    params = {"name": display_name, "platform": platform, "user_id": user_id,
+              "chat_id": chat_id, "username": username, "language_hint": language_hint,
+              "now": now}
+    if dialect_name(session) == "postgresql":
+        row = await _NEW_PERSON_AND_ACCOUNT.first(session, params)
+    else:
+        person = await _NEW_PERSON_ALONE.first(session, params)
+        assert person is not None
+        row = await _NEW_ACCOUNT.first(session, {**params, "person": person[0]})
+    assert row is not None  # an insert returns its row
+    account_id, person_id = row
+    adopt_row(session, Person, _PERSON_KEYS, (person_id, display_name, None, False, now))
+    return ChatUser(account_id, platform, user_id, chat_id, person_id, display_name, None,
+                    False)
 
 
 async def person_row(session: AsyncSession, user: ChatUser) -> Person:
@@ -191,25 +232,36 @@ _ROLES = Prepared(role_select().where(Membership.person_id == bindparam("person"
 
 
 def _adopt_submission(session: AsyncSession, values: Sequence[Any]) -> Submission | None:
-    """The row's submission as an ORM object of this session, as if the ORM had loaded it
-    (no query: the columns came with the roles). One already in the session wins."""
+    """The row's submission as an ORM object of this session (see `adopt_row`)."""
     if values[_SUBMISSION_ID] is None:  # not a unit contact's role
         return None
+    return adopt_row(session, Submission, _SUBMISSION_KEYS, values)
+
+
+def adopt_row(session: AsyncSession, model: type[T], keys: Sequence[str], values: Sequence[Any]
+              ) -> T:  # fmt: skip
+    """A row read (or written) on the driver as an ORM object of this session, as if the ORM
+    had loaded it: no query. One already in the session wins. `keys`: every column's
+    attribute, in the order of `values`. Kept for the session's life (the identity map
+    holds objects weakly)."""
     sync = session.sync_session
-    known = sync.identity_map.get(sync.identity_key(Submission, values[_SUBMISSION_ID]))
+    mapper = class_mapper(model)
+    key = sync.identity_key(model, values[keys.index(mapper.primary_key[0].key)])
+    known = sync.identity_map.get(key)
     if known is not None:
-        return known
+        return cast(T, known)
     # Filled in as the ORM's loader does (straight into the instance dict, no attribute
     # events), marked as a loaded row of the database (no pending changes), and put in the
     # identity map as the loader puts what it loads: `session.add` would also start the
     # session's own transaction bookkeeping, which nothing else in most events needs.
-    submission = Submission.__mapper__.class_manager.new_instance()
-    submission.__dict__.update(zip(_SUBMISSION_KEYS, values, strict=True))
-    make_transient_to_detached(submission)
-    state = instance_state(submission)
+    instance = mapper.class_manager.new_instance()
+    instance.__dict__.update(zip(keys, values, strict=True))
+    make_transient_to_detached(instance)
+    state = instance_state(instance)
     sync.identity_map.add(state)
     state.session_id = sync.hash_key
-    return submission
+    session.info.setdefault(_KEPT, []).append(instance)
+    return cast(T, instance)
 
 
 async def roles_of(session: AsyncSession, person_id: int) -> list[PersonRole]:
@@ -220,13 +272,10 @@ async def roles_of(session: AsyncSession, person_id: int) -> list[PersonRole]:
 
 def roles_from_rows(session: AsyncSession, rows: Sequence[Sequence[Any]]) -> list[PersonRole]:
     """Roles from rows of `role_select` (extra columns ignored)."""
-    # The session's identity map holds objects weakly: keep the submissions for its lifetime.
-    kept = session.info.setdefault(_KEPT, [])
     submissions = [
         _adopt_submission(session, row[len(ROLE_COLUMNS):len(ROLE_COLUMNS) + _WIDTH])
         for row in rows
     ]
-    kept.extend(s for s in submissions if s is not None)
     return [
         PersonRole(
             membership_id=m_id, role=Role(role), campaign_id=c_id, campaign_code=c_code,

@@ -107,7 +107,8 @@ async def edit_refusal(
 # One event reads a submission's answer states several times (check, save, show the next
 # card); they are read once per session and kept in `session.info`, up to date with what the
 # session itself writes: any flush of answers or evidence drops them (see _forget_states),
-# and `record_answer` puts its new value in place.
+# and `record_answer` and `add_evidence` (statements the ORM does not see) put in place what
+# they changed.
 _STATES = "cchc.answer_states"
 
 
@@ -308,24 +309,57 @@ async def record_note(
 async def add_evidence(
     session: AsyncSession, submission: Submission, item: ItemInfo, stored: StoredFile, *,
     file_name: str, mime_type: str, person_id: int, now: datetime,
-) -> tuple[EvidenceFile, bool]:
-    """Attach a stored file; the same content sent twice for an item is kept once."""
-    existing = await session.scalar(
-        select(EvidenceFile).where(
-            EvidenceFile.submission_id == submission.id, EvidenceFile.item_id == item.id,
-            EvidenceFile.sha256 == stored.sha256, EvidenceFile.removed_at.is_(None),
-        )
-    )
-    if existing is not None:
-        return existing, False
-    evidence = EvidenceFile(
-        submission_id=submission.id, item_id=item.id, file_name=file_name, size=stored.size,
-        mime_type=mime_type, sha256=stored.sha256, storage_path=stored.relative_path,
-        uploaded_by=person_id, uploaded_at=now,
-    )
-    session.add(evidence)
-    await _touch(session, submission, now)
-    return evidence, True
+) -> bool:
+    """Attach a stored file; the same content sent twice for an item is kept once (False)."""
+    params = {**_touched(submission, now), "item": item.id, "file_name": file_name,
+              "size": stored.size, "mime_type": mime_type, "sha256": stored.sha256,
+              "storage_path": stored.relative_path, "person": person_id}
+    if dialect_name(session) == "postgresql":
+        if not await _ADD_EVIDENCE.rows(session, params):
+            return False
+    else:  # calls in the process: one by one
+        if await _SAME_FILE.rows(session, params):
+            return False
+        await _NEW_FILE.rows(session, params)
+        await _TOUCH.rows(session, params)
+    _keep_touched(submission, params)
+    _remember_file(session, submission.id, item.id)
+    return True
+
+
+_FILES: Table = EvidenceFile.__table__  # type: ignore[assignment]
+_SAME_CONTENT = select(_FILES.c.id).where(  # this content, already attached to the item
+    _FILES.c.submission_id == bindparam("submission"), _FILES.c.item_id == bindparam("item"),
+    _FILES.c.sha256 == bindparam("sha256"), _FILES.c.removed_at.is_(None),
+)
+_FILE_BINDS = {"submission_id": "submission", "item_id": "item", "file_name": "file_name",
+               "size": "size", "mime_type": "mime_type", "sha256": "sha256",
+               "storage_path": "storage_path", "uploaded_by": "person", "uploaded_at": "now"}
+_SAME_FILE = Prepared(_SAME_CONTENT)
+_NEW_FILE = Prepared(insert(_FILES).values({column: bindparam(bind)
+                                            for column, bind in _FILE_BINDS.items()}))
+
+
+def _add_evidence_in_one() -> Any:
+    """PostgreSQL: the file's row, unless the item has this content already, and then the
+    report's touch, as one statement (three round trips one by one)."""
+    row = select(*[bindparam(bind, type_=_FILES.c[column].type)
+                   for column, bind in _FILE_BINDS.items()])
+    new = (insert(_FILES).from_select(list(_FILE_BINDS), row.where(~_SAME_CONTENT.exists()))
+           .returning(_FILES.c.id).cte("new_file"))
+    touch = _TOUCH_STATEMENT.where(select(new.c.id).exists()).cte("touch")
+    return select(new.c.id).add_cte(touch)
+
+
+_ADD_EVIDENCE = Prepared({"postgresql": _add_evidence_in_one()})
+
+
+def _remember_file(session: AsyncSession, submission_id: int, item_id: int) -> None:
+    """Keep the cached states right after this session attached a file (see _STATES)."""
+    states = session.info.get(_STATES, {}).get(submission_id)
+    if states is not None:
+        old = states.get(item_id) or AnswerState(None)
+        states[item_id] = AnswerState(old.value, old.note, old.evidence_count + 1)
 
 
 async def evidence_of(

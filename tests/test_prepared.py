@@ -13,8 +13,8 @@ from storage.checklist import ChecklistCache
 from storage.clock import FrozenClock
 from storage.db import transaction
 from storage.invites import redeem_invite
-from storage.models import Answer, Person, Submission
-from storage.people import roles_of
+from storage.models import Answer, ChatAccount, Person, Submission
+from storage.people import account_for, person_row, roles_of
 from storage.prepared import Prepared
 from storage.submissions import record_answer
 from tests import factories
@@ -134,3 +134,26 @@ async def test_roles_bring_the_submission_into_the_session_unchanged(
     assert row is not None and row[0] == "in_progress"
     assert row[3] == clock.now() + timedelta(minutes=1)
 
+
+
+async def test_a_first_contact_is_written_on_the_driver_and_its_person_is_in_the_session(
+    db: Db, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[str] = []
+    monkeypatch.setattr(prepared, "trace", sent.append)
+    async with transaction(db.sessions) as session:
+        user = await account_for(session, platform="telegram", user_id="77", chat_id="77",
+                                 display_name="Trần Văn Hùng", username="hung",
+                                 language_hint="vi", now=NOW)
+        written = len(sent)
+        person = await person_row(session, user)  # no query: as if loaded
+        assert len(sent) == written and not session.dirty
+        assert (person.id, person.full_name, person.is_admin) == (user.person_id,
+                                                                  "Trần Văn Hùng", False)
+        person.locale = "en"  # and an ORM change to it is flushed as usual
+    async with db.sessions() as session:
+        account = await session.scalar(select(ChatAccount))
+        assert account is not None and account.person.locale == "en"
+        assert (account.user_id, account.username, account.language_hint) == ("77", "hung",
+                                                                               "vi")
+        assert account.created_at == NOW and account.person.created_at == NOW
