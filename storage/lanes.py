@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -40,21 +41,21 @@ _BEGUN = "cchc.begun"  # ...and, after "COMMIT; BEGIN", when that BEGIN went out
 class Lanes:
     # Holds no reference to its engine: `_lanes` is keyed by the engine, weakly.
     def __init__(self, engine: AsyncEngine, size: int) -> None:
-        self.free: asyncio.Queue[AsyncConnection | None] = asyncio.Queue()
-        for _ in range(size):
-            self.free.put_nowait(None)  # opened on first use
+        self.free: deque[AsyncConnection | None] = deque([None] * size)  # None: opened on use
+        self.waiters: deque[asyncio.Future[AsyncConnection | None]] = deque()
         self.opened: weakref.WeakSet[AsyncConnection] = weakref.WeakSet()
         self.postgres = engine.dialect.name == "postgresql"
-        self.waiting = 0  # transactions waiting for a lane
+        self.cleanups: set[asyncio.Task[None]] = set()  # unused BEGINs being rolled back
         event.listen(engine.sync_engine, "engine_disposed", self._drop_all)
+
+    @property
+    def waiting(self) -> int:
+        """Transactions waiting for a lane."""
+        return len(self.waiters)
 
     @asynccontextmanager
     async def take(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-        self.waiting += 1
-        try:
-            connection = await self.free.get()
-        finally:
-            self.waiting -= 1
+        connection = await self._get()
         try:
             if connection is None or connection.closed or connection.invalidated:
                 connection = await self._open(engine)
@@ -67,7 +68,55 @@ class Lanes:
             connection = None
             raise
         finally:
-            self.free.put_nowait(connection)
+            self._put(connection)
+
+    async def _get(self) -> AsyncConnection | None:
+        if self.free:
+            return self.free.popleft()
+        waiter: asyncio.Future[AsyncConnection | None] = \
+            asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)  # served in arrival order
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._put(waiter.result())  # handed a lane as it was cancelled: pass it on
+            else:
+                self.waiters.remove(waiter)
+            raise
+
+    def _put(self, connection: AsyncConnection | None) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(connection)
+                return
+        if connection is not None and _BEGUN in connection.info:
+            # Its BEGIN is sent: the next transaction takes this lane first, and if none
+            # does for a while, the BEGIN is rolled back (no lane stays "idle in
+            # transaction", which a server's idle_in_transaction_session_timeout would end).
+            self.free.appendleft(connection)
+            asyncio.get_running_loop().call_later(BEGIN_KEPT_S, self._end_unused, connection)
+        else:
+            self.free.append(connection)
+
+    def _end_unused(self, connection: AsyncConnection) -> None:
+        if connection in self.free and _BEGUN in connection.info:
+            self.free.remove(connection)
+            cleanup = asyncio.get_running_loop().create_task(self._roll_back(connection))
+            self.cleanups.add(cleanup)
+            cleanup.add_done_callback(self.cleanups.discard)
+
+    async def _roll_back(self, connection: AsyncConnection) -> None:
+        lane: AsyncConnection | None = connection
+        try:
+            del connection.info[_BEGUN]
+            await connection.info[LANE].execute("ROLLBACK")
+        except Exception:  # a lost connection: the next user opens a new one
+            await connection.invalidate()
+            lane = None
+        finally:
+            self._put(lane)
 
     async def _open(self, engine: AsyncEngine) -> AsyncConnection:
         connection = await engine.connect()
@@ -106,9 +155,7 @@ class Lanes:
         for connection in list(self.opened):
             connection.sync_connection.invalidate()  # type: ignore[union-attr]
         self.opened.clear()
-        for _ in range(self.free.qsize()):
-            self.free.get_nowait()
-            self.free.put_nowait(None)
+        self.free = deque([None] * len(self.free))
 
 
 _lanes: weakref.WeakKeyDictionary[Engine, Lanes] = weakref.WeakKeyDictionary()

@@ -144,9 +144,9 @@ class _Recorder:
         return await self.driver.execute(sql)  # type: ignore[attr-defined]
 
 
-def _one_recorded_lane(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """One lane on PostgreSQL, and the transaction control it is sent, in order."""
-    monkeypatch.setattr(lanes, "POOL_SIZE", 1)
+def _recorded_lanes(monkeypatch: pytest.MonkeyPatch, size: int = 1) -> list[str]:
+    """`size` lanes on PostgreSQL, and the transaction control they are sent, in order."""
+    monkeypatch.setattr(lanes, "POOL_SIZE", size)
     sent: list[str] = []
     opened = lanes.Lanes._open
 
@@ -196,7 +196,7 @@ async def _while_one_waits(sessions: storage_db.async_sessionmaker[storage_db.As
 async def test_a_commit_begins_the_transaction_waiting_for_its_lane(
     db: Db, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sent = _one_recorded_lane(monkeypatch)
+    sent = _recorded_lanes(monkeypatch)
     engine = storage_db.create_engine(db.url)
     try:
         await _while_one_waits(storage_db.session_factory(engine), "Second")
@@ -211,7 +211,7 @@ async def test_a_commit_begins_the_transaction_waiting_for_its_lane(
 async def test_a_chained_begin_kept_too_long_is_renewed(
     db: Db, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sent = _one_recorded_lane(monkeypatch)
+    sent = _recorded_lanes(monkeypatch)
     monkeypatch.setattr(lanes, "BEGIN_KEPT_S", -1.0)  # any wait is too long
     engine = storage_db.create_engine(db.url)
     try:
@@ -227,7 +227,7 @@ async def test_a_chained_begin_kept_too_long_is_renewed(
 async def test_a_failure_in_a_chained_transaction_rolls_it_back(
     db: Db, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sent = _one_recorded_lane(monkeypatch)
+    sent = _recorded_lanes(monkeypatch)
     engine = storage_db.create_engine(db.url)
     sessions = storage_db.session_factory(engine)
     try:
@@ -239,3 +239,59 @@ async def test_a_failure_in_a_chained_transaction_rolls_it_back(
         await engine.dispose()
     async with db.sessions() as session:
         assert set(await session.scalars(select(Person.full_name))) == {"First", "Third"}
+
+
+async def _in_transaction(database: str | None) -> int:
+    """Connections to `database` that sit "idle in transaction"."""
+    admin = storage_db.create_engine(PG_ADMIN_URL)
+    try:
+        async with admin.connect() as conn:
+            count = await conn.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = :db"
+                " AND state = 'idle in transaction'"), {"db": database})
+    finally:
+        await admin.dispose()
+    return int(count or 0)
+
+
+@POSTGRES_ONLY
+async def test_a_begin_nobody_uses_is_rolled_back_and_no_lane_stays_in_a_transaction(
+    db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = _recorded_lanes(monkeypatch, size=2)
+    monkeypatch.setattr(lanes, "BEGIN_KEPT_S", 0.0)  # "a while" is at once here
+    engine = storage_db.create_engine(db.url)
+    sessions = storage_db.session_factory(engine)
+    queue = lanes.lanes_of(engine)
+    try:
+        inside, release = asyncio.Semaphore(0), asyncio.Event()
+
+        async def hold(name: str) -> None:
+            async with storage_db.transaction(sessions) as session:
+                session.add(Person(full_name=name, created_at=NOW))
+                await session.flush()  # written: on release, only the COMMIT is left
+                inside.release()
+                await release.wait()
+
+        holders = [asyncio.create_task(hold(name)) for name in ("A", "B")]
+        for _ in holders:
+            await inside.acquire()
+        waiter = asyncio.create_task(_add_person(Db(db.backend, db.url, engine, sessions), "C"))
+        for _ in range(100):
+            if queue.waiting:
+                break
+            await asyncio.sleep(0)
+        release.set()  # A and B commit while C waits: both begin the next; C takes one
+        await asyncio.gather(*holders)
+        assert await waiter is False
+        assert sent.count("COMMIT; BEGIN") == 2
+        for _ in range(100):  # the unused BEGIN's expiry runs on a later turn of the loop
+            if queue.cleanups or "ROLLBACK" in sent:
+                break
+            await asyncio.sleep(0)
+        await asyncio.gather(*queue.cleanups)
+        assert sent.count("ROLLBACK") == 1
+        assert await _in_transaction(engine.url.database) == 0
+        assert await _people(db) == 3
+    finally:
+        await engine.dispose()
