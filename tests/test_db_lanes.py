@@ -192,35 +192,24 @@ async def _while_one_waits(sessions: storage_db.async_sessionmaker[storage_db.As
     await asyncio.gather(waiter, return_exceptions=True)
 
 
+@pytest.mark.parametrize(("kept_s", "expected"), [
+    (1.0, ["BEGIN", "COMMIT; BEGIN", "COMMIT"]),  # the second sent no BEGIN
+    (-1.0, ["BEGIN", "COMMIT; BEGIN", "ROLLBACK; BEGIN", "COMMIT"]),  # kept too long: renewed
+])
 @POSTGRES_ONLY
 async def test_a_commit_begins_the_transaction_waiting_for_its_lane(
-    db: Db, monkeypatch: pytest.MonkeyPatch
+    db: Db, monkeypatch: pytest.MonkeyPatch, kept_s: float, expected: list[str]
 ) -> None:
     sent = _recorded_lanes(monkeypatch)
+    monkeypatch.setattr(lanes, "BEGIN_KEPT_S", kept_s)
     engine = storage_db.create_engine(db.url)
     try:
         await _while_one_waits(storage_db.session_factory(engine), "Second")
-        assert sent == ["BEGIN", "COMMIT; BEGIN", "COMMIT"]  # the second sent no BEGIN
+        assert sent == expected
     finally:
         await engine.dispose()
     async with db.sessions() as session:
         assert set(await session.scalars(select(Person.full_name))) == {"First", "Second"}
-
-
-@POSTGRES_ONLY
-async def test_a_chained_begin_kept_too_long_is_renewed(
-    db: Db, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    sent = _recorded_lanes(monkeypatch)
-    monkeypatch.setattr(lanes, "BEGIN_KEPT_S", -1.0)  # any wait is too long
-    engine = storage_db.create_engine(db.url)
-    try:
-        await _while_one_waits(storage_db.session_factory(engine), "Second")
-        # a fresh transaction start (its now()) for the one that waited
-        assert sent == ["BEGIN", "COMMIT; BEGIN", "ROLLBACK; BEGIN", "COMMIT"]
-    finally:
-        await engine.dispose()
-    assert await _people(db) == 2
 
 
 @POSTGRES_ONLY

@@ -148,6 +148,15 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None
     assert second.status == 200 and server.connections == 2
 
 
+async def _refused(reply: Reply, error: type[Exception], timeout: float = 5) -> None:
+    """A post to a server answering with `reply` raises `error`; no connection is kept."""
+    async with serving(reply) as (_, origin):
+        poster = JsonPoster(origin)
+        with pytest.raises(error):
+            await poster.post("/m", BODY, timeout)
+        assert poster._idle == []
+
+
 @pytest.mark.parametrize("reply", [
     b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{\"ok\":",  # closed in the middle
     b"SSH-2.0-OpenSSH_9.2\r\n\r\n",  # not HTTP at all
@@ -160,12 +169,7 @@ async def test_a_broken_answer_is_an_error_and_the_connection_is_dropped(reply: 
         writer.write(reply)
         return False
 
-    async with serving(broken) as (_, origin):
-        poster = JsonPoster(origin)
-        with pytest.raises(HttpError):
-            await poster.post("/m", BODY, 5)
-        assert poster._idle == []
-        poster.close()
+    await _refused(broken, HttpError)
 
 
 async def test_no_server_and_a_silent_server() -> None:
@@ -178,11 +182,7 @@ async def test_no_server_and_a_silent_server() -> None:
         await asyncio.Event().wait()  # never answers
         return False
 
-    async with serving(silent) as (_, origin):
-        poster = JsonPoster(origin)
-        with pytest.raises(TimeoutError):
-            await poster.post("/m", BODY, 0.05)
-        assert poster._idle == []
+    await _refused(silent, TimeoutError, timeout=0.05)
 
 
 async def test_https_with_the_servers_certificate_checked() -> None:
