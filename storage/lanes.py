@@ -13,7 +13,8 @@ itself, from the event loop. That spares the greenlet SQLAlchemy's asyncio layer
 each begin, flush, commit and close (each costs a fresh frame stack, mapped and unmapped),
 and on PostgreSQL, where every statement is a round trip to another process, it saves one:
 while other transactions wait for a lane, a COMMIT goes out as "COMMIT; BEGIN", and the
-next transaction on that connection starts without a round trip of its own.
+next transaction on that connection starts without a round trip of its own (a BEGIN that
+nobody uses within BEGIN_KEPT_S is rolled back: see `Lanes._put`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from storage import prepared, sqlite_inline
 
 POOL_SIZE = 10  # PostgreSQL connections kept open: one lane each
-BEGIN_KEPT_S = 1.0  # an unused chained BEGIN older than this is renewed (its now() is old)
+BEGIN_KEPT_S = 1.0  # a chained BEGIN unused this long is rolled back (or renewed if taken)
 
 LANE = "cchc.lane"  # in a lane connection's info: its driver connection (asyncpg, sqlite3)
 _BEGUN = "cchc.begun"  # ...and, after "COMMIT; BEGIN", when that BEGIN went out
