@@ -17,17 +17,19 @@ the first sendMessage/editMessageText to that chat after it; process CPU per upd
 fake and contacts share one event loop, so this is the cost the throughput is bounded by,
 and it is steadier than updates/s when other work shares the machine). In the same run a
 bare aiogram echo bot (bench/echo_aiogram.py) meets the same number of users and messages on
-the same kind of fake, right before and right after each of our runs: our throughput is
-printed as a ratio of those two echo runs pooled (the machine's speed drifts over minutes,
+the same kind of fake, right before and right after each saturation pass: our throughput
+is printed as a ratio of those two echo runs pooled (the machine's speed drifts over minutes,
 and one short echo run alone swung by 10-20% from one run to the next).
 
-Two passes per backend, 200 contacts each. Saturation: every contact answers at once, so
-the bot runs flat out; that pass gives the throughput and its ratio to the echo bot.
+Two passes per backend, with the same number of contacts (200 by default). Saturation:
+every contact answers at once, so the bot runs flat out; that pass gives the throughput
+and its ratio to the echo bot.
 Paced: each contact waits 0.5-1.5 x --think seconds (default 4) before each update, as
 people reading and typing would (200 of them at 4 s offer about 42 updates/s); that pass
 gives the reply latency the floor is about. At saturation the latency is queueing, not
 speed: with 200 contacts answering instantly, Little's law makes the mean latency 200
-divided by the throughput, so no bot (the echo bot included) gets p99 near 150 ms there.
+divided by the throughput, so no bot gets p99 near 150 ms there (the echo bot's own is
+about that).
 
 Floors (issue 3), checked at the end: at saturation, ratio >= 0.3 of the echo bot; paced,
 p99 < 150 ms; in both, not one answer lost: every answer the contacts gave is in the

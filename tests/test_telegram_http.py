@@ -202,3 +202,11 @@ async def test_https_with_the_servers_certificate_checked() -> None:
             await stranger.post("/m", BODY, 5)
     assert got.status == 200 and server.connections == 1
     assert server.requests[0].startswith(b"POST /m HTTP/1.1\r\nHost: localhost:")
+
+
+def test_the_host_header_names_the_origin_as_http_wants_it() -> None:
+    assert JsonPoster("https://api.telegram.org")._host_header == b"api.telegram.org"
+    assert JsonPoster("http://127.0.0.1:8081")._host_header == b"127.0.0.1:8081"
+    assert JsonPoster("http://[::1]:8081")._host_header == b"[::1]:8081"
+    with pytest.raises(ValueError):
+        JsonPoster("ftp://example.org")

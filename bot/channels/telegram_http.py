@@ -203,7 +203,8 @@ class JsonPoster:
         if parts.scheme == "https":
             self.tls = tls or ssl.create_default_context(cafile=certifi.where())
         default_port = self.port == (443 if self.tls else 80)
-        self._host_header = (self.host if default_port else f"{self.host}:{self.port}").encode()
+        name = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address
+        self._host_header = (name if default_port else f"{name}:{self.port}").encode()
         self._idle: list[_Connection] = []
         self._slots = asyncio.Semaphore(limit)
 
