@@ -82,7 +82,7 @@ class Lanes:
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self._put(waiter.result())  # handed a lane as it was cancelled: pass it on
-            else:
+            elif waiter in self.waiters:  # (a `_put` may have dropped it already)
                 self.waiters.remove(waiter)
             raise
 

@@ -284,3 +284,41 @@ async def test_a_begin_nobody_uses_is_rolled_back_and_no_lane_stays_in_a_transac
         assert await _people(db) == 3
     finally:
         await engine.dispose()
+
+
+async def test_a_transaction_cancelled_while_waiting_for_a_lane_leaves_the_lanes_whole(
+    db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lanes, "POOL_SIZE", 1)
+    engine = storage_db.create_engine(db.url)
+    sessions = storage_db.session_factory(engine)
+    queue = lanes.lanes_of(engine)
+    try:
+        inside, release = asyncio.Event(), asyncio.Event()
+
+        async def hold() -> None:
+            async with storage_db.transaction(sessions) as session:
+                session.add(Person(full_name="Holder", created_at=NOW))
+                inside.set()
+                await release.wait()
+
+        holder = asyncio.create_task(hold())
+        await inside.wait()
+        here = Db(db.backend, db.url, engine, sessions)
+        gone = asyncio.create_task(_add_person(here, "Gone"))
+        handed = asyncio.create_task(_add_person(here, "Handed"))
+        for _ in range(100):
+            if queue.waiting == 2:
+                break
+            await asyncio.sleep(0)
+        gone.cancel()  # gave up while waiting (a stop, a timeout)
+        release.set()
+        await holder
+        assert await handed is False  # the lane went on to the next in line
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+        assert queue.waiting == 0 and len(queue.free) == 1
+    finally:
+        await engine.dispose()
+    async with db.sessions() as session:
+        assert set(await session.scalars(select(Person.full_name))) == {"Holder", "Handed"}
