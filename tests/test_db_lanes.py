@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -159,17 +160,41 @@ def _recorded_lanes(monkeypatch: pytest.MonkeyPatch, size: int = 1) -> list[str]
     return sent
 
 
-async def _while_one_waits(sessions: storage_db.async_sessionmaker[storage_db.AsyncSession],
-                           second: str, *, fail: bool = False) -> None:  # fmt: skip
-    """A transaction adds "First" and commits while another (adding `second`) waits for
-    the lane; that one then fails if `fail`."""
-    inside, release = asyncio.Event(), asyncio.Event()
+Sessions = storage_db.async_sessionmaker[storage_db.AsyncSession]
 
-    async def first() -> None:
+
+async def _holding(sessions: Sessions, name: str, release: asyncio.Event, *,
+                   written: bool = False) -> asyncio.Task[None]:  # fmt: skip
+    """A transaction that adds `name` and keeps its lane until `release` (once it has the
+    lane); `written`: the row is sent before, so only the COMMIT is left at release."""
+    inside = asyncio.Event()
+
+    async def hold() -> None:
         async with storage_db.transaction(sessions) as session:
-            session.add(Person(full_name="First", created_at=NOW))
+            session.add(Person(full_name=name, created_at=NOW))
+            if written:
+                await session.flush()
             inside.set()
             await release.wait()
+
+    task = asyncio.create_task(hold())
+    await inside.wait()
+    return task
+
+
+async def _turns_until(holds: Callable[[], bool]) -> None:
+    """A few turns of the event loop, until `holds()` (a task queued for a lane, say)."""
+    for _ in range(100):
+        if holds():
+            return
+        await asyncio.sleep(0)
+    assert holds()
+
+
+async def _while_one_waits(sessions: Sessions, second: str, *, fail: bool = False) -> None:
+    """A transaction adds "First" and commits while another (adding `second`) waits for
+    the lane; that one then fails if `fail`."""
+    release = asyncio.Event()
 
     async def then() -> None:
         async with storage_db.transaction(sessions) as session:
@@ -178,15 +203,10 @@ async def _while_one_waits(sessions: storage_db.async_sessionmaker[storage_db.As
             if fail:
                 raise RuntimeError("the second event failed")
 
-    holder = asyncio.create_task(first())
-    await inside.wait()
+    holder = await _holding(sessions, "First", release)
     waiter = asyncio.create_task(then())
     queue = lanes.lanes_of(sessions.kw["bind"])
-    for _ in range(100):  # a few turns of the loop: until it queues for the lane
-        if queue.waiting:
-            break
-        await asyncio.sleep(0)
-    assert queue.waiting == 1
+    await _turns_until(lambda: queue.waiting == 1)
     release.set()
     await holder
     await asyncio.gather(waiter, return_exceptions=True)
@@ -253,31 +273,16 @@ async def test_a_begin_nobody_uses_is_rolled_back_and_no_lane_stays_in_a_transac
     sessions = storage_db.session_factory(engine)
     queue = lanes.lanes_of(engine)
     try:
-        inside, release = asyncio.Semaphore(0), asyncio.Event()
-
-        async def hold(name: str) -> None:
-            async with storage_db.transaction(sessions) as session:
-                session.add(Person(full_name=name, created_at=NOW))
-                await session.flush()  # written: on release, only the COMMIT is left
-                inside.release()
-                await release.wait()
-
-        holders = [asyncio.create_task(hold(name)) for name in ("A", "B")]
-        for _ in holders:
-            await inside.acquire()
+        release = asyncio.Event()
+        holders = [await _holding(sessions, name, release, written=True) for name in "AB"]
         waiter = asyncio.create_task(_add_person(Db(db.backend, db.url, engine, sessions), "C"))
-        for _ in range(100):
-            if queue.waiting:
-                break
-            await asyncio.sleep(0)
+        await _turns_until(lambda: queue.waiting == 1)
         release.set()  # A and B commit while C waits: both begin the next; C takes one
         await asyncio.gather(*holders)
         assert await waiter is False
         assert sent.count("COMMIT; BEGIN") == 2
-        for _ in range(100):  # the unused BEGIN's expiry runs on a later turn of the loop
-            if queue.cleanups or "ROLLBACK" in sent:
-                break
-            await asyncio.sleep(0)
+        # the unused BEGIN's expiry runs on a later turn of the loop
+        await _turns_until(lambda: bool(queue.cleanups) or "ROLLBACK" in sent)
         await asyncio.gather(*queue.cleanups)
         assert sent.count("ROLLBACK") == 1
         assert await _in_transaction(engine.url.database) == 0
@@ -294,23 +299,12 @@ async def test_a_transaction_cancelled_while_waiting_for_a_lane_leaves_the_lanes
     sessions = storage_db.session_factory(engine)
     queue = lanes.lanes_of(engine)
     try:
-        inside, release = asyncio.Event(), asyncio.Event()
-
-        async def hold() -> None:
-            async with storage_db.transaction(sessions) as session:
-                session.add(Person(full_name="Holder", created_at=NOW))
-                inside.set()
-                await release.wait()
-
-        holder = asyncio.create_task(hold())
-        await inside.wait()
+        release = asyncio.Event()
+        holder = await _holding(sessions, "Holder", release)
         here = Db(db.backend, db.url, engine, sessions)
         gone = asyncio.create_task(_add_person(here, "Gone"))
         handed = asyncio.create_task(_add_person(here, "Handed"))
-        for _ in range(100):
-            if queue.waiting == 2:
-                break
-            await asyncio.sleep(0)
+        await _turns_until(lambda: queue.waiting == 2)
         gone.cancel()  # gave up while waiting (a stop, a timeout)
         release.set()
         await holder
