@@ -135,7 +135,7 @@ async def test_disposing_the_engine_closes_the_lanes(db: Db) -> None:
 
 
 class _Recorder:
-    """Stands in for a lane's asyncpg connection in `storage.db`: notes what it is told."""
+    """Stands in for a lane's asyncpg connection (storage.lanes): notes what it is told."""
 
     def __init__(self, driver: object, sent: list[str]) -> None:
         self.driver, self.sent = driver, sent
