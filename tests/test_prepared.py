@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, event, insert, select, update
 
 from storage import prepared
 from storage.checklist import ChecklistCache
@@ -139,8 +139,13 @@ async def test_roles_bring_the_submission_into_the_session_unchanged(
 async def test_a_first_contact_is_written_on_the_driver_and_its_person_is_in_the_session(
     db: Db, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sent: list[str] = []
+    sent: list[str] = []  # on the driver and through SQLAlchemy
     monkeypatch.setattr(prepared, "trace", sent.append)
+
+    def through_sqlalchemy(conn: object, cursor: object, statement: str, *args: object) -> None:
+        sent.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", through_sqlalchemy)
     async with transaction(db.sessions) as session:
         user = await account_for(session, platform="telegram", user_id="77", chat_id="77",
                                  display_name="Trần Văn Hùng", username="hung",
