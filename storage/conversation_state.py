@@ -92,7 +92,8 @@ async def save_state(session: AsyncSession, state: ChatState, now: datetime) -> 
     values = {"state_id": state.id, "state": state.state, "data": state.data,
               "state_person": state.person_id, "state_now": now}
     carrier = take_state_carrier(session)
-    if carrier is not None and carrier.with_state is not None:
-        await carrier.with_state.rows(session, {**carrier.params, **values})
+    if carrier is not None:
+        statement, params = carrier
+        await statement.rows(session, {**params, **values})
     else:
         await _SAVE.rows(session, values)

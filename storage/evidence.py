@@ -66,13 +66,11 @@ def _hash_file(path: Path) -> tuple[str, int]:
 class EvidenceStore:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._incoming_made = False
 
     def incoming_path(self) -> Path:
         incoming = self.root / ".incoming"
-        if not self._incoming_made or not incoming.is_dir():
+        if not incoming.is_dir():  # (a stat; mkdir of an existing folder costs more)
             incoming.mkdir(parents=True, exist_ok=True)
-            self._incoming_made = True
         return incoming / uuid.uuid4().hex
 
     def keep(self, temp: Path, *, folder: tuple[str, ...], file_name: str) -> StoredFile:

@@ -161,8 +161,7 @@ async def _first_contact(session: AsyncSession, *, platform: str, user_id: str, 
 
 
 async def person_row(session: AsyncSession, user: ChatUser) -> Person:
-    sync = session.sync_session  # already in the session (just created): no async call
-    person = sync.identity_map.get(sync.identity_key(Person, user.person_id))
+    person = loaded(session, Person, user.person_id)  # just created in this event: no query
     if person is None:
         person = await session.get(Person, user.person_id)
     assert person is not None  # the account row references it
@@ -238,18 +237,23 @@ def _adopt_submission(session: AsyncSession, values: Sequence[Any]) -> Submissio
     return adopt_row(session, Submission, _SUBMISSION_KEYS, values)
 
 
+def loaded(session: AsyncSession, model: type[T], ident: Any) -> T | None:
+    """The object of this primary key if the session has it, as `session.get` finds it
+    first, without that call's greenlet hop (see storage/lanes.py)."""
+    sync = session.sync_session
+    return cast("T | None", sync.identity_map.get(sync.identity_key(model, ident)))
+
+
 def adopt_row(session: AsyncSession, model: type[T], keys: Sequence[str], values: Sequence[Any]
               ) -> T:  # fmt: skip
     """A row read (or written) on the driver as an ORM object of this session, as if the ORM
     had loaded it: no query. One already in the session wins. `keys`: every column's
     attribute, in the order of `values`. Kept for the session's life (the identity map
     holds objects weakly)."""
-    sync = session.sync_session
     mapper = class_mapper(model)
-    key = sync.identity_key(model, values[keys.index(mapper.primary_key[0].key)])
-    known = sync.identity_map.get(key)
+    known = loaded(session, model, values[keys.index(mapper.primary_key[0].key)])
     if known is not None:
-        return cast(T, known)
+        return known
     # Filled in as the ORM's loader does (straight into the instance dict, no attribute
     # events), marked as a loaded row of the database (no pending changes), and put in the
     # identity map as the loader puts what it loads: `session.add` would also start the
@@ -257,7 +261,7 @@ def adopt_row(session: AsyncSession, model: type[T], keys: Sequence[str], values
     instance = mapper.class_manager.new_instance()
     instance.__dict__.update(zip(keys, values, strict=True))
     make_transient_to_detached(instance)
-    state = instance_state(instance)
+    state, sync = instance_state(instance), session.sync_session
     sync.identity_map.add(state)
     state.session_id = sync.hash_key
     session.info.setdefault(_KEPT, []).append(instance)

@@ -125,8 +125,7 @@ class Prepared:
         waiting for the transaction's next statement (`later`) go out before it."""
         await _autoflush(session)
         dialect, dbapi = await _driver(session)
-        for waiting in _take_waiting(session):
-            await waiting.statement.run_on(dialect, dbapi, waiting.params)
+        await _send(_take_waiting(session), dialect, dbapi)
         return await self.run_on(dialect, dbapi, params)
 
     async def run_on(self, dialect: Dialect, dbapi: Any, params: Mapping[str, Any]
@@ -228,9 +227,12 @@ async def flush_waiting(session: AsyncSession) -> None:
     """Send the writes still waiting (storage.lanes, before COMMIT)."""
     waiting = _take_waiting(session)
     if waiting:
-        dialect, dbapi = await _driver(session)
-        for write in waiting:
-            await write.statement.run_on(dialect, dbapi, write.params)
+        await _send(waiting, *await _driver(session))
+
+
+async def _send(waiting: list[Waiting], dialect: Dialect, dbapi: Any) -> None:
+    for write in waiting:
+        await write.statement.run_on(dialect, dbapi, write.params)
 
 
 def drop_waiting(info: dict[Any, Any]) -> None:
@@ -238,13 +240,15 @@ def drop_waiting(info: dict[Any, Any]) -> None:
     info.pop(_WAITING, None)
 
 
-def take_state_carrier(session: AsyncSession) -> Waiting | None:
-    """The one write waiting, if it can carry the chat's state save (it waits no more)."""
+def take_state_carrier(session: AsyncSession) -> tuple[Prepared, Mapping[str, Any]] | None:
+    """The statement and params of the one write waiting, if it can carry the chat's state
+    save along (it waits no more then)."""
     info = _lane_info(session)
     waiting = info.get(_WAITING) if info is not None else None
     if info is None or not waiting or len(waiting) > 1 or waiting[0].with_state is None:
         return None
-    return info.pop(_WAITING)[0]
+    write = info.pop(_WAITING)[0]
+    return write.with_state, write.params
 
 
 def run_waiting(conn: Connection, cursor: Any, statement: str, parameters: Any,
@@ -254,6 +258,4 @@ def run_waiting(conn: Connection, cursor: Any, statement: str, parameters: Any,
     `await_only`."""
     waiting = conn.info.pop(_WAITING, None)
     if waiting:
-        dbapi = conn.connection.dbapi_connection
-        for write in waiting:
-            await_only(write.statement.run_on(conn.dialect, dbapi, write.params))
+        await_only(_send(waiting, conn.dialect, conn.connection.dbapi_connection))

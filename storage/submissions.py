@@ -6,8 +6,8 @@ does, so an answer is durable exactly when the bot acknowledges it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -51,6 +51,7 @@ from storage.models import (
     Unit,
 )
 from storage.outbox import button, enqueue_many
+from storage.people import loaded
 from storage.prepared import Prepared
 from storage.rules.progress import AnswerState, Progress, compute_progress
 from storage.rules.scoring import fmt_points
@@ -69,9 +70,7 @@ async def submission_for(
 ) -> Submission:
     """The assignment's submission; with its id known (roles_of loads it), from the session
     (its identity map, as `session.get` would, without the greenlet hop of an async call)."""
-    sync = session.sync_session
-    submission = (sync.identity_map.get(sync.identity_key(Submission, submission_id))
-                  if submission_id else None)
+    submission = loaded(session, Submission, submission_id) if submission_id else None
     if submission is None or submission.assignment_id != assignment_id:
         submission = await session.scalar(
             select(Submission).where(Submission.assignment_id == assignment_id)
@@ -169,12 +168,13 @@ def keep_states(session: AsyncSession, submission_id: int, rows: Iterable[Sequen
     return states
 
 
-def _remember_value(session: AsyncSession, submission_id: int, item_id: int, value: Any) -> None:
-    """Keep the cached states right after this session changed one answer's value."""
+def _remember(session: AsyncSession, submission_id: int, item_id: int,
+              change: Callable[[AnswerState], AnswerState]) -> None:
+    """Keep the cached states right after this session changed one item (a statement the
+    ORM does not see: an answer's value, a file added)."""
     states = session.info.get(_STATES, {}).get(submission_id)
     if states is not None:
-        old = states.get(item_id) or AnswerState(None)
-        states[item_id] = AnswerState(value, old.note, old.evidence_count)
+        states[item_id] = change(states.get(item_id) or AnswerState(None))
 
 
 async def progress_of(
@@ -287,7 +287,7 @@ async def record_answer(
         await _NEW_REVISION.rows(session, {**params, "answer": answer_id, "revision": revision})
         await _TOUCH.rows(session, params)
     _keep_touched(submission, params)
-    _remember_value(session, submission.id, item.id, value)
+    _remember(session, submission.id, item.id, lambda old: replace(old, value=value))
 
 
 async def record_note(
@@ -323,7 +323,8 @@ async def add_evidence(
         await _NEW_FILE.rows(session, params)
         await _TOUCH.rows(session, params)
     _keep_touched(submission, params)
-    _remember_file(session, submission.id, item.id)
+    _remember(session, submission.id, item.id,
+              lambda old: replace(old, evidence_count=old.evidence_count + 1))
     return True
 
 
@@ -353,13 +354,6 @@ def _add_evidence_in_one() -> Any:
 
 _ADD_EVIDENCE = Prepared({"postgresql": _add_evidence_in_one()})
 
-
-def _remember_file(session: AsyncSession, submission_id: int, item_id: int) -> None:
-    """Keep the cached states right after this session attached a file (see _STATES)."""
-    states = session.info.get(_STATES, {}).get(submission_id)
-    if states is not None:
-        old = states.get(item_id) or AnswerState(None)
-        states[item_id] = AnswerState(old.value, old.note, old.evidence_count + 1)
 
 
 async def evidence_of(
