@@ -33,15 +33,22 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.telegram import TelegramChannel, build_bot
-from bot.i18n import Catalog
 from bot.outbox_render import make_renderer
+from common.clock import SystemClock
+from common.i18n import Catalog
 from schedules.delivery import DeliveryWorker
 from schedules.pacing import RateLimits
-from storage import db as storage_db
-from storage.campaign_import import import_campaign
-from storage.clock import SystemClock
-from storage.models import Assignment, ChatAccount, Membership, OutboxMessage, OutboxStatus, Person
-from storage.outbox import button, enqueue_many
+from storage.db import engine as storage_db
+from storage.db.models import (
+    Assignment,
+    ChatAccount,
+    Membership,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+)
+from storage.services.campaign_import import import_campaign
+from storage.services.outbox import button, enqueue_many
 from tests import factories
 from tests.fake_telegram import FakeTelegram
 

@@ -72,12 +72,12 @@ from bench.echo_aiogram import echo_bot
 from bot.app import App, open_app
 from bot.runner import run_bot
 from bot.settings import Settings
-from storage import db as storage_db
-from storage import prepared
-from storage.campaign_import import import_campaign
-from storage.clock import FrozenClock
-from storage.invites import list_invites
-from storage.models import Answer
+from common.clock import FrozenClock
+from storage.db import engine as storage_db
+from storage.db import prepared
+from storage.db.models import Answer
+from storage.services.campaign_import import import_campaign
+from storage.services.invites import list_invites
 from tests import factories
 from tests.fake_telegram import FakeTelegram, FakeUser, RecordedCall
 

@@ -29,10 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._databases import fresh_database_sync  # noqa: E402
-from bot.i18n import Catalog  # noqa: E402
-from storage.db import create_engine, session_factory, upgrade  # noqa: E402
-from storage.export_xlsx import begin_snapshot, export_workbook  # noqa: E402
-from storage.models import (  # noqa: E402
+from common.i18n import Catalog  # noqa: E402
+from storage.db.engine import create_engine, session_factory, upgrade  # noqa: E402
+from storage.db.models import (  # noqa: E402
     Answer,
     Assignment,
     AuditEntry,
@@ -45,6 +44,7 @@ from storage.models import (  # noqa: E402
     Team,
     Unit,
 )
+from storage.formats.export_xlsx import begin_snapshot, export_workbook  # noqa: E402
 
 DEADLINE = datetime(2026, 12, 31, 10, 0, tzinfo=UTC)
 START = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)

@@ -50,9 +50,9 @@ def generate_yaml(units: int, items: int) -> str:
 
 
 async def run_once(url: str, path: Path) -> dict[str, float]:
-    from storage.campaign_file import load_campaign_file
-    from storage.campaign_import import import_campaign
-    from storage.db import create_engine, session_factory, transaction, upgrade
+    from storage.db.engine import create_engine, session_factory, transaction, upgrade
+    from storage.formats.campaign_file import load_campaign_file
+    from storage.services.campaign_import import import_campaign
 
     engine = create_engine(url)
     await upgrade(engine)

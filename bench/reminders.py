@@ -26,8 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench._databases import fresh_database  # noqa: E402
 from schedules.reminders import plan_reminders  # noqa: E402
-from storage.campaign_import import import_campaign  # noqa: E402
-from storage.campaign_spec import (  # noqa: E402
+from storage.db.engine import create_engine, session_factory, transaction, upgrade  # noqa: E402
+from storage.db.models import Assignment, ChatAccount, Membership, Person  # noqa: E402
+from storage.formats.campaign_spec import (  # noqa: E402
     CampaignSpec,
     InspectionForm,
     ItemSpec,
@@ -37,8 +38,7 @@ from storage.campaign_spec import (  # noqa: E402
     TeamSpec,
     UnitSpec,
 )
-from storage.db import create_engine, session_factory, transaction, upgrade  # noqa: E402
-from storage.models import Assignment, ChatAccount, Membership, Person  # noqa: E402
+from storage.services.campaign_import import import_campaign  # noqa: E402
 
 DEADLINE = datetime(2026, 12, 31, 10, 0, tzinfo=UTC)
 

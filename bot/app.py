@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.i18n import Catalog
 from bot.settings import Settings
-from storage import db
-from storage.clock import Clock, SystemClock
+from common.clock import Clock, SystemClock
+from common.i18n import Catalog
+from storage.db import engine as db
 
 
 @dataclass

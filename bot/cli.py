@@ -13,8 +13,8 @@ import click
 from pydantic import ValidationError
 
 from bot.app import App, configure_logging, open_app
-from bot.i18n import Catalog, Translator, normalize_locale
 from bot.settings import Settings
+from common.i18n import Catalog, Translator, normalize_locale
 
 T = TypeVar("T")
 
@@ -93,7 +93,7 @@ def db() -> None:
 @with_app
 async def db_upgrade(ctx: Context, app: App) -> None:
     """Create or update the database tables (safe to run again)."""
-    from storage.db import current_revision
+    from storage.db.engine import current_revision
 
     click.echo(ctx.tr("cli.db_upgraded", revision=await current_revision(app.engine)))
 

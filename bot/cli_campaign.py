@@ -11,11 +11,11 @@ import click
 from bot.app import App
 from bot.cli import Context, cli, pass_ctx, with_app
 from bot.cli_output import json_text, table
-from storage import campaigns
-from storage.campaign_import import RemovalNeedsForce, import_campaign
-from storage.campaign_spec import CampaignSpec, Problem
-from storage.db import transaction
-from storage.localtime import fmt_datetime
+from common.localtime import fmt_datetime
+from storage.db.engine import transaction
+from storage.formats.campaign_spec import CampaignSpec, Problem
+from storage.services import campaigns
+from storage.services.campaign_import import RemovalNeedsForce, import_campaign
 
 
 @cli.group()
@@ -41,11 +41,11 @@ def render_problem(ctx: Context, problem: Problem) -> str:
 def load_spec(ctx: Context, path: Path) -> CampaignSpec:
     """Parse and validate; on any problem print all of them and stop (nothing written)."""
     if path.suffix.lower() == ".xlsx":
-        from storage.campaign_excel import load_campaign_workbook
+        from storage.formats.campaign_excel import load_campaign_workbook
 
         spec, problems = load_campaign_workbook(path)
     else:
-        from storage.campaign_file import load_campaign_file
+        from storage.formats.campaign_file import load_campaign_file
 
         spec, problems = load_campaign_file(path)
     if problems or spec is None:
@@ -111,7 +111,7 @@ def campaign_template(ctx: Context, output: Path, example: bool, force: bool) ->
 
     Import it when filled in with `cchc-bot campaign import FILE.xlsx`.
     """
-    from storage.campaign_excel import write_template
+    from storage.formats.campaign_excel import write_template
 
     if output.exists() and not force:  # it may be a workbook someone spent a day filling in
         raise click.ClickException(ctx.tr("campaign_excel.template_exists", file=output))

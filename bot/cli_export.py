@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.cli import Context, cli, pass_ctx, with_app
-from storage import campaigns
-from storage.evidence import EvidenceStore
-from storage.export_xlsx import begin_snapshot, export_workbook
-from storage.export_zip import export_evidence_zip
-from storage.models import Campaign, Team
+from storage.db.models import Campaign, Team
+from storage.formats.export_xlsx import begin_snapshot, export_workbook
+from storage.formats.export_zip import export_evidence_zip
+from storage.services import campaigns
+from storage.services.evidence import EvidenceStore
 
 
 class _Bar(Protocol):

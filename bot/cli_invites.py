@@ -10,12 +10,12 @@ import click
 from bot.app import App
 from bot.cli import Context, cli, pass_ctx, with_app
 from bot.cli_output import csv_text, json_text, table
-from storage import campaigns
-from storage.db import transaction
-from storage.invite_codes import format_code
-from storage.invites import InviteError, InviteRow, list_invites, new_invite, revoke_invite
-from storage.localtime import fmt_date
-from storage.models import Role
+from common.localtime import fmt_date
+from storage.db.engine import transaction
+from storage.db.models import Role
+from storage.services import campaigns
+from storage.services.invite_codes import format_code
+from storage.services.invites import InviteError, InviteRow, list_invites, new_invite, revoke_invite
 
 
 class InvitesGroup(click.Group):

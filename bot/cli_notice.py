@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import App
 from bot.cli import Context, cli, pass_ctx, with_app
 from bot.cli_output import json_text, table
-from storage import campaigns
-from storage.db import transaction
-from storage.localtime import fmt_datetime, parse_local
-from storage.models import Campaign, Notice, OutboxMessage
-from storage.notices import (
+from common.localtime import fmt_datetime, parse_local
+from storage.db.engine import transaction
+from storage.db.models import Campaign, Notice, OutboxMessage
+from storage.services import campaigns
+from storage.services.notices import (
     AUDIENCES,
     NoticeError,
     NoticeReport,

@@ -45,16 +45,16 @@ from bot.demo_seed import (
 from bot.deps import build_deps, telegram_limits
 from bot.outbox_render import make_renderer
 from bot.settings import OFFICIAL_TELEGRAM_API, Settings
+from common.clock import MovableClock
+from common.localtime import fmt_datetime
+from common.messages import Inbound
 from handlers.dispatcher import Dispatcher
-from handlers.messages import Inbound
 from schedules.delivery import Channel, DeliveryWorker
 from schedules.pacing import RateLimits
 from schedules.scheduler import Jobs, run_all, start_scheduler
-from storage.clock import MovableClock
-from storage.evidence import EvidenceStore
-from storage.invites import InviteState, list_invites
-from storage.localtime import fmt_datetime
-from storage.models import ChatAccount
+from storage.db.models import ChatAccount
+from storage.services.evidence import EvidenceStore
+from storage.services.invites import InviteState, list_invites
 
 log = logging.getLogger(__name__)
 

@@ -25,15 +25,21 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.campaign_file import load_campaign_file
-from storage.campaign_import import import_campaign
-from storage.checklist import Checklist, ItemInfo, read_checklist
-from storage.db import transaction
-from storage.evidence import EvidenceStore
-from storage.invites import list_invites, new_invite, redeem_invite
-from storage.models import Assignment, Campaign, Role, Unit
-from storage.people import account_for, person_row
-from storage.submissions import add_evidence, record_answer, record_note, submission_for, submit
+from storage.db.engine import transaction
+from storage.db.models import Assignment, Campaign, Role, Unit
+from storage.formats.campaign_file import load_campaign_file
+from storage.services.campaign_import import import_campaign
+from storage.services.checklist import Checklist, ItemInfo, read_checklist
+from storage.services.evidence import EvidenceStore
+from storage.services.invites import list_invites, new_invite, redeem_invite
+from storage.services.people import account_for, person_row
+from storage.services.submissions import (
+    add_evidence,
+    record_answer,
+    record_note,
+    submission_for,
+    submit,
+)
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hcmc-2021-team1.yaml"
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -8,10 +8,10 @@ whose import alone costs seconds.
 from __future__ import annotations
 
 from bot.app import App
+from common.messages import Capabilities
 from handlers.context import Deps
-from handlers.messages import Capabilities
 from schedules.pacing import RateLimits
-from storage.evidence import EvidenceStore
+from storage.services.evidence import EvidenceStore
 
 
 def build_deps(app: App, username: str | None = None) -> Deps:

@@ -21,11 +21,11 @@ import mimetypes
 from pathlib import Path
 from typing import Any
 
-from bot.i18n import DEFAULT_LOCALE, Catalog, normalize_locale, placeholders
-from handlers.messages import Choice, OutFile, Reply
+from common.i18n import DEFAULT_LOCALE, Catalog, normalize_locale, placeholders
+from common.messages import Choice, OutFile, Reply
 from schedules.delivery import Render
-from storage.models import ChatAccount, OutboxMessage, Person
-from storage.outbox import BUTTONS_PARAM, DOCUMENT_PARAM
+from storage.db.models import ChatAccount, OutboxMessage, Person
+from storage.services.outbox import BUTTONS_PARAM, DOCUMENT_PARAM
 
 log = logging.getLogger(__name__)
 

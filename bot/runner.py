@@ -30,8 +30,8 @@ from bot.channels.telegram import (
 from bot.deps import build_deps, telegram_limits
 from bot.outbox_render import make_renderer
 from bot.settings import OFFICIAL_TELEGRAM_API
+from common.messages import Inbound
 from handlers.dispatcher import Dispatcher
-from handlers.messages import Inbound
 from schedules.delivery import DeliveryWorker
 from schedules.scheduler import Jobs, start_scheduler
 

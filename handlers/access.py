@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from handlers.context import Turn
 from handlers.unit import roles
-from storage import audit
-from storage.models import Assignment, Role
+from storage.db.models import Assignment, Role
+from storage.services import audit
 
 log = logging.getLogger(__name__)
 

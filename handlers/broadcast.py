@@ -12,15 +12,15 @@ from html import escape
 
 from sqlalchemy import select
 
+from common.localtime import fmt_datetime, parse_local
+from common.messages import Choice
 from handlers.access import Scope, deny, scope_of
 from handlers.cards import short
 from handlers.context import Turn
-from handlers.messages import Choice
 from handlers.onboarding import stale_button
 from handlers.tokens import Token, make
-from storage.localtime import fmt_datetime, parse_local
-from storage.models import Campaign, Notice, Team
-from storage.notices import (
+from storage.db.models import Campaign, Notice, Team
+from storage.services.notices import (
     NoticeError,
     create_notice,
     dispatch_due_notices,

@@ -5,13 +5,13 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from common.messages import Choice
 from handlers.context import Turn
-from handlers.messages import Choice
 from handlers.tokens import make
 from handlers.unit import UnitContext
-from storage.checklist import ItemInfo
 from storage.rules.answers import TEXT_MAX_LENGTH, format_value
 from storage.rules.progress import AnswerState, is_answered
+from storage.services.checklist import ItemInfo
 
 
 def short(text: str, limit: int) -> str:

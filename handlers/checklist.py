@@ -9,18 +9,18 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from common.messages import Choice
 from handlers.cards import item_card, mark_of, pager, short, value_text
 from handlers.context import Turn
-from handlers.messages import Choice
 from handlers.onboarding import stale_button
 from handlers.review import show_review
 from handlers.tokens import Token, make
 from handlers.unit import UnitContext, active_unit, roles
-from storage.checklist import ItemInfo
-from storage.models import SubmissionStatus
+from storage.db.models import SubmissionStatus
 from storage.rules.answers import AnswerError, parse_answer, render_error, validate_value
 from storage.rules.progress import AnswerState, is_answered
-from storage.submissions import (
+from storage.services.checklist import ItemInfo
+from storage.services.submissions import (
     EditRefusal,
     answer_states,
     edit_refusal,

@@ -9,13 +9,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import Catalog, Translator
-from handlers.messages import Capabilities, Choice, Inbound, OutFile, Reply
-from storage.checklist import ChecklistCache
-from storage.clock import Clock
-from storage.conversation_state import ChatState
-from storage.evidence import EvidenceStore
-from storage.people import ChatUser, PersonRole
+from common.clock import Clock
+from common.i18n import Catalog, Translator
+from common.messages import Capabilities, Choice, Inbound, OutFile, Reply
+from storage.services.checklist import ChecklistCache
+from storage.services.conversation_state import ChatState
+from storage.services.evidence import EvidenceStore
+from storage.services.people import ChatUser, PersonRole
 
 
 @dataclass

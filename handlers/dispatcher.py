@@ -14,7 +14,8 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from bot.i18n import normalize_locale
+from common.i18n import normalize_locale
+from common.messages import Capabilities, Inbound, InboundKind, Reply
 from handlers import (
     broadcast,
     checklist,
@@ -28,13 +29,12 @@ from handlers import (
     team_review,
 )
 from handlers.context import Deps, Turn
-from handlers.messages import Capabilities, Inbound, InboundKind, Reply
 from handlers.numbered import number_choices, numbered_choice
 from handlers.tokens import Token, parse
-from storage.chat_open import open_chat
-from storage.conversation_state import save_state
-from storage.db import transaction
-from storage.evidence import is_allowed
+from storage.db.engine import transaction
+from storage.services.chat_open import open_chat
+from storage.services.conversation_state import save_state
+from storage.services.evidence import is_allowed
 
 log = logging.getLogger(__name__)
 

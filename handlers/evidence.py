@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from html import escape
 
+from common.messages import Choice
 from handlers.checklist import show_item, show_next
 from handlers.context import Turn
-from handlers.messages import Choice
 from handlers.onboarding import stale_button
 from handlers.tokens import Token, make
 from handlers.unit import UnitContext, active_unit
-from storage.checklist import ItemInfo
-from storage.evidence import extension, is_allowed
-from storage.submissions import add_evidence, answer_states, edit_refusal, record_note
+from storage.services.checklist import ItemInfo
+from storage.services.evidence import extension, is_allowed
+from storage.services.submissions import add_evidence, answer_states, edit_refusal, record_note
 
 NOTE_MAX_LENGTH = 1000
 WAITING_STATES = ("evidence", "answer", "multi", "note")

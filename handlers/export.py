@@ -6,13 +6,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from common.messages import OutFile
 from handlers.access import deny, scope_of
 from handlers.context import Turn
-from handlers.messages import OutFile
 from handlers.team import campaigns_in_scope
 from handlers.tokens import Token, make
-from storage.export_xlsx import export_workbook
-from storage.models import Campaign
+from storage.db.models import Campaign
+from storage.formats.export_xlsx import export_workbook
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

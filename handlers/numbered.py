@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from handlers.messages import Reply
+from common.messages import Reply
 
 
 def number_choices(

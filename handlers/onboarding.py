@@ -6,15 +6,15 @@ import math
 from datetime import datetime, timedelta
 from html import escape
 
+from common.localtime import fmt_datetime
+from common.messages import Choice
 from handlers.context import Turn
-from handlers.messages import Choice
 from handlers.tokens import Token, make
 from handlers.unit import roles
-from storage.invite_codes import looks_like_code
-from storage.invites import RedeemOutcome, redeem_invite
-from storage.localtime import fmt_datetime
-from storage.models import Role
-from storage.people import PersonRole, person_row
+from storage.db.models import Role
+from storage.services.invite_codes import looks_like_code
+from storage.services.invites import RedeemOutcome, redeem_invite
+from storage.services.people import PersonRole, person_row
 
 LANGUAGES = {"vi": "Tiếng Việt", "en": "English"}
 

@@ -10,8 +10,8 @@ from handlers.onboarding import stale_button
 from handlers.team import show_thread
 from handlers.tokens import Token
 from handlers.unit import active_unit
-from storage import questions
-from storage.models import Assignment, Question, Submission
+from storage.db.models import Assignment, Question, Submission
+from storage.services import questions
 
 TEXT_LIMIT = questions.TEXT_LIMIT
 

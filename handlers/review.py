@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from html import escape
 
+from common.localtime import fmt_datetime
+from common.messages import Choice
 from handlers.context import Turn
-from handlers.messages import Choice
 from handlers.tokens import Token, make
 from handlers.unit import UnitContext, active_unit
-from storage.localtime import fmt_datetime
-from storage.models import SubmissionStatus
+from storage.db.models import SubmissionStatus
 from storage.rules.progress import AnswerState, Progress, compute_progress
 from storage.rules.scoring import fmt_points
-from storage.submissions import answer_states, submit
+from storage.services.submissions import answer_states, submit
 
 MAX_CODES_LISTED = 30
 

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from html import escape
 
+from common.localtime import fmt_datetime
+from common.messages import Choice
 from handlers.context import Turn
-from handlers.messages import Choice
 from handlers.review import progress_lines
 from handlers.team import pending_flags_text
 from handlers.tokens import Token, make
 from handlers.unit import UnitContext, active_unit, not_linked, roles, team_roles
-from storage.localtime import fmt_datetime
-from storage.models import Role
-from storage.people import PersonRole
-from storage.review import item_scores
+from storage.db.models import Role
 from storage.rules.progress import compute_progress
 from storage.rules.scoring import fmt_points
-from storage.submissions import answer_states
-from storage.team_status import DONE, UnitState, unit_states
+from storage.services.people import PersonRole
+from storage.services.review import item_scores
+from storage.services.submissions import answer_states
+from storage.services.team_status import DONE, UnitState, unit_states
 
 MAX_NAMES = 15
 

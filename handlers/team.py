@@ -8,16 +8,15 @@ from html import escape
 
 from sqlalchemy import select
 
+from common.localtime import fmt_datetime
+from common.messages import Choice, OutFile
 from handlers.access import Scope, assignment_in_scope, deny, scope_of
 from handlers.cards import pager, short, value_text
 from handlers.charts import render_progress_chart
 from handlers.context import Turn
-from handlers.messages import Choice, OutFile
 from handlers.tokens import Token, make
 from schedules.summaries import TeamSummary, team_summaries
-from storage.checklist import Checklist
-from storage.localtime import fmt_datetime
-from storage.models import (
+from storage.db.models import (
     Answer,
     Assignment,
     Campaign,
@@ -27,10 +26,11 @@ from storage.models import (
     Submission,
     SubmissionStatus,
 )
-from storage.questions import thread
 from storage.rules.scoring import fmt_points
-from storage.submissions import submission_for
-from storage.team_status import unit_states
+from storage.services.checklist import Checklist
+from storage.services.questions import thread
+from storage.services.submissions import submission_for
+from storage.services.team_status import unit_states
 
 PAGE = 8
 MAX_UNIT_BUTTONS = 40
@@ -41,7 +41,7 @@ async def campaigns_in_scope(turn: Turn, scope: Scope) -> list[Campaign]:
     campaigns = list(await turn.session.scalars(query))
     if scope.admin:
         return campaigns
-    from storage.models import Team
+    from storage.db.models import Team
 
     team_campaigns = set(await turn.session.scalars(
         select(Team.campaign_id).where(Team.id.in_(scope.team_ids))))
@@ -109,7 +109,7 @@ async def unit_text(
     turn: Turn, assignment: Assignment, submission: Submission, checklist: Checklist
 ) -> str:
     from storage.rules.progress import compute_progress
-    from storage.submissions import answer_states
+    from storage.services.submissions import answer_states
 
     campaign = assignment.campaign
     progress = compute_progress(checklist.items, await answer_states(turn.session,

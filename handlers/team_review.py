@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from html import escape
 
+from common.messages import Choice
 from handlers.access import assignment_in_scope
 from handlers.cards import pager, short
 from handlers.context import Turn
-from handlers.messages import Choice
 from handlers.onboarding import stale_button
 from handlers.tokens import Token, make
-from storage.checklist import ItemInfo
-from storage.models import Assignment, Submission, SubmissionStatus
-from storage.review import (
+from storage.db.models import Assignment, Submission, SubmissionStatus
+from storage.rules.answers import parse_number
+from storage.rules.scoring import fmt_points
+from storage.services.checklist import ItemInfo
+from storage.services.review import (
     ReviewError,
     accept_report,
     appraise_item,
@@ -23,9 +25,7 @@ from storage.review import (
     return_report,
     unflag_item,
 )
-from storage.rules.answers import parse_number
-from storage.rules.scoring import fmt_points
-from storage.submissions import submission_for
+from storage.services.submissions import submission_for
 
 PAGE = 8
 COMMENT_LIMIT = 1000

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from handlers.context import Turn
 from handlers.tokens import make
-from storage.checklist import Checklist
-from storage.models import Role, Submission
-from storage.people import PersonRole, roles_of
-from storage.submissions import submission_for
+from storage.db.models import Role, Submission
+from storage.services.checklist import Checklist
+from storage.services.people import PersonRole, roles_of
+from storage.services.submissions import submission_for
 
 
 @dataclass

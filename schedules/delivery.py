@@ -32,7 +32,8 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.messages import (
+from common.clock import Clock
+from common.messages import (
     Capabilities,
     PermanentError,
     RateLimited,
@@ -41,10 +42,9 @@ from handlers.messages import (
     Unreachable,
 )
 from schedules.pacing import Pacer, RateLimits
-from storage.clock import Clock
-from storage.db import transaction
-from storage.models import ChatAccount, OutboxMessage, Person
-from storage.outbox import (
+from storage.db.engine import transaction
+from storage.db.models import ChatAccount, OutboxMessage, Person
+from storage.services.outbox import (
     claim_due,
     mark_failed,
     mark_retry,

@@ -31,10 +31,8 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schedules.timing import Slot, SlotKind, due_now, reminder_slots, visit_slots
-from storage.campaign_spec import ReminderPolicy, policy_from_dict
-from storage.localtime import fmt_date, fmt_datetime, zone
-from storage.models import (
+from common.localtime import fmt_date, fmt_datetime, zone
+from storage.db.models import (
     Answer,
     Assignment,
     Campaign,
@@ -48,7 +46,9 @@ from storage.models import (
     SubmissionStatus,
     Unit,
 )
-from storage.outbox import button, enqueue_many
+from storage.formats.campaign_spec import ReminderPolicy, policy_from_dict
+from storage.rules.timing import Slot, SlotKind, due_now, reminder_slots, visit_slots
+from storage.services.outbox import button, enqueue_many
 
 DONE = (SubmissionStatus.SUBMITTED.value, SubmissionStatus.ACCEPTED.value)
 MAX_UNITS_LISTED = 30

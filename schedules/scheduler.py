@@ -25,9 +25,9 @@ from apscheduler.events import (
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from common.clock import Clock
 from schedules.reminders import plan_reminders
-from storage.clock import Clock
-from storage.db import transaction
+from storage.db.engine import transaction
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ async def run_reminders(jobs: Jobs) -> int:
 
 
 async def run_notices(jobs: Jobs) -> int:
-    from storage.notices import dispatch_due_notices
+    from storage.services.notices import dispatch_due_notices
 
     async with transaction(jobs.sessions) as session:
         written = await dispatch_due_notices(session, now=jobs.clock.now())

@@ -38,10 +38,8 @@ from typing import Any
 from sqlalchemy import and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schedules.timing import parse_summary_at, summary_due
-from storage.campaign_spec import policy_from_dict
-from storage.localtime import fmt_datetime
-from storage.models import (
+from common.localtime import fmt_datetime
+from storage.db.models import (
     Campaign,
     ChatAccount,
     Membership,
@@ -51,9 +49,11 @@ from storage.models import (
     SubmissionStatus,
     Team,
 )
-from storage.outbox import enqueue_many
-from storage.submissions import team_accounts
-from storage.team_status import DONE, UnitState, unit_states
+from storage.formats.campaign_spec import policy_from_dict
+from storage.rules.timing import parse_summary_at, summary_due
+from storage.services.outbox import enqueue_many
+from storage.services.submissions import team_accounts
+from storage.services.team_status import DONE, UnitState, unit_states
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,9 @@ import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.i18n import Catalog
-from handlers.context import Deps
-from handlers.dispatcher import Dispatcher
-from handlers.messages import (
+from common.clock import FrozenClock
+from common.i18n import Catalog
+from common.messages import (
     Attachment,
     Capabilities,
     Choice,
@@ -18,12 +17,13 @@ from handlers.messages import (
     Reply,
     Sender,
 )
-from storage.campaign_import import import_campaign
-from storage.campaign_spec import CampaignSpec
-from storage.clock import FrozenClock
-from storage.db import transaction
-from storage.evidence import EvidenceStore
-from storage.invites import list_invites
+from handlers.context import Deps
+from handlers.dispatcher import Dispatcher
+from storage.db.engine import transaction
+from storage.formats.campaign_spec import CampaignSpec
+from storage.services.campaign_import import import_campaign
+from storage.services.evidence import EvidenceStore
+from storage.services.invites import list_invites
 from tests.conftest import Db
 
 CATALOG = Catalog.load()

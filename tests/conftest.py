@@ -20,9 +20,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from storage import db as storage_db
-from storage.clock import FrozenClock
-from storage.models import Base
+from common.clock import FrozenClock
+from storage.db import engine as storage_db
+from storage.db.models import Base
 
 PG_ADMIN_URL = os.environ.get(
     "CCHC_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"

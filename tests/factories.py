@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from storage.campaign_spec import (
+from storage.formats.campaign_spec import (
     CampaignSpec,
     EvidencePolicy,
     InspectionForm,

@@ -18,9 +18,10 @@ from sqlalchemy import select
 
 import bot.cli_campaign  # noqa: F401  (registers the commands)
 from bot.cli import cli
-from bot.i18n import SUPPORTED, Catalog, placeholders
-from storage import db as storage_db
-from storage.campaign_excel import (
+from common.i18n import SUPPORTED, Catalog, placeholders
+from storage.db import engine as storage_db
+from storage.db.models import Assignment, Campaign, Invite, Item, Section, Team, Unit
+from storage.formats.campaign_excel import (
     PROBLEM_PARAMS,
     SHEETS,
     load_campaign_workbook,
@@ -28,9 +29,8 @@ from storage.campaign_excel import (
     scoring_value,
     write_template,
 )
-from storage.campaign_file import load_campaign_file
-from storage.campaign_spec import CampaignSpec, ItemType, Problem
-from storage.models import Assignment, Campaign, Invite, Item, Section, Team, Unit
+from storage.formats.campaign_file import load_campaign_file
+from storage.formats.campaign_spec import CampaignSpec, ItemType, Problem
 from storage.rules.scoring import parse_scoring
 from tests.conftest import EXAMPLE_CAMPAIGN
 

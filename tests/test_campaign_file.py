@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.i18n import Catalog
-from storage.campaign_file import (
+from common.i18n import Catalog
+from storage.formats.campaign_file import (
     PROBLEM_PARAMS,
     format_problem,
     load_campaign_file,
@@ -17,7 +17,7 @@ from storage.campaign_file import (
     parse_quiet_hours,
     parse_summary_at,
 )
-from storage.campaign_spec import CampaignSpec, InspectionForm, ItemType, Problem
+from storage.formats.campaign_spec import CampaignSpec, InspectionForm, ItemType, Problem
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "hcmc-2021-team1.yaml"
 

@@ -8,11 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from storage.campaign_import import RemovalNeedsForce, import_campaign
-from storage.campaign_spec import ItemType, SectionSpec, TeamSpec
-from storage.clock import FrozenClock
-from storage.db import transaction
-from storage.models import (
+from common.clock import FrozenClock
+from storage.db.engine import transaction
+from storage.db.models import (
     Answer,
     Assignment,
     Campaign,
@@ -24,6 +22,8 @@ from storage.models import (
     Team,
     Unit,
 )
+from storage.formats.campaign_spec import ItemType, SectionSpec, TeamSpec
+from storage.services.campaign_import import RemovalNeedsForce, import_campaign
 from tests import factories
 from tests.conftest import Db
 

@@ -1,4 +1,4 @@
-"""`storage.chat_open.open_chat`: what every event starts with, in one statement on
+"""`storage.services.chat_open.open_chat`: what every event starts with, in one statement on
 PostgreSQL when it can, and exactly what the separate reads would give."""
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from common.clock import FrozenClock
 from handlers.dispatcher import Dispatcher
-from storage.chat_open import OpenedChat, open_chat
-from storage.clock import FrozenClock
-from storage.conversation_state import lock_state
-from storage.db import transaction
-from storage.people import account_for, roles_of
-from storage.submissions import answer_states
+from storage.db.engine import transaction
+from storage.services.chat_open import OpenedChat, open_chat
+from storage.services.conversation_state import lock_state
+from storage.services.people import account_for, roles_of
+from storage.services.submissions import answer_states
 from tests import factories
 from tests.chat_harness import Chat, import_and_codes, make_deps
 from tests.conftest import Db

@@ -105,8 +105,8 @@ async def _answer_one(url: str) -> None:
 
     from sqlalchemy import select
 
-    from storage import db as storage_db
-    from storage.models import Answer, Item, Person, Submission
+    from storage.db import engine as storage_db
+    from storage.db.models import Answer, Item, Person, Submission
 
     engine = storage_db.create_engine(url)
     async with storage_db.session_factory(engine)() as session, session.begin():
@@ -123,8 +123,8 @@ async def _answer_one(url: str) -> None:
 async def _answers(url: str) -> int:
     from sqlalchemy import func, select
 
-    from storage import db as storage_db
-    from storage.models import Answer
+    from storage.db import engine as storage_db
+    from storage.db.models import Answer
 
     engine = storage_db.create_engine(url)
     async with storage_db.session_factory(engine)() as session:

@@ -1,4 +1,4 @@
-"""`storage.db.transaction` runs on connections that stay open ("lanes"): what it must keep."""
+"""`storage.db.engine.transaction` runs on connections that stay open ("lanes"): what it must keep."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select, text
 
-from storage import db as storage_db
-from storage import lanes
-from storage.models import Person
+from storage.db import engine as storage_db
+from storage.db import lanes
+from storage.db.models import Person
 from tests.conftest import PG_ADMIN_URL, Db
 
 NOW = datetime(2021, 9, 1, 1, 0, tzinfo=UTC)
@@ -135,7 +135,7 @@ async def test_disposing_the_engine_closes_the_lanes(db: Db) -> None:
 
 
 class _Recorder:
-    """Stands in for a lane's asyncpg connection (storage.lanes): notes what it is told."""
+    """Stands in for a lane's asyncpg connection (storage.db.lanes): notes what it is told."""
 
     def __init__(self, driver: object, sent: list[str]) -> None:
         self.driver, self.sent = driver, sent

@@ -17,13 +17,13 @@ from sqlalchemy import select
 import schedules.delivery as delivery_module
 from bot.channels.telegram import TelegramChannel, build_bot
 from bot.outbox_render import make_renderer
+from common.clock import MovableClock
 from schedules.delivery import DeliverySettings, DeliveryWorker
 from schedules.pacing import RateLimits
-from storage import db as storage_db
-from storage.clock import MovableClock
-from storage.db import transaction
-from storage.models import ChatAccount, OutboxMessage, OutboxStatus, Person
-from storage.outbox import enqueue_many
+from storage.db import engine as storage_db
+from storage.db.engine import transaction
+from storage.db.models import ChatAccount, OutboxMessage, OutboxStatus, Person
+from storage.services.outbox import enqueue_many
 from tests.chat_harness import CATALOG
 from tests.conftest import Db, _truncate_all
 from tests.fake_telegram import FakeTelegram

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from bot.app import open_app
 from bot.runner import run_bot
 from bot.settings import Settings
-from storage.clock import FrozenClock
+from common.clock import FrozenClock
 from tests import factories
 from tests.chat_harness import import_and_codes
 from tests.conftest import Db
@@ -163,10 +163,10 @@ async def test_reminders_minutes_ahead_arrive_in_order_through_429s_and_a_blocke
 
     from sqlalchemy import select, update
 
+    from common.clock import MovableClock
     from schedules.scheduler import Jobs, run_reminders
-    from storage.campaign_spec import ReminderPolicy
-    from storage.clock import MovableClock
-    from storage.models import ChatAccount, Submission
+    from storage.db.models import ChatAccount, Submission
+    from storage.formats.campaign_spec import ReminderPolicy
 
     # Delivery paces and pauses on the clock, so this one keeps ticking between the jumps.
     clock = MovableClock(clock.now())  # type: ignore[assignment]
@@ -210,6 +210,6 @@ async def test_reminders_minutes_ahead_arrive_in_order_through_429s_and_a_blocke
 
 
 def transaction_for(db: Db):  # type: ignore[no-untyped-def]
-    from storage.db import transaction
+    from storage.db.engine import transaction
 
     return transaction(db.sessions)

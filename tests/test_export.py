@@ -23,22 +23,10 @@ from sqlalchemy import select, update
 
 import bot.cli_export  # noqa: F401  (registers the command)
 from bot.cli import cli
+from common.clock import FrozenClock
+from common.messages import InboundKind
 from handlers.dispatcher import Dispatcher
-from handlers.messages import InboundKind
-from storage.campaign_spec import TeamSpec
-from storage.checklist import ItemInfo, read_checklist
-from storage.clock import FrozenClock
-from storage.evidence import EvidenceStore
-from storage.export_xlsx import (
-    ExportStats,
-    ReadableValues,
-    begin_snapshot,
-    column_widths,
-    competition_ranks,
-    export_workbook,
-)
-from storage.export_zip import ArchiveNames, export_evidence_zip
-from storage.models import (
+from storage.db.models import (
     Answer,
     Assignment,
     AuditEntry,
@@ -48,7 +36,19 @@ from storage.models import (
     Team,
     Unit,
 )
+from storage.formats.campaign_spec import TeamSpec
+from storage.formats.export_xlsx import (
+    ExportStats,
+    ReadableValues,
+    begin_snapshot,
+    column_widths,
+    competition_ranks,
+    export_workbook,
+)
+from storage.formats.export_zip import ArchiveNames, export_evidence_zip
 from storage.rules.answers import format_value
+from storage.services.checklist import ItemInfo, read_checklist
+from storage.services.evidence import EvidenceStore
 from tests import factories
 from tests.chat_harness import CATALOG, Chat, import_and_codes, make_deps
 from tests.conftest import Db

@@ -8,10 +8,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from common.clock import FrozenClock
+from common.messages import InboundKind
 from handlers.dispatcher import Dispatcher
-from handlers.messages import InboundKind
-from storage.clock import FrozenClock
-from storage.models import Answer, AnswerRevision, EvidenceFile, OutboxMessage, Person, Submission
+from storage.db.models import (
+    Answer,
+    AnswerRevision,
+    EvidenceFile,
+    OutboxMessage,
+    Person,
+    Submission,
+)
 from tests import factories
 from tests.chat_harness import Chat, import_and_codes, make_deps
 from tests.conftest import Db
@@ -248,7 +255,7 @@ async def _pick_buttons(chat: Chat) -> list[str]:
     """Forget the active unit (as after a revoked role) so the bot must ask."""
     dispatcher = chat.dispatcher
     async with dispatcher.deps.sessions() as session, session.begin():
-        from storage.models import ConversationState
+        from storage.db.models import ConversationState
 
         state = (await session.scalars(select(ConversationState))).one()
         state.data = {}

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from common.clock import FrozenClock
 from handlers.dispatcher import Dispatcher
-from storage.clock import FrozenClock
-from storage.db import transaction
-from storage.invites import revoke_invite
+from storage.db.engine import transaction
+from storage.services.invites import revoke_invite
 from tests import factories
 from tests.chat_harness import Chat, import_and_codes, make_deps
 from tests.conftest import Db

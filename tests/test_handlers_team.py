@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from common.clock import FrozenClock
 from handlers.dispatcher import Dispatcher
-from storage.campaign_spec import TeamSpec
-from storage.clock import FrozenClock
-from storage.models import OutboxMessage, Submission
+from storage.db.models import OutboxMessage, Submission
+from storage.formats.campaign_spec import TeamSpec
 from tests import factories
 from tests.chat_harness import Chat, import_and_codes, make_deps
 from tests.conftest import Db
@@ -49,7 +49,7 @@ async def _submitted(lan: Chat) -> None:
 
 async def _u1(db: Db) -> int:
     async with db.sessions() as session:
-        from storage.models import Assignment, Unit
+        from storage.db.models import Assignment, Unit
 
         return int(await session.scalar(
             select(Assignment.id).join(Unit).where(Unit.code == "U1")) or 0)

@@ -8,11 +8,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from storage.campaign_import import import_campaign
-from storage.clock import FrozenClock
-from storage.db import transaction
-from storage.invite_codes import ALPHABET, LENGTH, format_code, new_code, normalize_code
-from storage.invites import (
+from common.clock import FrozenClock
+from storage.db.engine import transaction
+from storage.db.models import Campaign, Membership, Person, Role
+from storage.services.campaign_import import import_campaign
+from storage.services.invite_codes import ALPHABET, LENGTH, format_code, new_code, normalize_code
+from storage.services.invites import (
     InviteError,
     RedeemOutcome,
     list_invites,
@@ -20,7 +21,6 @@ from storage.invites import (
     redeem_invite,
     revoke_invite,
 )
-from storage.models import Campaign, Membership, Person, Role
 from tests import factories
 from tests.conftest import Db
 

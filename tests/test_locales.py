@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.i18n import SUPPORTED, Catalog, placeholders
-from storage.campaign_file import PROBLEM_PARAMS
+from common.i18n import SUPPORTED, Catalog, placeholders
+from storage.formats.campaign_file import PROBLEM_PARAMS
 from storage.rules.answers import ERROR_PARAMS
 
 

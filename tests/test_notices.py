@@ -16,12 +16,11 @@ from sqlalchemy import func, select, update
 import bot.cli_notice  # noqa: F401  (registers `notice`)
 from bot.cli import cli
 from bot.outbox_render import make_renderer
+from common.clock import FrozenClock
 from handlers.dispatcher import Dispatcher
-from storage import db as storage_db
-from storage.campaign_spec import CampaignSpec, TeamSpec
-from storage.clock import FrozenClock
-from storage.db import transaction
-from storage.models import (
+from storage.db import engine as storage_db
+from storage.db.engine import transaction
+from storage.db.models import (
     Assignment,
     Campaign,
     ChatAccount,
@@ -33,7 +32,8 @@ from storage.models import (
     SubmissionStatus,
     Unit,
 )
-from storage.notices import (
+from storage.formats.campaign_spec import CampaignSpec, TeamSpec
+from storage.services.notices import (
     DOCUMENT_PARAM,
     Audience,
     AudienceKind,

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.i18n import Catalog
 from bot.outbox_render import make_renderer
-from handlers.messages import (
+from common.clock import FrozenClock
+from common.i18n import Catalog
+from common.messages import (
     Capabilities,
     Choice,
     PermanentError,
@@ -26,11 +27,10 @@ from handlers.messages import (
 )
 from schedules.delivery import DeliverySettings, DeliveryWorker, Render
 from schedules.pacing import Pacer, RateLimits
-from storage import db as storage_db
-from storage.clock import FrozenClock
-from storage.db import transaction
-from storage.models import ChatAccount, OutboxMessage, OutboxStatus, Person
-from storage.outbox import (
+from storage.db import engine as storage_db
+from storage.db.engine import transaction
+from storage.db.models import ChatAccount, OutboxMessage, OutboxStatus, Person
+from storage.services.outbox import (
     INTERRUPTED,
     button,
     claim_due,

@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import bindparam, event, insert, select, update
 
-from storage import prepared
-from storage.checklist import ChecklistCache
-from storage.clock import FrozenClock
-from storage.db import transaction
-from storage.invites import redeem_invite
-from storage.models import Answer, ChatAccount, Person, Submission
-from storage.people import account_for, person_row, roles_of
-from storage.prepared import Prepared
-from storage.submissions import record_answer
+from common.clock import FrozenClock
+from storage.db import prepared
+from storage.db.engine import transaction
+from storage.db.models import Answer, ChatAccount, Person, Submission
+from storage.db.prepared import Prepared
+from storage.services.checklist import ChecklistCache
+from storage.services.invites import redeem_invite
+from storage.services.people import account_for, person_row, roles_of
+from storage.services.submissions import record_answer
 from tests import factories
 from tests.chat_harness import import_and_codes
 from tests.conftest import Db

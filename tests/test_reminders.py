@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from bot.outbox_render import make_renderer
+from common.clock import FrozenClock
 from handlers.dispatcher import Dispatcher
 from schedules.reminders import plan_reminders
-from storage.campaign_spec import VisitSpec
-from storage.clock import FrozenClock
-from storage.db import transaction
-from storage.models import ChatAccount, OutboxMessage, Person, ScheduleMark, Submission
+from storage.db.engine import transaction
+from storage.db.models import ChatAccount, OutboxMessage, Person, ScheduleMark, Submission
+from storage.formats.campaign_spec import VisitSpec
 from tests import factories
 from tests.chat_harness import CATALOG, Chat, import_and_codes, make_deps
 from tests.conftest import Db

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot.i18n import Catalog
-from storage.campaign_spec import ItemSpec, ItemType
+from common.i18n import Catalog
+from storage.formats.campaign_spec import ItemSpec, ItemType
 from storage.rules.answers import (
     TEXT_MAX_LENGTH,
     AnswerError,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from storage.campaign_spec import ItemSpec, ItemType
+from storage.formats.campaign_spec import ItemSpec, ItemType
 from storage.rules.scoring import PROBLEM_PARAMS, parse_scoring, score
 
 ISO = ("Đã áp dụng", "Đang xây dựng", "Chưa áp dụng")

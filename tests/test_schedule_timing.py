@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from schedules.timing import (
+from storage.formats.campaign_spec import ReminderPolicy
+from storage.rules.timing import (
     LAST_CALL,
     SlotKind,
     due_now,
@@ -21,7 +22,6 @@ from schedules.timing import (
     summary_due,
     visit_slots,
 )
-from storage.campaign_spec import ReminderPolicy
 
 HCM = "Asia/Ho_Chi_Minh"
 BERLIN = "Europe/Berlin"

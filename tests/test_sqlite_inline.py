@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from storage import db as storage_db
-from storage.models import Person
+from storage.db import engine as storage_db
+from storage.db.models import Person
 from tests.conftest import _migrate
 
 

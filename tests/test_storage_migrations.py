@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from storage import db as storage_db
-from storage.models import Base
+from storage.db import engine as storage_db
+from storage.db.models import Base
 from tests.conftest import Db
 
 
@@ -38,7 +38,7 @@ async def test_a_read_only_sqlite_transaction_does_not_block_writers(tmp_path) -
 
     from sqlalchemy import select
 
-    from storage.models import Person
+    from storage.db.models import Person
     from tests.conftest import _migrate
 
     url = f"sqlite:///{tmp_path}/x.sqlite3"

@@ -9,12 +9,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 
 from bot.outbox_render import make_renderer
+from common.clock import FrozenClock
 from schedules.summaries import MAX_NAMES, send_due_summaries, team_params
-from storage.campaign_import import import_campaign
-from storage.campaign_spec import CampaignSpec, TeamSpec
-from storage.clock import FrozenClock
-from storage.db import transaction
-from storage.models import (
+from storage.db.engine import transaction
+from storage.db.models import (
     Assignment,
     Campaign,
     ChatAccount,
@@ -27,6 +25,8 @@ from storage.models import (
     Team,
     Unit,
 )
+from storage.formats.campaign_spec import CampaignSpec, TeamSpec
+from storage.services.campaign_import import import_campaign
 from tests import factories
 from tests.chat_harness import CATALOG
 from tests.conftest import Db

@@ -34,7 +34,8 @@ from bot.channels.telegram import (
 )
 from bot.channels.telegram_outbound import Outbound, keyboard
 from bot.channels.telegram_text import split_html, visible_length
-from handlers.messages import (
+from common.clock import FrozenClock
+from common.messages import (
     Choice,
     Inbound,
     InboundKind,
@@ -45,7 +46,6 @@ from handlers.messages import (
     TransientError,
     Unreachable,
 )
-from storage.clock import FrozenClock
 from tests.fake_telegram import FakeTelegram, FakeUser, RecordedCall, free_port, parse_html
 
 CHAT = 42

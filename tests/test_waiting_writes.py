@@ -11,15 +11,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import prepared
-from storage.checklist import ChecklistCache, ItemInfo
-from storage.clock import FrozenClock
-from storage.conversation_state import lock_state, save_state
-from storage.db import transaction
-from storage.invites import redeem_invite
-from storage.models import Answer, AnswerRevision, ConversationState, Person, Submission
-from storage.people import roles_of
-from storage.submissions import answer_states, record_answer
+from common.clock import FrozenClock
+from storage.db import prepared
+from storage.db.engine import transaction
+from storage.db.models import Answer, AnswerRevision, ConversationState, Person, Submission
+from storage.services.checklist import ChecklistCache, ItemInfo
+from storage.services.conversation_state import lock_state, save_state
+from storage.services.invites import redeem_invite
+from storage.services.people import roles_of
+from storage.services.submissions import answer_states, record_answer
 from tests import factories
 from tests.chat_harness import import_and_codes
 from tests.conftest import Db
@@ -71,7 +71,7 @@ async def test_the_next_statement_of_any_kind_sees_the_answer(db: Db, clock: Fro
         assert list(await session.scalars(select(Answer.value))) == [True]
     async with transaction(db.sessions) as session:
         await _answer(session, contact, False, clock)
-        # a Core statement on the session's connection (as storage.outbox writes)
+        # a Core statement on the session's connection (as storage.services.outbox writes)
         connection = await session.connection()
         assert (await connection.execute(select(Answer.value))).scalars().all() == [False]
     async with transaction(db.sessions) as session:

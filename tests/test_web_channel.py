@@ -23,8 +23,8 @@ from bot.channels.web import WebChannel
 from bot.channels.web_protocol import ProtocolError, event_inbound, sanitize_html
 from bot.channels.web_server import WebServer
 from bot.channels.web_session import COOKIE_NAME, SessionSigner, new_chat_id
-from handlers.dispatcher import Dispatcher
-from handlers.messages import (
+from common.clock import FrozenClock
+from common.messages import (
     Choice,
     Inbound,
     InboundKind,
@@ -33,7 +33,7 @@ from handlers.messages import (
     Reply,
     Sender,
 )
-from storage.clock import FrozenClock
+from handlers.dispatcher import Dispatcher
 from tests import factories
 from tests.chat_harness import CATALOG, import_and_codes, make_deps
 from tests.conftest import Db

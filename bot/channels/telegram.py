@@ -41,7 +41,7 @@ from bot.channels.telegram_updates import (
     bot_username,
     default_apology,
 )
-from storage.clock import Clock
+from common.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from aiogram import Bot
 from aiogram.types import CallbackQuery, Chat, Message, User
 
-from handlers.messages import Attachment, Downloader, Inbound, InboundKind, Sender
-from storage.clock import Clock
+from common.clock import Clock
+from common.messages import Attachment, Downloader, Inbound, InboundKind, Sender
 
 PLATFORM = "telegram"
 

@@ -39,7 +39,7 @@ from aiogram.types import (
 
 from bot.channels.telegram_session import JsonSession
 from bot.channels.telegram_text import CAPTION_LIMIT, TEXT_LIMIT, split_html, visible_length
-from handlers.messages import (
+from common.messages import (
     Capabilities,
     Choice,
     DeliveryError,

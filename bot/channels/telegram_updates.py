@@ -14,8 +14,8 @@ from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 
 from bot.channels.telegram_inbound import callback_to_inbound, message_to_inbound
 from bot.channels.telegram_outbound import Outbound, Sleep, chat_ref, to_delivery_error
-from handlers.messages import Inbound, InboundKind, RateLimited, Reply, Unreachable
-from storage.clock import Clock, SystemClock
+from common.clock import Clock, SystemClock
+from common.messages import Inbound, InboundKind, RateLimited, Reply, Unreachable
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from urllib.parse import quote
 from aiohttp import web
 
 from bot.channels.web_protocol import MAX_TEXT, PLATFORM, WebFile, WebMessage, sanitize_html
-from handlers.messages import Capabilities, OutFile, PermanentError, Reply
-from storage.clock import Clock
-from storage.localtime import fmt_datetime
+from common.clock import Clock
+from common.localtime import fmt_datetime
+from common.messages import Capabilities, OutFile, PermanentError, Reply
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
-from handlers.messages import Choice, Inbound, InboundKind, Sender
+from common.messages import Choice, Inbound, InboundKind, Sender
 
 PLATFORM = "web"
 MAX_TEXT = 4096  # characters a person may type in one message (as on Telegram)

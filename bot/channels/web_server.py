@@ -29,8 +29,8 @@ from aiohttp import BodyPartReader, WSMsgType, web
 from bot.channels.web import WebChannel
 from bot.channels.web_protocol import PLATFORM, ProtocolError, event_inbound
 from bot.channels.web_session import COOKIE_MAX_AGE, COOKIE_NAME, SessionSigner, new_chat_id
-from bot.i18n import DEFAULT_LOCALE, Catalog, normalize_locale
-from handlers.messages import Attachment, Inbound, InboundKind, Reply, Sender
+from common.i18n import DEFAULT_LOCALE, Catalog, normalize_locale
+from common.messages import Attachment, Inbound, InboundKind, Reply, Sender
 
 log = logging.getLogger(__name__)
 

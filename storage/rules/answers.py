@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
-from storage.campaign_spec import ItemType
+from storage.formats.campaign_spec import ItemType
 
 TEXT_MAX_LENGTH = 2000
 # Dates outside these years are typing mistakes (0202, 20211), not answers about CCHC work.
@@ -85,7 +85,7 @@ class AnswerItem(Protocol):
 
 
 class Translate(Protocol):
-    """`bot.i18n.Translator` or anything shaped like it (storage never imports bot)."""
+    """`common.i18n.Translator` or anything shaped like it (storage never imports bot)."""
 
     def __call__(self, key: str, /, **params: Any) -> str: ...
 

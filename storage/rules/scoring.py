@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from storage.campaign_spec import ItemType
+from storage.formats.campaign_spec import ItemType
 from storage.rules.answers import (
     DATE_MAX_YEAR,
     DATE_MIN_YEAR,

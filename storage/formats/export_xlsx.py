@@ -36,11 +36,9 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.campaign_spec import ItemType
-from storage.checklist import ItemInfo, read_checklist
-from storage.db import READ_ONLY
-from storage.localtime import zone
-from storage.models import (
+from common.localtime import zone
+from storage.db.engine import READ_ONLY
+from storage.db.models import (
     Answer,
     Assignment,
     AuditEntry,
@@ -54,8 +52,10 @@ from storage.models import (
     Team,
     Unit,
 )
+from storage.formats.campaign_spec import ItemType
 from storage.rules.answers import Translate, format_value
 from storage.rules.scoring import score
+from storage.services.checklist import ItemInfo, read_checklist
 
 Progress = Callable[[int, int], None]
 """Told (done, total) as the export advances; total stays the same from the first call."""

@@ -1,6 +1,6 @@
 """The locale catalog: every user-facing text, Vietnamese first, English second.
 
-Texts live in `bot/locales/<lang>/<namespace>.yaml`; a key is `<namespace>.<path>` (nested
+Texts live in `common/locales/<lang>/<namespace>.yaml`; a key is `<namespace>.<path>` (nested
 mappings joined with dots), e.g. `checklist.prompt.date`. Placeholders use str.format
 syntax (`{deadline}`). A test checks every key and placeholder exists in every locale.
 """

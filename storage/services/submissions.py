@@ -30,13 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from storage import audit
-from storage.checklist import Checklist, ItemInfo
-from storage.conversation_state import save_cte
-from storage.db import dialect_name
-from storage.evidence import StoredFile
-from storage.localtime import fmt_datetime
-from storage.models import (
+from common.localtime import fmt_datetime
+from storage.db.engine import dialect_name
+from storage.db.models import (
     Answer,
     AnswerRevision,
     Assignment,
@@ -50,11 +46,15 @@ from storage.models import (
     SubmissionStatus,
     Unit,
 )
-from storage.outbox import button, enqueue_many
-from storage.people import loaded
-from storage.prepared import Prepared
+from storage.db.prepared import Prepared
 from storage.rules.progress import AnswerState, Progress, compute_progress
 from storage.rules.scoring import fmt_points
+from storage.services import audit
+from storage.services.checklist import Checklist, ItemInfo
+from storage.services.conversation_state import save_cte
+from storage.services.evidence import StoredFile
+from storage.services.outbox import button, enqueue_many
+from storage.services.people import loaded
 
 OPEN_STATUSES = (SubmissionStatus.NOT_STARTED, SubmissionStatus.IN_PROGRESS)
 
@@ -275,7 +275,7 @@ async def record_answer(
     """Set (or with None: clear) the answer; every change is kept as a revision.
 
     On PostgreSQL the write waits for the transaction's next statement, usually the chat's
-    state save, and goes out with it (storage.prepared.Waiting)."""
+    state save, and goes out with it (storage.db.prepared.Waiting)."""
     params = {"item": item.id, "value": value, "person": person_id,
               **_touched(submission, now)}
     if dialect_name(session) == "postgresql":

@@ -88,7 +88,7 @@ async def _driver(session: AsyncSession) -> tuple[Dialect, Any]:
     """The dialect and DBAPI connection of the session's transaction (kept for it)."""
     bind = session.bind
     if isinstance(bind, AsyncConnection) and bind.in_transaction():
-        # `storage.lanes.transaction`: the session joined a connection whose transaction is
+        # `storage.db.lanes.transaction`: the session joined a connection whose transaction is
         # already open; asking the session for it would only build its bookkeeping.
         raw = bind.sync_connection.connection  # type: ignore[union-attr]
         return bind.dialect, raw.dbapi_connection
@@ -151,7 +151,7 @@ class Prepared:
     async def later(self, session: AsyncSession, params: Mapping[str, Any], *,
                     with_state: Prepared | None = None) -> None:  # fmt: skip
         """Run this write with the transaction's next statement, not on its own (see
-        `Waiting`); at once where it cannot wait (a session outside storage.lanes.transaction).
+        `Waiting`); at once where it cannot wait (a session outside storage.db.lanes.transaction).
         `with_state`: the same write with the chat's state save, in one statement."""
         info = _lane_info(session)
         if info is None:
@@ -194,10 +194,10 @@ def _convert(row: Sequence[Any], processors: tuple[Processor, ...]) -> tuple[Any
 # -- writes that wait for the transaction's next statement -----------------------------------
 #
 # On PostgreSQL every statement is a round trip. A write whose result nobody reads (an
-# answer: storage.submissions.record_answer) can wait and travel with the next statement:
+# answer: storage.services.submissions.record_answer) can wait and travel with the next statement:
 # the chat's state save, which then carries it in one statement (`take_state_carrier`);
 # else, just before it, whatever statement the transaction runs next (`Prepared.rows`, and
-# SQLAlchemy's own through `run_waiting`); at the latest, before COMMIT (storage.lanes). It
+# SQLAlchemy's own through `run_waiting`); at the latest, before COMMIT (storage.db.lanes). It
 # waits on the transaction's connection (a lane), in the same transaction.
 
 _WAITING = "cchc.waiting"  # in the lane connection's info: writes not sent yet
@@ -224,7 +224,7 @@ def _take_waiting(session: AsyncSession) -> list[Waiting]:
 
 
 async def flush_waiting(session: AsyncSession) -> None:
-    """Send the writes still waiting (storage.lanes, before COMMIT)."""
+    """Send the writes still waiting (storage.db.lanes, before COMMIT)."""
     waiting = _take_waiting(session)
     if waiting:
         await _send(waiting, *await _driver(session))
@@ -236,7 +236,7 @@ async def _send(waiting: list[Waiting], dialect: Dialect, dbapi: Any) -> None:
 
 
 def drop_waiting(info: dict[Any, Any]) -> None:
-    """A failed transaction's writes never reach the next one (storage.lanes)."""
+    """A failed transaction's writes never reach the next one (storage.db.lanes)."""
     info.pop(_WAITING, None)
 
 
@@ -253,7 +253,7 @@ def take_state_carrier(session: AsyncSession) -> tuple[Prepared, Mapping[str, An
 
 def run_waiting(conn: Connection, cursor: Any, statement: str, parameters: Any,
                 context: Any, executemany: bool) -> None:  # fmt: skip
-    """SQLAlchemy's before_cursor_execute (storage.db sets it on every engine): whatever
+    """SQLAlchemy's before_cursor_execute (storage.db.engine sets it on every engine): whatever
     waits on this connection goes out first. Runs inside SQLAlchemy's greenlet, hence
     `await_only`."""
     waiting = conn.info.pop(_WAITING, None)

@@ -11,10 +11,8 @@ from enum import StrEnum
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit
-from storage.checklist import Checklist
-from storage.localtime import fmt_datetime
-from storage.models import (
+from common.localtime import fmt_datetime
+from storage.db.models import (
     Appraisal,
     Assignment,
     Membership,
@@ -23,9 +21,11 @@ from storage.models import (
     Submission,
     SubmissionStatus,
 )
-from storage.outbox import button, enqueue_many
 from storage.rules.scoring import fmt_points, score
-from storage.submissions import answer_states
+from storage.services import audit
+from storage.services.checklist import Checklist
+from storage.services.outbox import button, enqueue_many
+from storage.services.submissions import answer_states
 
 MAX_FLAGS_LISTED = 30
 
@@ -81,7 +81,7 @@ async def _assignment(session: AsyncSession, submission: Submission) -> Assignme
 
 async def _unit_contacts(session: AsyncSession, assignment_id: int) -> list[tuple[int, int, int]]:
     """(chat account id, person id, membership id) of the unit's active contacts."""
-    from storage.models import ChatAccount
+    from storage.db.models import ChatAccount
 
     rows = await session.execute(
         select(ChatAccount.id, ChatAccount.person_id, Membership.id)

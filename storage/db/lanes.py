@@ -8,7 +8,7 @@ unfairly, and under a burst some waited past busy_timeout and failed). PostgreSQ
 POOL_SIZE lanes; waiters queue for the next free one.
 
 As far as SQLAlchemy and the driver know, a lane's connection is in autocommit (on SQLite,
-the "begin" hook of storage.db leaves it alone): `transaction` says BEGIN and COMMIT
+the "begin" hook of storage.db.engine leaves it alone): `transaction` says BEGIN and COMMIT
 itself, from the event loop. That spares the greenlet SQLAlchemy's asyncio layer starts for
 each begin, flush, commit and close (each costs a fresh frame stack, mapped and unmapped),
 and on PostgreSQL, where every statement is a round trip to another process, it saves one:
@@ -30,7 +30,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from storage import prepared, sqlite_inline
+from storage.db import prepared, sqlite_inline
 
 POOL_SIZE = 10  # PostgreSQL connections kept open: one lane each
 BEGIN_KEPT_S = 1.0  # a chained BEGIN unused this long is rolled back (or renewed if taken)
@@ -171,7 +171,7 @@ def lanes_of(engine: AsyncEngine) -> Lanes:
 
 
 def is_lane(info: dict[Any, Any]) -> bool:
-    """Whether a connection (by its info) is a lane: storage.db's "begin" hook skips them."""
+    """Whether a connection (by its info) is a lane: storage.db.engine's "begin" hook skips them."""
     return LANE in info
 
 

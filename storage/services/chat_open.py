@@ -7,7 +7,7 @@ statement when nothing stands in the way:
 
 - the state row is locked with FOR UPDATE SKIP LOCKED: when another event of the same chat
   (in another process) holds it, nothing comes back and we wait the usual way;
-- the account, the roles and the answers of the roles' reports (for storage.submissions.
+- the account, the roles and the answers of the roles' reports (for storage.services.submissions.
   answer_states) are read in the same statement, from the snapshot the statement started
   with. An event of the chat that committed between that snapshot and our lock
   would not be in them: the row we locked then is not the row the snapshot holds (`fresh`
@@ -26,10 +26,11 @@ from typing import Any
 from sqlalchemy import JSON, Table, bindparam, func, literal_column, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.conversation_state import ChatState, chat_state, lock_state
-from storage.db import dialect_name
-from storage.models import Campaign, ConversationState, Membership
-from storage.people import (
+from storage.db.engine import dialect_name
+from storage.db.models import Campaign, ConversationState, Membership
+from storage.db.prepared import Prepared
+from storage.services.conversation_state import ChatState, chat_state, lock_state
+from storage.services.people import (
     ACCOUNT_COLUMNS,
     SUBMISSION_ID_AT,
     ChatUser,
@@ -40,15 +41,14 @@ from storage.people import (
     roles_from_rows,
     settle_account,
 )
-from storage.prepared import Prepared
-from storage.submissions import keep_states, states_select
+from storage.services.submissions import keep_states, states_select
 
 
 @dataclass
 class OpenedChat:
     account: ChatUser
     state: ChatState
-    roles: list[PersonRole] | None  # None: read when a handler asks (storage.people.roles_of)
+    roles: list[PersonRole] | None  # None: read when a handler asks (storage.services.people.roles_of)
 
 
 def _statement() -> Any:
@@ -88,7 +88,7 @@ _ROLES = slice(_ACCOUNT.stop, -1)  # then the answers of the role's report, as J
 async def open_chat(session: AsyncSession, *, platform: str, user_id: str, chat_id: str,
                     now: datetime, **profile: Any) -> OpenedChat:  # fmt: skip
     """`profile`: the sender's display_name, username and language_hint, as the platform
-    gives them now (see storage.people.settle_account)."""
+    gives them now (see storage.services.people.settle_account)."""
     details = {"platform": platform, "user_id": user_id, "chat_id": chat_id, "now": now,
                **profile}
     if dialect_name(session) == "postgresql":

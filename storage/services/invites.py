@@ -16,9 +16,7 @@ from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage import audit
-from storage.invite_codes import new_code, normalize_code
-from storage.models import (
+from storage.db.models import (
     Assignment,
     Campaign,
     Invite,
@@ -28,6 +26,8 @@ from storage.models import (
     Team,
     Unit,
 )
+from storage.services import audit
+from storage.services.invite_codes import new_code, normalize_code
 
 SlotKey = tuple[str, int | None, int | None, int]  # role, assignment_id, team_id, slot
 

@@ -13,9 +13,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit
-from storage.models import Assignment, Campaign, ChatAccount, Membership, Question, Role
-from storage.outbox import button, enqueue_many
+from storage.db.models import Assignment, Campaign, ChatAccount, Membership, Question, Role
+from storage.services import audit
+from storage.services.outbox import button, enqueue_many
 
 TEXT_LIMIT = 2000
 

@@ -30,8 +30,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.db import dialect_name
-from storage.models import ChatAccount, OutboxMessage, OutboxStatus
+from storage.db.engine import dialect_name
+from storage.db.models import ChatAccount, OutboxMessage, OutboxStatus
 
 # A button in an outbox message: the label is a catalog key, rendered at delivery time.
 BUTTONS_PARAM = "_buttons"  # params[BUTTONS_PARAM] = [[{"label": key, "token": token}], ...]

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Assignment, Campaign, Invite, Item, Membership, Submission, Team
+from storage.db.models import Assignment, Campaign, Invite, Item, Membership, Submission, Team
 
 
 @dataclass

@@ -24,17 +24,17 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.evidence import EvidenceStore, extension, safe_name
-from storage.export_xlsx import (
+from common.localtime import zone
+from storage.db.models import Campaign
+from storage.formats.export_xlsx import (
     EvidenceRecord,
     Progress,
     ProgressTracker,
     count_evidence,
     evidence_records,
 )
-from storage.localtime import zone
-from storage.models import Campaign
 from storage.rules.answers import Translate
+from storage.services.evidence import EvidenceStore, extension, safe_name
 
 # Already compressed formats: deflating them again costs time and saves nothing.
 STORED_EXTENSIONS = frozenset(

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import class_mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 
-from storage.db import dialect_name
-from storage.models import (
+from storage.db.engine import dialect_name
+from storage.db.models import (
     Assignment,
     Campaign,
     ChatAccount,
@@ -24,7 +24,7 @@ from storage.models import (
     Team,
     Unit,
 )
-from storage.prepared import Prepared
+from storage.db.prepared import Prepared
 
 T = TypeVar("T")
 

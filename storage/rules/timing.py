@@ -57,7 +57,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from storage.campaign_spec import ReminderPolicy
+from storage.formats.campaign_spec import ReminderPolicy
 
 OFFICE_OPENS = time(8, 0)  # where a reminder moved to "the next working day" lands
 VISIT_EVE_AT = time(16, 0)  # the visit reminder on the day before

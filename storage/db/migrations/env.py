@@ -1,15 +1,15 @@
-"""Alembic environment: always run with a connection handed over by storage.db.upgrade."""
+"""Alembic environment: always run with a connection handed over by storage.db.engine.upgrade."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from storage.models import Base
+from storage.db.models import Base
 
 config = context.config
 connection = config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations through `cchc-bot db upgrade` (storage.db.upgrade)")
+    raise RuntimeError("run migrations through `cchc-bot db upgrade` (storage.db.engine.upgrade)")
 
 context.configure(
     connection=connection,

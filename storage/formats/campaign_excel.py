@@ -13,7 +13,7 @@ labels may be translated or reworded and columns reordered; a header may also be
 key or a label of the catalog. Headers starting with "#" are the admin's own notes.
 
 Texts (labels, explanations, the guide) live in the locale catalog,
-bot/locales/<lang>/campaign_excel.yaml; storage does not import bot, so they are read here
+common/locales/<lang>/campaign_excel.yaml; storage does not import bot, so they are read here
 as data. Sheet names are fixed (Vietnamese) because they identify the sheets.
 """
 
@@ -44,9 +44,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from storage.campaign_file import DEFAULT_TIMEZONE, check_campaign_document
-from storage.campaign_file import PROBLEM_PARAMS as FILE_PROBLEM_PARAMS
-from storage.campaign_spec import (
+from storage.formats.campaign_file import DEFAULT_TIMEZONE, check_campaign_document
+from storage.formats.campaign_file import PROBLEM_PARAMS as FILE_PROBLEM_PARAMS
+from storage.formats.campaign_spec import (
     CampaignSpec,
     EvidencePolicy,
     InspectionForm,
@@ -60,7 +60,7 @@ from storage.rules.answers import fold
 from storage.rules.scoring import RULES_BY_TYPE, plain
 
 AnyCell = Cell | MergedCell  # the hidden cells of a merged range are MergedCells
-LOCALES_DIR = Path(__file__).resolve().parents[1] / "bot" / "locales"
+LOCALES_DIR = Path(__file__).resolve().parents[2] / "common" / "locales"
 DEFAULT_LOCALE = "vi"
 MAX_ROWS = 5000  # drop-downs and cell formats reach this row: a province has ~250 units
 DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
@@ -666,7 +666,7 @@ _HEADER_ALIGN = Alignment(wrap_text=True, vertical="center", horizontal="center"
 
 
 class _Texts:
-    """The template's texts in one language (bot/locales/<lang>/campaign_excel.yaml)."""
+    """The template's texts in one language (common/locales/<lang>/campaign_excel.yaml)."""
 
     def __init__(self, locale: str) -> None:
         self.table = _catalog(locale)

@@ -28,7 +28,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from storage.campaign_spec import (
+from storage.formats.campaign_spec import (
     CampaignSpec,
     EvidencePolicy,
     InspectionForm,

@@ -17,8 +17,8 @@ from sqlalchemy import CTE, Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ConversationState
-from storage.prepared import Prepared, take_state_carrier
+from storage.db.models import ConversationState
+from storage.db.prepared import Prepared, take_state_carrier
 
 _TABLE: Table = ConversationState.__table__  # type: ignore[assignment]
 
@@ -86,7 +86,7 @@ async def save_state(session: AsyncSession, state: ChatState, now: datetime) -> 
     """Write the state back when the event changed it; updated_at says when it last did.
 
     A write still waiting for the transaction's next statement (an answer, on PostgreSQL)
-    takes the save along when it can (see storage.prepared.Waiting): one statement."""
+    takes the save along when it can (see storage.db.prepared.Waiting): one statement."""
     if state.snapshot() == state._read:
         return
     values = {"state_id": state.id, "state": state.state, "data": state.data,

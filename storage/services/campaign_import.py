@@ -16,10 +16,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit
-from storage.campaign_spec import CampaignSpec, ItemSpec, UnitSpec, policy_to_dict
-from storage.invites import ensure_invite_slots
-from storage.models import (
+from storage.db.models import (
     Answer,
     Assignment,
     Campaign,
@@ -31,6 +28,9 @@ from storage.models import (
     Team,
     Unit,
 )
+from storage.formats.campaign_spec import CampaignSpec, ItemSpec, UnitSpec, policy_to_dict
+from storage.services import audit
+from storage.services.invites import ensure_invite_slots
 
 CHUNK = 500  # rows per IN (...) list: well under SQLite's variable limit
 

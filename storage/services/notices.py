@@ -40,9 +40,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit
-from storage.evidence import is_allowed, safe_name
-from storage.models import (
+from storage.db.models import (
     Assignment,
     Campaign,
     ChatAccount,
@@ -56,7 +54,9 @@ from storage.models import (
     Team,
     Unit,
 )
-from storage.outbox import DOCUMENT_PARAM, enqueue_many
+from storage.services import audit
+from storage.services.evidence import is_allowed, safe_name
+from storage.services.outbox import DOCUMENT_PARAM, enqueue_many
 
 TEMPLATE = "notices.notice"
 # The rendered notice (title line + text) must fit one Telegram message (4096 characters).

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage import lanes, prepared, sqlite_inline
+from storage.db import lanes, prepared, sqlite_inline
 
 transaction = lanes.transaction  # where callers find it: one transaction per event or job
 
@@ -47,7 +47,7 @@ READ_ONLY = {"sqlite_begin": "DEFERRED"}  # execution options of a long read (an
 
 def _sqlite_begin_immediate(conn: Connection) -> None:
     if lanes.is_lane(conn.info):
-        return  # storage.lanes begins its transactions itself
+        return  # storage.db.lanes begins its transactions itself
     # A deferred transaction that reads and then writes fails with SQLITE_BUSY when another
     # connection wrote in between (busy_timeout cannot help there); taking the write lock at
     # BEGIN makes concurrent events queue up instead. A long read-only transaction asks for
@@ -69,7 +69,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         # No pre-ping: it costs a round trip per transaction; connections are recycled.
         engine = create_async_engine(url, echo=echo, pool_size=lanes.POOL_SIZE,
                                      max_overflow=20, pool_recycle=1800)  # fmt: skip
-    # Writes that wait for the transaction's next statement go before it (storage.prepared).
+    # Writes that wait for the transaction's next statement go before it (storage.db.prepared).
     event.listen(engine.sync_engine, "before_cursor_execute", prepared.run_waiting)
     return engine
 

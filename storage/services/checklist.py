@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Campaign, Item, Section
+from storage.db.models import Campaign, Item, Section
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Assignment, Campaign, Submission, SubmissionStatus, Unit
+from storage.db.models import Assignment, Campaign, Submission, SubmissionStatus, Unit
 
 DONE = (SubmissionStatus.SUBMITTED, SubmissionStatus.ACCEPTED)
 

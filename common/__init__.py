@@ -1,0 +1,1 @@
+"""What every layer shares: the neutral message contract, the locale catalog, time."""

@@ -1,0 +1,1 @@
+"""The database: models, engines, transactions, migrations."""

@@ -1,0 +1,1 @@
+"""Campaign files (YAML, Excel) read and written, and the exports (XLSX, ZIP)."""

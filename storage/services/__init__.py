@@ -1,0 +1,1 @@
+"""The operations on the database: one module per part of the domain; they never commit."""
