@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol
 
 
 class InboundKind(StrEnum):
@@ -94,6 +95,21 @@ class Capabilities:
     edit: bool = True
     documents: bool = True
     max_text: int = 4096
+
+
+# What a channel gives the conversation code to send an event's replies with: called once,
+# after the event's transaction has committed, while the chat's turn is still held, so the
+# replies to two quick messages can never overtake each other.
+Deliver = Callable[[list[Reply]], Awaitable[None]]
+
+
+class ConversationHandler(Protocol):
+    """The conversation as a channel sees it (handlers.dispatcher.Dispatcher.handle): one
+    event in, its replies out; with `deliver`, they are also handed to it in the chat's
+    turn (a channel that delivers them itself after the call gives up that ordering)."""
+
+    async def __call__(self, inbound: Inbound, deliver: Deliver | None = None) -> list[Reply]:
+        ...
 
 
 class DeliveryError(Exception):

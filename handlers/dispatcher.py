@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from common.i18n import normalize_locale
-from common.messages import Capabilities, Inbound, InboundKind, Reply
+from common.messages import Capabilities, Deliver, Inbound, InboundKind, Reply
 from handlers import (
     broadcast,
     checklist,
@@ -105,20 +105,33 @@ class Dispatcher:
             else:
                 self._locks[key] = (lock, users - 1)
 
-    async def handle(self, inbound: Inbound) -> list[Reply]:
+    async def handle(self, inbound: Inbound, deliver: Deliver | None = None) -> list[Reply]:
+        """Handle one event in its own transaction; its replies are returned and, with
+        `deliver`, handed to it before the chat's next event starts (see Deliver)."""
         sender = inbound.sender
         async with self._chat_lock((sender.platform, sender.chat_id)):
-            prefetched = await self._prefetch(inbound)
-            try:
-                return await self._handle(inbound, prefetched)
-            except Exception:
-                log.exception("handling %s from %s:%s failed", inbound.kind, sender.platform,
-                              sender.user_id)
-                locale = normalize_locale(sender.language)
-                return [Reply(self.deps.catalog.t(locale, "common.error"))]
-            finally:
-                if prefetched is not None:
-                    self.deps.evidence.discard(prefetched)  # kept files were moved already
+            replies = await self._safely(inbound)
+            if deliver is not None:
+                try:
+                    await deliver(replies)
+                except Exception:  # the channel's own failure: never the next event's
+                    log.exception("delivering replies to %s:%s failed", sender.platform,
+                                  sender.chat_id)
+            return replies
+
+    async def _safely(self, inbound: Inbound) -> list[Reply]:
+        sender = inbound.sender
+        prefetched = await self._prefetch(inbound)
+        try:
+            return await self._handle(inbound, prefetched)
+        except Exception:
+            log.exception("handling %s from %s:%s failed", inbound.kind, sender.platform,
+                          sender.user_id)
+            locale = normalize_locale(sender.language)
+            return [Reply(self.deps.catalog.t(locale, "common.error"))]
+        finally:
+            if prefetched is not None:
+                self.deps.evidence.discard(prefetched)  # kept files were moved already
 
     async def _prefetch(self, inbound: Inbound) -> Path | None:
         """Download an acceptable attachment before the transaction, so a slow download
