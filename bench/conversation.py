@@ -74,7 +74,6 @@ from bot.runner import run_bot
 from bot.settings import Settings
 from common.clock import FrozenClock
 from storage.db import engine as storage_db
-from storage.db import prepared
 from storage.db.models import Answer
 from storage.services.campaign_import import import_campaign
 from storage.services.invites import list_invites
@@ -264,14 +263,13 @@ _TABLE_RE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"?(\w+)', re.IGNORECASE)
 
 
 class QueryCounter:
-    """SQL statements the engine runs, by shape ("SELECT answers", "UPDATE submissions"):
-    through SQLAlchemy and straight on the driver (storage/prepared.py)."""
+    """SQL statements the engine runs, by shape ("SELECT answers", "UPDATE submissions").
+    BEGIN and COMMIT are not statements SQLAlchemy reports here; `--queries` says so."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine.sync_engine
         self.shapes: Counter[str] = Counter()
         event.listen(self.engine, "before_cursor_execute", self._count)
-        prepared.trace = self._shape
         self._listening = True
 
     def _count(self, conn: object, cursor: object, statement: str, *args: object) -> None:
@@ -285,7 +283,6 @@ class QueryCounter:
     def close(self) -> None:
         if self._listening:
             event.remove(self.engine, "before_cursor_execute", self._count)
-            prepared.trace = None
             self._listening = False
 
 

@@ -58,8 +58,8 @@ def spec(units: int) -> CampaignSpec:
 
 async def link_contacts(sessions: Any, now: datetime) -> None:
     async with transaction(sessions) as session:
-        assignments = list((await session.execute(
-            select(Assignment.id, Assignment.campaign_id))).tuples())
+        assignments = list(await session.execute(
+            select(Assignment.id, Assignment.campaign_id)))
         await session.execute(insert(Person), [{"full_name": f"P{a}", "created_at": now}
                                                for a, _ in assignments])
         people = list(await session.scalars(select(Person.id).order_by(Person.id)))

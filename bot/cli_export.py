@@ -58,7 +58,7 @@ async def _team_ids(
     rows = await session.execute(
         select(Team.code, Team.id).where(Team.campaign_id == campaign.id)
     )
-    by_code = {code.casefold(): team_id for code, team_id in rows.tuples()}
+    by_code = {code.casefold(): team_id for code, team_id in rows}
     for code in codes:
         if code.casefold() not in by_code:
             raise click.ClickException(

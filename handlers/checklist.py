@@ -157,11 +157,14 @@ async def save_answer(
         if _asks_evidence(item, states):  # this item's evidence is next: one card says both
             ask_evidence(turn, item, prefix=saved + "\n\n", edit=True, toast=toast)
             return
-        turn.say(saved, edit=True, toast=toast)  # the card keeps the answer; next item below
-        saved = ""
-    else:
-        saved += "\n\n"
-    await _after_answer(turn, ctx, item, states, saved)
+        # The pressed card turns into the next one, the saved answer on top: one edit
+        # instead of an edit and a new message (the same shape a typed answer gets).
+        before = len(turn.replies)
+        await show_next(turn, ctx, item, states, prefix=saved + "\n\n", edit=True)
+        for reply in turn.replies[before:before + 1]:
+            reply.toast = toast
+        return
+    await _after_answer(turn, ctx, item, states, saved + "\n\n")
 
 
 def _asks_evidence(item: ItemInfo, states: dict[int, AnswerState]) -> bool:

@@ -203,7 +203,7 @@ async def _names_of(turn: Turn, ids: set[int]) -> dict[int, str]:
         return {}
     rows = await turn.session.execute(select(Person.id, Person.full_name).where(
         Person.id.in_(ids)))
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def _evidence_counts(turn: Turn, submission_id: int) -> dict[int, int]:

@@ -218,7 +218,7 @@ async def _missing(session: AsyncSession, campaign_id: int) -> _MissingTable:
     answered = dict((await session.execute(
         select(Answer.submission_id, func.count())
         .where(Answer.submission_id.in_(in_campaign), Answer.value.is_not(None))
-        .group_by(Answer.submission_id))).tuples().all())
+        .group_by(Answer.submission_id))).all())
     has_file = exists().where(and_(EvidenceFile.submission_id == Answer.submission_id,
                                    EvidenceFile.item_id == Answer.item_id,
                                    EvidenceFile.removed_at.is_(None)))
@@ -227,7 +227,7 @@ async def _missing(session: AsyncSession, campaign_id: int) -> _MissingTable:
         .join(Item, Item.id == Answer.item_id)
         .where(Answer.submission_id.in_(in_campaign), Answer.value.is_not(None),
                Item.evidence == "required", Answer.note.is_(None), ~has_file)
-        .group_by(Answer.submission_id))).tuples().all())
+        .group_by(Answer.submission_id))).all())
     return _MissingTable(total, answered, lacking)
 
 
@@ -302,7 +302,7 @@ async def _escalation_rows(
     )
     stats.queries += 1
     rows = []
-    for team_id, account_id, person_id in leaders.tuples():
+    for team_id, account_id, person_id in leaders:
         if team_id is None:
             continue
         team_units = by_team[team_id]

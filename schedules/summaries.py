@@ -111,7 +111,7 @@ async def _contacts(session: AsyncSession, campaign_id: int) -> dict[int, list[_
         .order_by(Person.id)
     )
     found: dict[int, dict[int, _Contact]] = defaultdict(dict)
-    for assignment_id, person_id, full_name, unreachable_at in rows.tuples():
+    for assignment_id, person_id, full_name, unreachable_at in rows:
         if assignment_id is None:
             continue
         contact = found[assignment_id].setdefault(

@@ -205,9 +205,9 @@ async def test_summary_matches_the_database(db: Db, world: dict[str, Any]) -> No
     async with db.sessions() as session:
         stored = dict((await session.execute(
             select(Unit.code, Submission.self_score).join(Assignment, Assignment.unit_id == Unit.id)
-            .join(Submission))).tuples().all())
+            .join(Submission))).all())
         deadlines = dict((await session.execute(
-            select(Unit.code, Assignment.deadline).join(Unit))).tuples().all())
+            select(Unit.code, Assignment.deadline).join(Unit))).all())
         campaign = await session.get(Campaign, world["campaign_id"])
         assert campaign is not None
     assert stored == {"U1": 5.5, "U2": None, "U3": 1.5}  # U2's is computed for the sheet
@@ -247,7 +247,7 @@ async def test_every_answer_is_readable_in_its_unit_row_and_item_column(
         answers = (await session.execute(
             select(Unit.code, Answer.item_id, Answer.value)
             .join(Submission, Submission.id == Answer.submission_id)
-            .join(Assignment).join(Unit).where(Answer.value.is_not(None)))).tuples().all()
+            .join(Assignment).join(Unit).where(Answer.value.is_not(None)))).all()
     assert len(answers) == stats.answers == 15  # 7 + 1 + 7
     filled = 0
     for unit_code, item_id, value in answers:

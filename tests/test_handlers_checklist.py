@@ -174,6 +174,23 @@ async def test_pressed_answer_and_its_evidence_prompt_share_one_card(  # type: i
     assert "Mục 3/7" in chat.text_out and not chat.last[-1].edit
 
 
+async def test_a_pressed_answer_without_evidence_turns_its_card_into_the_next(
+    world: tuple[object, Dispatcher, object], clock: FrozenClock
+) -> None:
+    """One edit, not an edit plus a new message: the saved answer stays on top."""
+    chat = await _joined(world, clock)
+    await chat.command("checklist")
+    for _ in range(5):  # skip to 7.4, a multi item without evidence
+        await chat.press(chat.button("s:").token)
+    assert "Mục 6/7" in chat.text_out
+    await chat.press_label("Chữ ký số")
+    await chat.press_label("Xong")
+    [card] = chat.last
+    assert card.edit and card.toast == "Đã lưu"
+    assert card.text.startswith("✅ Đã lưu mục 7.4:") and "Mục 7/7" in card.text
+    assert chat.button("Bỏ qua")  # the next item's own buttons
+
+
 async def test_missing_evidence_blocks_submit_until_explained(world, clock):  # type: ignore[no-untyped-def]
     chat = await _joined(world, clock)
     await chat.command("checklist")

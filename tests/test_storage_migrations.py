@@ -28,8 +28,8 @@ async def test_upgrade_is_idempotent(db: Db) -> None:
 
 def test_database_urls_get_async_drivers() -> None:
     assert storage_db.normalize_url("postgresql://u@h/db") == "postgresql+asyncpg://u@h/db"
-    assert storage_db.normalize_url("sqlite:///data/x.db") == "sqlite+inline:///data/x.db"
-    assert storage_db.normalize_url("sqlite+aiosqlite:///x.db") == "sqlite+inline:///x.db"
+    assert storage_db.normalize_url("sqlite:///data/x.db") == "sqlite+aiosqlite:///data/x.db"
+    assert storage_db.normalize_url("sqlite+aiosqlite:///x.db") == "sqlite+aiosqlite:///x.db"
     assert storage_db.is_sqlite("sqlite:///:memory:")
 
 

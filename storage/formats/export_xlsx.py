@@ -150,11 +150,11 @@ async def read_units(
                 status or SubmissionStatus.NOT_STARTED, bool(late), submitted_at, self_score,
                 appraised)
         for (a_id, s_id, code, name, t_id, team, deadline, status, late, submitted_at,
-             self_score, appraised) in (await session.execute(query)).tuples()
+             self_score, appraised) in (await session.execute(query))
     ]  # fmt: skip
 
 
-def _evidence_query(campaign_id: int, team_ids: Collection[int] | None) -> Select[Any]:
+def _evidence_query(campaign_id: int, team_ids: Collection[int] | None) -> Select[*tuple[Any, ...]]:
     query = (
         select(Unit.code, Unit.name, Item.code, EvidenceFile.file_name, EvidenceFile.size,
                EvidenceFile.sha256, EvidenceFile.storage_path, Person.full_name,
@@ -400,7 +400,7 @@ async def _values_by_submission(
         select(Answer.submission_id, Answer.item_id, Answer.value).where(
             Answer.submission_id.in_(submission_ids), Answer.value.is_not(None))
     )  # fmt: skip
-    for submission_id, item_id, value in rows.tuples():
+    for submission_id, item_id, value in rows:
         values.setdefault(submission_id, {})[item_id] = value
     return values
 

@@ -174,7 +174,7 @@ async def _upsert_units(session: AsyncSession, units: Sequence[UnitSpec]) -> dic
         named = await session.execute(
             select(Unit.code, Unit.id, Unit.name).where(Unit.code.in_(chunk))
         )
-        known.update({code: (uid, name) for code, uid, name in named.tuples()})
+        known.update({code: (uid, name) for code, uid, name in named})
     new_rows = [{"code": u.code, "name": u.name} for u in units if u.code not in known]
     renamed = [
         {"id": known[u.code][0], "name": u.name}
@@ -188,7 +188,7 @@ async def _upsert_units(session: AsyncSession, units: Sequence[UnitSpec]) -> dic
     ids: dict[str, int] = {}
     for chunk in _chunks(codes):
         found = await session.execute(select(Unit.code, Unit.id).where(Unit.code.in_(chunk)))
-        ids.update({code: unit_id for code, unit_id in found.tuples()})
+        ids.update({code: unit_id for code, unit_id in found})
     return ids
 
 
@@ -217,7 +217,7 @@ async def _sync_assignments(
     rows = await session.execute(
         select(Assignment.unit_id, Assignment.id).where(Assignment.campaign_id == campaign.id)
     )
-    existing: dict[int, int] = dict(rows.tuples().all())
+    existing: dict[int, int] = dict(rows.all())
     inserts, updates = [], []
     for position, unit in enumerate(spec.units):
         values = _assignment_values(unit, teams[unit.team], position)
@@ -335,7 +335,7 @@ async def _answer_counts(session: AsyncSession, item_ids: list[int]) -> dict[int
             .where(Answer.item_id.in_(chunk), Answer.value.is_not(None))
             .group_by(Answer.item_id)
         )
-        counts.update(dict(rows.tuples().all()))
+        counts.update(dict(rows.all()))
     return counts
 
 

@@ -71,7 +71,7 @@ async def read_checklist(session: AsyncSession, campaign_id: int) -> Checklist:
     )
     items: list[ItemInfo] = []
     sections: list[SectionInfo] = []
-    for index, (item, section_title) in enumerate(rows.tuples()):
+    for index, (item, section_title) in enumerate(rows):
         if not sections or sections[-1].id != item.section_id:
             sections.append(SectionInfo(item.section_id, section_title, index, 0))
         last = sections[-1]

@@ -1,10 +1,10 @@
 """Conversation state in the database, so a restart or a second process continues a chat
 exactly where it was. On PostgreSQL the row is locked for the event (one chat's events run
-in order across processes); on SQLite the single process's BEGIN IMMEDIATE does that.
+in order across processes); on SQLite the transaction's BEGIN IMMEDIATE does that.
 
-Every event reads and usually writes this row, so both are prebuilt statements run on the
-driver (storage/prepared.py) with plain values, not ORM objects; on PostgreSQL the read is
-usually part of storage/chat_open.py's statement instead of `lock_state`."""
+Every event reads and usually writes this row: both are Core statements built once, with
+plain values instead of an ORM object, and the write goes out only when the event changed
+something."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CTE, Table, bindparam, update
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db.engine import dialect_name
 from storage.db.models import ConversationState
-from storage.db.prepared import Prepared, take_state_carrier
 
 _TABLE: Table = ConversationState.__table__  # type: ignore[assignment]
 
@@ -49,27 +49,23 @@ def _upsert(builder: Any) -> Any:
     ).returning(_TABLE.c.id, _TABLE.c.state, _TABLE.c.data, _TABLE.c.person_id)
 
 
-_LOCK = Prepared({"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)})
-_SAVE_STATEMENT = (
+_LOCK = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
+_SAVE = (
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("state_id"))
     .values(state=bindparam("state"), data=bindparam("data"),
             person_id=bindparam("state_person"), updated_at=bindparam("state_now"))
 )
-_SAVE = Prepared(_SAVE_STATEMENT)
-
-
-def save_cte() -> CTE:
-    """The state save as part of another statement: see `save_state`."""
-    return _SAVE_STATEMENT.cte("state_save")
 
 
 async def lock_state(
     session: AsyncSession, *, platform: str, chat_id: str, now: datetime
 ) -> ChatState:
     """The chat's state, its row created when missing and locked until the transaction ends."""
-    row = await _LOCK.first(session, {"platform": platform, "chat_id": chat_id, "data": {},
-                                      "now": now})
+    statement = _LOCK[dialect_name(session)]
+    result = await session.execute(statement, {"platform": platform, "chat_id": chat_id,
+                                                "data": {}, "now": now})
+    row = result.one_or_none()
     assert row is not None  # an upsert always returns its row
     return chat_state(*row)
 
@@ -83,17 +79,9 @@ def chat_state(state_id: int, name: str, data: dict[str, Any] | None,
 
 
 async def save_state(session: AsyncSession, state: ChatState, now: datetime) -> None:
-    """Write the state back when the event changed it; updated_at says when it last did.
-
-    A write still waiting for the transaction's next statement (an answer, on PostgreSQL)
-    takes the save along when it can (see storage.db.prepared.Waiting): one statement."""
+    """Write the state back when the event changed it; updated_at says when it last did."""
     if state.snapshot() == state._read:
         return
-    values = {"state_id": state.id, "state": state.state, "data": state.data,
-              "state_person": state.person_id, "state_now": now}
-    carrier = take_state_carrier(session)
-    if carrier is not None:
-        statement, params = carrier
-        await statement.rows(session, {**params, **values})
-    else:
-        await _SAVE.rows(session, values)
+    await session.execute(_SAVE, {"state_id": state.id, "state": state.state,
+                                  "data": state.data, "state_person": state.person_id,
+                                  "state_now": now})

@@ -367,7 +367,7 @@ async def notice_report(session: AsyncSession, campaign_id: int) -> list[NoticeR
             .where(OutboxMessage.notice_id.in_(list(counts)))
             .group_by(OutboxMessage.notice_id, OutboxMessage.status)
         )
-        for notice_id, status, count in rows.tuples():
+        for notice_id, status, count in rows:
             if notice_id is not None:
                 counts[notice_id][status] = count
     return [_report(n, counts[n.id]) for n in notices]

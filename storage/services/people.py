@@ -5,14 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, func, insert, select, update
+from sqlalchemy import Select, Table, and_, bindparam, func, insert, join, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import class_mapper, make_transient_to_detached
-from sqlalchemy.orm.attributes import instance_state
 
-from storage.db.engine import dialect_name
 from storage.db.models import (
     Assignment,
     Campaign,
@@ -24,11 +21,6 @@ from storage.db.models import (
     Team,
     Unit,
 )
-from storage.db.prepared import Prepared
-
-T = TypeVar("T")
-
-_KEPT = "cchc.kept"  # session.info: objects the identity map must not lose during the event
 
 
 @dataclass
@@ -50,28 +42,27 @@ class ChatUser:
         return self.person_id
 
 
-# The sender's account and person, as `settle_account` takes them (also read as part of
-# storage/chat_open.py's statement).
+# The sender's account and person, as `settle_account` takes them.
 ACCOUNT_COLUMNS = (ChatAccount.id, ChatAccount.chat_id, ChatAccount.username,
                    ChatAccount.language_hint, ChatAccount.unreachable_at,
                    Person.id.label("person_id"), Person.full_name, Person.locale,
                    Person.is_admin)
 
 
-def account_select() -> Select[Any]:
+def account_select() -> Select[*tuple[Any, ...]]:
     return (select(*ACCOUNT_COLUMNS)
             .join(Person, Person.id == ChatAccount.person_id)
             .where(ChatAccount.platform == bindparam("platform"),
                    ChatAccount.user_id == bindparam("user_id")))
 
 
-_ACCOUNT = Prepared(account_select())
+_ACCOUNT = account_select()
 
 
 async def account_for(session: AsyncSession, *, platform: str, user_id: str, **details: Any
                       ) -> ChatUser:  # fmt: skip
     """The account of this platform user (see `settle_account` for `details`)."""
-    row = await _ACCOUNT.first(session, {"platform": platform, "user_id": user_id})
+    row = (await session.execute(_ACCOUNT, {"platform": platform, "user_id": user_id})).first()
     return await settle_account(session, row, platform=platform, user_id=user_id, **details)
 
 
@@ -122,48 +113,27 @@ _ACCOUNT_VALUES: dict[str, Any] = {
     name: bindparam(name) for name in ("platform", "user_id", "chat_id", "username",
                                        "language_hint")
 } | {"created_at": bindparam("now")}
-
-
-def _both_in_one() -> Any:
-    """PostgreSQL: the person and their account in one statement."""
-    person = _NEW_PERSON.cte("person")
-    row = select(person.c.id, *[value.label(name) for name, value in _ACCOUNT_VALUES.items()])
-    return (insert(_ACCOUNTS).from_select(["person_id", *_ACCOUNT_VALUES], row)
-            .returning(_ACCOUNTS.c.id, _ACCOUNTS.c.person_id))
-
-
-_NEW_PERSON_AND_ACCOUNT = Prepared({"postgresql": _both_in_one()})
-_NEW_PERSON_ALONE = Prepared(_NEW_PERSON)
-_NEW_ACCOUNT = Prepared(insert(_ACCOUNTS).values(person_id=bindparam("person"), **_ACCOUNT_VALUES)
-                        .returning(_ACCOUNTS.c.id, _ACCOUNTS.c.person_id))
-_PERSON_KEYS = ("id", "full_name", "locale", "is_admin", "created_at")
+_NEW_ACCOUNT = (insert(_ACCOUNTS).values(person_id=bindparam("person"), **_ACCOUNT_VALUES)
+                .returning(_ACCOUNTS.c.id))
 
 
 async def _first_contact(session: AsyncSession, *, platform: str, user_id: str, chat_id: str,
                          display_name: str, username: str | None, language_hint: str | None,
                          now: datetime) -> ChatUser:  # fmt: skip
-    """A new person and their account, written on the driver; the person goes into the
-    session as if loaded, so `person_row` needs no query (/start comes next)."""
+    """A new person and their chat account (once per person: plain statements)."""
     params = {"name": display_name, "platform": platform, "user_id": user_id,
               "chat_id": chat_id, "username": username, "language_hint": language_hint,
               "now": now}
-    if dialect_name(session) == "postgresql":
-        row = await _NEW_PERSON_AND_ACCOUNT.first(session, params)
-    else:
-        person = await _NEW_PERSON_ALONE.first(session, params)
-        assert person is not None
-        row = await _NEW_ACCOUNT.first(session, {**params, "person": person[0]})
-    assert row is not None  # an insert returns its row
-    account_id, person_id = row
-    adopt_row(session, Person, _PERSON_KEYS, (person_id, display_name, None, False, now))
+    person_id = (await session.execute(_NEW_PERSON, params)).scalar_one()
+    account_id = (await session.execute(_NEW_ACCOUNT, {**params, "person": person_id})
+                  ).scalar_one()
     return ChatUser(account_id, platform, user_id, chat_id, person_id, display_name, None,
                     False)
 
 
 async def person_row(session: AsyncSession, user: ChatUser) -> Person:
-    person = loaded(session, Person, user.person_id)  # just created in this event: no query
-    if person is None:
-        person = await session.get(Person, user.person_id)
+    """The ORM Person behind the account, to change (locale, name)."""
+    person = await session.get(Person, user.person_id)
     assert person is not None  # the account row references it
     return person
 
@@ -187,7 +157,13 @@ class PersonRole:
     team_code: str | None
     team_name: str | None
     campaign_version: datetime | None = None  # the campaign's updated_at: keys its checklist
-    submission_id: int | None = None
+    # A unit contact's report, loaded with the role (the role holds it, so the session's
+    # identity map, which holds objects only weakly, keeps it for the event).
+    submission: Submission | None = None
+
+    @property
+    def submission_id(self) -> int | None:
+        return self.submission.id if self.submission is not None else None
 
     @property
     def deadline(self) -> datetime:
@@ -199,96 +175,70 @@ class PersonRole:
         return f"{self.campaign_code} · {where}" if where else self.campaign_code
 
 
-# Every event of a linked person runs this: see storage/prepared.py.
 ROLE_COLUMNS = (Membership.id, Membership.role, Campaign.id, Campaign.code, Campaign.title,
                 Campaign.timezone, Campaign.deadline, Campaign.updated_at, Assignment.id,
                 Unit.code, Unit.name, Assignment.deadline, Team.id, Team.code, Team.name)
-_SUBMISSION_COLUMNS = tuple(Submission.__table__.c)  # after the role's, in each row
-_SUBMISSION_KEYS = tuple(Submission.__mapper__.get_property_by_column(c).key
-                         for c in _SUBMISSION_COLUMNS)
-_SUBMISSION_ID = _SUBMISSION_KEYS.index("id")
-_WIDTH = len(_SUBMISSION_COLUMNS)
-SUBMISSION_ID_AT = len(ROLE_COLUMNS) + _SUBMISSION_ID  # in a row of role_select
 
 
-def role_select(*extra: Any) -> Select[Any]:
-    """A person's active roles in open campaigns (ROLE_COLUMNS, the unit's submission's
-    columns, then `extra`); the caller says whose and in which order."""
+def _role_joins(person: Any) -> Any:
+    """The joins from a person (`person`: their id column) to their active roles in open
+    campaigns, each with its assignment, unit, team and the unit's submission; outer, so a
+    person without roles still gives one row."""
+    active = and_(Membership.person_id == person, Membership.revoked_at.is_(None))
+    open_campaign = and_(Campaign.id == Membership.campaign_id, Campaign.closed_at.is_(None))
     return (
-        select(*ROLE_COLUMNS, *_SUBMISSION_COLUMNS, *extra)
-        .select_from(Membership)
-        .join(Campaign, Campaign.id == Membership.campaign_id)
+        join(Membership, Campaign, open_campaign)
         .outerjoin(Assignment, Assignment.id == Membership.assignment_id)
         .outerjoin(Unit, Unit.id == Assignment.unit_id)
         .outerjoin(Team, Team.id == func.coalesce(Membership.team_id, Assignment.team_id))
         .outerjoin(Submission, Submission.assignment_id == Assignment.id)
-        .where(Membership.revoked_at.is_(None), Campaign.closed_at.is_(None))
-    )
+    ), active
 
 
-_ROLES = Prepared(role_select().where(Membership.person_id == bindparam("person"))
-                  .order_by(Campaign.created_at.desc(), Membership.id))  # newest first
+_NEWEST_FIRST = (Campaign.created_at.desc(), Membership.id)
+_ROLE_TABLES, _ACTIVE = _role_joins(bindparam("person"))
+_ROLES = (select(*ROLE_COLUMNS, Submission).select_from(_ROLE_TABLES).where(_ACTIVE)
+          .order_by(*_NEWEST_FIRST))
+_OWN_TABLES, _OWN = _role_joins(Person.id)
+# What every event of a known sender starts with: their account and person, and their roles
+# (one row per role; one row with the role columns empty when they have none).
+_ACCOUNT_AND_ROLES = (
+    select(*ACCOUNT_COLUMNS, *ROLE_COLUMNS, Submission)
+    .select_from(join(ChatAccount, Person, Person.id == ChatAccount.person_id)
+                 .outerjoin(_OWN_TABLES, _OWN))
+    .where(ChatAccount.platform == bindparam("platform"),
+           ChatAccount.user_id == bindparam("user_id"))
+    .order_by(*_NEWEST_FIRST)
+)
+_ROLE_AT = len(ACCOUNT_COLUMNS)
 
 
-def _adopt_submission(session: AsyncSession, values: Sequence[Any]) -> Submission | None:
-    """The row's submission as an ORM object of this session (see `adopt_row`)."""
-    if values[_SUBMISSION_ID] is None:  # not a unit contact's role
-        return None
-    return adopt_row(session, Submission, _SUBMISSION_KEYS, values)
-
-
-def loaded(session: AsyncSession, model: type[T], ident: Any) -> T | None:
-    """The object of this primary key if the session has it, as `session.get` finds it
-    first, without that call's greenlet hop (see storage/lanes.py)."""
-    sync = session.sync_session
-    return cast("T | None", sync.identity_map.get(sync.identity_key(model, ident)))
-
-
-def adopt_row(session: AsyncSession, model: type[T], keys: Sequence[str], values: Sequence[Any]
-              ) -> T:  # fmt: skip
-    """A row read (or written) on the driver as an ORM object of this session, as if the ORM
-    had loaded it: no query. One already in the session wins. `keys`: every column's
-    attribute, in the order of `values`. Kept for the session's life (the identity map
-    holds objects weakly)."""
-    mapper = class_mapper(model)
-    known = loaded(session, model, values[keys.index(mapper.primary_key[0].key)])
-    if known is not None:
-        return known
-    # Filled in as the ORM's loader does (straight into the instance dict, no attribute
-    # events), marked as a loaded row of the database (no pending changes), and put in the
-    # identity map as the loader puts what it loads: `session.add` would also start the
-    # session's own transaction bookkeeping, which nothing else in most events needs.
-    instance = mapper.class_manager.new_instance()
-    instance.__dict__.update(zip(keys, values, strict=True))
-    make_transient_to_detached(instance)
-    state, sync = instance_state(instance), session.sync_session
-    sync.identity_map.add(state)
-    state.session_id = sync.hash_key
-    session.info.setdefault(_KEPT, []).append(instance)
-    return cast(T, instance)
+async def sender_with_roles(session: AsyncSession, *, platform: str, user_id: str,
+                            **details: Any) -> tuple[ChatUser, list[PersonRole]]:  # fmt: skip
+    """The sender's account (see `settle_account` for `details`) and their roles, in one
+    statement: nearly every event needs both."""
+    rows = (await session.execute(_ACCOUNT_AND_ROLES, {"platform": platform,
+                                                       "user_id": user_id})).all()
+    account = await settle_account(session, rows[0][:_ROLE_AT] if rows else None,
+                                   platform=platform, user_id=user_id, **details)
+    return account, _roles([row[_ROLE_AT:] for row in rows if row[_ROLE_AT] is not None])
 
 
 async def roles_of(session: AsyncSession, person_id: int) -> list[PersonRole]:
-    """Active roles in open campaigns, newest campaign first. A unit contact's submission is
-    put into the session with them (for `session.get`)."""
-    return roles_from_rows(session, await _ROLES.rows(session, {"person": person_id}))
+    """Active roles in open campaigns, newest campaign first, each unit contact's with the
+    unit's submission (loaded into the session)."""
+    return _roles((await session.execute(_ROLES, {"person": person_id})).all())
 
 
-def roles_from_rows(session: AsyncSession, rows: Sequence[Sequence[Any]]) -> list[PersonRole]:
-    """Roles from rows of `role_select` (extra columns ignored)."""
-    submissions = [
-        _adopt_submission(session, row[len(ROLE_COLUMNS):len(ROLE_COLUMNS) + _WIDTH])
-        for row in rows
-    ]
+def _roles(rows: Sequence[Sequence[Any]]) -> list[PersonRole]:
     return [
         PersonRole(
             membership_id=m_id, role=Role(role), campaign_id=c_id, campaign_code=c_code,
             campaign_title=c_title, timezone=tz, campaign_deadline=c_deadline,
             assignment_id=a_id, unit_code=u_code, unit_name=u_name, unit_deadline=a_deadline,
             team_id=t_id, team_code=t_code, team_name=t_name, campaign_version=c_version,
-            submission_id=submission.id if submission is not None else None,
+            submission=submission,
         )
         for (m_id, role, c_id, c_code, c_title, tz, c_deadline, c_version, a_id, u_code,
-             u_name, a_deadline, t_id, t_code, t_name, *_), submission
-        in zip(rows, submissions, strict=True)
+             u_name, a_deadline, t_id, t_code, t_name, submission) in rows
     ]

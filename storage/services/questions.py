@@ -32,7 +32,7 @@ async def _accounts(session: AsyncSession, **where: object) -> list[tuple[int, i
                             Membership.role.in_([Role.TEAM_LEADER.value,
                                                  Role.TEAM_MEMBER.value]))
     rows = await session.execute(query.order_by(ChatAccount.id))
-    return [(a, p) for a, p in rows.tuples()]
+    return [(a, p) for a, p in rows]
 
 
 async def _tell(

@@ -89,7 +89,7 @@ async def _unit_contacts(session: AsyncSession, assignment_id: int) -> list[tupl
         .where(Membership.assignment_id == assignment_id,
                Membership.role == Role.UNIT_CONTACT.value, Membership.revoked_at.is_(None))
         .order_by(ChatAccount.id))
-    return [(a, p, m) for a, p, m in rows.tuples()]
+    return [(a, p, m) for a, p, m in rows]
 
 
 async def return_report(

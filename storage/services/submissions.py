@@ -46,15 +46,12 @@ from storage.db.models import (
     SubmissionStatus,
     Unit,
 )
-from storage.db.prepared import Prepared
 from storage.rules.progress import AnswerState, Progress, compute_progress
 from storage.rules.scoring import fmt_points
 from storage.services import audit
 from storage.services.checklist import Checklist, ItemInfo
-from storage.services.conversation_state import save_cte
 from storage.services.evidence import StoredFile
 from storage.services.outbox import button, enqueue_many
-from storage.services.people import loaded
 
 OPEN_STATUSES = (SubmissionStatus.NOT_STARTED, SubmissionStatus.IN_PROGRESS)
 
@@ -68,9 +65,9 @@ class EditRefusal(StrEnum):
 async def submission_for(
     session: AsyncSession, assignment_id: int, submission_id: int | None = None
 ) -> Submission:
-    """The assignment's submission; with its id known (roles_of loads it), from the session
-    (its identity map, as `session.get` would, without the greenlet hop of an async call)."""
-    submission = loaded(session, Submission, submission_id) if submission_id else None
+    """The assignment's submission; with its id known (roles_of loads it), from the session's
+    identity map without a query."""
+    submission = await session.get(Submission, submission_id) if submission_id else None
     if submission is None or submission.assignment_id != assignment_id:
         submission = await session.scalar(
             select(Submission).where(Submission.assignment_id == assignment_id)
@@ -136,7 +133,7 @@ def states_select(submission: Any, *, within: Any = None) -> CompoundSelect:
     )
 
 
-_STATES_QUERY = Prepared(states_select(bindparam("submission")))
+_STATES_QUERY = states_select(bindparam("submission"))
 
 
 async def answer_states(session: AsyncSession, submission_id: int) -> dict[int, AnswerState]:
@@ -144,14 +141,13 @@ async def answer_states(session: AsyncSession, submission_id: int) -> dict[int, 
     cached: dict[int, dict[int, AnswerState]] = session.info.setdefault(_STATES, {})
     if submission_id in cached and not _touches_states(session.sync_session):
         return cached[submission_id]
-    rows = await _STATES_QUERY.rows(session, {"submission": submission_id})
-    return keep_states(session, submission_id, rows)
+    rows = await session.execute(_STATES_QUERY, {"submission": submission_id})
+    return _keep_states(session, submission_id, rows)
 
 
-def keep_states(session: AsyncSession, submission_id: int, rows: Iterable[Sequence[Any]]
-                ) -> dict[int, AnswerState]:  # fmt: skip
-    """The states from rows of `states_select`, kept for the session's later reads (a
-    caller that read them as part of another statement hands them in here)."""
+def _keep_states(session: AsyncSession, submission_id: int, rows: Iterable[Sequence[Any]]
+                 ) -> dict[int, AnswerState]:  # fmt: skip
+    """The states from rows of `states_select`, kept for the session's later reads."""
     answers: dict[int, tuple[Any, str | None]] = {}
     files: dict[int, int] = {}
     for item_id, value, note, count in rows:
@@ -190,7 +186,6 @@ _TOUCH_STATEMENT = (
     .values(status=bindparam("status"), updated_at=bindparam("now"),
             version=bindparam("version"))
 )
-_TOUCH = Prepared(_TOUCH_STATEMENT)
 
 
 def _touched(submission: Submission, now: datetime) -> dict[str, Any]:
@@ -210,10 +205,10 @@ def _keep_touched(submission: Submission, values: dict[str, Any]) -> None:
 
 
 async def _touch(session: AsyncSession, submission: Submission, now: datetime) -> None:
-    """Mark the report changed: written at once on the driver (it happens on every answer),
-    and the loaded object set to match."""
+    """Mark the report changed: one Core statement (it happens on every answer), and the
+    loaded object set to match."""
     values = _touched(submission, now)
-    await _TOUCH.rows(session, values)
+    await session.execute(_TOUCH_STATEMENT, values)
     _keep_touched(submission, values)
 
 
@@ -237,13 +232,12 @@ def _upsert_answer(builder: Any) -> Any:
     ).returning(_ANSWERS.c.id, _ANSWERS.c.revision)
 
 
-# Every answer goes through these: prebuilt Core statements, no ORM objects to flush.
-_UPSERT_ANSWER = Prepared({"postgresql": _upsert_answer(postgresql.insert),
-                           "sqlite": _upsert_answer(sqlite.insert)})
-_NEW_REVISION = Prepared(insert(_REVISIONS).values(
+# Every answer goes through these: Core statements built once, no ORM objects to flush.
+_UPSERT_ANSWER = _upsert_answer(sqlite.insert)  # SQLite; PostgreSQL: _RECORD_IN_ONE
+_NEW_REVISION = insert(_REVISIONS).values(
     answer_id=bindparam("answer"), revision=bindparam("revision"), value=_VALUE,
     answered_by=bindparam("person"), answered_at=bindparam("now"),
-))
+)
 
 
 def _record_in_one() -> Any:
@@ -259,8 +253,7 @@ def _record_in_one() -> Any:
     return select(answer.c.id).add_cte(revision, _TOUCH_STATEMENT.cte("touch"))
 
 
-_RECORD = Prepared({"postgresql": _record_in_one()})
-_RECORD_AND_SAVE = Prepared({"postgresql": _record_in_one().add_cte(save_cte())})
+_RECORD_IN_ONE = _record_in_one()
 
 
 async def record_answer(
@@ -272,20 +265,17 @@ async def record_answer(
     person_id: int,
     now: datetime,
 ) -> None:
-    """Set (or with None: clear) the answer; every change is kept as a revision.
-
-    On PostgreSQL the write waits for the transaction's next statement, usually the chat's
-    state save, and goes out with it (storage.db.prepared.Waiting)."""
+    """Set (or with None: clear) the answer; every change is kept as a revision. Written
+    when this returns: one statement on PostgreSQL, three on SQLite."""
     params = {"item": item.id, "value": value, "person": person_id,
               **_touched(submission, now)}
     if dialect_name(session) == "postgresql":
-        await _RECORD.later(session, params, with_state=_RECORD_AND_SAVE)
+        await session.execute(_RECORD_IN_ONE, params)
     else:
-        row = await _UPSERT_ANSWER.first(session, params)
-        assert row is not None  # an upsert always returns its row
-        answer_id, revision = row
-        await _NEW_REVISION.rows(session, {**params, "answer": answer_id, "revision": revision})
-        await _TOUCH.rows(session, params)
+        answer_id, revision = (await session.execute(_UPSERT_ANSWER, params)).one()
+        await session.execute(_NEW_REVISION, {**params, "answer": answer_id,
+                                              "revision": revision})
+        await session.execute(_TOUCH_STATEMENT, params)
     _keep_touched(submission, params)
     _remember(session, submission.id, item.id, lambda old: replace(old, value=value))
 
@@ -315,13 +305,13 @@ async def add_evidence(
               "size": stored.size, "mime_type": mime_type, "sha256": stored.sha256,
               "storage_path": stored.relative_path, "person": person_id}
     if dialect_name(session) == "postgresql":
-        if not await _ADD_EVIDENCE.rows(session, params):
+        if (await session.execute(_ADD_EVIDENCE, params)).first() is None:
             return False
     else:  # calls in the process: one by one
-        if await _SAME_FILE.rows(session, params):
+        if (await session.execute(_SAME_CONTENT, params)).first() is not None:
             return False
-        await _NEW_FILE.rows(session, params)
-        await _TOUCH.rows(session, params)
+        await session.execute(_NEW_FILE, params)
+        await session.execute(_TOUCH_STATEMENT, params)
     _keep_touched(submission, params)
     _remember(session, submission.id, item.id,
               lambda old: replace(old, evidence_count=old.evidence_count + 1))
@@ -336,9 +326,8 @@ _SAME_CONTENT = select(_FILES.c.id).where(  # this content, already attached to 
 _FILE_BINDS = {"submission_id": "submission", "item_id": "item", "file_name": "file_name",
                "size": "size", "mime_type": "mime_type", "sha256": "sha256",
                "storage_path": "storage_path", "uploaded_by": "person", "uploaded_at": "now"}
-_SAME_FILE = Prepared(_SAME_CONTENT)
-_NEW_FILE = Prepared(insert(_FILES).values({column: bindparam(bind)
-                                            for column, bind in _FILE_BINDS.items()}))
+_NEW_FILE = insert(_FILES).values({column: bindparam(bind)
+                                   for column, bind in _FILE_BINDS.items()})
 
 
 def _add_evidence_in_one() -> Any:
@@ -352,7 +341,7 @@ def _add_evidence_in_one() -> Any:
     return select(new.c.id).add_cte(touch)
 
 
-_ADD_EVIDENCE = Prepared({"postgresql": _add_evidence_in_one()})
+_ADD_EVIDENCE = _add_evidence_in_one()
 
 
 

@@ -52,5 +52,5 @@ async def unit_states(
     return [
         UnitState(a.id, a.team_id, u.code, u.name, s.status, s.late, s.submitted_at,
                   a.deadline or deadline, s.self_score)
-        for a, u, s, deadline in (await session.execute(query)).tuples()
+        for a, u, s, deadline in (await session.execute(query))
     ]
