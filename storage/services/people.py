@@ -199,29 +199,39 @@ _NEWEST_FIRST = (Campaign.created_at.desc(), Membership.id)
 _ROLE_TABLES, _ACTIVE = _role_joins(bindparam("person"))
 _ROLES = (select(*ROLE_COLUMNS, Submission).select_from(_ROLE_TABLES).where(_ACTIVE)
           .order_by(*_NEWEST_FIRST))
-_OWN_TABLES, _OWN = _role_joins(Person.id)
-# What every event of a known sender starts with: their account and person, and their roles
-# (one row per role; one row with the role columns empty when they have none).
-_ACCOUNT_AND_ROLES = (
-    select(*ACCOUNT_COLUMNS, *ROLE_COLUMNS, Submission)
-    .select_from(join(ChatAccount, Person, Person.id == ChatAccount.person_id)
-                 .outerjoin(_OWN_TABLES, _OWN))
-    .where(ChatAccount.platform == bindparam("platform"),
-           ChatAccount.user_id == bindparam("user_id"))
-    .order_by(*_NEWEST_FIRST)
-)
 _ROLE_AT = len(ACCOUNT_COLUMNS)
 
 
-async def sender_with_roles(session: AsyncSession, *, platform: str, user_id: str,
-                            **details: Any) -> tuple[ChatUser, list[PersonRole]]:  # fmt: skip
-    """The sender's account (see `settle_account` for `details`) and their roles, in one
-    statement: nearly every event needs both."""
-    rows = (await session.execute(_ACCOUNT_AND_ROLES, {"platform": platform,
-                                                       "user_id": user_id})).all()
+def sender_select(*extra: Any) -> Select[*tuple[Any, ...]]:
+    """A sender's account and person, and their roles (one row per role; one row with the
+    role columns empty when they have none), then `extra` columns, which may use the
+    role's tables (the submission's id, say)."""
+    tables, active = _role_joins(Person.id)
+    return (
+        select(*ACCOUNT_COLUMNS, *ROLE_COLUMNS, Submission, *extra)
+        .select_from(join(ChatAccount, Person, Person.id == ChatAccount.person_id)
+                     .outerjoin(tables, active))
+        .where(ChatAccount.platform == bindparam("platform"),
+               ChatAccount.user_id == bindparam("user_id"))
+        .order_by(*_NEWEST_FIRST)
+    )
+
+
+async def settle_sender(session: AsyncSession, rows: Sequence[Sequence[Any]], *,
+                        platform: str, user_id: str, **details: Any
+                        ) -> tuple[ChatUser, list[PersonRole]]:  # fmt: skip
+    """The account and roles from rows of `sender_select` (see `settle_account` for
+    `details`); extra columns are the caller's."""
     account = await settle_account(session, rows[0][:_ROLE_AT] if rows else None,
                                    platform=platform, user_id=user_id, **details)
-    return account, _roles([row[_ROLE_AT:] for row in rows if row[_ROLE_AT] is not None])
+    width = _ROLE_AT + len(ROLE_COLUMNS) + 1
+    return account, _roles([row[_ROLE_AT:width] for row in role_rows(rows)])
+
+
+def role_rows(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+    """The rows of `sender_select` that hold a role, in the order `settle_sender` gives
+    the roles."""
+    return [row for row in rows if row[_ROLE_AT] is not None]
 
 
 async def roles_of(session: AsyncSession, person_id: int) -> list[PersonRole]:

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     CompoundSelect,
     Table,
     bindparam,
@@ -134,6 +135,26 @@ def states_select(submission: Any, *, within: Any = None) -> CompoundSelect:
 
 
 _STATES_QUERY = states_select(bindparam("submission"))
+
+
+def states_column(submission: Any, dialect: str) -> Any:
+    """The answer states of `submission` (a column of the enclosing query) as one JSON
+    value, for a query that reads them along with other things (storage.services.chat_open);
+    `keep_states_json` takes it back."""
+    rows = states_select(submission, within=submission.table).subquery("states")
+    if dialect == "postgresql":
+        row = func.json_build_array(rows.c.item_id, rows.c.value, rows.c.note, rows.c.files)
+        aggregate = func.json_agg(row, type_=JSON)
+    else:  # SQLite keeps JSON as text: json() turns an answer back into JSON, not a string
+        row = func.json_array(rows.c.item_id, func.json(rows.c.value), rows.c.note,
+                              rows.c.files)
+        aggregate = func.json_group_array(row, type_=JSON)
+    return select(aggregate).scalar_subquery()
+
+
+def keep_states_json(session: AsyncSession, submission_id: int, states: Any) -> None:
+    """Keep the states read through `states_column` for the session's later reads."""
+    _keep_states(session, submission_id, states or [])
 
 
 async def answer_states(session: AsyncSession, submission_id: int) -> dict[int, AnswerState]:
