@@ -43,7 +43,7 @@ def load_spec(ctx: Context, path: Path) -> CampaignSpec:
     if path.suffix.lower() == ".xlsx":
         from storage.formats.campaign_excel import load_campaign_workbook
 
-        spec, problems = load_campaign_workbook(path)
+        spec, problems = load_campaign_workbook(path, ctx.tr.catalog)
     else:
         from storage.formats.campaign_file import load_campaign_file
 
@@ -117,7 +117,7 @@ def campaign_template(ctx: Context, output: Path, example: bool, force: bool) ->
         raise click.ClickException(ctx.tr("campaign_excel.template_exists", file=output))
     spec = load_spec(ctx, EXAMPLE_CAMPAIGN) if example else None
     try:
-        write_template(output, example=spec, locale=ctx.locale)
+        write_template(output, example=spec, locale=ctx.locale, catalog=ctx.tr.catalog)
     except OSError as exc:  # no such folder, no permission, the file open in Excel on Windows
         detail = exc.strerror or str(exc)
         raise click.ClickException(

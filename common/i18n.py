@@ -11,6 +11,7 @@ import logging
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -44,20 +45,28 @@ def placeholders(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
+@cache
+def _read_texts(root: Path) -> dict[str, dict[str, str]]:
+    yaml = YAML(typ="safe")
+    texts: dict[str, dict[str, str]] = {}
+    for lang_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        flat: dict[str, str] = {}
+        for file in sorted(lang_dir.glob("*.yaml")):
+            _flatten(file.stem, yaml.load(file.read_text(encoding="utf-8")) or {}, flat)
+        texts[lang_dir.name] = flat
+    return texts
+
+
 class Catalog:
     def __init__(self, texts: dict[str, dict[str, str]]) -> None:
         self.texts = texts  # locale -> key -> text
 
     @classmethod
     def load(cls, root: Path = LOCALES_DIR) -> Catalog:
-        yaml = YAML(typ="safe")
-        texts: dict[str, dict[str, str]] = {}
-        for lang_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-            flat: dict[str, str] = {}
-            for file in sorted(lang_dir.glob("*.yaml")):
-                _flatten(file.stem, yaml.load(file.read_text(encoding="utf-8")) or {}, flat)
-            texts[lang_dir.name] = flat
-        return cls(texts)
+        """The catalog of the files under `root`, each locale a folder. The files ship with
+        the code, so they are parsed once per process (a CLI command used to parse them
+        twice); every call gets its own copy of the texts."""
+        return cls({locale: dict(flat) for locale, flat in _read_texts(root).items()})
 
     def has(self, key: str) -> bool:
         return key in self.texts.get(DEFAULT_LOCALE, {})

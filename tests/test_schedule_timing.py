@@ -245,30 +245,7 @@ def test_catch_up_keeps_visit_and_deadline_streams_apart() -> None:
 # -- summaries ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("text", "days", "times"),
-    [
-        ("mon-fri 08:00", {0, 1, 2, 3, 4}, [time(8)]),
-        ("daily 17:30", set(range(7)), [time(17, 30)]),
-        ("mon,wed,fri 08:00", {0, 2, 4}, [time(8)]),
-        ("sat-mon 09:15", {5, 6, 0}, [time(9, 15)]),
-        ("T2-T6 16:30, 08:00", {0, 1, 2, 3, 4}, [time(8), time(16, 30)]),
-        ("  Mon , Thu 7:05 ", {0, 3}, [time(7, 5)]),
-        ("cn 20:00", {6}, [time(20)]),
-    ],
-)
-def test_summary_grammar(text: str, days: set[int], times: list[time]) -> None:
-    schedule = parse_summary_at(text)
-    assert schedule.weekdays == days
-    assert list(schedule.times) == times
-
-
-@pytest.mark.parametrize("text", ["", "08:00", "mon-fri", "funday 08:00", "mon 25:00",
-                                  "mon 8", "mon-fri 08:60", "mon-fri,08:00"])
-def test_summary_grammar_refuses(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_summary_at(text)
-
+# The summary_at grammar is one table, run by every reader: tests/test_timing_forms.py.
 
 NEXT_CASES = [
     pytest.param("mon-fri 08:00", at(2021, 9, 3, 8), False, at(2021, 9, 6, 8), HCM,

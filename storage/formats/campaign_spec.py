@@ -1,8 +1,8 @@
 """A campaign as an admin describes it (YAML or Excel), validated, before it touches the database.
 
-The campaign file parser produces a `CampaignSpec`; the importer (storage/campaign_import.py)
-writes it. Datetimes here are aware, in UTC (the parser converts the file's local times
-with the campaign's timezone).
+The campaign readers (storage/formats/campaign_file/, campaign_excel/) produce a
+`CampaignSpec`; the importer (storage/services/campaign_import.py) writes it. Datetimes here
+are aware, in UTC (the readers convert the file's local times with the campaign's timezone).
 """
 
 from __future__ import annotations
@@ -109,7 +109,8 @@ class ReminderPolicy:
     quiet_end: time | None = None
     working_days_only: bool = False
     visit_notice_before: timedelta = timedelta(days=7)
-    summary_at: str | None = None  # "mon-fri 08:00" (cron-like, campaign timezone)
+    summary_at: str | None = None  # "mon-fri 08:00,16:30": the canonical text of
+    # storage/rules/timing_forms.py's SummarySchedule, in the campaign's timezone
     summary_when_unchanged: bool = False
 
 

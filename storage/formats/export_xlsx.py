@@ -24,7 +24,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, 
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, cast
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -32,7 +32,6 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -265,13 +264,23 @@ def column_widths(
     return [max(6, w) + 2 for w in widths]
 
 
+class WriteOnlySheet(Protocol):
+    """What SheetWriter uses of a sheet of `Workbook(write_only=True)`: openpyxl documents
+    these (widths, panes, filter, append) but types `create_sheet()` as Any."""
+
+    column_dimensions: Any
+    freeze_panes: Any
+    auto_filter: Any
+
+    def append(self, row: Iterable[Any]) -> None: ...
+
+
 class SheetWriter:
     """One write-only sheet: headers and widths first, then rows, dates made Excel dates."""
 
-    def __init__(self, ws: WriteOnlyWorksheet, tz: ZoneInfo, *, frozen_cols: int = 0,
+    def __init__(self, ws: WriteOnlySheet, tz: ZoneInfo, *, frozen_cols: int = 0,
                  formats: dict[int, str] | None = None) -> None:
-        # Any: the stubs omit what write-only sheets borrow from Worksheet (widths, panes)
-        self.ws: Any = ws
+        self.ws = ws
         self.tz, self.frozen_cols = tz, frozen_cols
         self.formats = formats or {}  # column index -> number format
         self.rows = 0
@@ -289,8 +298,13 @@ class SheetWriter:
             self.ws.append([self._header(value) for value in row])
         self.header_rows = len(headers)
 
+    def _new_cell(self, value: Any) -> Cell:
+        # The stubs type WriteOnlyCell's sheet as openpyxl's internal base class, which a
+        # write-only sheet is; the protocol above names only what this writer uses.
+        return WriteOnlyCell(cast(Any, self.ws), value)
+
     def _header(self, value: Any) -> Cell:
-        cell = WriteOnlyCell(self.ws, _clean(str(value)))
+        cell = self._new_cell(_clean(str(value)))
         cell.font, cell.fill, cell.alignment = HEADER_FONT, HEADER_FILL, HEADER_ALIGN
         return cell
 
@@ -303,7 +317,7 @@ class SheetWriter:
             text = _clean(value)
             # openpyxl reads "=..." as a formula and "#N/A" as an error: typed text is text
             if text[:1] in ("=", "#"):
-                cell = WriteOnlyCell(self.ws, text)
+                cell = self._new_cell(text)
                 cell.data_type = "s"
                 return cell
             return text
@@ -318,7 +332,7 @@ class SheetWriter:
         return value
 
     def _formatted(self, value: Any, number_format: str) -> Cell:
-        cell = WriteOnlyCell(self.ws, value)
+        cell = self._new_cell(value)
         cell.number_format = number_format
         return cell
 

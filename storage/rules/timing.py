@@ -34,7 +34,9 @@ Catch-up (`due_now`): after downtime, the missed slots of one stream ("deadline"
 overdue; "escalation"; "visit") collapse into the latest one; a slot whose moment has
 passed (a "before" slot after its deadline, a visit slot after the visit) is never sent.
 
-Summaries (`parse_summary_at`, `next_summary`, `last_summary`): see `parse_summary_at`.
+Summaries (`next_summary`, `last_summary`, `summary_due`) follow a `SummarySchedule`, read
+from the `summary_at` text by `parse_summary_at` (storage/rules/timing_forms.py, which holds
+the grammar of every timing setting; both are importable from here).
 Local times that do not exist (spring DST gap) happen at the instant the clock would have
 shown them without the jump (02:30 -> 03:30 summer time); ambiguous ones (autumn) happen
 once, at the first occurrence. Asia/Ho_Chi_Minh has no DST; the rule is for other zones.
@@ -47,7 +49,6 @@ on a day nobody is in the office.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -58,6 +59,8 @@ from zoneinfo import ZoneInfo
 import holidays
 
 from storage.formats.campaign_spec import ReminderPolicy
+from storage.rules.timing_forms import SummarySchedule as SummarySchedule
+from storage.rules.timing_forms import parse_summary_at as parse_summary_at
 
 OFFICE_OPENS = time(8, 0)  # where a reminder moved to "the next working day" lands
 VISIT_EVE_AT = time(16, 0)  # the visit reminder on the day before
@@ -300,72 +303,7 @@ def due_now(slots: Iterable[Slot], now: datetime, last_seen: datetime | None) ->
 
 # -- summaries ---------------------------------------------------------------------------
 
-_DAY_NAMES = {
-    "mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6,
-    # Vietnamese: thứ hai (t2) ... thứ bảy (t7), chủ nhật (cn)
-    "t2": 0, "t3": 1, "t4": 2, "t5": 3, "t6": 4, "t7": 5, "cn": 6,
-}  # fmt: skip
-_SUMMARY_RE = re.compile(
-    r"^\s*(?P<days>\S.*?)\s+(?P<times>\d{1,2}:\d{2}(?:\s*,\s*\d{1,2}:\d{2})*)\s*$"
-)
 _SEARCH_DAYS = 400  # holidays can only ever remove a few days of a week
-
-
-@dataclass(frozen=True)
-class SummarySchedule:
-    weekdays: frozenset[int]  # 0 = Monday
-    times: tuple[time, ...]  # sorted, local
-
-    def __post_init__(self) -> None:
-        if not self.weekdays or not self.times:
-            raise ValueError("a summary schedule needs at least one day and one time")
-
-
-def _parse_day(name: str) -> int:
-    try:
-        return _DAY_NAMES[name]
-    except KeyError:
-        raise ValueError(f"unknown day {name!r} (use mon..sun or t2..t7, cn)") from None
-
-
-def _parse_days(text: str) -> frozenset[int]:
-    text = text.replace(" ", "").lower()
-    if text == "daily":
-        return frozenset(range(7))
-    days: set[int] = set()
-    for part in text.split(","):
-        first, _, last = part.partition("-")
-        a = _parse_day(first)
-        b = _parse_day(last) if last else a
-        days.update((a + i) % 7 for i in range((b - a) % 7 + 1))  # ranges may wrap: sat-mon
-    return frozenset(days)
-
-
-def _parse_time(text: str) -> time:
-    hours, minutes = (int(p) for p in text.strip().split(":"))
-    if not (0 <= hours < 24 and 0 <= minutes < 60):
-        raise ValueError(f"bad time of day {text.strip()!r}")
-    return time(hours, minutes)
-
-
-def parse_summary_at(text: str) -> SummarySchedule:
-    """Parse a `summary_at` string (case-insensitive, local time of the campaign):
-
-        summary_at := days SPACE times
-        days       := "daily" | day-or-range ("," day-or-range)*
-        day-or-range := day | day "-" day         (a range may wrap: "sat-mon")
-        day        := mon | tue | wed | thu | fri | sat | sun | t2 ... t7 | cn
-        times      := HH:MM ("," HH:MM)*          (24-hour clock)
-
-    Examples: "mon-fri 08:00", "daily 17:30", "mon,wed,fri 08:00", "t2-t6 08:00,16:30".
-    Raises ValueError with a readable reason.
-    """
-    match = _SUMMARY_RE.match(text)
-    if match is None:
-        raise ValueError(f"expected '<days> HH:MM', e.g. 'mon-fri 08:00', got {text!r}")
-    days = _parse_days(match["days"])
-    times = tuple(sorted({_parse_time(t) for t in match["times"].split(",")}))
-    return SummarySchedule(days, times)
 
 
 def _occurrences(schedule: SummarySchedule, day: date, zone: ZoneInfo,
