@@ -7,7 +7,7 @@
 
 Every contact is a simulated Telegram user talking to the real runner (`bot.runner.run_bot`:
 aiogram polling, the conversation dispatcher, the outbox worker) through the fake Bot API
-server (tests/fake_telegram.py), on a fresh SQLite file and a throw-away PostgreSQL database
+server (tests/fake_telegram/), on a fresh SQLite file and a throw-away PostgreSQL database
 (dropped afterwards). Each one joins with its invite code and answers the 7 items of
 `tests.factories.campaign` (typing, pressing buttons, sending one PDF): 14 updates, the next
 one sent only once the bot has finished answering the previous one.

@@ -44,7 +44,7 @@ from bot.demo_seed import (
 )
 from bot.deps import build_deps, telegram_limits
 from bot.outbox_render import make_renderer
-from bot.settings import OFFICIAL_TELEGRAM_API, Settings
+from bot.settings import Settings
 from common.clock import MovableClock
 from common.localtime import fmt_datetime
 from common.messages import Inbound
@@ -284,12 +284,10 @@ async def running_demo(settings: Settings, options: DemoOptions) -> AsyncIterato
 
 async def _telegram(app: App) -> tuple[Any, str, Channel]:
     # Imported here: the web-only demo never needs aiogram's Bot.
-    from bot.channels.telegram import TelegramChannel, bot_username, build_bot
+    from bot.channels.telegram import TelegramChannel, bot_username
+    from bot.runner import telegram_bot
 
-    token = app.settings.token()
-    assert token, "checked by the CLI"
-    api_url = app.settings.telegram_api_url
-    bot = build_bot(token, None if api_url == OFFICIAL_TELEGRAM_API else api_url)
+    bot = telegram_bot(app.settings)
     try:
         username = app.settings.bot_username or await bot_username(bot)
     except BaseException:  # a wrong token: nothing else will close the session

@@ -29,7 +29,7 @@ from bot.channels.telegram import (
 )
 from bot.deps import build_deps, telegram_limits
 from bot.outbox_render import make_renderer
-from bot.settings import OFFICIAL_TELEGRAM_API
+from bot.settings import OFFICIAL_TELEGRAM_API, Settings
 from common.messages import Inbound
 from handlers.dispatcher import Dispatcher
 from schedules.delivery import DeliveryWorker
@@ -47,12 +47,19 @@ class WebhookOptions:
     port: int = 8080
 
 
+def telegram_bot(settings: Settings) -> Bot:
+    """The Bot the settings describe: its token, the Bot API server, the proxy to reach it."""
+    token = settings.token()
+    if not token:
+        raise ValueError("BOT_TOKEN is not set")
+    api_url = settings.telegram_api_url
+    return build_bot(token, None if api_url == OFFICIAL_TELEGRAM_API else api_url,
+                     proxy=settings.proxy())
+
+
 async def run_bot(app: App, *, webhook: WebhookOptions | None = None,
                   stop: asyncio.Event | None = None) -> None:
-    token = app.settings.token()
-    assert token, "checked by the CLI"
-    api_url = app.settings.telegram_api_url
-    bot = build_bot(token, None if api_url == OFFICIAL_TELEGRAM_API else api_url)
+    bot = telegram_bot(app.settings)
     username = app.settings.bot_username or await bot_username(bot)
     await _set_menu(app, bot)
     worker = DeliveryWorker(

@@ -4,22 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 OFFICIAL_TELEGRAM_API = "https://api.telegram.org"
+# What aiogram's session can reach Telegram through (aiohttp-socks): an HTTP proxy (CONNECT)
+# or SOCKS. A proxy spoken to over TLS (https://) is not among them.
+PROXY_SCHEMES = ("http", "socks5", "socks4")
 
 
 class Settings(BaseSettings):
+    # An error names the setting, never its value: BOT_TOKEN and TELEGRAM_PROXY are secrets.
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False,
+        hide_input_in_errors=True,
     )
 
     bot_token: SecretStr | None = None
     bot_username: str | None = None  # for t.me deep links; asked from Telegram when unset
     telegram_api_url: str = OFFICIAL_TELEGRAM_API
+    # e.g. socks5://user:password@10.0.0.1:1080: a secret, since it may carry a password.
+    telegram_proxy: SecretStr | None = None
     webhook_secret: SecretStr | None = None
     database_url: str = "sqlite:///data/cchc.sqlite3"
     timezone: str = "Asia/Ho_Chi_Minh"
@@ -43,6 +51,27 @@ class Settings(BaseSettings):
             return [value]
         return value
 
+    @field_validator("telegram_proxy")
+    @classmethod
+    def _check_proxy(cls, value: SecretStr | None) -> SecretStr | None:
+        # The messages never repeat the URL: it may hold a password.
+        url = value.get_secret_value().strip() if value is not None else ""
+        if not url:
+            return None  # TELEGRAM_PROXY= left empty: no proxy
+        parts = urlsplit(url)
+        if parts.scheme not in PROXY_SCHEMES:
+            raise ValueError(f"TELEGRAM_PROXY must start with {', '.join(PROXY_SCHEMES)}://"
+                             " (a proxy reached over TLS is not supported)")
+        if not parts.hostname or parts.port is None:
+            raise ValueError("TELEGRAM_PROXY needs a host and a port, "
+                             "e.g. http://10.0.0.1:3128 or socks5://10.0.0.1:1080")
+        credentials = unquote(parts.username or "") + unquote(parts.password or "")
+        if parts.scheme == "http" and not credentials.isascii():
+            # aiohttp-socks sends HTTP Basic credentials as Latin-1: keep them plain ASCII.
+            raise ValueError("TELEGRAM_PROXY: the user and password of an http:// proxy "
+                             "must be ASCII (letters without diacritics, digits, symbols)")
+        return SecretStr(url)
+
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
@@ -63,3 +92,7 @@ class Settings(BaseSettings):
 
     def token(self) -> str | None:
         return self.bot_token.get_secret_value() if self.bot_token else None
+
+    def proxy(self) -> str | None:
+        """The proxy URL every Bot API call goes through, None for a direct connection."""
+        return self.telegram_proxy.get_secret_value() if self.telegram_proxy else None

@@ -47,23 +47,25 @@ from common.messages import (
     Unreachable,
 )
 from tests.fake_telegram import FakeTelegram, FakeUser, RecordedCall, free_port, parse_html
+from tests.turns import InTurns
 
 CHAT = 42
 MENU = [[Choice("Đạt", "ok:1"), Choice("Chưa đạt", "no:1")], [Choice("Nổ", "boom")]]
 LONG = "<i>" + "\n".join(f"Dòng {i}: <b>đậm</b> &amp; chữ thường " * 3 for i in range(120)) + "</i>"
 
 
-class EchoHandler:
+class EchoHandler(InTurns):
     """A small conversation: echoes text, shows a menu, edits on a press, fails on "boom"."""
 
     def __init__(self, files_dir: Path) -> None:
+        super().__init__()
         self.events: list[Inbound] = []
         self.files_dir = files_dir
         self.report = files_dir / "report.xlsx"
         self.report.parent.mkdir(parents=True, exist_ok=True)
         self.report.write_bytes(b"PK\x03\x04 fake xlsx")
 
-    async def __call__(self, event: Inbound) -> list[Reply]:
+    async def answer(self, event: Inbound) -> list[Reply]:
         self.events.append(event)
         if event.kind is InboundKind.CHOICE:
             if event.choice == "boom":
@@ -271,9 +273,6 @@ async def test_choices_become_inline_keyboard(fake: FakeTelegram, polling: None)
             [{"text": "Nổ", "callback_data": "boom"}],
         ]
     ]
-    # Sent as a JSON body (bot/channels/telegram_session.py), not an url-encoded form.
-    [sent] = [c for c in fake.sent(CHAT) if c.method == "sendMessage"]
-    assert sent.content_type == "application/json"
 
 
 async def test_press_edits_message_and_answers_once(
@@ -373,21 +372,27 @@ async def test_document_and_photo_replies(
     assert document.caption == "Báo cáo <b>tháng 5</b>"
     [photo] = fake.photos(CHAT)
     assert photo.data == echo.report.read_bytes()
-    # Files still go the way aiogram uploads them.
-    assert {c.content_type for c in fake.sent(CHAT)} == {"multipart/form-data"}
+    assert {c.content_type for c in fake.sent(CHAT)} == {"multipart/form-data"}  # uploads
 
 
-async def test_one_chat_in_order_other_chats_not_held_up(fake: FakeTelegram, bot: Bot) -> None:
+async def test_replies_go_out_in_the_chats_turn_other_chats_not_held_up(
+    fake: FakeTelegram, bot: Bot
+) -> None:
+    """The processor has no lock of its own: the handler's turn per chat (the dispatcher's)
+    covers sending the replies, so a chat's next message is handled only once the replies
+    to the one before it are out."""
     gate = asyncio.Event()
     started: list[str] = []
+    out_when_started: dict[str, list[str]] = {}
 
     async def slow_first(event: Inbound) -> list[Reply]:
         started.append(event.text)
+        out_when_started[event.text] = fake.texts(int(event.sender.chat_id))
         if event.text == "1":
             await gate.wait()
         return [Reply(f"re {event.text}")]
 
-    processor = UpdateProcessor(bot, slow_first)
+    processor = UpdateProcessor(bot, InTurns(slow_first))
     dispatcher = build_dispatcher(processor)
     for chat, text in [(CHAT, "1"), (CHAT, "2"), (7, "other chat")]:
         await dispatcher.feed_raw_update(bot, fake.send_text(chat, text))
@@ -396,6 +401,21 @@ async def test_one_chat_in_order_other_chats_not_held_up(fake: FakeTelegram, bot
     gate.set()
     await processor.drain()
     assert fake.texts(CHAT) == ["re 1", "re 2"]
+    assert out_when_started["2"] == ["re 1"]  # sent before the next message was handled
+
+
+async def test_a_handler_failing_before_it_delivers_still_gets_an_apology_out(
+    fake: FakeTelegram, bot: Bot
+) -> None:
+    async def broken(event: Inbound, deliver: Any = None) -> list[Reply]:
+        raise RuntimeError("not even a turn")
+
+    direct = Direct(bot, UpdateProcessor(bot, broken))
+    await direct.feed(fake.send_text(CHAT, "hi"))
+    await bot.send_message(CHAT, "x", reply_markup=keyboard([[Choice("A", "a")]]))
+    await direct.feed(fake.press(CHAT, "a"))
+    assert fake.texts(CHAT) == [DEFAULT_APOLOGY, "x", DEFAULT_APOLOGY]
+    assert len(fake.callback_answers()) == 1 and fake.unanswered_callbacks() == []
 
 
 async def test_polling_waits_a_moment_only_while_updates_are_in_flight(
@@ -428,7 +448,7 @@ async def test_stopping_confirms_the_updates_taken_in(fake: FakeTelegram, bot: B
         return [Reply(f"đã nhận {event.text}")]
 
     stop = asyncio.Event()
-    task = asyncio.create_task(run_polling(bot, slow, stop_event=stop, polling_timeout=5,
+    task = asyncio.create_task(run_polling(bot, InTurns(slow), stop_event=stop, polling_timeout=5,
                                            close_session=False))  # fmt: skip
     await fake.wait_polling()
     fake.send_text(fake.user(7), "xin chào")
@@ -444,11 +464,26 @@ async def test_toast_only_reply_sends_nothing(fake: FakeTelegram, bot: Bot) -> N
     async def toast_only(event: Inbound) -> list[Reply]:
         return [Reply("", toast="Đã lưu")]
 
-    direct = Direct(bot, UpdateProcessor(bot, toast_only))
+    direct = Direct(bot, UpdateProcessor(bot, InTurns(toast_only)))
     await bot.send_message(CHAT, "x", reply_markup=keyboard([[Choice("A", "a")]]))
     await direct.feed(fake.press(CHAT, "a"))
     assert [c.params.get("text") for c in fake.callback_answers()] == ["Đã lưu"]
     assert len(fake.sent(CHAT)) == 1 and fake.edits(CHAT) == []
+
+
+async def test_callback_answered_once_when_delivering_fails(
+    fake: FakeTelegram, bot: Bot
+) -> None:
+    async def toast_then_bad_html(event: Inbound) -> list[Reply]:
+        return [Reply("<b>oops", edit=True, toast="Đã lưu")]
+
+    direct = Direct(bot, UpdateProcessor(bot, InTurns(toast_then_bad_html)))
+    await bot.send_message(CHAT, "x", reply_markup=keyboard([[Choice("A", "a")]]))
+    fake.fail_next(1, status=500, methods=["answerCallbackQuery"])
+    await direct.feed(fake.press(CHAT, "a"))
+    [failed] = fake.callback_answers()  # not answered again when the answer itself fails
+    assert failed.status == 500
+    assert fake.texts(CHAT) == ["x", DEFAULT_APOLOGY]  # the edit refused, then the apology
 
 
 async def test_interactive_reply_waits_out_short_flood_limit(fake: FakeTelegram, bot: Bot) -> None:

@@ -9,6 +9,7 @@ Nothing sleeps: every wait is on a websocket frame, bounded by a timeout.
 
 from __future__ import annotations
 
+import asyncio
 import html
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from bot.channels.web_session import COOKIE_NAME, SessionSigner, new_chat_id
 from common.clock import FrozenClock
 from common.messages import (
     Choice,
+    Deliver,
     Inbound,
     InboundKind,
     OutFile,
@@ -37,6 +39,7 @@ from handlers.dispatcher import Dispatcher
 from tests import factories
 from tests.chat_harness import CATALOG, import_and_codes, make_deps
 from tests.conftest import Db
+from tests.turns import InTurns
 
 MENU = [[Choice("Đạt", "ok:1"), Choice("Chưa đạt", "no:1")]]
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n"
@@ -44,10 +47,11 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 WAIT = 5.0  # seconds for a frame that should come at once
 
 
-class EchoHandler:
+class EchoHandler(InTurns):
     """A small conversation: echoes text, shows a menu, edits on a press, sends files."""
 
     def __init__(self, files: Path) -> None:
+        super().__init__()
         self.events: list[Inbound] = []
         self.received: dict[str, bytes] = {}
         self.report = files / "bao-cao.pdf"
@@ -55,7 +59,7 @@ class EchoHandler:
         self.report.write_bytes(PDF)
         self.files = files
 
-    async def __call__(self, event: Inbound) -> list[Reply]:
+    async def answer(self, event: Inbound) -> list[Reply]:
         self.events.append(event)
         if event.kind is InboundKind.CHOICE:
             return [Reply(f"Bạn chọn <b>{event.choice}</b>", choices=MENU, edit=True,
@@ -299,6 +303,48 @@ async def test_handler_failure_gets_an_apology(client: TestClient[Any, Any]) -> 
         await until(ws, "message")
         apology = (await until(ws, "message"))["message"]["html"]
         assert apology == html.escape(CATALOG.t("vi", "common.error"), quote=False)
+
+
+async def test_replies_are_shown_in_the_chats_turn(
+    channel: WebChannel, tmp_path: Path
+) -> None:
+    """A typed answer still being handled and an upload sent meanwhile: each reply is shown
+    inside its event's turn (the dispatcher's, here one lock), so the upload is handled only
+    once the answer's reply is out and the replies keep the events' order."""
+    gate, turn = asyncio.Event(), asyncio.Lock()
+    shown: dict[str, tuple[list[str], list[str]]] = {}  # event -> bot bubbles (start, end)
+
+    def bubbles(chat_id: str) -> list[str]:
+        return [m.html for m in channel.history(chat_id) if m.sender == "bot"]
+
+    async def slow_text(event: Inbound, deliver: Deliver | None = None) -> list[Reply]:
+        name, chat_id = event.text or "upload", event.sender.chat_id
+        async with turn:
+            at_start = bubbles(chat_id)
+            if event.text:
+                await gate.wait()
+            replies = [Reply(f"re {name}")]
+            if deliver is not None:
+                await deliver(replies)
+            shown[name] = (at_start, bubbles(chat_id))
+            return replies
+
+    server = WebServer(channel, slow_text, catalog=CATALOG, upload_dir=tmp_path)
+    async with TestClient(TestServer(server.app())) as client:
+        await open_page(client)
+        async with client.ws_connect("/ws") as ws:
+            await frame(ws)
+            await ws.send_json({"type": "text", "text": "slow"})
+            await until(ws, "message")  # the typed text's own bubble: it is being handled
+            form = aiohttp.FormData()
+            form.add_field("file", PDF, filename="a.pdf", content_type="application/pdf")
+            upload = asyncio.create_task(client.post("/upload", data=form))
+            await until(ws, "message")  # the upload's own bubble: it waits for its turn
+            gate.set()
+            assert (await until(ws, "message"))["message"]["html"] == "re slow"
+            assert (await until(ws, "message"))["message"]["html"] == "re upload"
+            assert (await upload).status == 200
+    assert shown == {"slow": ([], ["re slow"]), "upload": (["re slow"], ["re slow", "re upload"])}
 
 
 async def test_upload_becomes_an_attachment(

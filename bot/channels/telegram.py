@@ -18,30 +18,31 @@ from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
-from aiogram.client.telegram import TelegramAPIServer
+from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.exceptions import AiogramError
+from aiogram.exceptions import AiogramError, TelegramNetworkError
 from aiogram.methods import GetUpdates, Response, TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiogram.types import BotCommand
+from aiogram.types import BotCommand, File, Message, Update, User
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
+from aiohttp_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError
 
 from bot.channels.telegram_outbound import TelegramChannel
-from bot.channels.telegram_session import JsonSession
 from bot.channels.telegram_updates import (
     DEFAULT_APOLOGY,
     Apology,
-    ConversationHandler,
     UpdateProcessor,
     bot_username,
     default_apology,
 )
 from common.clock import Clock
+from common.messages import ConversationHandler
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +62,23 @@ __all__ = [
 ]
 
 ALLOWED_UPDATES = ["message", "callback_query"]
+# Connections kept open to the Bot API at most (aiohttp keeps them alive between calls).
+# Replies to many chats go out at once; the outbox sends 30 a second at most.
+CONNECTIONS = 100
 
 
-def build_bot(token: str, api_url: str | None = None, *, timeout: float = 30.0) -> Bot:
-    """A Bot speaking HTML by default; `api_url` points it at another Bot API server
-    (a local telegram-bot-api, or the fake in tests), e.g. "http://127.0.0.1:8081"."""
-    if api_url:
-        session = JsonSession(api=TelegramAPIServer.from_base(api_url), timeout=timeout)
-    else:
-        session = JsonSession(timeout=timeout)
+def build_bot(token: str, api_url: str | None = None, *, proxy: str | None = None,
+              timeout: float = 30.0) -> Bot:  # fmt: skip
+    """A Bot speaking HTML by default, on aiogram's own aiohttp session.
+
+    `api_url` points it at another Bot API server (a local telegram-bot-api, or the fake in
+    tests), e.g. "http://127.0.0.1:8081"; `proxy` (http://, socks5://, with user:password if
+    needed) carries every call, file downloads included. `timeout`: seconds per call (a long
+    poll gets its polling timeout on top)."""
+    api = TelegramAPIServer.from_base(api_url) if api_url else PRODUCTION
+    session = AiohttpSession(api=api, proxy=proxy, limit=CONNECTIONS, timeout=timeout)
+    if proxy:
+        session.middleware(ProxyFailures())
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
@@ -79,6 +88,22 @@ async def set_commands(
     """The command menu: (command without slash, description) pairs, per language."""
     menu = [BotCommand(command=name, description=text) for name, text in commands]
     await bot.set_my_commands(menu, language_code=language_code)
+
+
+class ProxyFailures(BaseRequestMiddleware):
+    """A proxy that refuses (wrong password), fails or times out: a network error like any.
+
+    aiohttp-socks raises its own exceptions for these, which aiogram does not turn into
+    TelegramNetworkError as it does aiohttp's; here they are, so the callers (replies, the
+    outbox's retries, polling) treat a proxy failure as the network failure it is."""
+
+    async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
+                       method: TelegramMethod[TelegramType]) -> Response[TelegramType]:  # fmt: skip
+        try:
+            return await make_request(bot, method)
+        except (ProxyError, ProxyConnectionError, ProxyTimeoutError) as error:
+            message = f"proxy: {type(error).__name__}: {error}"
+            raise TelegramNetworkError(method=method, message=message) from error
 
 
 class PollWhenSettled(BaseRequestMiddleware):
@@ -255,20 +280,17 @@ async def run_webhook(
 
 # aiogram parses every Bot API answer as `Response[<result type>]`; pydantic keeps those
 # generic classes only weakly, so each full garbage collection drops them and the next call
-# rebuilds the schema (hundreds of milliseconds under load). Holding them here keeps them.
+# rebuilds the schema (a few milliseconds each, far more under load). Holding them here keeps
+# them: one for the result type of each method the bot calls.
 _RESPONSE_TYPES: list[Any] = []
 
 
 def keep_response_types() -> None:
-    from aiogram import methods
-    from aiogram.methods.base import Response
-
-    used: list[type[TelegramMethod[Any]]] = [
-        getattr(methods, name)
-        for name in ("GetMe", "GetUpdates", "GetFile", "SendMessage", "EditMessageText",
-                     "EditMessageReplyMarkup", "AnswerCallbackQuery", "SendDocument",
-                     "SendPhoto", "DeleteWebhook", "SetWebhook", "SetMyCommands",
-                     "SendChatAction")
-    ]
-    for method in used:
-        _RESPONSE_TYPES.append(Response[method.__returning__])  # type: ignore[name-defined]
+    _RESPONSE_TYPES.extend([
+        Response[User],  # getMe
+        Response[list[Update]],  # getUpdates
+        Response[File],  # getFile
+        Response[Message],  # sendMessage, sendDocument, sendPhoto
+        Response[Message | bool],  # editMessageText, editMessageReplyMarkup
+        Response[bool],  # answerCallbackQuery, setMyCommands, (delete|set)Webhook...
+    ])

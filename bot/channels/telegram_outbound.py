@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -37,7 +37,6 @@ from aiogram.types import (
     Message,
 )
 
-from bot.channels.telegram_session import JsonSession
 from bot.channels.telegram_text import CAPTION_LIMIT, TEXT_LIMIT, split_html, visible_length
 from common.messages import (
     Capabilities,
@@ -55,6 +54,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
+Markup = InlineKeyboardMarkup | None
 
 CALLBACK_DATA_LIMIT = 64  # bytes
 # Bad requests that mean "this person cannot be reached", not "this message is wrong".
@@ -66,44 +66,22 @@ Rows = tuple[tuple[tuple[str, str], ...], ...]  # (label, token) per button, per
 
 def keyboard(choices: list[list[Choice]]) -> InlineKeyboardMarkup | None:
     """Rows of choices as an inline keyboard; refuses tokens Telegram would reject."""
-    return _markup_or_none(_rows(choices))
-
-
-def _rows(choices: list[list[Choice]]) -> Rows | None:
     if not choices:
         return None
     for choice in (c for row in choices for c in row):
         if not 1 <= len(choice.token.encode()) <= CALLBACK_DATA_LIMIT:
             raise ValueError(f"choice token must be 1-64 bytes of UTF-8: {choice.token!r}")
-    return tuple(tuple((c.label, c.token) for c in row) for row in choices if row)
+    return _markup(tuple(tuple((c.label, c.token) for c in row) for row in choices if row))
 
 
 # The same keyboards come back again and again (an item's answer buttons, "Tiếp tục"):
-# build each one once, as aiogram's (immutable) object and as the JSON a text call carries.
+# build each one once (aiogram's objects are immutable, so calls can share them).
 @functools.lru_cache(maxsize=2048)
 def _markup(rows: Rows) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[
         [InlineKeyboardButton(text=label, callback_data=token) for label, token in row]
         for row in rows
     ])
-
-
-@functools.lru_cache(maxsize=2048)
-def _markup_json(rows: Rows) -> Mapping[str, Any]:
-    # Only ever serialised, never changed (it is shared by every call that uses it).
-    return {"inline_keyboard": [[{"text": label, "callback_data": token} for label, token in row]
-                                for row in rows]}  # fmt: skip
-
-
-def _markup_or_none(rows: Rows | None) -> InlineKeyboardMarkup | None:
-    return None if rows is None else _markup(rows)
-
-
-def _with_markup(payload: dict[str, Any], rows: Rows | None) -> dict[str, Any]:
-    """`payload` with the keyboard, if any (no keyboard: an edit removes the old one)."""
-    if rows is not None:
-        payload["reply_markup"] = _markup_json(rows)
-    return payload
 
 
 def to_delivery_error(error: Exception) -> DeliveryError:
@@ -133,36 +111,18 @@ def is_not_modified(error: TelegramBadRequest) -> bool:
 
 class Outbound:
     """Sends replies to one bot. Interactive replies wait out short flood limits
-    (`flood_wait` seconds at most); the outbox sets 0 and reschedules on RateLimited.
-
-    Texts, edits and answers to button presses (nearly every call a conversation makes) go
-    through `JsonSession.post`: JSON in, JSON out, no aiogram model built unless the call
-    fails. Files go through aiogram's own call."""
+    (`flood_wait` seconds at most); the outbox sets 0 and reschedules on RateLimited."""
 
     def __init__(self, bot: Bot, *, flood_wait: float = 0.0, sleep: Sleep = asyncio.sleep):
-        if not isinstance(bot.session, JsonSession):
-            raise TypeError("Outbound needs a bot made by build_bot (a JsonSession)")
         self.bot = bot
-        self.session = bot.session
-        self.parse_mode = bot.default.parse_mode if bot.default else None
         self.flood_wait = flood_wait
         self.sleep = sleep
 
     async def call(self, method: TelegramMethod[T]) -> T:
-        return await self._waiting(lambda: self.bot(method))
-
-    async def post(self, api_method: str, payload: dict[str, Any],
-                   method: Callable[[], TelegramMethod[Any]]) -> Any:  # fmt: skip
-        """A call without files, its result as plain JSON (see `JsonSession.post`)."""
-        return await self._waiting(
-            lambda: self.session.post(self.bot, api_method, payload, method)
-        )
-
-    async def _waiting(self, call: Callable[[], Awaitable[T]]) -> T:
         waited = 0.0
         while True:
             try:
-                return await call()
+                return await self.bot(method)
             except TelegramRetryAfter as error:
                 if waited + error.retry_after > self.flood_wait:
                     raise
@@ -170,11 +130,7 @@ class Outbound:
                 await self.sleep(error.retry_after)
 
     async def answer_callback(self, query_id: str, toast: str) -> None:
-        payload: dict[str, Any] = {"callback_query_id": query_id}
-        if toast:
-            payload["text"] = toast
-        await self.post("answerCallbackQuery", payload,
-                        lambda: AnswerCallbackQuery(callback_query_id=query_id, text=toast))
+        await self.call(AnswerCallbackQuery(callback_query_id=query_id, text=toast or None))
 
     async def deliver(
         self, chat_id: int | str, reply: Reply, *, edit_message_id: int | None = None
@@ -184,76 +140,57 @@ class Outbound:
         The keyboard goes on the last message. None when there was nothing to send (a reply
         with only a toast).
         """
-        rows = _rows(reply.choices)
+        markup = keyboard(reply.choices)
         upload = reply.document or reply.photo
         if upload is not None:
-            return await self._send_file(chat_id, reply, upload, _markup_or_none(rows))
+            return await self._send_file(chat_id, reply, upload, markup)
         if not reply.text:
             if edit_message_id is not None and reply.edit:
-                return await self._edit_markup(chat_id, edit_message_id, rows)
-            if rows is not None:  # Telegram cannot show buttons without a text
+                return await self._edit_markup(chat_id, edit_message_id, markup)
+            if markup is not None:  # Telegram cannot show buttons without a text
                 log.warning("reply to %s has choices but no text: not sent", chat_id)
             return None
         parts = split_html(reply.text, TEXT_LIMIT)
         last: int | None = None
         for index, part in enumerate(parts):
-            part_rows = rows if index == len(parts) - 1 else None
+            part_markup = markup if index == len(parts) - 1 else None
             if index == 0 and edit_message_id is not None and reply.edit:
-                last = await self._edit_or_send(chat_id, edit_message_id, part, part_rows)
+                last = await self._edit_or_send(chat_id, edit_message_id, part, part_markup)
             else:
-                last = await self._send_text(chat_id, part, part_rows)
+                last = await self._send_text(chat_id, part, part_markup)
         return last
 
-    def _text_payload(self, chat_id: int | str, text: str, rows: Rows | None,
-                      **more: Any) -> dict[str, Any]:  # fmt: skip
-        payload: dict[str, Any] = {"chat_id": chat_id, **more, "text": text}
-        if self.parse_mode:
-            payload["parse_mode"] = self.parse_mode
-        return _with_markup(payload, rows)
-
-    async def _send_text(self, chat_id: int | str, text: str, rows: Rows | None) -> int:
-        sent = await self.post(
-            "sendMessage", self._text_payload(chat_id, text, rows),
-            lambda: SendMessage(chat_id=chat_id, text=text, reply_markup=_markup_or_none(rows)),
-        )
-        return int(sent["message_id"])
+    async def _send_text(self, chat_id: int | str, text: str, markup: Markup) -> int:
+        sent = await self.call(SendMessage(chat_id=chat_id, text=text, reply_markup=markup))
+        return sent.message_id
 
     async def _edit_or_send(
-        self, chat_id: int | str, message_id: int, text: str, rows: Rows | None
+        self, chat_id: int | str, message_id: int, text: str, markup: Markup
     ) -> int:
         try:
-            await self.post(
-                "editMessageText", self._text_payload(chat_id, text, rows, message_id=message_id),
-                lambda: EditMessageText(chat_id=chat_id, message_id=message_id, text=text,
-                                        reply_markup=_markup_or_none(rows)),
-            )  # fmt: skip
+            await self.call(EditMessageText(chat_id=chat_id, message_id=message_id, text=text,
+                                            reply_markup=markup))  # fmt: skip
             return message_id
         except TelegramBadRequest as error:
             if is_not_modified(error):  # pressing the same button twice
                 return message_id
             # Deleted, too old, or a document caption: a new message says the same thing.
             log.info("edit of %s/%s failed (%s), sending instead", chat_id, message_id, error)
-            return await self._send_text(chat_id, text, rows)
+            return await self._send_text(chat_id, text, markup)
 
-    async def _edit_markup(
-        self, chat_id: int | str, message_id: int, rows: Rows | None
-    ) -> int | None:
+    async def _edit_markup(self, chat_id: int | str, message_id: int, markup: Markup
+                           ) -> int | None:  # fmt: skip
         try:
-            await self.post(
-                "editMessageReplyMarkup",
-                _with_markup({"chat_id": chat_id, "message_id": message_id}, rows),
-                lambda: EditMessageReplyMarkup(chat_id=chat_id, message_id=message_id,
-                                               reply_markup=_markup_or_none(rows)),
-            )  # fmt: skip
+            await self.call(EditMessageReplyMarkup(chat_id=chat_id, message_id=message_id,
+                                                   reply_markup=markup))  # fmt: skip
         except TelegramBadRequest as error:
             if not is_not_modified(error):
                 log.info("keyboard edit of %s/%s failed: %s", chat_id, message_id, error)
                 return None
         return message_id
 
-    async def _send_file(
-        self, chat_id: int | str, reply: Reply, upload: OutFile, markup: InlineKeyboardMarkup | None
-    ) -> int:
+    async def _send_file(self, chat_id: int | str, reply: Reply, upload: OutFile,
+                         markup: Markup) -> int:  # fmt: skip
         caption: str | None = reply.text or None
         if caption is not None and visible_length(caption) > CAPTION_LIMIT:
             # Too long for a caption: the text goes first as messages, the file after it.

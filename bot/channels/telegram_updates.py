@@ -1,25 +1,36 @@
-"""One Telegram update through the conversation handler and back, failures included."""
+"""One Telegram update through the conversation handler and back, failures included.
+
+The replies are sent by the `deliver` handed to the conversation handler with the event, in
+the chat's turn (see bot/channels/conversation.py): no lock of our own here. A pressed
+button's query is answered exactly once, whatever happens.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import AiogramError
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 
+from bot.channels.conversation import converse
 from bot.channels.telegram_inbound import callback_to_inbound, message_to_inbound
 from bot.channels.telegram_outbound import Outbound, Sleep, chat_ref, to_delivery_error
 from common.clock import Clock, SystemClock
-from common.messages import Inbound, InboundKind, RateLimited, Reply, Unreachable
+from common.messages import (
+    ConversationHandler,
+    Inbound,
+    InboundKind,
+    RateLimited,
+    Reply,
+    Unreachable,
+)
 
 log = logging.getLogger(__name__)
 
-ConversationHandler = Callable[[Inbound], Awaitable[list[Reply]]]
 # The text sent when the conversation code fails; the composition root plugs the catalog.
 Apology = Callable[[Inbound], str]
 DEFAULT_APOLOGY = "Xin lỗi, đã có lỗi xảy ra. Vui lòng thử lại."
@@ -35,30 +46,9 @@ async def bot_username(bot: Bot) -> str:
     return (await bot.me()).username or ""
 
 
-class ChatQueue:
-    """One update per chat at a time, in arrival order, so replies keep the order of the
-    messages they answer (two quick messages must not get their answers swapped)."""
-
-    def __init__(self) -> None:
-        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}  # chat -> (lock, holders)
-
-    @contextlib.asynccontextmanager
-    async def turn(self, chat_id: int) -> AsyncIterator[None]:
-        lock, holders = self._locks.get(chat_id, (asyncio.Lock(), 0))
-        self._locks[chat_id] = (lock, holders + 1)
-        try:
-            async with lock:  # asyncio.Lock is FIFO: waiters go in arrival order
-                yield
-        finally:
-            lock, holders = self._locks[chat_id]
-            if holders == 1:
-                del self._locks[chat_id]  # idle chats cost nothing
-            else:
-                self._locks[chat_id] = (lock, holders - 1)
-
-
 class UpdateProcessor:
-    """Runs the conversation handler for each update and delivers its replies.
+    """Runs the conversation handler for each update; its replies are sent in the chat's
+    turn (see the module's docstring).
 
     aiogram calls `on_message` / `on_callback`; each spawns a task and returns at once, so
     chats are served concurrently and `drain` can wait for every update in flight.
@@ -79,7 +69,6 @@ class UpdateProcessor:
         self.apology = apology
         self.clock = clock or SystemClock()
         self.outbound = Outbound(bot, flood_wait=flood_wait, sleep=sleep)
-        self._chats = ChatQueue()
         self._tasks: set[asyncio.Task[None]] = set()
         self.last_update_id: int | None = None  # the newest update taken in (polling)
 
@@ -116,43 +105,39 @@ class UpdateProcessor:
         task.add_done_callback(self._tasks.discard)
 
     async def _process_message(self, message: Message) -> None:
-        async with self._chats.turn(message.chat.id):
-            try:
-                username = await bot_username(self.bot)
-                event = message_to_inbound(
-                    self.bot, message, clock=self.clock, bot_username=username
-                )
-                await self._deliver(event, await self._handle(event))
-            except Exception:  # a task has nobody to report to: log, never crash the loop
-                log.exception("failed to process message %s", message.message_id)
+        try:
+            username = await bot_username(self.bot)
+            event = message_to_inbound(self.bot, message, clock=self.clock, bot_username=username)
+
+            async def deliver(replies: list[Reply]) -> None:
+                await self._deliver(event, replies)
+
+            await converse(self.handler, event, deliver, self._apology)
+        except Exception:  # a task has nobody to report to: log, never crash the loop
+            log.exception("failed to process message %s", message.message_id)
 
     async def _process_callback(self, query: CallbackQuery) -> None:
-        chat_id = query.message.chat.id if query.message else query.from_user.id
-        async with self._chats.turn(chat_id):
-            toast: str | None = None
-            try:
-                event = callback_to_inbound(query, clock=self.clock)
-                replies = await self._handle(event)
-                toast = next((r.toast for r in replies if r.toast), None)
-            except Exception:
-                log.exception("failed to convert callback query %s", query.id)
-                return
-            finally:
-                # Exactly one answer per query, whatever happened: it stops the spinner.
-                await self._answer(query.id, toast)
-            try:
-                await self._deliver(event, replies)
-            except Exception:
-                log.exception("failed to deliver replies to callback query %s", query.id)
+        answered = False
 
-    async def _handle(self, event: Inbound) -> list[Reply]:
+        async def answer(toast: str | None) -> None:
+            nonlocal answered
+            if not answered:
+                answered = True
+                await self._answer(query.id, toast)
+
         try:
-            return await self.handler(event)
+            event = callback_to_inbound(query, clock=self.clock)
+
+            async def deliver(replies: list[Reply]) -> None:
+                # The answer first: it stops the button's spinner before the edit arrives.
+                await answer(next((r.toast for r in replies if r.toast), None))
+                await self._deliver(event, replies)
+
+            await converse(self.handler, event, deliver, self._apology)
         except Exception:
-            log.exception(
-                "conversation handler failed on %s from %s", event.kind, event.sender.chat_id
-            )
-            return [Reply(text=self._apology(event))]
+            log.exception("failed to process callback query %s", query.id)
+        finally:
+            await answer(None)  # exactly one answer per query, whatever happened
 
     def _apology(self, event: Inbound) -> str:
         try:

@@ -26,15 +26,21 @@ from urllib.parse import quote, urlsplit
 
 from aiohttp import BodyPartReader, WSMsgType, web
 
+from bot.channels.conversation import converse
 from bot.channels.web import WebChannel
 from bot.channels.web_protocol import PLATFORM, ProtocolError, event_inbound
 from bot.channels.web_session import COOKIE_MAX_AGE, COOKIE_NAME, SessionSigner, new_chat_id
 from common.i18n import DEFAULT_LOCALE, Catalog, normalize_locale
-from common.messages import Attachment, Inbound, InboundKind, Reply, Sender
+from common.messages import (
+    Attachment,
+    ConversationHandler,
+    Inbound,
+    InboundKind,
+    Reply,
+    Sender,
+)
 
 log = logging.getLogger(__name__)
-
-ConversationHandler = Callable[[Inbound], Awaitable[list[Reply]]]
 
 STATIC_DIR = Path(__file__).parent / "web_static"
 STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
@@ -181,13 +187,15 @@ class WebServer:
         await self._handle(inbound)
 
     async def _handle(self, inbound: Inbound) -> None:
-        chat_id = inbound.sender.chat_id
-        try:
-            replies = await self.handler(inbound)
-        except Exception:  # the dispatcher apologises itself; this is the last resort
-            log.exception("web chat %s: handling failed", chat_id)
-            replies = [Reply(self.catalog.t(inbound.sender.language or "vi", "common.error"))]
-        await self.channel.deliver_all(chat_id, replies, inbound.message_id)
+        """The replies are shown in the chat's turn (bot/channels/conversation.py), so two
+        quick events (a typed answer and an upload) keep their order."""
+        async def deliver(replies: list[Reply]) -> None:
+            await self.channel.deliver_all(inbound.sender.chat_id, replies, inbound.message_id)
+
+        await converse(self.handler, inbound, deliver, self._apology)
+
+    def _apology(self, inbound: Inbound) -> str:
+        return self.catalog.t(inbound.sender.language or "vi", "common.error")
 
     async def upload(self, request: web.Request) -> web.Response:
         chat_id = self.require_chat(request)
