@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from bot.app import App
-from bot.cli import Context, cli, pass_ctx, with_app
 from bot.cli_output import json_text, table
+from bot.cli_root import Context, cli, pass_ctx, with_app
 from common.localtime import fmt_datetime
 from storage.db.engine import transaction
 from storage.formats.campaign_spec import CampaignSpec, Problem

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli import Context, cli
+from bot.cli_root import Context, cli
 
 
 @cli.command("demo")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
-from bot.cli import Context, cli, pass_ctx, with_app
+from bot.cli_root import Context, cli, pass_ctx, with_app
 from storage.db.models import Campaign, Team
 from storage.formats.export_xlsx import begin_snapshot, export_workbook
 from storage.formats.export_zip import export_evidence_zip

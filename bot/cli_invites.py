@@ -8,8 +8,8 @@ from typing import Any
 import click
 
 from bot.app import App
-from bot.cli import Context, cli, pass_ctx, with_app
 from bot.cli_output import csv_text, json_text, table
+from bot.cli_root import Context, cli, pass_ctx, with_app
 from common.localtime import fmt_date
 from storage.db.engine import transaction
 from storage.db.models import Role

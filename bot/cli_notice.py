@@ -12,22 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
-from bot.cli import Context, cli, pass_ctx, with_app
 from bot.cli_output import json_text, table
+from bot.cli_root import Context, cli, pass_ctx, with_app
 from common.localtime import fmt_datetime, parse_local
 from storage.db.engine import transaction
-from storage.db.models import Campaign, Notice, OutboxMessage
+from storage.db.models import Campaign, Notice
 from storage.services import campaigns
 from storage.services.notices import (
     AUDIENCES,
     NoticeError,
     NoticeReport,
     create_notice,
-    dispatch_due_notices,
+    dispatch_notice,
     notice_report,
     parse_audience,
     resolve_audience,
@@ -103,16 +102,11 @@ async def notice_send(
 
 
 async def _recipients(session: AsyncSession, stored: Notice, now: datetime) -> int:
-    """Due now: dispatch (see the module docstring) and count its rows; later: how many
-    the audience would reach today."""
+    """Due now: dispatch it (see the module docstring), one outbox row per recipient;
+    later: how many the audience would reach today."""
     if stored.send_at > now:
         return len(await resolve_audience(session, stored.campaign_id, stored.audience, now))
-    await dispatch_due_notices(session, now)
-    count = await session.scalar(
-        select(func.count()).select_from(OutboxMessage)
-        .where(OutboxMessage.notice_id == stored.id)
-    )
-    return int(count or 0)
+    return await dispatch_notice(session, stored, now)
 
 
 def _report_stored(ctx: Context, stored: Notice, tz: str, recipients: int, *,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bot.app import App
-from bot.cli import Context, cli, with_app
+from bot.cli_root import Context, cli, with_app
 
 
 @cli.command("run")

@@ -14,6 +14,7 @@ from handlers.context import Turn
 from handlers.unit import roles
 from storage.db.models import Assignment, Role
 from storage.services import audit
+from storage.services.assignments import assignment_by_id
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ async def assignment_in_scope(
 ) -> Assignment | None:
     """The assignment if the person may `need` ("sees", "reviews", "leads") it, else None
     after a polite refusal (an unknown id is refused the same way as a foreign one)."""
-    assignment = await turn.session.get(Assignment, assignment_id or 0)
+    assignment = await assignment_by_id(turn.session, assignment_id or 0)
     scope = await scope_of(turn)
     if assignment is None or not getattr(scope, need)(assignment):
         await deny(turn, action, f"assignment:{assignment_id}")

@@ -1,16 +1,16 @@
 """/broadcast: an admin (any audience) or a team leader (their team) writes a notice, picks
 the audience, sees a preview with the number of recipients, sends now or at a time.
 
-It uses the same service and outbox as `cchc-bot notice send` (storage/notices.py), and
-offers a delivery report (sent, pending, failed, unreachable) afterwards.
+It uses the same service and outbox as `cchc-bot notice send` (storage/services/notices.py):
+a notice due now is dispatched in the same transaction, a later one by the scheduler
+(schedules/notices.py). It offers a delivery report (sent, pending, failed, unreachable)
+afterwards.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from html import escape
-
-from sqlalchemy import select
 
 from common.localtime import fmt_datetime, parse_local
 from common.messages import Choice
@@ -19,26 +19,28 @@ from handlers.cards import short
 from handlers.context import Turn
 from handlers.onboarding import stale_button
 from handlers.tokens import Token, make
-from storage.db.models import Campaign, Notice, Team
+from storage.db.models import Campaign
+from storage.services.campaigns import campaign_by_id, open_campaigns
 from storage.services.notices import (
     NoticeError,
     create_notice,
-    dispatch_due_notices,
+    dispatch_notice,
+    notice_by_id,
     notice_report,
     resolve_audience,
     store_notice_file,
 )
+from storage.services.teams import campaign_teams, team_id_by_code
 
 TEXT_LIMIT = 3500  # leaves room for the header within Telegram's 4096
 ADMIN_AUDIENCES = ("all", "pending", "overdue", "leaders")
 
 
 async def _campaigns(turn: Turn, scope: Scope) -> list[Campaign]:
-    query = select(Campaign).where(Campaign.closed_at.is_(None)).order_by(Campaign.created_at)
-    if not scope.admin:
-        query = query.where(Campaign.id.in_(
-            select(Team.campaign_id).where(Team.id.in_(scope.leader_teams))))
-    return list(await turn.session.scalars(query))
+    """The open campaigns the person may write to: all for an admin, else the ones they
+    lead a team of."""
+    return await open_campaigns(turn.session,
+                                of_teams=None if scope.admin else scope.leader_teams)
 
 
 async def start(turn: Turn) -> None:
@@ -102,8 +104,7 @@ async def received_file(turn: Turn) -> None:
 async def _ask_audience(turn: Turn) -> None:
     scope = await scope_of(turn)
     campaign_id = int(turn.state.data["c"])
-    teams = list(await turn.session.scalars(
-        select(Team).where(Team.campaign_id == campaign_id).order_by(Team.code)))
+    teams = await campaign_teams(turn.session, campaign_id)
     if not scope.admin:
         teams = [t for t in teams if t.id in scope.leader_teams]
     rows = []
@@ -123,8 +124,7 @@ async def _allowed_audience(turn: Turn, audience: str) -> bool:
     if not audience.startswith("team:"):
         return False
     code = audience.split(":", 1)[1]
-    team_id = await turn.session.scalar(select(Team.id).where(
-        Team.campaign_id == int(turn.state.data.get("c") or 0), Team.code == code))
+    team_id = await team_id_by_code(turn.session, int(turn.state.data.get("c") or 0), code)
     return team_id in scope.leader_teams
 
 
@@ -164,7 +164,7 @@ async def ask_time(turn: Turn, token: Token) -> None:
 
 
 async def typed_time(turn: Turn) -> None:
-    campaign = await turn.session.get(Campaign, int(turn.state.data.get("c") or 0))
+    campaign = await campaign_by_id(turn.session, int(turn.state.data.get("c") or 0))
     assert campaign is not None
     try:
         when = parse_local(turn.inbound.text, campaign.timezone)
@@ -188,14 +188,16 @@ async def send(turn: Turn, token: Token) -> None:
     if not await _allowed_audience(turn, data["audience"]):
         await deny(turn, "broadcast.audience", data["audience"])
         return
-    campaign = await turn.session.get(Campaign, int(data["c"]))
+    campaign = await campaign_by_id(turn.session, int(data["c"]))
     assert campaign is not None
     scheduled = token.args[:1] == ("at",) and data.get("at")
     send_at = datetime.fromisoformat(data["at"]) if scheduled else turn.now
     notice = await create_notice(turn.session, campaign, audience=data["audience"],
                                  text=data["text"], send_at=send_at, now=turn.now,
                                  created_by=turn.person.id, file_path=data.get("file"))
-    written = await dispatch_due_notices(turn.session, turn.now)
+    # Due now: its outbox rows are written with it (a later one is the scheduler's).
+    written = (await dispatch_notice(turn.session, notice, turn.now)
+               if notice.send_at <= turn.now else 0)
     turn.wrote_outbox = written > 0
     turn.set_state("idle")
     key = "broadcast.sent" if send_at <= turn.now else "broadcast.scheduled"
@@ -209,7 +211,7 @@ async def cancel(turn: Turn, token: Token) -> None:
 
 
 async def report(turn: Turn, token: Token) -> None:
-    notice = await turn.session.get(Notice, token.int_arg(0) or 0)
+    notice = await notice_by_id(turn.session, token.int_arg(0) or 0)
     scope = await scope_of(turn)
     if notice is None or not (scope.admin or notice.created_by == turn.person.id):
         await deny(turn, "broadcast.report", f"notice:{token.int_arg(0)}")

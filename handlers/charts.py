@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from schedules.summaries import TeamSummary
+from storage.services.team_status import TeamSummary
 
 # Colours a leader reads at a glance: green done, blue working, amber returned, grey idle.
 SERIES = (

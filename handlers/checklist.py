@@ -12,6 +12,7 @@ from typing import Any
 from common.messages import Choice
 from handlers.cards import item_card, mark_of, pager, short, value_text
 from handlers.context import Turn
+from handlers.evidence_ask import ask_evidence
 from handlers.onboarding import stale_button
 from handlers.review import show_review
 from handlers.tokens import Token, make
@@ -151,8 +152,6 @@ async def save_answer(
     saved = turn.t("checklist.saved", code=escape(item.code),
                    value=value_text(turn, item, value))
     if pressed:
-        from handlers.evidence import ask_evidence  # evidence imports this module
-
         toast = turn.t("checklist.saved_toast")
         if _asks_evidence(item, states):  # this item's evidence is next: one card says both
             ask_evidence(turn, item, prefix=saved + "\n\n", edit=True, toast=toast)
@@ -177,8 +176,6 @@ def _asks_evidence(item: ItemInfo, states: dict[int, AnswerState]) -> bool:
 async def _after_answer(
     turn: Turn, ctx: UnitContext, item: ItemInfo, states: dict[int, AnswerState], prefix: str
 ) -> None:
-    from handlers.evidence import ask_evidence
-
     if _asks_evidence(item, states):
         ask_evidence(turn, item, prefix=prefix)
         return

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from html import escape
 
-from common.messages import Choice
 from handlers.checklist import show_item, show_next
 from handlers.context import Turn
+from handlers.evidence_ask import ask_evidence, evidence_buttons
 from handlers.onboarding import stale_button
-from handlers.tokens import Token, make
+from handlers.tokens import Token
 from handlers.unit import UnitContext, active_unit
 from storage.services.checklist import ItemInfo
 from storage.services.evidence import extension, is_allowed
@@ -17,22 +17,6 @@ from storage.services.submissions import add_evidence, answer_states, edit_refus
 
 NOTE_MAX_LENGTH = 1000
 WAITING_STATES = ("evidence", "answer", "multi", "note")
-
-
-def _buttons(turn: Turn, item: ItemInfo) -> list[list[Choice]]:
-    rows = [[turn.button("evidence.next", make("n", item.id))]]
-    if item.evidence == "required":
-        rows.append([turn.button("evidence.explain", make("x", item.id))])
-    rows.append([turn.button("evidence.back_to_item", make("g", item.id))])
-    return rows
-
-
-def ask_evidence(turn: Turn, item: ItemInfo, *, prefix: str = "", edit: bool = False,
-                 toast: str | None = None) -> None:
-    turn.set_state("evidence", item=item.id)
-    key = "evidence.ask_required" if item.evidence == "required" else "evidence.ask_optional"
-    turn.say(prefix + turn.t(key, code=escape(item.code)), _buttons(turn, item), edit=edit,
-             toast=toast)
 
 
 async def _item(turn: Turn, item_id: int | None) -> tuple[UnitContext, ItemInfo] | None:
@@ -99,7 +83,8 @@ async def typed_in_evidence(turn: Turn) -> None:
     found = await _item(turn, turn.state.data.get("item"))
     if found is None:
         return
-    turn.say(turn.t("evidence.waiting", code=escape(found[1].code)), _buttons(turn, found[1]))
+    turn.say(turn.t("evidence.waiting", code=escape(found[1].code)),
+             evidence_buttons(turn, found[1]))
 
 
 async def received_file(turn: Turn) -> None:
@@ -116,7 +101,7 @@ async def received_file(turn: Turn) -> None:
         return
     problem = _file_problem(turn, attachment.file_name, attachment.size)
     if problem:
-        turn.say(problem, _buttons(turn, item))
+        turn.say(problem, evidence_buttons(turn, item))
         return
     await _keep(turn, ctx, item)
 
@@ -153,7 +138,7 @@ async def _keep(turn: Turn, ctx: UnitContext, item: ItemInfo) -> None:
     if turn.state.state != "answer":
         turn.set_state("evidence", item=item.id)
     turn.say(turn.t(key, name=escape(attachment.file_name), size=_size(stored.size),
-                    count=count, code=escape(item.code)), _buttons(turn, item))
+                    count=count, code=escape(item.code)), evidence_buttons(turn, item))
 
 
 def _size(size: int) -> str:

@@ -10,8 +10,9 @@ from handlers.onboarding import stale_button
 from handlers.team import show_thread
 from handlers.tokens import Token
 from handlers.unit import active_unit
-from storage.db.models import Assignment, Question, Submission
 from storage.services import questions
+from storage.services.answers_read import submission_assignment_id
+from storage.services.assignments import assignment_by_id
 
 TEXT_LIMIT = questions.TEXT_LIMIT
 
@@ -20,7 +21,8 @@ async def ask_command(turn: Turn) -> None:
     ctx = await active_unit(turn)
     if ctx is None:
         return
-    assignment = await turn.session.get(Assignment, ctx.role.assignment_id)
+    assert ctx.role.assignment_id is not None  # active_unit made sure
+    assignment = await assignment_by_id(turn.session, ctx.role.assignment_id)
     assert assignment is not None
     await show_thread(turn, assignment, ctx.submission)
     turn.set_state("question")
@@ -41,7 +43,8 @@ async def typed_question(turn: Turn) -> None:
     text = turn.inbound.text.strip()
     if _too_long(turn, text):
         return
-    assignment = await turn.session.get(Assignment, ctx.role.assignment_id)
+    assert ctx.role.assignment_id is not None  # active_unit made sure
+    assignment = await assignment_by_id(turn.session, ctx.role.assignment_id)
     assert assignment is not None
     await questions.ask(turn.session, assignment, ctx.submission.id, text,
                         person_id=turn.person.id, person_name=turn.person.full_name,
@@ -52,13 +55,13 @@ async def typed_question(turn: Turn) -> None:
 
 
 async def answer_button(turn: Turn, token: Token) -> None:
-    question = await turn.session.get(Question, token.int_arg(0) or 0)
+    question = await questions.question_by_id(turn.session, token.int_arg(0) or 0)
     if question is None or question.parent_id is not None:
         await stale_button(turn)
         return
-    submission = await turn.session.get(Submission, question.submission_id)
-    assert submission is not None
-    assignment = await assignment_in_scope(turn, submission.assignment_id, "question.answer",
+    assignment_id = await submission_assignment_id(turn.session, question.submission_id)
+    assert assignment_id is not None  # a question belongs to a report
+    assignment = await assignment_in_scope(turn, assignment_id, "question.answer",
                                            need="reviews")
     if assignment is None:
         return
@@ -68,11 +71,11 @@ async def answer_button(turn: Turn, token: Token) -> None:
 
 
 async def typed_answer(turn: Turn) -> None:
-    question = await turn.session.get(Question, int(turn.state.data.get("q") or 0))
-    submission = await turn.session.get(Submission, question.submission_id) if question else None
-    assignment = await assignment_in_scope(
-        turn, submission.assignment_id if submission else None, "question.answer",
-        need="reviews")
+    question = await questions.question_by_id(turn.session, int(turn.state.data.get("q") or 0))
+    assignment_id = (await submission_assignment_id(turn.session, question.submission_id)
+                     if question else None)
+    assignment = await assignment_in_scope(turn, assignment_id, "question.answer",
+                                           need="reviews")
     if assignment is None or question is None:
         turn.set_state("idle")
         return

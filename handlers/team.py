@@ -6,8 +6,6 @@ from __future__ import annotations
 import uuid
 from html import escape
 
-from sqlalchemy import select
-
 from common.localtime import fmt_datetime
 from common.messages import Choice, OutFile
 from handlers.access import Scope, assignment_in_scope, deny, scope_of
@@ -15,37 +13,30 @@ from handlers.cards import pager, short, value_text
 from handlers.charts import render_progress_chart
 from handlers.context import Turn
 from handlers.tokens import Token, make
-from schedules.summaries import TeamSummary, team_summaries
-from storage.db.models import (
-    Answer,
-    Assignment,
-    Campaign,
-    EvidenceFile,
-    Person,
-    ReviewFlag,
-    Submission,
-    SubmissionStatus,
-)
+from storage.db.models import Assignment, Campaign, Submission, SubmissionStatus
 from storage.rules.scoring import fmt_points
+from storage.services.answers_read import (
+    answers_by_item,
+    evidence_counts,
+    evidence_file,
+    evidence_files,
+    submission_assignment_id,
+)
+from storage.services.campaigns import open_campaigns
 from storage.services.checklist import Checklist
+from storage.services.person_names import full_names
 from storage.services.questions import thread
+from storage.services.review import unresolved_flags
 from storage.services.submissions import submission_for
-from storage.services.team_status import unit_states
+from storage.services.team_status import TeamSummary, team_summaries, unit_states
 
 PAGE = 8
 MAX_UNIT_BUTTONS = 40
 
 
 async def campaigns_in_scope(turn: Turn, scope: Scope) -> list[Campaign]:
-    query = select(Campaign).where(Campaign.closed_at.is_(None)).order_by(Campaign.created_at)
-    campaigns = list(await turn.session.scalars(query))
-    if scope.admin:
-        return campaigns
-    from storage.db.models import Team
-
-    team_campaigns = set(await turn.session.scalars(
-        select(Team.campaign_id).where(Team.id.in_(scope.team_ids))))
-    return [c for c in campaigns if c.id in team_campaigns]
+    """The open campaigns the person sees: all for an admin, else their teams' ones."""
+    return await open_campaigns(turn.session, of_teams=None if scope.admin else scope.team_ids)
 
 
 async def show_summary(turn: Turn) -> None:
@@ -174,10 +165,9 @@ async def unit_answers(turn: Turn, token: Token) -> None:
     assignment, submission, checklist = found
     page = max(0, token.int_arg(1) or 0)
     items = checklist.items[page * PAGE:(page + 1) * PAGE]
-    answers = {a.item_id: a for a in await turn.session.scalars(
-        select(Answer).where(Answer.submission_id == submission.id))}
-    people = await _names_of(turn, {a.answered_by for a in answers.values()})
-    files = await _evidence_counts(turn, submission.id)
+    answers = await answers_by_item(turn.session, submission.id)
+    people = await full_names(turn.session, {a.answered_by for a in answers.values()})
+    files = await evidence_counts(turn.session, submission.id)
     tz = assignment.campaign.timezone
     lines = [turn.t("team.answers_title", unit=escape(assignment.unit.name), page=page + 1,
                     pages=max(1, -(-len(checklist.items) // PAGE)))]
@@ -198,30 +188,12 @@ async def unit_answers(turn: Turn, token: Token) -> None:
     turn.say("\n".join(lines), rows, edit=True)
 
 
-async def _names_of(turn: Turn, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = await turn.session.execute(select(Person.id, Person.full_name).where(
-        Person.id.in_(ids)))
-    return dict(rows.all())
-
-
-async def _evidence_counts(turn: Turn, submission_id: int) -> dict[int, int]:
-    files: dict[int, int] = {}
-    for item_id in await turn.session.scalars(select(EvidenceFile.item_id).where(
-            EvidenceFile.submission_id == submission_id, EvidenceFile.removed_at.is_(None))):
-        files[item_id] = files.get(item_id, 0) + 1
-    return files
-
-
 async def unit_evidence(turn: Turn, token: Token) -> None:
     found = await _reviewed_unit(turn, token, "unit.evidence")
     if found is None:
         return
     assignment, submission, checklist = found
-    files = list(await turn.session.scalars(select(EvidenceFile).where(
-        EvidenceFile.submission_id == submission.id, EvidenceFile.removed_at.is_(None))
-        .order_by(EvidenceFile.item_id, EvidenceFile.id)))
+    files = await evidence_files(turn.session, submission.id)
     if not files:
         turn.say(turn.t("team.no_evidence"),
                  [[turn.button("team.back_to_unit", make("ru", assignment.id))]], edit=True)
@@ -238,10 +210,10 @@ async def unit_evidence(turn: Turn, token: Token) -> None:
 
 async def send_evidence(turn: Turn, token: Token) -> None:
     """Send one evidence file back as a document (team members of the unit, admins)."""
-    evidence = await turn.session.get(EvidenceFile, token.int_arg(0) or 0)
-    submission = await turn.session.get(Submission, evidence.submission_id) if evidence else None
-    assignment = await assignment_in_scope(
-        turn, submission.assignment_id if submission else None, "evidence.file", need="reviews")
+    evidence = await evidence_file(turn.session, token.int_arg(0) or 0)
+    assignment_id = (await submission_assignment_id(turn.session, evidence.submission_id)
+                     if evidence else None)
+    assignment = await assignment_in_scope(turn, assignment_id, "evidence.file", need="reviews")
     if assignment is None or evidence is None:
         return
     path = turn.deps.evidence.path_of(evidence.storage_path)
@@ -263,7 +235,7 @@ async def unit_thread(turn: Turn, token: Token) -> None:
 
 async def show_thread(turn: Turn, assignment: Assignment, submission: Submission) -> None:
     questions = await thread(turn.session, submission.id)
-    names = await _names_of(turn, {q.asked_by for q in questions})
+    names = await full_names(turn.session, {q.asked_by for q in questions})
     tz = assignment.campaign.timezone
     lines = [turn.t("questions.thread_title", unit=escape(assignment.unit.name))]
     for q in questions[-20:]:
@@ -276,11 +248,8 @@ async def show_thread(turn: Turn, assignment: Assignment, submission: Submission
 
 
 async def pending_flags_text(turn: Turn, submission: Submission, checklist: Checklist) -> str:
-    flags = list(await turn.session.scalars(select(ReviewFlag).where(
-        ReviewFlag.submission_id == submission.id, ReviewFlag.resolved_at.is_(None))
-        .order_by(ReviewFlag.id)))
     lines = []
-    for flag in flags:
+    for flag in await unresolved_flags(turn.session, submission.id):
         item = checklist.by_id(flag.item_id)
         if item:
             lines.append(f"🔁 <b>{escape(item.code)}</b>: {escape(flag.comment)}")

@@ -4,7 +4,8 @@ Each job is a top-level async function taking the `Jobs` context, opening its ow
 transaction and calling the same services the handlers use. Jobs are registered with fixed
 ids, `replace_existing=True`, `coalesce=True` and `max_instances=1`, and all run once at
 start, so a process that was down catches up at once (without flooding: see
-schedules/reminders.py and schedules/summaries.py).
+schedules/reminders.py and schedules/summaries.py; schedules/notices.py dispatches the
+notices whose time has come).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.clock import Clock
+from schedules.notices import dispatch_due_notices
 from schedules.reminders import plan_reminders
 from storage.db.engine import transaction
 
@@ -54,8 +56,6 @@ async def run_reminders(jobs: Jobs) -> int:
 
 
 async def run_notices(jobs: Jobs) -> int:
-    from storage.services.notices import dispatch_due_notices
-
     async with transaction(jobs.sessions) as session:
         written = await dispatch_due_notices(session, now=jobs.clock.now())
     if written:

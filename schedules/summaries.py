@@ -5,9 +5,9 @@ whether an occurrence came since the last summary (ScheduleMark `summary:<campai
 campaign's creation when there was none: no summary for an hour before the campaign
 existed). After downtime the missed occurrences collapse into the latest one.
 
-When due, each team's state is computed once (submitted x/y and who has not, in progress,
-not started, returned, overdue, unreachable contacts, units with no linked contact) and
-written to the outbox:
+When due, each team's state is computed once (`storage.services.team_status`
+`team_summaries`: submitted x/y and who has not, in progress, not started, returned,
+overdue, unreachable contacts, units with no linked contact) and written to the outbox:
   - one message per reachable team LEADER account with its own team only (a leader never
     sees another team's units);
   - one message per reachable admin account (Person.is_admin, or a platform user id from the
@@ -26,12 +26,8 @@ still rendered in each recipient's language at delivery time.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -39,21 +35,12 @@ from sqlalchemy import and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.localtime import fmt_datetime
-from storage.db.models import (
-    Campaign,
-    ChatAccount,
-    Membership,
-    Person,
-    Role,
-    ScheduleMark,
-    SubmissionStatus,
-    Team,
-)
+from storage.db.models import Campaign, ChatAccount, Person, ScheduleMark
 from storage.formats.campaign_spec import policy_from_dict
 from storage.rules.timing import parse_summary_at, summary_due
 from storage.services.outbox import enqueue_many
 from storage.services.submissions import team_accounts
-from storage.services.team_status import DONE, UnitState, unit_states
+from storage.services.team_status import TeamSummary, fingerprint_of, team_summaries
 
 log = logging.getLogger(__name__)
 
@@ -62,92 +49,6 @@ TEAM_TEMPLATE = "summaries.team"
 ADMIN_TEMPLATE = "summaries.admin"
 EMPTY = "—"
 ALL_TEAMS = "all"  # the team part of the admins' state mark and dedupe key
-
-
-@dataclass(frozen=True)
-class TeamSummary:
-    """The state of one team's units at one instant. Lists hold display names, in the
-    order of the campaign file."""
-
-    team_id: int
-    code: str
-    name: str
-    total: int
-    submitted: int  # submitted or accepted
-    in_progress: int
-    not_started: int
-    returned: int
-    not_submitted: tuple[str, ...]
-    overdue: tuple[str, ...]
-    unreachable: tuple[str, ...]  # "contact name (unit name)"
-    no_contact: tuple[str, ...]
-
-    def fingerprint(self) -> str:
-        return _digest(json.dumps(asdict(self), ensure_ascii=False, sort_keys=True))
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-# -- the state -----------------------------------------------------------------------------
-
-
-@dataclass
-class _Contact:
-    name: str
-    reachable: bool = False  # True when any of the person's accounts is reachable
-
-
-async def _contacts(session: AsyncSession, campaign_id: int) -> dict[int, list[_Contact]]:
-    """Linked contacts of each assignment. A contact counts as unreachable only when every
-    chat account they have is (Telegram blocked but Zalo working still reaches them)."""
-    rows = await session.execute(
-        select(Membership.assignment_id, Person.id, Person.full_name, ChatAccount.unreachable_at)
-        .join(Person, Person.id == Membership.person_id)
-        .join(ChatAccount, ChatAccount.person_id == Person.id)
-        .where(Membership.campaign_id == campaign_id,
-               Membership.role == Role.UNIT_CONTACT.value, Membership.revoked_at.is_(None))
-        .order_by(Person.id)
-    )
-    found: dict[int, dict[int, _Contact]] = defaultdict(dict)
-    for assignment_id, person_id, full_name, unreachable_at in rows:
-        if assignment_id is None:
-            continue
-        contact = found[assignment_id].setdefault(
-            person_id, _Contact(full_name or f"#{person_id}"))
-        contact.reachable = contact.reachable or unreachable_at is None
-    return {aid: list(people.values()) for aid, people in found.items()}
-
-
-def _summarise(team: Team, units: Sequence[UnitState], contacts: Mapping[int, list[_Contact]],
-               now: datetime) -> TeamSummary:
-    statuses = [u.status for u in units]
-    return TeamSummary(
-        team_id=team.id, code=team.code, name=team.name, total=len(units),
-        submitted=sum(s in DONE for s in statuses),
-        in_progress=statuses.count(SubmissionStatus.IN_PROGRESS),
-        not_started=statuses.count(SubmissionStatus.NOT_STARTED),
-        returned=statuses.count(SubmissionStatus.RETURNED),
-        not_submitted=tuple(u.unit_name for u in units if u.status not in DONE),
-        overdue=tuple(u.unit_name for u in units if u.overdue(now)),
-        unreachable=tuple(f"{c.name} ({u.unit_name})" for u in units
-                          for c in contacts.get(u.assignment_id, []) if not c.reachable),
-        no_contact=tuple(u.unit_name for u in units if not contacts.get(u.assignment_id)),
-    )
-
-
-async def team_summaries(
-    session: AsyncSession, campaign: Campaign, now: datetime
-) -> list[TeamSummary]:
-    """The state of every team of the campaign at `now`, in team order."""
-    teams = list(await session.scalars(
-        select(Team).where(Team.campaign_id == campaign.id).order_by(Team.id)))
-    by_team: dict[int, list[UnitState]] = defaultdict(list)
-    for state in await unit_states(session, campaign_id=campaign.id):
-        by_team[state.team_id].append(state)
-    contacts = await _contacts(session, campaign.id)
-    return [_summarise(team, by_team[team.id], contacts, now) for team in teams]
 
 
 # -- who gets what -------------------------------------------------------------------------
@@ -297,7 +198,7 @@ async def _summarise_campaign(
             rows.append(_row(campaign, account,
                              f"summary:{campaign.id}:{summary.team_id}:{stamp}:{account.id}",
                              TEAM_TEMPLATE, {**common, **team_params(summary)}, now))
-    overall = _digest("".join(s.fingerprint() for s in summaries))
+    overall = fingerprint_of(summaries)
     for account in await _to_tell(session, f"summary-state:{campaign.id}:{ALL_TEAMS}", overall,
                                   admins, when_unchanged=when_unchanged, now=now):
         rows.append(_row(campaign, account,

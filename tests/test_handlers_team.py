@@ -205,6 +205,18 @@ async def test_broadcast_by_admin_and_leader_with_preview_schedule_and_report(pe
     assert len(await _outbox(db, "notices.notice")) == 1  # not yet: it is scheduled
 
 
+async def test_a_notice_sent_now_is_queued_for_each_recipient_at_once(people, db):  # type: ignore[no-untyped-def]
+    admin = people["admin"]
+    await admin.command("broadcast")
+    await admin.text("Họp giao ban sáng thứ Hai.")
+    await admin.press_label("Tất cả đơn vị")
+    assert "<b>2</b> người" in admin.text_out  # U1's and U3's contacts (U2 has none linked)
+    await admin.press_label("Gửi ngay")
+    assert "hàng gửi tới 2 người" in admin.text_out
+    rows = await _outbox(db, "notices.notice")
+    assert len(rows) == 2 and all(r.notice_id == rows[0].notice_id for r in rows)
+
+
 async def test_members_and_contacts_cannot_broadcast(people):  # type: ignore[no-untyped-def]
     for who in ("member", "lan", "stranger"):
         await people[who].command("broadcast")

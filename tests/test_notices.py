@@ -18,6 +18,7 @@ from bot.cli import cli
 from bot.outbox_render import make_renderer
 from common.clock import FrozenClock
 from handlers.dispatcher import Dispatcher
+from schedules.notices import dispatch_due_notices
 from storage.db import engine as storage_db
 from storage.db.engine import transaction
 from storage.db.models import (
@@ -39,7 +40,6 @@ from storage.services.notices import (
     AudienceKind,
     NoticeError,
     create_notice,
-    dispatch_due_notices,
     dispatch_notice,
     notice_report,
     parse_audience,

@@ -27,6 +27,7 @@ from storage.db.models import (
 )
 from storage.formats.campaign_spec import CampaignSpec, TeamSpec
 from storage.services.campaign_import import import_campaign
+from storage.services.team_status import TeamSummary, fingerprint_of, team_summaries
 from tests import factories
 from tests.chat_harness import CATALOG
 from tests.conftest import Db
@@ -230,6 +231,30 @@ async def _content_world(db: Db, clock: FrozenClock) -> World:
     return world
 
 
+async def test_team_summaries_count_each_team_with_the_names(
+    db: Db, clock: FrozenClock
+) -> None:
+    world = await _content_world(db, clock)
+    async with db.sessions() as session:
+        campaign = await session.get(Campaign, world.campaign_id)
+        assert campaign is not None
+        d1, d2 = await team_summaries(session, campaign, clock.now())
+        again = await team_summaries(session, campaign, clock.now())
+        earlier = await team_summaries(session, campaign, local(28, 8, 0))
+    unit = "Ủy ban nhân dân Phường {}".format
+    assert (d1.code, d1.total, d1.submitted, d1.in_progress, d1.not_started, d1.returned) == (
+        "D1", 2, 0, 1, 1, 0)
+    assert d1.not_submitted == (unit(1), unit(2)) and d1.overdue == (unit(2),)
+    assert d1.unreachable == (f"Minh ({unit(2)})",) and d1.no_contact == ()
+    assert (d2.code, d2.total, d2.submitted, d2.not_submitted) == ("D2", 2, 1, (unit(4),))
+    assert d2.overdue == () and d2.no_contact == (unit(4),)
+    # The same state, the same fingerprint; U2 not yet overdue the day before is another.
+    assert earlier[1].fingerprint() == d2.fingerprint()
+    assert earlier[0].fingerprint() != d1.fingerprint() and earlier[0].overdue == ()
+    assert fingerprint_of([d1, d2]) == fingerprint_of(again)
+    assert fingerprint_of([d1, d2]) != fingerprint_of(earlier)
+
+
 async def test_leaders_see_their_team_only(db: Db, clock: FrozenClock) -> None:
     world = await _content_world(db, clock)
     by_name = {k: [r for r in await rows(world) if r.chat_account_id == v]
@@ -279,8 +304,6 @@ async def test_an_admin_who_leads_a_team_gets_only_the_admin_summary(
 
 
 def test_long_lists_are_capped() -> None:
-    from schedules.summaries import TeamSummary
-
     names = tuple(f"Phường {n}" for n in range(MAX_NAMES + 5))
     summary = TeamSummary(1, "D1", "Đoàn 1", len(names), 0, 0, len(names), 0, names, (), (), ())
     listing = team_params(summary)["not_submitted"]

@@ -1,7 +1,9 @@
-"""Reading campaigns: the list and the overview shown by `campaign list` / `campaign show`."""
+"""Reading campaigns: found by code or id, the open ones, and the list and overview shown by
+`campaign list` / `campaign show`."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -26,6 +28,22 @@ class CampaignOverview:
 
 async def get_campaign(session: AsyncSession, code: str) -> Campaign | None:
     return await session.scalar(select(Campaign).where(Campaign.code == code))
+
+
+async def campaign_by_id(session: AsyncSession, campaign_id: int) -> Campaign | None:
+    return await session.get(Campaign, campaign_id)
+
+
+async def open_campaigns(
+    session: AsyncSession, *, of_teams: Collection[int] | None = None
+) -> list[Campaign]:
+    """The campaigns not closed, oldest first; with `of_teams`, only those one of these
+    teams belongs to."""
+    query = select(Campaign).where(Campaign.closed_at.is_(None)).order_by(Campaign.created_at)
+    if of_teams is not None:
+        query = query.where(Campaign.id.in_(
+            select(Team.campaign_id).where(Team.id.in_(sorted(of_teams)))))
+    return list(await session.scalars(query))
 
 
 async def list_campaigns(session: AsyncSession) -> list[CampaignOverview]:

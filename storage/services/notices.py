@@ -1,10 +1,11 @@
 """Notices (thông báo): a text, maybe a document, sent to an audience of a campaign, now or
 at a set time.
 
-A notice is stored first (`create_notice`); `dispatch_due_notices`, called by the scheduler
-every few seconds (and by `cchc-bot notice send` for a notice due now), writes one outbox row
-per recipient chat account in the caller's transaction and marks the notice dispatched. The
-dedupe key `notice:<notice>:<account>` makes a second dispatch of the same notice harmless.
+A notice is stored first (`create_notice`); `dispatch_notice` writes one outbox row per
+recipient chat account in the caller's transaction and marks the notice dispatched: for a
+notice due now right away (the /broadcast handler, `cchc-bot notice send`), for a later one
+when the scheduler finds it due (schedules/notices.py). The dedupe key
+`notice:<notice>:<account>` makes a second dispatch of the same notice harmless.
 
 The audience is resolved at dispatch time, not when the notice is stored: a notice to the
 "pending" units scheduled for Friday goes to the units still pending on Friday.
@@ -298,25 +299,6 @@ async def dispatch_notice(session: AsyncSession, notice: Notice, now: datetime) 
     return len(accounts)
 
 
-async def dispatch_due_notices(session: AsyncSession, now: datetime) -> int:
-    """Dispatch every notice due at `now` (not yet dispatched, not cancelled), oldest first;
-    returns how many notices were dispatched."""
-    query = (
-        select(Notice)
-        .where(Notice.send_at <= now, Notice.dispatched_at.is_(None),
-               Notice.cancelled_at.is_(None))
-        .order_by(Notice.send_at, Notice.id)
-    )
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        # Two schedulers never work on the same notice (the dedupe keys would make it
-        # harmless, but the second would still resolve the audience for nothing).
-        query = query.with_for_update(skip_locked=True)
-    notices = list(await session.scalars(query))
-    for notice in notices:
-        await dispatch_notice(session, notice, now)
-    return len(notices)
-
-
 # -- reporting -----------------------------------------------------------------------------
 
 
@@ -340,6 +322,10 @@ class NoticeReport:
     pending: int  # waiting or being sent
     failed: int
     unreachable: int
+
+
+async def notice_by_id(session: AsyncSession, notice_id: int) -> Notice | None:
+    return await session.get(Notice, notice_id)
 
 
 def excerpt(text: str, length: int = EXCERPT_LENGTH) -> str:

@@ -86,6 +86,10 @@ async def answer(
     return reply
 
 
+async def question_by_id(session: AsyncSession, question_id: int) -> Question | None:
+    return await session.get(Question, question_id)
+
+
 async def thread(session: AsyncSession, submission_id: int) -> list[Question]:
     return list(await session.scalars(
         select(Question).where(Question.submission_id == submission_id).order_by(Question.id)))

@@ -50,6 +50,15 @@ async def pending_flags(session: AsyncSession, submission_id: int) -> list[Revie
         .order_by(ReviewFlag.id)))
 
 
+async def unresolved_flags(session: AsyncSession, submission_id: int) -> list[ReviewFlag]:
+    """Flags the unit has not dealt with yet: pending ones and those sent back with the
+    report until it is submitted again."""
+    return list(await session.scalars(
+        select(ReviewFlag).where(ReviewFlag.submission_id == submission_id,
+                                 ReviewFlag.resolved_at.is_(None))
+        .order_by(ReviewFlag.id)))
+
+
 async def flag_item(
     session: AsyncSession, submission: Submission, item_id: int, comment: str, *,
     person_id: int, now: datetime,
