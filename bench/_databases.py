@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
-from storage.db.engine import create_database, drop_database
+from storage.db import create_database, drop_database
 
 PG_ADMIN = os.environ.get("CCHC_BENCH_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 

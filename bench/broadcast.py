@@ -38,7 +38,7 @@ from common.clock import SystemClock
 from common.i18n import Catalog
 from schedules.delivery import DeliveryWorker
 from schedules.pacing import RateLimits
-from storage.db import engine as storage_db
+from storage import db as storage_db
 from storage.db.models import (
     Assignment,
     ChatAccount,

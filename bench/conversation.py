@@ -73,7 +73,7 @@ from bot.app import App, open_app
 from bot.runner import run_bot
 from bot.settings import Settings
 from common.clock import FrozenClock
-from storage.db import engine as storage_db
+from storage import db as storage_db
 from storage.db.models import Answer
 from storage.services.campaign_import import import_campaign
 from storage.services.invites import list_invites

@@ -31,7 +31,7 @@ from sqlalchemy import event, func, select
 from bench._databases import fresh_database
 from common.clock import FrozenClock
 from handlers.dispatcher import Dispatcher
-from storage.db import engine as storage_db
+from storage import db as storage_db
 from storage.db.models import Answer
 from tests import factories
 from tests.chat_harness import Chat, import_and_codes, make_deps

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._databases import fresh_database_sync  # noqa: E402
 from common.i18n import Catalog  # noqa: E402
-from storage.db.engine import create_engine, session_factory, upgrade  # noqa: E402
+from storage.db import create_engine, session_factory, upgrade  # noqa: E402
 from storage.db.models import (  # noqa: E402
     Answer,
     Assignment,

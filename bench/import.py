@@ -50,7 +50,7 @@ def generate_yaml(units: int, items: int) -> str:
 
 
 async def run_once(url: str, path: Path) -> dict[str, float]:
-    from storage.db.engine import create_engine, session_factory, transaction, upgrade
+    from storage.db import create_engine, session_factory, transaction, upgrade
     from storage.formats.campaign_file import load_campaign_file
     from storage.services.campaign_import import import_campaign
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._databases import fresh_database  # noqa: E402
 from schedules.reminders import plan_reminders  # noqa: E402
-from storage.db.engine import create_engine, session_factory, transaction, upgrade  # noqa: E402
+from storage.db import create_engine, session_factory, transaction, upgrade  # noqa: E402
 from storage.db.models import Assignment, ChatAccount, Membership, Person  # noqa: E402
 from storage.formats.campaign_spec import (  # noqa: E402
     CampaignSpec,

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.settings import Settings
 from common.clock import Clock, SystemClock
 from common.i18n import Catalog
-from storage.db import engine as db
+from storage import db
 
 
 @dataclass

@@ -33,7 +33,7 @@ def db() -> None:
 @with_app
 async def db_upgrade(ctx: Context, app: App) -> None:
     """Create or update the database tables (safe to run again)."""
-    from storage.db.engine import current_revision
+    from storage.db import current_revision
 
     click.echo(ctx.tr("cli.db_upgraded", revision=await current_revision(app.engine)))
 

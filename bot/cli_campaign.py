@@ -12,7 +12,7 @@ from bot.app import App
 from bot.cli_output import json_text, table
 from bot.cli_root import Context, cli, pass_ctx, with_app
 from common.localtime import fmt_datetime
-from storage.db.engine import transaction
+from storage.db import transaction
 from storage.formats.campaign_spec import CampaignSpec, Problem
 from storage.services import campaigns
 from storage.services.campaign_import import RemovalNeedsForce, import_campaign

@@ -11,7 +11,7 @@ from bot.app import App
 from bot.cli_output import csv_text, json_text, table
 from bot.cli_root import Context, cli, pass_ctx, with_app
 from common.localtime import fmt_date
-from storage.db.engine import transaction
+from storage.db import transaction
 from storage.db.models import Role
 from storage.services import campaigns
 from storage.services.invite_codes import format_code

@@ -18,7 +18,7 @@ from bot.app import App
 from bot.cli_output import json_text, table
 from bot.cli_root import Context, cli, pass_ctx, with_app
 from common.localtime import fmt_datetime, parse_local
-from storage.db.engine import transaction
+from storage.db import transaction
 from storage.db.models import Campaign, Notice
 from storage.services import campaigns
 from storage.services.notices import (

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.db.engine import transaction
+from storage.db import transaction
 from storage.db.models import Assignment, Campaign, Role, Unit
 from storage.formats.campaign_file import load_campaign_file
 from storage.services.campaign_import import import_campaign

@@ -31,7 +31,7 @@ from handlers import (
 from handlers.context import Deps, Turn
 from handlers.numbered import number_choices, numbered_choice
 from handlers.tokens import Token, parse
-from storage.db.engine import transaction
+from storage.db import transaction
 from storage.services.chat_open import open_chat
 from storage.services.conversation_state import save_state
 from storage.services.evidence import is_allowed

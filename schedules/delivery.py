@@ -42,7 +42,7 @@ from common.messages import (
     Unreachable,
 )
 from schedules.pacing import Pacer, RateLimits
-from storage.db.engine import transaction
+from storage.db import transaction
 from storage.db.models import ChatAccount, OutboxMessage, Person
 from storage.services.outbox import (
     claim_due,

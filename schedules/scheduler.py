@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from common.clock import Clock
 from schedules.notices import dispatch_due_notices
 from schedules.reminders import plan_reminders
-from storage.db.engine import transaction
+from storage.db import transaction
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from common.messages import (
 )
 from handlers.context import Deps
 from handlers.dispatcher import Dispatcher
-from storage.db.engine import transaction
+from storage.db import transaction
 from storage.formats.campaign_spec import CampaignSpec
 from storage.services.campaign_import import import_campaign
 from storage.services.evidence import EvidenceStore

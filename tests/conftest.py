@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from common.clock import FrozenClock
-from storage.db import engine as storage_db
+from storage import db as storage_db
 from storage.db.models import Base
 
 PG_ADMIN_URL = os.environ.get(

@@ -19,7 +19,7 @@ from sqlalchemy import select
 import bot.cli_campaign  # noqa: F401  (registers the commands)
 from bot.cli import cli
 from common.i18n import SUPPORTED, Catalog, placeholders
-from storage.db import engine as storage_db
+from storage import db as storage_db
 from storage.db.models import Assignment, Campaign, Invite, Item, Section, Team, Unit
 from storage.formats.campaign_excel import (
     PROBLEM_PARAMS,

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from common.clock import FrozenClock
-from storage.db.engine import transaction
+from storage.db import transaction
 from storage.db.models import (
     Answer,
     Assignment,

@@ -85,3 +85,25 @@ async def test_a_first_contact_gets_an_account_a_state_and_no_roles(
                                  now=clock.now())
     assert opened.roles == [] and opened.state.state == "idle"
     assert opened.account.full_name == "Lan"
+
+
+async def test_postgres_opens_a_known_chat_with_one_statement_sqlite_with_two(
+    db: Db, clock: FrozenClock, tmp_path: Path
+) -> None:
+    chat = await _answered_everything(db, clock, tmp_path)
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with transaction(db.sessions) as session:
+            opened = await open_chat(
+                session, platform="telegram", user_id=chat.user_id, chat_id=chat.user_id,
+                display_name=chat.name, username=None, language_hint="vi", now=clock.now())
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    reads = [s for s in statements if not s.startswith("BEGIN")]
+    assert len(reads) == (1 if db.backend == "postgres" else 2)
+    assert opened.roles and opened.state.person_id == opened.account.person_id

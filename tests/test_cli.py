@@ -105,7 +105,7 @@ async def _answer_one(url: str) -> None:
 
     from sqlalchemy import select
 
-    from storage.db import engine as storage_db
+    from storage import db as storage_db
     from storage.db.models import Answer, Item, Person, Submission
 
     engine = storage_db.create_engine(url)
@@ -123,7 +123,7 @@ async def _answer_one(url: str) -> None:
 async def _answers(url: str) -> int:
     from sqlalchemy import func, select
 
-    from storage.db import engine as storage_db
+    from storage import db as storage_db
     from storage.db.models import Answer
 
     engine = storage_db.create_engine(url)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 
 from common.clock import FrozenClock
 from handlers.dispatcher import Dispatcher
-from storage.db import engine as storage_db
+from storage import db as storage_db
 from storage.db.models import Answer, AnswerRevision, Person
 from storage.db.session import transaction
 from storage.services.chat_open import open_chat

@@ -20,8 +20,8 @@ from bot.outbox_render import make_renderer
 from common.clock import MovableClock
 from schedules.delivery import DeliverySettings, DeliveryWorker
 from schedules.pacing import RateLimits
-from storage.db import engine as storage_db
-from storage.db.engine import transaction
+from storage import db as storage_db
+from storage.db import transaction
 from storage.db.models import ChatAccount, OutboxMessage, OutboxStatus, Person
 from storage.services.outbox import enqueue_many
 from tests.chat_harness import CATALOG

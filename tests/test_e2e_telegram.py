@@ -210,6 +210,6 @@ async def test_reminders_minutes_ahead_arrive_in_order_through_429s_and_a_blocke
 
 
 def transaction_for(db: Db):  # type: ignore[no-untyped-def]
-    from storage.db.engine import transaction
+    from storage.db import transaction
 
     return transaction(db.sessions)

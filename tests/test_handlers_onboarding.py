@@ -9,7 +9,7 @@ import pytest
 
 from common.clock import FrozenClock
 from handlers.dispatcher import Dispatcher
-from storage.db.engine import transaction
+from storage.db import transaction
 from storage.services.invites import revoke_invite
 from tests import factories
 from tests.chat_harness import Chat, import_and_codes, make_deps

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from common.clock import FrozenClock
-from storage.db.engine import transaction
+from storage.db import transaction
 from storage.db.models import Campaign, Membership, Person, Role
 from storage.services.campaign_import import import_campaign
 from storage.services.invite_codes import ALPHABET, LENGTH, format_code, new_code, normalize_code

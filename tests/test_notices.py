@@ -19,8 +19,8 @@ from bot.outbox_render import make_renderer
 from common.clock import FrozenClock
 from handlers.dispatcher import Dispatcher
 from schedules.notices import dispatch_due_notices
-from storage.db import engine as storage_db
-from storage.db.engine import transaction
+from storage import db as storage_db
+from storage.db import transaction
 from storage.db.models import (
     Assignment,
     Campaign,

@@ -27,8 +27,8 @@ from common.messages import (
 )
 from schedules.delivery import DeliverySettings, DeliveryWorker, Render
 from schedules.pacing import Pacer, RateLimits
-from storage.db import engine as storage_db
-from storage.db.engine import transaction
+from storage import db as storage_db
+from storage.db import transaction
 from storage.db.models import ChatAccount, OutboxMessage, OutboxStatus, Person
 from storage.services.outbox import (
     INTERRUPTED,

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from common.clock import FrozenClock
-from storage.db.engine import transaction
+from storage.db import transaction
 from storage.db.models import (
     Answer,
     Assignment,

@@ -13,7 +13,7 @@ from bot.outbox_render import make_renderer
 from common.clock import FrozenClock
 from handlers.dispatcher import Dispatcher
 from schedules.reminders import plan_reminders
-from storage.db.engine import transaction
+from storage.db import transaction
 from storage.db.models import ChatAccount, OutboxMessage, Person, ScheduleMark, Submission
 from storage.formats.campaign_spec import VisitSpec
 from tests import factories

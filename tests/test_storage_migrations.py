@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from storage.db import engine as storage_db
+from storage import db as storage_db
 from storage.db.models import Base
 from tests.conftest import Db
 

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from bot.outbox_render import make_renderer
 from common.clock import FrozenClock
 from schedules.summaries import MAX_NAMES, send_due_summaries, team_params
-from storage.db.engine import transaction
+from storage.db import transaction
 from storage.db.models import (
     Assignment,
     Campaign,

@@ -1,26 +1,16 @@
-"""Engine, sessions and migrations. One place builds them; callers pass them down."""
+"""Engines: the URL people paste, the driver it gets, and what each backend is set up with."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
-from storage.db.session import Sessions, session_factory, transaction
-
-__all__ = ["Sessions", "create_engine", "dialect_name", "session_factory", "transaction"]
-
 log = logging.getLogger(__name__)
-
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-
 
 def normalize_url(url: str) -> str:
     """Accept the URLs people paste (postgresql://, sqlite:///) and pick the async drivers."""
@@ -86,62 +76,3 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 def dialect_name(session: AsyncSession) -> str:
     """"postgresql" or "sqlite": for the few statements written per dialect (upserts)."""
     return session.bind.dialect.name if session.bind is not None else "sqlite"
-
-
-def alembic_config() -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return cfg
-
-
-def _upgrade(connection: Connection, revision: str) -> None:
-    cfg = alembic_config()
-    cfg.attributes["connection"] = connection
-    command.upgrade(cfg, revision)
-
-
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply the migrations (idempotent): every command that needs the database calls it."""
-    async with engine.begin() as conn:
-        await conn.run_sync(_upgrade, revision)
-
-
-def current_revision_sync(connection: Connection) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    return MigrationContext.configure(connection).get_current_revision()
-
-
-async def current_revision(engine: AsyncEngine) -> str | None:
-    async with engine.connect() as conn:
-        return await conn.run_sync(current_revision_sync)
-
-
-def run(coro: Any) -> Any:
-    """Run a coroutine from synchronous code (the CLI)."""
-    return asyncio.run(coro)
-
-
-# -- throw-away databases (tests and benchmarks) --------------------------------------------
-
-
-async def admin_execute(admin_url: str, sql: str) -> None:
-    """Run one statement outside a transaction (CREATE / DROP DATABASE need that)."""
-    engine = create_engine(admin_url)
-    try:
-        async with engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.exec_driver_sql(sql)
-    finally:
-        await engine.dispose()
-
-
-async def create_database(admin_url: str, name: str) -> str:
-    """Create database `name` on the server of `admin_url`; returns its URL."""
-    await admin_execute(admin_url, f'CREATE DATABASE "{name}"')
-    # Through make_url: the URL may carry a query (?host=/run/postgresql for the socket).
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-async def drop_database(admin_url: str, name: str) -> None:
-    await admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

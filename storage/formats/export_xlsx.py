@@ -36,7 +36,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.localtime import zone
-from storage.db.engine import READ_ONLY
+from storage.db import READ_ONLY
 from storage.db.models import (
     Answer,
     Assignment,

@@ -17,7 +17,7 @@ from sqlalchemy import Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db.engine import dialect_name
+from storage.db import dialect_name
 from storage.db.models import ConversationState
 
 _TABLE: Table = ConversationState.__table__  # type: ignore[assignment]

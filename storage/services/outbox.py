@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.db.engine import dialect_name
+from storage.db import dialect_name
 from storage.db.models import ChatAccount, OutboxMessage, OutboxStatus
 
 # A button in an outbox message: the label is a catalog key, rendered at delivery time.

@@ -202,27 +202,33 @@ _ROLES = (select(*ROLE_COLUMNS, Submission).select_from(_ROLE_TABLES).where(_ACT
 _ROLE_AT = len(ACCOUNT_COLUMNS)
 
 
-def sender_select(*extra: Any) -> Select[*tuple[Any, ...]]:
+def sender_select(*extra: Any, before: Sequence[Any] = (), base: Any = None
+                  ) -> Select[*tuple[Any, ...]]:  # fmt: skip
     """A sender's account and person, and their roles (one row per role; one row with the
     role columns empty when they have none), then `extra` columns, which may use the
-    role's tables (the submission's id, say)."""
+    role's tables (the submission's id, say). With `base` (a FROM such as a CTE), the
+    sender is outer-joined to it and `before` (its columns) come first in each row: a row
+    with nothing of the sender then means they have no account yet."""
     tables, active = _role_joins(Person.id)
-    return (
-        select(*ACCOUNT_COLUMNS, *ROLE_COLUMNS, Submission, *extra)
-        .select_from(join(ChatAccount, Person, Person.id == ChatAccount.person_id)
-                     .outerjoin(tables, active))
-        .where(ChatAccount.platform == bindparam("platform"),
-               ChatAccount.user_id == bindparam("user_id"))
-        .order_by(*_NEWEST_FIRST)
-    )
+    sender = join(ChatAccount, Person, Person.id == ChatAccount.person_id).outerjoin(
+        tables, active)
+    theirs = and_(ChatAccount.platform == bindparam("platform"),
+                  ChatAccount.user_id == bindparam("user_id"))
+    columns = (*before, *ACCOUNT_COLUMNS, *ROLE_COLUMNS, Submission, *extra)
+    if base is None:
+        query = select(*columns).select_from(sender).where(theirs)
+    else:
+        query = select(*columns).select_from(base.outerjoin(sender, theirs))
+    return query.order_by(*_NEWEST_FIRST)
 
 
 async def settle_sender(session: AsyncSession, rows: Sequence[Sequence[Any]], *,
                         platform: str, user_id: str, **details: Any
                         ) -> tuple[ChatUser, list[PersonRole]]:  # fmt: skip
     """The account and roles from rows of `sender_select` (see `settle_account` for
-    `details`); extra columns are the caller's."""
-    account = await settle_account(session, rows[0][:_ROLE_AT] if rows else None,
+    `details`), without its `before` columns; extra columns are the caller's."""
+    known = bool(rows) and rows[0][0] is not None  # (an outer join to `base`: no account)
+    account = await settle_account(session, rows[0][:_ROLE_AT] if known else None,
                                    platform=platform, user_id=user_id, **details)
     width = _ROLE_AT + len(ROLE_COLUMNS) + 1
     return account, _roles([row[_ROLE_AT:width] for row in role_rows(rows)])

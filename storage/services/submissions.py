@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from common.localtime import fmt_datetime
-from storage.db.engine import dialect_name
+from storage.db import dialect_name
 from storage.db.models import (
     Answer,
     AnswerRevision,

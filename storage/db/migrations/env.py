@@ -1,4 +1,4 @@
-"""Alembic environment: always run with a connection handed over by storage.db.engine.upgrade."""
+"""Alembic environment: always run with a connection handed over by storage.db.upgrade."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from storage.db.models import Base
 config = context.config
 connection = config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations through `cchc-bot db upgrade` (storage.db.engine.upgrade)")
+    raise RuntimeError("run migrations through `cchc-bot db upgrade` (storage.db.upgrade)")
 
 context.configure(
     connection=connection,
