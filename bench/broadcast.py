@@ -59,9 +59,9 @@ FIRST_CHAT = 700_000_000
 CONTACTS_PER_UNIT = 2
 NOTICE = {
     "vi": "Thông báo lịch kiểm tra CCHC: <b>{unit}</b> được kiểm tra ngày {date} tại {place}. "
-          "Đề nghị gửi báo cáo tự kiểm tra trước {deadline}.",
+    "Đề nghị gửi báo cáo tự kiểm tra trước {deadline}.",
     "en": "Inspection notice: <b>{unit}</b> will be inspected on {date} at {place}. "
-          "Please send the self-inspection report by {deadline}.",
+    "Please send the self-inspection report by {deadline}.",
     "open": {"vi": "Mở danh mục kiểm tra", "en": "Open the checklist"},
 }
 
@@ -70,57 +70,93 @@ def bench_catalog() -> Catalog:
     """The real catalog plus the notice text this benchmark sends."""
     catalog = Catalog.load()
     for locale in ("vi", "en"):
-        catalog.texts[locale]["bench.notice"] = NOTICE[locale]  # type: ignore[assignment]
-        catalog.texts[locale]["bench.open"] = NOTICE["open"][locale]  # type: ignore[index]
+        catalog.texts[locale]["bench.notice"] = NOTICE[locale]
+        catalog.texts[locale]["bench.open"] = NOTICE["open"][locale]
     return catalog
 
 
-async def prepare(sessions: Sessions, recipients: int,
-                  now: datetime) -> None:
+async def prepare(sessions: Sessions, recipients: int, now: datetime) -> None:
     """A campaign, one person + chat account + membership per recipient, one row each."""
     units = max(1, math.ceil(recipients / CONTACTS_PER_UNIT))
     async with storage_db.transaction(sessions) as session:
         result = await import_campaign(session, factories.campaign("BENCH", units=units), now=now)
-        assignments = (await session.scalars(
-            select(Assignment.id).where(Assignment.campaign_id == result.campaign_id)
-            .order_by(Assignment.position))).all()
+        assignments = (
+            await session.scalars(
+                select(Assignment.id)
+                .where(Assignment.campaign_id == result.campaign_id)
+                .order_by(Assignment.position)
+            )
+        ).all()
         accounts = []
         for n in range(recipients):
             person = Person(full_name=f"Cán bộ đầu mối {n}", created_at=now)
-            account = ChatAccount(person=person, platform="telegram", user_id=str(FIRST_CHAT + n),
-                                  chat_id=str(FIRST_CHAT + n),
-                                  language_hint="en" if n % 10 == 0 else "vi", created_at=now)
-            session.add_all([account, Membership(
-                person=person, campaign_id=result.campaign_id, role="unit_contact",
-                assignment_id=assignments[n // CONTACTS_PER_UNIT], created_at=now)])
+            account = ChatAccount(
+                person=person,
+                platform="telegram",
+                user_id=str(FIRST_CHAT + n),
+                chat_id=str(FIRST_CHAT + n),
+                language_hint="en" if n % 10 == 0 else "vi",
+                created_at=now,
+            )
+            session.add_all(
+                [
+                    account,
+                    Membership(
+                        person=person,
+                        campaign_id=result.campaign_id,
+                        role="unit_contact",
+                        assignment_id=assignments[n // CONTACTS_PER_UNIT],
+                        created_at=now,
+                    ),
+                ]
+            )
             accounts.append(account)
         await session.flush()
-        await enqueue_many(session, [
-            {"dedupe_key": f"notice:bench:{a.id}", "kind": "notice",
-             "campaign_id": result.campaign_id, "person_id": a.person_id,
-             "chat_account_id": a.id, "template": "bench.notice", "not_before": now,
-             "created_at": now,
-             "params": {"unit": f"Ủy ban nhân dân Phường {n // CONTACTS_PER_UNIT + 1}",
-                        "date": "05/10/2021 08:30", "place": "Trụ sở UBND",
+        await enqueue_many(
+            session,
+            [
+                {
+                    "dedupe_key": f"notice:bench:{a.id}",
+                    "kind": "notice",
+                    "campaign_id": result.campaign_id,
+                    "person_id": a.person_id,
+                    "chat_account_id": a.id,
+                    "template": "bench.notice",
+                    "not_before": now,
+                    "created_at": now,
+                    "params": {
+                        "unit": f"Ủy ban nhân dân Phường {n // CONTACTS_PER_UNIT + 1}",
+                        "date": "05/10/2021 08:30",
+                        "place": "Trụ sở UBND",
                         "deadline": "30/09/2021 17:00",
-                        "_buttons": [[button("bench.open", f"cl:{n}")]]}}
-            for n, a in enumerate(accounts)
-        ])
+                        "_buttons": [[button("bench.open", f"cl:{n}")]],
+                    },
+                }
+                for n, a in enumerate(accounts)
+            ],
+        )
 
 
 async def settled(sessions: Sessions) -> Counter[str]:
     async with sessions() as session:
         counts = await session.execute(
-            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        )
         return Counter({status: n for status, n in counts.all()})
 
 
-async def deliver(fake: FakeTelegram, sessions: Sessions,
-                  recipients: int) -> tuple[DeliveryWorker, float]:
+async def deliver(
+    fake: FakeTelegram, sessions: Sessions, recipients: int
+) -> tuple[DeliveryWorker, float]:
     bot = build_bot(fake.token, fake.base_url)
-    worker = DeliveryWorker(sessions, {"telegram": TelegramChannel(bot)},
-                            make_renderer(bench_catalog()), SystemClock(), RateLimits(),
-                            "bench-1")
+    worker = DeliveryWorker(
+        sessions,
+        {"telegram": TelegramChannel(bot)},
+        make_renderer(bench_catalog()),
+        SystemClock(),
+        RateLimits(),
+        "bench-1",
+    )
     stop = asyncio.Event()
     started = time.perf_counter()
     running = asyncio.create_task(worker.run(stop))
@@ -154,23 +190,32 @@ async def main(recipients: int) -> int:
             await engine.dispose()
 
 
-async def report(fake: FakeTelegram, sessions: Sessions,
-                 worker: DeliveryWorker, recipients: int, elapsed: float) -> int:
+async def report(
+    fake: FakeTelegram, sessions: Sessions, worker: DeliveryWorker, recipients: int, elapsed: float
+) -> int:
     delivered = fake.calls_to("sendMessage", ok_only=True)
     per_chat = Counter(call.chat_id for call in delivered)
     async with sessions() as session:
-        rows = (await session.execute(select(OutboxMessage.status, ChatAccount.chat_id)
-                                      .join(ChatAccount))).all()
+        rows = (
+            await session.execute(
+                select(OutboxMessage.status, ChatAccount.chat_id).join(ChatAccount)
+            )
+        ).all()
     sent_chats = {int(chat) for status, chat in rows if status == OutboxStatus.SENT}
     lost = sum(1 for status, _ in rows if status != OutboxStatus.SENT) + len(
-        sent_chats - set(per_chat))
+        sent_chats - set(per_chat)
+    )
     duplicates = sum(n - 1 for n in per_chat.values() if n > 1)
     span = delivered[-1].at - delivered[0].at if len(delivered) > 1 else 0.0
     rate = (len(delivered) - 1) / span if span > 0 else 0.0
-    print(f"broadcast: {recipients} recipients, {len(delivered)} messages in {span:.1f} s "
-          f"(whole run {elapsed:.1f} s)")
-    print(f"  achieved rate   {rate:.2f} msg/s = {rate / LIMIT:.3f} of the {LIMIT}/s limit "
-          f"(floor {FLOOR}: {'met' if rate / LIMIT >= FLOOR else 'NOT met'})")
+    print(
+        f"broadcast: {recipients} recipients, {len(delivered)} messages in {span:.1f} s "
+        f"(whole run {elapsed:.1f} s)"
+    )
+    print(
+        f"  achieved rate   {rate:.2f} msg/s = {rate / LIMIT:.3f} of the {LIMIT}/s limit "
+        f"(floor {FLOOR}: {'met' if rate / LIMIT >= FLOOR else 'NOT met'})"
+    )
     print(f"  429s met        {fake.stats.rate_limited}")
     print(f"  messages lost   {lost}")
     print(f"  duplicates      {duplicates}")

@@ -134,8 +134,15 @@ class Talk:
     """A contact's side of the chat: queue one update, time the first reply, wait until the
     bot has finished answering (`until`) before the caller does anything else."""
 
-    def __init__(self, fake: FakeTelegram, user: FakeUser, outcome: Outcome, timeout: float,
-                 think: float, rng: random.Random) -> None:  # fmt: skip
+    def __init__(
+        self,
+        fake: FakeTelegram,
+        user: FakeUser,
+        outcome: Outcome,
+        timeout: float,
+        think: float,
+        rng: random.Random,
+    ) -> None:
         self.fake, self.user, self.outcome, self.timeout = fake, user, outcome, timeout
         self.think, self.rng = think, rng
 
@@ -178,8 +185,15 @@ class Talk:
         raise LookupError(f"no button {label!r} in chat {self.user.chat}")
 
 
-async def answer_checklist(fake: FakeTelegram, user: FakeUser, code: str, *, timeout: float,
-                           think: float = 0.0, seed: int = 0) -> Outcome:  # fmt: skip
+async def answer_checklist(
+    fake: FakeTelegram,
+    user: FakeUser,
+    code: str,
+    *,
+    timeout: float,
+    think: float = 0.0,
+    seed: int = 0,
+) -> Outcome:
     """One unit contact: join, answer all 7 items (one with a PDF), 14 updates in all.
 
     Each step waits until the bot has finished answering (`until`) before the next one.
@@ -315,13 +329,24 @@ class Run:
     @property
     def intact(self) -> bool:
         """Not one answer lost: everyone finished, everything stored, every call accepted."""
-        return (self.stored == self.given == self.expected and not self.failed_calls
-                and not self.gave_up and not self.bot_errors)  # fmt: skip
+        return (
+            self.stored == self.given == self.expected
+            and not self.failed_calls
+            and not self.gave_up
+            and not self.bot_errors
+        )
 
 
-async def run_ours(backend: str, contacts: int, *, step_timeout: float, budget: float,
-                   think: float, profile: Path | None = None,
-                   count_queries: bool = False) -> Run:  # fmt: skip
+async def run_ours(
+    backend: str,
+    contacts: int,
+    *,
+    step_timeout: float,
+    budget: float,
+    think: float,
+    profile: Path | None = None,
+    count_queries: bool = False,
+) -> Run:
     """Our bot on a fresh database; `profile` gets a cProfile dump of the conversations
     (not the setup) for `python -m pstats` or snakeviz."""
     profiler = cProfile.Profile() if profile else None
@@ -331,26 +356,48 @@ async def run_ours(backend: str, contacts: int, *, step_timeout: float, budget: 
             clock = FrozenClock(START)
             codes = await import_contacts(url, contacts, clock)
             settings = Settings(
-                bot_token=SecretStr(fake.token), telegram_api_url=fake.base_url,
-                database_url=url, evidence_dir=folder / "evidence", _env_file=None,
+                bot_token=SecretStr(fake.token),
+                telegram_api_url=fake.base_url,
+                database_url=url,
+                evidence_dir=folder / "evidence",
+                _env_file=None,
             )
             app = await open_app(settings, clock=clock)
             try:
                 name = f"ours/{backend}" + (" paced" if think else "")
-                return await _converse(name, app, fake, codes,
-                                       step_timeout=step_timeout, budget=budget, think=think,
-                                       profiler=profiler, count_queries=count_queries)
+                return await _converse(
+                    name,
+                    app,
+                    fake,
+                    codes,
+                    step_timeout=step_timeout,
+                    budget=budget,
+                    think=think,
+                    profiler=profiler,
+                    count_queries=count_queries,
+                )
             finally:
                 await app.close()
                 if profiler is not None and profile is not None:
                     profiler.dump_stats(profile)
 
 
-async def _converse(name: str, app: App, fake: FakeTelegram, codes: list[str], *,
-                    step_timeout: float, budget: float, think: float,
-                    profiler: cProfile.Profile | None, count_queries: bool) -> Run:  # fmt: skip
-    users = [FakeUser(FIRST_USER + n, first_name=f"Cán bộ {n}", last_name="Nguyễn")
-             for n in range(len(codes))]  # fmt: skip
+async def _converse(
+    name: str,
+    app: App,
+    fake: FakeTelegram,
+    codes: list[str],
+    *,
+    step_timeout: float,
+    budget: float,
+    think: float,
+    profiler: cProfile.Profile | None,
+    count_queries: bool,
+) -> Run:
+    users = [
+        FakeUser(FIRST_USER + n, first_name=f"Cán bộ {n}", last_name="Nguyễn")
+        for n in range(len(codes))
+    ]
     errors = ErrorLog()
     logging.getLogger().addHandler(errors)
     stop = asyncio.Event()
@@ -369,9 +416,12 @@ async def _converse(name: str, app: App, fake: FakeTelegram, codes: list[str], *
         if profiler is not None:
             profiler.enable()
         started, cpu_started = time.perf_counter(), time.process_time()
-        flows = [asyncio.create_task(answer_checklist(fake, user, code, timeout=step_timeout,
-                                                      think=think, seed=n))
-                 for n, (user, code) in enumerate(zip(users, codes, strict=True))]  # fmt: skip
+        flows = [
+            asyncio.create_task(
+                answer_checklist(fake, user, code, timeout=step_timeout, think=think, seed=n)
+            )
+            for n, (user, code) in enumerate(zip(users, codes, strict=True))
+        ]
         done, pending = await asyncio.wait(flows, timeout=budget)
         for task in pending:  # over budget: whatever is still talking gives up
             task.cancel()
@@ -396,8 +446,11 @@ async def _converse(name: str, app: App, fake: FakeTelegram, codes: list[str], *
         stored = await session.scalar(
             select(func.count()).select_from(Answer).where(Answer.value.is_not(None))
         )
-    failed = [f"{c.method}({c.chat_id}) {c.status} {c.response.get('description', '')}"
-              for c in fake.calls[mark:] if not c.ok and c.method != "getUpdates"]  # fmt: skip
+    failed = [
+        f"{c.method}({c.chat_id}) {c.status} {c.response.get('description', '')}"
+        for c in fake.calls[mark:]
+        if not c.ok and c.method != "getUpdates"
+    ]
     result = BenchResult(
         users=len(codes),
         updates=UPDATES_PER_CONTACT * len(codes),
@@ -407,13 +460,20 @@ async def _converse(name: str, app: App, fake: FakeTelegram, codes: list[str], *
         rate_limited=0,
     )
     return Run(
-        name=name, result=result, expected=ANSWERS_PER_CONTACT * len(codes),
-        given=sum(o.given for o in outcomes), confirmed=sum(o.confirmed for o in outcomes),
-        stored=int(stored or 0), failed_calls=failed,
-        gave_up=[o.failure for o in outcomes if o.failure], bot_errors=errors.conversation,
+        name=name,
+        result=result,
+        expected=ANSWERS_PER_CONTACT * len(codes),
+        given=sum(o.given for o in outcomes),
+        confirmed=sum(o.confirmed for o in outcomes),
+        stored=int(stored or 0),
+        failed_calls=failed,
+        gave_up=[o.failure for o in outcomes if o.failure],
+        bot_errors=errors.conversation,
         other_errors=errors.other,
-        queries=queries.shapes if queries is not None else Counter(), cpu=cpu,
-        api_calls=Counter(c.method for c in fake.calls[mark:]), think=think,
+        queries=queries.shapes if queries is not None else Counter(),
+        cpu=cpu,
+        api_calls=Counter(c.method for c in fake.calls[mark:]),
+        think=think,
     )
 
 
@@ -439,21 +499,28 @@ EchoRun = tuple[BenchResult, float]  # the echo bot's figures and the CPU second
 def pooled(runs: list[EchoRun]) -> EchoRun:
     """Several echo runs as one: every answered update, over their summed time and CPU."""
     results = [result for result, _ in runs]
-    return (BenchResult(users=results[0].users, updates=sum(r.updates for r in results),
-                        elapsed=sum(r.elapsed for r in results),
-                        latencies=[x for r in results for x in r.latencies],
-                        timeouts=sum(r.timeouts for r in results),
-                        rate_limited=sum(r.rate_limited for r in results)),
-            sum(cpu for _, cpu in runs))
+    return (
+        BenchResult(
+            users=results[0].users,
+            updates=sum(r.updates for r in results),
+            elapsed=sum(r.elapsed for r in results),
+            latencies=[x for r in results for x in r.latencies],
+            timeouts=sum(r.timeouts for r in results),
+            rate_limited=sum(r.rate_limited for r in results),
+        ),
+        sum(cpu for _, cpu in runs),
+    )
 
 
 def _echo_line(echo_cpu: EchoRun) -> tuple[str, float]:
     echo, cpu = echo_cpu
     cpu_ms = cpu * 1000 / max(1, len(echo.latencies))
-    return (f"{'echo_aiogram':<20}{echo.throughput:>10.0f}{1:>7.2f}"
-            f"{_ms(echo.percentile(50)):>12}{_ms(echo.percentile(99)):>12}"
-            f"{_ms(echo.percentile(100)):>12}{cpu_ms:>11.1f}{1:>10.2f}"
-            f"{'-':>22}{'-':>6}"), cpu_ms  # fmt: skip
+    return (
+        f"{'echo_aiogram':<20}{echo.throughput:>10.0f}{1:>7.2f}"
+        f"{_ms(echo.percentile(50)):>12}{_ms(echo.percentile(99)):>12}"
+        f"{_ms(echo.percentile(100)):>12}{cpu_ms:>11.1f}{1:>10.2f}"
+        f"{'-':>22}{'-':>6}"
+    ), cpu_ms
 
 
 def summary(echoes: dict[str, EchoRun], runs: list[Run]) -> tuple[str, bool]:
@@ -461,8 +528,10 @@ def summary(echoes: dict[str, EchoRun], runs: list[Run]) -> tuple[str, bool]:
     p99 paced, the answers in both. Each saturation run is compared with the echo bot
     measured just before and after it (`echoes`, by run name, pooled): the machine's speed
     drifts over minutes, and a ratio of runs far apart would carry it."""
-    lines = [f"{'run':<20}{'updates/s':>10}{'ratio':>7}{'p50':>12}{'p99':>12}{'max':>12}"
-             f"{'CPU ms/upd':>11}{'CPU ratio':>10}{'answers stored/given':>22}{'lost':>6}"]
+    lines = [
+        f"{'run':<20}{'updates/s':>10}{'ratio':>7}{'p50':>12}{'p99':>12}{'max':>12}"
+        f"{'CPU ms/upd':>11}{'CPU ratio':>10}{'answers stored/given':>22}{'lost':>6}"
+    ]
     all_met = True
     for run in runs:
         r = run.result
@@ -473,10 +542,12 @@ def summary(echoes: dict[str, EchoRun], runs: list[Run]) -> tuple[str, bool]:
             lines.append(line)
         ratio = r.throughput / echo.throughput if echo and echo.throughput else math.nan
         cpu_ms = run.cpu * 1000 / max(1, len(r.latencies))
-        lines.append(f"{run.name:<20}{r.throughput:>10.0f}{_num(ratio):>7}"
-                     f"{_ms(r.percentile(50)):>12}{_ms(r.percentile(99)):>12}"
-                     f"{_ms(r.percentile(100)):>12}{cpu_ms:>11.1f}{_num(echo_cpu_ms / cpu_ms):>10}"
-                     f"{f'{run.stored}/{run.given}':>22}{run.lost:>6}")  # fmt: skip
+        lines.append(
+            f"{run.name:<20}{r.throughput:>10.0f}{_num(ratio):>7}"
+            f"{_ms(r.percentile(50)):>12}{_ms(r.percentile(99)):>12}"
+            f"{_ms(r.percentile(100)):>12}{cpu_ms:>11.1f}{_num(echo_cpu_ms / cpu_ms):>10}"
+            f"{f'{run.stored}/{run.given}':>22}{run.lost:>6}"
+        )
         misses = []
         if echo is not None and not run.paced and not ratio >= FLOOR_RATIO:
             misses.append(f"ratio {ratio:.2f} < {FLOOR_RATIO}")
@@ -494,8 +565,10 @@ def summary(echoes: dict[str, EchoRun], runs: list[Run]) -> tuple[str, bool]:
         for detail in [*run.bot_errors[:3], *run.gave_up[:2], *run.failed_calls[:3]]:
             lines.append(f"    {detail[:200]}")
         if run.other_errors:  # not on the conversation path: reported, not counted
-            lines.append(f"  note: {len(run.other_errors)} other errors logged, e.g. "
-                         f"{run.other_errors[0][:160]}")  # fmt: skip
+            lines.append(
+                f"  note: {len(run.other_errors)} other errors logged, e.g. "
+                f"{run.other_errors[0][:160]}"
+            )
     return "\n".join(lines), all_met
 
 
@@ -524,9 +597,18 @@ def breakdown(run: Run) -> str:
     return "\n".join(lines)
 
 
-async def main(contacts: int, backends: list[str], *, echo: bool, step_timeout: float,
-               budget: float, think: float, saturation: bool, queries: bool,
-               profile: Path | None = None) -> bool:  # fmt: skip
+async def main(
+    contacts: int,
+    backends: list[str],
+    *,
+    echo: bool,
+    step_timeout: float,
+    budget: float,
+    think: float,
+    saturation: bool,
+    queries: bool,
+    profile: Path | None = None,
+) -> bool:
     load = os.getloadavg()[0]
     echoes: dict[str, EchoRun] = {}
     runs = []
@@ -539,10 +621,16 @@ async def main(contacts: int, backends: list[str], *, echo: bool, step_timeout: 
             if compared:  # right before ours (and after it, below): see `summary`
                 around.append(await _echo_run(contacts))
             label = f"{backend}-paced" if pace else backend
-            dump = profile.with_name(f"{profile.stem}-{label}{profile.suffix}") if profile \
-                else None
-            run = await run_ours(backend, contacts, step_timeout=step_timeout, budget=budget,
-                                 think=pace, profile=dump, count_queries=queries)  # fmt: skip
+            dump = profile.with_name(f"{profile.stem}-{label}{profile.suffix}") if profile else None
+            run = await run_ours(
+                backend,
+                contacts,
+                step_timeout=step_timeout,
+                budget=budget,
+                think=pace,
+                profile=dump,
+                count_queries=queries,
+            )
             if dump is not None:
                 print(f"profile of {run.name} written to {dump}")
             print(run.result.report(run.name), flush=True)
@@ -551,11 +639,15 @@ async def main(contacts: int, backends: list[str], *, echo: bool, step_timeout: 
                 around.append(await _echo_run(contacts))
                 echoes[run.name] = pooled(around)
     table, met = summary(echoes, runs)
-    passes = [*(["saturation (no think time)"] if saturation else []),
-              *([f"paced (think time {think:g} s)"] if think > 0 else [])]
-    print(f"\nConversation throughput: {contacts} contacts x {UPDATES_PER_CONTACT} updates, "
-          f"{' and '.join(passes)}; load average {load:.2f} before, "
-          f"{os.getloadavg()[0]:.2f} after ({os.cpu_count()} CPUs)\n{table}")  # fmt: skip
+    passes = [
+        *(["saturation (no think time)"] if saturation else []),
+        *([f"paced (think time {think:g} s)"] if think > 0 else []),
+    ]
+    print(
+        f"\nConversation throughput: {contacts} contacts x {UPDATES_PER_CONTACT} updates, "
+        f"{' and '.join(passes)}; load average {load:.2f} before, "
+        f"{os.getloadavg()[0]:.2f} after ({os.cpu_count()} CPUs)\n{table}"
+    )
     if queries:
         for run in runs:
             print("\n" + breakdown(run))
@@ -565,32 +657,64 @@ async def main(contacts: int, backends: list[str], *, echo: bool, step_timeout: 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=200)
-    parser.add_argument("--backends", default="sqlite,postgres",
-                        help="comma-separated: sqlite, postgres")  # fmt: skip
+    parser.add_argument(
+        "--backends", default="sqlite,postgres", help="comma-separated: sqlite, postgres"
+    )
     parser.add_argument("--no-echo", action="store_true", help="skip the echo bot baseline")
-    parser.add_argument("--think", type=float, default=4.0,
-                        help="the paced pass: seconds a contact waits (0.5-1.5x) before "
-                             "each update; 0 skips that pass")
-    parser.add_argument("--no-saturation", action="store_true",
-                        help="skip the saturation pass (and the echo bot with it)")
-    parser.add_argument("--queries", action="store_true",
-                        help="print Bot API requests and SQL statements per update")
-    parser.add_argument("--profile", type=Path, metavar="FILE.prof",
-                        help="cProfile the conversations; one FILE-<backend>[-paced].prof "
-                             "each")
-    parser.add_argument("--step-timeout", type=float, default=30.0,
-                        help="seconds a contact waits for one answer before giving up")
-    parser.add_argument("--budget", type=float, default=300.0,
-                        help="seconds all contacts of one backend may take in all")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=4.0,
+        help="the paced pass: seconds a contact waits (0.5-1.5x) before "
+        "each update; 0 skips that pass",
+    )
+    parser.add_argument(
+        "--no-saturation",
+        action="store_true",
+        help="skip the saturation pass (and the echo bot with it)",
+    )
+    parser.add_argument(
+        "--queries",
+        action="store_true",
+        help="print Bot API requests and SQL statements per update",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE.prof",
+        help="cProfile the conversations; one FILE-<backend>[-paced].prof each",
+    )
+    parser.add_argument(
+        "--step-timeout",
+        type=float,
+        default=30.0,
+        help="seconds a contact waits for one answer before giving up",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=300.0,
+        help="seconds all contacts of one backend may take in all",
+    )
     args = parser.parse_args()
     chosen = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = set(chosen) - {"sqlite", "postgres"}
     if unknown:
         parser.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
-    logging.basicConfig(level=logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    met = asyncio.run(main(args.contacts, chosen, echo=not args.no_echo,
-                           step_timeout=args.step_timeout, budget=args.budget,
-                           think=args.think, saturation=not args.no_saturation,
-                           queries=args.queries, profile=args.profile))
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    met = asyncio.run(
+        main(
+            args.contacts,
+            chosen,
+            echo=not args.no_echo,
+            step_timeout=args.step_timeout,
+            budget=args.budget,
+            think=args.think,
+            saturation=not args.no_saturation,
+            queries=args.queries,
+            profile=args.profile,
+        )
+    )
     sys.exit(0 if met else 1)

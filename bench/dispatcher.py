@@ -79,8 +79,9 @@ async def run(backend: str, contacts: int, folder: Path, profile: Path | None = 
         cpu, wall = time.process_time(), time.perf_counter()
         if profiler is not None:
             profiler.enable()
-        await asyncio.gather(*(answer_checklist(chat, codes[f"U{n + 1}"][0])
-                               for n, chat in enumerate(chats)))
+        await asyncio.gather(
+            *(answer_checklist(chat, codes[f"U{n + 1}"][0]) for n, chat in enumerate(chats))
+        )
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(profile)
@@ -92,8 +93,10 @@ async def run(backend: str, contacts: int, folder: Path, profile: Path | None = 
     events = contacts * EVENTS_PER_CONTACT
     statements = sum(shapes.values()) / events
     kinds = ", ".join(f"{k} {v / events:.2f}" for k, v in shapes.most_common())
-    return (f"{backend:9} {events / wall:7.0f} events/s  {cpu / events * 1000:5.2f} ms CPU/event"
-            f"  {statements:4.1f} statements/event ({kinds})  answers {stored}/{contacts * 7}")
+    return (
+        f"{backend:9} {events / wall:7.0f} events/s  {cpu / events * 1000:5.2f} ms CPU/event"
+        f"  {statements:4.1f} statements/event ({kinds})  answers {stored}/{contacts * 7}"
+    )
 
 
 async def main() -> None:
@@ -101,15 +104,21 @@ async def main() -> None:
     parser.add_argument("--contacts", type=int, default=100)
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--rounds", type=int, default=3, help="runs per backend")
-    parser.add_argument("--profile", type=Path, metavar="FILE.prof",
-                        help="a cProfile of the conversations of the last run (setup excluded)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE.prof",
+        help="a cProfile of the conversations of the last run (setup excluded)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.backends.split(","):
             for n in range(args.rounds):
                 profile = args.profile if n == args.rounds - 1 else None
-                print(await run(backend, args.contacts, Path(tmp) / f"{backend}{n}", profile),
-                      flush=True)
+                print(
+                    await run(backend, args.contacts, Path(tmp) / f"{backend}{n}", profile),
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ def _value(kind: str, unit: int, item: int) -> Any:
         "choice": OPTIONS[n % 3],
         "multi": OPTIONS[: n % 4],
         "text": f"Đơn vị {unit} báo cáo tiêu chí {item}: đã thực hiện theo kế hoạch, còn khó "
-                f"khăn về kinh phí và nhân lực ({n % 97}).",
+        f"khăn về kinh phí và nhân lực ({n % 97}).",
     }[kind]
 
 
@@ -82,29 +82,73 @@ async def _ids(conn: Any, column: Any) -> list[int]:
 
 async def _structure(conn: Any, units: int, items: int) -> tuple[int, list[int], list[int]]:
     """Campaign, teams, units, assignments, sections and items; returns their ids."""
-    campaign = (await conn.execute(insert(Campaign).returning(Campaign.id), [{
-        "code": "BENCH-EXPORT", "title": "Kiểm tra CCHC - bench", "deadline": DEADLINE,
-        "policy": {}, "created_at": START, "updated_at": START}])).scalar_one()
-    await conn.execute(insert(Team), [{"campaign_id": campaign, "code": f"D{t}",
-                                       "name": f"Đoàn kiểm tra số {t}"} for t in range(1, 11)])
+    campaign = (
+        await conn.execute(
+            insert(Campaign).returning(Campaign.id),
+            [
+                {
+                    "code": "BENCH-EXPORT",
+                    "title": "Kiểm tra CCHC - bench",
+                    "deadline": DEADLINE,
+                    "policy": {},
+                    "created_at": START,
+                    "updated_at": START,
+                }
+            ],
+        )
+    ).scalar_one()
+    await conn.execute(
+        insert(Team),
+        [
+            {"campaign_id": campaign, "code": f"D{t}", "name": f"Đoàn kiểm tra số {t}"}
+            for t in range(1, 11)
+        ],
+    )
     teams = await _ids(conn, Team.id)
-    await conn.execute(insert(Unit), [{"code": f"U{n:05d}", "name": f"Ủy ban nhân dân Phường {n}"}
-                                      for n in range(units)])
+    await conn.execute(
+        insert(Unit),
+        [{"code": f"U{n:05d}", "name": f"Ủy ban nhân dân Phường {n}"} for n in range(units)],
+    )
     unit_ids = await _ids(conn, Unit.id)
-    await conn.execute(insert(Assignment), [
-        {"campaign_id": campaign, "unit_id": u, "team_id": teams[n % 10], "form": "qua-bao-cao",
-         "position": n} for n, u in enumerate(unit_ids)])
-    await conn.execute(insert(Section), [
-        {"campaign_id": campaign, "position": s, "title": f"{s + 1}. Lĩnh vực {s + 1}"}
-        for s in range(10)])
+    await conn.execute(
+        insert(Assignment),
+        [
+            {
+                "campaign_id": campaign,
+                "unit_id": u,
+                "team_id": teams[n % 10],
+                "form": "qua-bao-cao",
+                "position": n,
+            }
+            for n, u in enumerate(unit_ids)
+        ],
+    )
+    await conn.execute(
+        insert(Section),
+        [
+            {"campaign_id": campaign, "position": s, "title": f"{s + 1}. Lĩnh vực {s + 1}"}
+            for s in range(10)
+        ],
+    )
     sections = await _ids(conn, Section.id)
-    await conn.execute(insert(Item), [
-        {"campaign_id": campaign, "section_id": sections[n * 10 // items], "position": n,
-         "code": f"{n * 10 // items + 1}.{n % (items // 10 or 1) + 1}",
-         "text": f"Tiêu chí {n + 1}: nội dung kiểm tra về cải cách hành chính",
-         "type": KINDS[n % 7][0], "options": KINDS[n % 7][1], "points": KINDS[n % 7][2],
-         "scoring": KINDS[n % 7][3], "evidence": "required" if n % 7 == 0 else "none"}
-        for n in range(items)])
+    await conn.execute(
+        insert(Item),
+        [
+            {
+                "campaign_id": campaign,
+                "section_id": sections[n * 10 // items],
+                "position": n,
+                "code": f"{n * 10 // items + 1}.{n % (items // 10 or 1) + 1}",
+                "text": f"Tiêu chí {n + 1}: nội dung kiểm tra về cải cách hành chính",
+                "type": KINDS[n % 7][0],
+                "options": KINDS[n % 7][1],
+                "points": KINDS[n % 7][2],
+                "scoring": KINDS[n % 7][3],
+                "evidence": "required" if n % 7 == 0 else "none",
+            }
+            for n in range(items)
+        ],
+    )
     return campaign, await _ids(conn, Assignment.id), await _ids(conn, Item.id)
 
 
@@ -113,11 +157,14 @@ def _submission(assignment: int, n: int) -> dict[str, Any]:
     state = "in_progress" if n % 10 >= 8 else "accepted" if n % 10 == 7 else "submitted"
     done = state != "in_progress"
     return {
-        "assignment_id": assignment, "status": state, "late": done and n % 10 == 0,
+        "assignment_id": assignment,
+        "status": state,
+        "late": done and n % 10 == 0,
         "submitted_at": START + timedelta(minutes=n) if done else None,
         "self_score": round(40 + n % 300 / 10, 1) if done else None,
         "appraised_score": round(38 + n % 250 / 10, 1) if state == "accepted" else None,
-        "updated_at": START, "version": 1,
+        "updated_at": START,
+        "version": 1,
     }
 
 
@@ -126,11 +173,14 @@ async def generate(url: str, units: int, items: int) -> None:
     await upgrade(engine)
     async with engine.begin() as conn:
         campaign, assignments, item_ids = await _structure(conn, units, items)
-        await conn.execute(insert(Person), [{"full_name": f"Cán bộ {n}", "created_at": START}
-                                            for n in range(units)])
+        await conn.execute(
+            insert(Person),
+            [{"full_name": f"Cán bộ {n}", "created_at": START} for n in range(units)],
+        )
         people = await _ids(conn, Person.id)
-        await conn.execute(insert(Submission), [_submission(a, n)
-                                                for n, a in enumerate(assignments)])
+        await conn.execute(
+            insert(Submission), [_submission(a, n) for n, a in enumerate(assignments)]
+        )
         submissions = await _ids(conn, Submission.id)
         await _answers(conn, submissions, item_ids, people)
         await _evidence(conn, submissions, item_ids, people)
@@ -138,14 +188,22 @@ async def generate(url: str, units: int, items: int) -> None:
     await engine.dispose()
 
 
-async def _answers(conn: Any, submissions: list[int], item_ids: list[int],
-                   people: list[int]) -> None:
+async def _answers(
+    conn: Any, submissions: list[int], item_ids: list[int], people: list[int]
+) -> None:
     rows: list[dict[str, Any]] = []
     for u, submission in enumerate(submissions):
         for i, item in enumerate(item_ids):
-            rows.append({"submission_id": submission, "item_id": item,
-                         "value": _value(KINDS[i % 7][0], u, i), "answered_by": people[u],
-                         "answered_at": START, "revision": 1})
+            rows.append(
+                {
+                    "submission_id": submission,
+                    "item_id": item,
+                    "value": _value(KINDS[i % 7][0], u, i),
+                    "answered_by": people[u],
+                    "answered_at": START,
+                    "revision": 1,
+                }
+            )
         if len(rows) >= BATCH:
             await conn.execute(insert(Answer), rows)
             rows = []
@@ -153,23 +211,43 @@ async def _answers(conn: Any, submissions: list[int], item_ids: list[int],
         await conn.execute(insert(Answer), rows)
 
 
-async def _evidence(conn: Any, submissions: list[int], item_ids: list[int],
-                    people: list[int]) -> None:
-    rows = [{"submission_id": s, "item_id": item_ids[k * 7], "file_name": f"ke-hoach-{k}.pdf",
-             "size": 100_000 + u, "mime_type": "application/pdf", "sha256": f"{u:064x}",
-             "storage_path": f"x/{u}/{k}.pdf", "uploaded_by": people[u], "uploaded_at": START}
-            for u, s in enumerate(submissions) for k in range(2)]
+async def _evidence(
+    conn: Any, submissions: list[int], item_ids: list[int], people: list[int]
+) -> None:
+    rows = [
+        {
+            "submission_id": s,
+            "item_id": item_ids[k * 7],
+            "file_name": f"ke-hoach-{k}.pdf",
+            "size": 100_000 + u,
+            "mime_type": "application/pdf",
+            "sha256": f"{u:064x}",
+            "storage_path": f"x/{u}/{k}.pdf",
+            "uploaded_by": people[u],
+            "uploaded_at": START,
+        }
+        for u, s in enumerate(submissions)
+        for k in range(2)
+    ]
     for start in range(0, len(rows), BATCH):
-        await conn.execute(insert(EvidenceFile), rows[start:start + BATCH])
+        await conn.execute(insert(EvidenceFile), rows[start : start + BATCH])
 
 
 async def _audit(conn: Any, campaign: int, people: list[int], units: int) -> None:
-    rows = [{"at": START + timedelta(seconds=n), "actor_id": people[n], "campaign_id": campaign,
-             "action": "submission.submit", "subject": f"U{n:05d}",
-             "details": {"late": False, "self_score": 50.5}, "actor_label": ""}
-            for n in range(units)]
+    rows = [
+        {
+            "at": START + timedelta(seconds=n),
+            "actor_id": people[n],
+            "campaign_id": campaign,
+            "action": "submission.submit",
+            "subject": f"U{n:05d}",
+            "details": {"late": False, "self_score": 50.5},
+            "actor_label": "",
+        }
+        for n in range(units)
+    ]
     for start in range(0, len(rows), BATCH):
-        await conn.execute(insert(AuditEntry), rows[start:start + BATCH])
+        await conn.execute(insert(AuditEntry), rows[start : start + BATCH])
 
 
 async def export(url: str, out: Path) -> dict[str, float]:
@@ -183,14 +261,19 @@ async def export(url: str, out: Path) -> dict[str, float]:
         stats = await export_workbook(session, campaign, out, tr=tr)
     elapsed = time.perf_counter() - start
     await engine.dispose()
-    return {"export_s": elapsed, "answers": stats.answers, "units": stats.units,
-            "file_mb": out.stat().st_size / 1e6,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "export_s": elapsed,
+        "answers": stats.answers,
+        "units": stats.units,
+        "file_mb": out.stat().st_size / 1e6,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def _child(*args: str) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, check=True
+    ).stdout
     figures: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return figures
 
@@ -220,13 +303,16 @@ def main() -> None:
     if args.export:
         print(json.dumps(asyncio.run(export(args.export, Path(args.out)))))
         return
-    print(f"campaign: {args.units} units x {args.items} items "
-          f"({args.units * args.items:,} answers)")
+    print(
+        f"campaign: {args.units} units x {args.items} items ({args.units * args.items:,} answers)"
+    )
     for backend in args.backends.split(","):
         f = run_backend(backend, args.units, args.items)
-        print(f"{backend:9s} data {f['generate_s']:6.1f} s   export {f['export_s']:6.1f} s "
-              f"(floor 120 s)  peak RSS {f['peak_rss_mb']:6.0f} MB (floor 500 MB)  "
-              f"file {f['file_mb']:5.1f} MB  {int(f['answers']):,} answers")
+        print(
+            f"{backend:9s} data {f['generate_s']:6.1f} s   export {f['export_s']:6.1f} s "
+            f"(floor 120 s)  peak RSS {f['peak_rss_mb']:6.0f} MB (floor 500 MB)  "
+            f"file {f['file_mb']:5.1f} MB  {int(f['answers']):,} answers"
+        )
 
 
 if __name__ == "__main__":

@@ -29,20 +29,31 @@ TYPES = ["yesno", "percent", "number", "date", "choice", "multi", "text"]
 
 def generate_yaml(units: int, items: int) -> str:
     lines = [
-        "code: BENCH-IMPORT", "title: Bench campaign", "timezone: Asia/Ho_Chi_Minh",
-        "deadline: 2026-12-31 17:00", "reminders: [7d, 1d]", "overdue_every: 1d",
-        "teams:", *[f"  - {{code: D{t}, name: Đoàn {t}, members: 2}}" for t in range(1, 11)],
+        "code: BENCH-IMPORT",
+        "title: Bench campaign",
+        "timezone: Asia/Ho_Chi_Minh",
+        "deadline: 2026-12-31 17:00",
+        "reminders: [7d, 1d]",
+        "overdue_every: 1d",
+        "teams:",
+        *[f"  - {{code: D{t}, name: Đoàn {t}, members: 2}}" for t in range(1, 11)],
         "units:",
     ]
-    lines += [f"  - {{code: U{n:05d}, name: Phường số {n}, team: D{n % 10 + 1}, contacts: 2}}"
-              for n in range(units)]
+    lines += [
+        f"  - {{code: U{n:05d}, name: Phường số {n}, team: D{n % 10 + 1}, contacts: 2}}"
+        for n in range(units)
+    ]
     lines.append("checklist:")
     for section in range(10):
         lines.append(f'  - section: "Lĩnh vực {section + 1}"\n    items:')
         for n in range(items // 10):
             kind = TYPES[n % len(TYPES)]
-            item = [f'      - code: "{section + 1}.{n + 1}"', f"        text: Tiêu chí {n + 1}",
-                    f"        type: {kind}", "        required: false"]
+            item = [
+                f'      - code: "{section + 1}.{n + 1}"',
+                f"        text: Tiêu chí {n + 1}",
+                f"        type: {kind}",
+                "        required: false",
+            ]
             if kind in ("choice", "multi"):
                 item.append("        options: [Có, Một phần, Chưa]")
             lines += item
@@ -92,16 +103,24 @@ def main() -> None:
         return
     path = Path(tempfile.mkdtemp()) / "bench-campaign.yaml"
     path.write_text(generate_yaml(args.units, args.items), encoding="utf-8")
-    print(f"campaign: {args.units} units x {args.items} items "
-          f"({path.stat().st_size / 1e6:.1f} MB of YAML)")
+    print(
+        f"campaign: {args.units} units x {args.items} items "
+        f"({path.stat().st_size / 1e6:.1f} MB of YAML)"
+    )
     for backend in args.backends.split(","):
-        out = subprocess.run([sys.executable, __file__, "--child", backend, "--file", str(path)],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", backend, "--file", str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         f = json.loads(out.strip().splitlines()[-1])
         total = f["parse_s"] + f["import_s"]
-        print(f"{backend:9s} parse+validate {f['parse_s']:6.1f} s  import {f['import_s']:6.1f} s"
-              f"  total {total:6.1f} s (floor 60 s)  re-import {f['reimport_s']:6.1f} s"
-              f"  peak RSS {f['peak_rss_mb']:6.0f} MB (floor 500 MB)")
+        print(
+            f"{backend:9s} parse+validate {f['parse_s']:6.1f} s  import {f['import_s']:6.1f} s"
+            f"  total {total:6.1f} s (floor 60 s)  re-import {f['reimport_s']:6.1f} s"
+            f"  peak RSS {f['peak_rss_mb']:6.0f} MB (floor 500 MB)"
+        )
 
 
 if __name__ == "__main__":

@@ -46,29 +46,55 @@ DEADLINE = datetime(2026, 12, 31, 10, 0, tzinfo=UTC)
 def spec(units: int) -> CampaignSpec:
     items = tuple(ItemSpec(f"{n}", f"Tiêu chí {n}", ItemType.YESNO) for n in range(1, 31))
     return CampaignSpec(
-        code=f"BENCH-{units}", title="Bench", timezone="Asia/Ho_Chi_Minh", deadline=DEADLINE,
-        policy=ReminderPolicy(reminders=(timedelta(days=3), timedelta(days=1)),
-                              overdue_every=timedelta(days=1)),
+        code=f"BENCH-{units}",
+        title="Bench",
+        timezone="Asia/Ho_Chi_Minh",
+        deadline=DEADLINE,
+        policy=ReminderPolicy(
+            reminders=(timedelta(days=3), timedelta(days=1)), overdue_every=timedelta(days=1)
+        ),
         teams=tuple(TeamSpec(f"D{t}", f"Đoàn {t}") for t in range(10)),
-        units=tuple(UnitSpec(f"U{n:05d}", f"Phường {n}", f"D{n % 10}", InspectionForm.REPORT)
-                    for n in range(units)),
+        units=tuple(
+            UnitSpec(f"U{n:05d}", f"Phường {n}", f"D{n % 10}", InspectionForm.REPORT)
+            for n in range(units)
+        ),
         sections=(SectionSpec("Một", items),),
     )
 
 
 async def link_contacts(sessions: Any, now: datetime) -> None:
     async with transaction(sessions) as session:
-        assignments = list(await session.execute(
-            select(Assignment.id, Assignment.campaign_id)))
-        await session.execute(insert(Person), [{"full_name": f"P{a}", "created_at": now}
-                                               for a, _ in assignments])
+        assignments = list(await session.execute(select(Assignment.id, Assignment.campaign_id)))
+        await session.execute(
+            insert(Person), [{"full_name": f"P{a}", "created_at": now} for a, _ in assignments]
+        )
         people = list(await session.scalars(select(Person.id).order_by(Person.id)))
-        await session.execute(insert(ChatAccount), [
-            {"person_id": p, "platform": "telegram", "user_id": str(p), "chat_id": str(p),
-             "created_at": now} for p in people])
-        await session.execute(insert(Membership), [
-            {"person_id": p, "campaign_id": c, "role": "unit_contact", "assignment_id": a,
-             "created_at": now} for p, (a, c) in zip(people, assignments, strict=True)])
+        await session.execute(
+            insert(ChatAccount),
+            [
+                {
+                    "person_id": p,
+                    "platform": "telegram",
+                    "user_id": str(p),
+                    "chat_id": str(p),
+                    "created_at": now,
+                }
+                for p in people
+            ],
+        )
+        await session.execute(
+            insert(Membership),
+            [
+                {
+                    "person_id": p,
+                    "campaign_id": c,
+                    "role": "unit_contact",
+                    "assignment_id": a,
+                    "created_at": now,
+                }
+                for p, (a, c) in zip(people, assignments, strict=True)
+            ],
+        )
 
 
 async def measure(url: str, units: int) -> tuple[float, int, float, int]:
@@ -111,9 +137,11 @@ def main() -> None:
     print(f"backend: {args.backend}")
     for size in (int(s) for s in args.sizes.split(",")):
         busy, busy_q, quiet, quiet_q = asyncio.run(with_database(args.backend, size))
-        print(f"{size:6d} units: pass with {size} reminders {busy:6.2f} s, {busy_q} queries; "
-              f"quiet pass {quiet:6.2f} s, {quiet_q} queries; "
-              f"{busy / size * 1e6:5.0f} µs per unit")
+        print(
+            f"{size:6d} units: pass with {size} reminders {busy:6.2f} s, {busy_q} queries; "
+            f"quiet pass {quiet:6.2f} s, {quiet_q} queries; "
+            f"{busy / size * 1e6:5.0f} µs per unit"
+        )
 
 
 if __name__ == "__main__":

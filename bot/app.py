@@ -26,9 +26,7 @@ class App:
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # aiosqlite and the HTTP client log every call at DEBUG; keep them out of the bot's log.
     for noisy in ("aiosqlite", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
@@ -36,9 +34,7 @@ def configure_logging(level: str) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-async def open_app(
-    settings: Settings, *, clock: Clock | None = None, migrate: bool = True
-) -> App:
+async def open_app(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> App:
     """Every command that needs the database applies the migrations first."""
     engine = db.create_engine(settings.database_url)
     if migrate:

@@ -34,8 +34,9 @@ def render_problem(ctx: Context, problem: Problem) -> str:
         return ctx.tr("campaign_file.problem_at_cell", message=message, **cell.groupdict())
     if problem.line is None:
         return ctx.tr("campaign_file.problem_at_key", where=problem.where, message=message)
-    return ctx.tr("campaign_file.problem_at", line=problem.line, where=problem.where,
-                  message=message)
+    return ctx.tr(
+        "campaign_file.problem_at", line=problem.line, where=problem.where, message=message
+    )
 
 
 def load_spec(ctx: Context, path: Path) -> CampaignSpec:
@@ -69,25 +70,42 @@ async def campaign_import(ctx: Context, app: App, file: Path, force: bool, check
     """
     spec = load_spec(ctx, file)
     if check:
-        click.echo(ctx.tr("cli.import_check_ok", file=file.name, units=len(spec.units),
-                          items=len(spec.items())))
+        click.echo(
+            ctx.tr(
+                "cli.import_check_ok",
+                file=file.name,
+                units=len(spec.units),
+                items=len(spec.items()),
+            )
+        )
         return
     try:
         async with transaction(app.sessions) as session:
             result = await import_campaign(
-                session, spec, now=app.clock.now(), force=force, source_name=file.name,
+                session,
+                spec,
+                now=app.clock.now(),
+                force=force,
+                source_name=file.name,
                 invite_ttl=timedelta(days=app.settings.invite_ttl_days),
             )
     except RemovalNeedsForce as exc:
         click.echo(ctx.tr("cli.import_needs_force", count=len(exc.losses)), err=True)
         for loss in exc.losses:
-            click.echo("  - " + ctx.tr(f"cli.loss.{loss.kind}", code=loss.code, count=loss.count),
-                       err=True)
+            click.echo(
+                "  - " + ctx.tr(f"cli.loss.{loss.kind}", code=loss.code, count=loss.count), err=True
+            )
         raise SystemExit(1) from exc
     key = "cli.import_created" if result.created else "cli.import_updated"
-    click.echo(ctx.tr(key, code=spec.code, units=result.counts.get("units", 0),
-                      items=result.counts.get("items", 0),
-                      invites=result.counts.get("invites_created", 0)))
+    click.echo(
+        ctx.tr(
+            key,
+            code=spec.code,
+            units=result.counts.get("units", 0),
+            items=result.counts.get("items", 0),
+            invites=result.counts.get("invites_created", 0),
+        )
+    )
     for loss in result.losses:
         click.echo("  - " + ctx.tr(f"cli.loss.{loss.kind}", code=loss.code, count=loss.count))
 
@@ -142,8 +160,13 @@ async def campaign_list(ctx: Context, app: App, fmt: str) -> None:
         return
     headers = [ctx.tr(f"cli.col.{c}") for c in ("code", "title", "deadline", "units", "submitted")]
     rows = [
-        [o.campaign.code, o.campaign.title, fmt_datetime(o.campaign.deadline, o.campaign.timezone),
-         o.units, _submitted(o)]
+        [
+            o.campaign.code,
+            o.campaign.title,
+            fmt_datetime(o.campaign.deadline, o.campaign.timezone),
+            o.units,
+            _submitted(o),
+        ]
         for o in overviews
     ]
     click.echo(table(headers, rows))
@@ -156,11 +179,20 @@ def _submitted(o: campaigns.CampaignOverview) -> int:
 def _overview_record(o: campaigns.CampaignOverview) -> dict[str, object]:
     c = o.campaign
     return {
-        "code": c.code, "title": c.title, "basis": c.basis, "timezone": c.timezone,
-        "deadline": c.deadline.isoformat(), "units": o.units, "items": o.items,
+        "code": c.code,
+        "title": c.title,
+        "basis": c.basis,
+        "timezone": c.timezone,
+        "deadline": c.deadline.isoformat(),
+        "units": o.units,
+        "items": o.items,
         "teams": [{"code": code, "name": name, "units": n} for code, name, n in o.teams],
-        "statuses": o.statuses, "submitted": _submitted(o), "late": o.late,
-        "invites_total": o.invites_total, "invites_used": o.invites_used, "people": o.people,
+        "statuses": o.statuses,
+        "submitted": _submitted(o),
+        "late": o.late,
+        "invites_total": o.invites_total,
+        "invites_used": o.invites_used,
+        "people": o.people,
     }
 
 
@@ -186,9 +218,15 @@ async def campaign_show(ctx: Context, app: App, code: str, fmt: str) -> None:
         tr("cli.show.deadline", deadline=fmt_datetime(c.deadline, c.timezone), tz=c.timezone),
         tr("cli.show.size", units=o.units, items=o.items, teams=len(o.teams)),
         *(tr("cli.show.team", code=code, name=name, units=n) for code, name, n in o.teams),
-        tr("cli.show.progress", submitted=_submitted(o), units=o.units, late=o.late,
-           in_progress=o.statuses.get("in_progress", 0),
-           not_started=o.statuses.get("not_started", 0), returned=o.statuses.get("returned", 0)),
+        tr(
+            "cli.show.progress",
+            submitted=_submitted(o),
+            units=o.units,
+            late=o.late,
+            in_progress=o.statuses.get("in_progress", 0),
+            not_started=o.statuses.get("not_started", 0),
+            returned=o.statuses.get("returned", 0),
+        ),
         tr("cli.show.invites", used=o.invites_used, total=o.invites_total, people=o.people),
     ]
     click.echo("\n".join(lines))

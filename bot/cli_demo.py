@@ -16,15 +16,23 @@ from bot.cli_root import Context, cli
 @cli.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, help="Port of the web chat.")
-@click.option("--telegram", is_flag=True,
-              help="Serve the same demo data on Telegram too (needs BOT_TOKEN).")
-@click.option("--numbered", is_flag=True,
-              help="Show choices as numbered lists to answer by number, as on Zalo.")
-@click.option("--keep", is_flag=True,
-              help="Keep the demo's temporary folder (database, evidence) after it stops.")
+@click.option(
+    "--telegram", is_flag=True, help="Serve the same demo data on Telegram too (needs BOT_TOKEN)."
+)
+@click.option(
+    "--numbered",
+    is_flag=True,
+    help="Show choices as numbered lists to answer by number, as on Zalo.",
+)
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="Keep the demo's temporary folder (database, evidence) after it stops.",
+)
 @click.pass_context
-def demo(click_ctx: click.Context, host: str, port: int, telegram: bool, numbered: bool,
-         keep: bool) -> None:
+def demo(
+    click_ctx: click.Context, host: str, port: int, telegram: bool, numbered: bool, keep: bool
+) -> None:
     """Run the bot on demo data with a web chat at http://127.0.0.1:8080.
 
     A fresh database in a temporary folder (never the configured one) gets the example

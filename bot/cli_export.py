@@ -55,14 +55,13 @@ async def _team_ids(
 ) -> list[int] | None:
     if not codes:
         return None
-    rows = await session.execute(
-        select(Team.code, Team.id).where(Team.campaign_id == campaign.id)
-    )
+    rows = await session.execute(select(Team.code, Team.id).where(Team.campaign_id == campaign.id))
     by_code = {code.casefold(): team_id for code, team_id in rows}
     for code in codes:
         if code.casefold() not in by_code:
             raise click.ClickException(
-                ctx.tr("export.cli.unknown_team", team=code, campaign=campaign.code))
+                ctx.tr("export.cli.unknown_team", team=code, campaign=campaign.code)
+            )
     return [by_code[code.casefold()] for code in codes]
 
 
@@ -77,16 +76,32 @@ def _output(ctx: Context, code: str, output: Path | None, evidence: bool) -> Pat
 
 @cli.command("export")
 @click.argument("campaign_code", metavar="CAMPAIGN")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="File to write (default: CAMPAIGN.xlsx, or CAMPAIGN-evidence.zip).")
-@click.option("--evidence", is_flag=True,
-              help="Pack the evidence files in a ZIP (folders by unit and item) instead.")
-@click.option("--team", "teams", multiple=True, metavar="TEAM",
-              help="Only this team's units (repeat for several teams).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: CAMPAIGN.xlsx, or CAMPAIGN-evidence.zip).",
+)
+@click.option(
+    "--evidence",
+    is_flag=True,
+    help="Pack the evidence files in a ZIP (folders by unit and item) instead.",
+)
+@click.option(
+    "--team",
+    "teams",
+    multiple=True,
+    metavar="TEAM",
+    help="Only this team's units (repeat for several teams).",
+)
 @pass_ctx
 @with_app
 async def export(
-    ctx: Context, app: App, campaign_code: str, output: Path | None, evidence: bool,
+    ctx: Context,
+    app: App,
+    campaign_code: str,
+    output: Path | None,
+    evidence: bool,
     teams: tuple[str, ...],
 ) -> None:
     """Export a campaign's results to Excel: summary, answers, evidence list, history.
@@ -112,26 +127,63 @@ Lines = list[tuple[str, bool]]  # (text, to stderr)
 
 
 async def _export_xlsx(
-    ctx: Context, session: AsyncSession, campaign: Campaign, path: Path,
-    team_ids: list[int] | None, bar: ProgressBar,
+    ctx: Context,
+    session: AsyncSession,
+    campaign: Campaign,
+    path: Path,
+    team_ids: list[int] | None,
+    bar: ProgressBar,
 ) -> Lines:
-    stats = await export_workbook(session, campaign.id, path, team_ids=team_ids,
-                                  locale=ctx.locale, tr=ctx.tr, progress=bar)
-    return [(ctx.tr("export.cli.done_workbook", units=stats.units, answers=stats.answers,
-                    files=stats.evidence_files, history=stats.history_entries, path=path),
-             False)]
+    stats = await export_workbook(
+        session, campaign.id, path, team_ids=team_ids, locale=ctx.locale, tr=ctx.tr, progress=bar
+    )
+    return [
+        (
+            ctx.tr(
+                "export.cli.done_workbook",
+                units=stats.units,
+                answers=stats.answers,
+                files=stats.evidence_files,
+                history=stats.history_entries,
+                path=path,
+            ),
+            False,
+        )
+    ]
 
 
 async def _export_zip(
-    ctx: Context, app: App, session: AsyncSession, campaign: Campaign, path: Path,
-    team_ids: list[int] | None, bar: ProgressBar,
+    ctx: Context,
+    app: App,
+    session: AsyncSession,
+    campaign: Campaign,
+    path: Path,
+    team_ids: list[int] | None,
+    bar: ProgressBar,
 ) -> Lines:
-    stats = await export_evidence_zip(session, campaign.id, path,
-                                      store=EvidenceStore(app.settings.evidence_dir),
-                                      team_ids=team_ids, tr=ctx.tr, progress=bar)
-    lines = [(ctx.tr("export.cli.done_zip", files=stats.files, path=path,
-                     size=f"{stats.bytes / 1e6:.1f}", manifest=stats.manifest_name), False)]
+    stats = await export_evidence_zip(
+        session,
+        campaign.id,
+        path,
+        store=EvidenceStore(app.settings.evidence_dir),
+        team_ids=team_ids,
+        tr=ctx.tr,
+        progress=bar,
+    )
+    lines = [
+        (
+            ctx.tr(
+                "export.cli.done_zip",
+                files=stats.files,
+                path=path,
+                size=f"{stats.bytes / 1e6:.1f}",
+                manifest=stats.manifest_name,
+            ),
+            False,
+        )
+    ]
     if stats.missing or stats.changed:
-        lines.append((ctx.tr("export.cli.missing_files", missing=stats.missing,
-                             changed=stats.changed), True))
+        lines.append(
+            (ctx.tr("export.cli.missing_files", missing=stats.missing, changed=stats.changed), True)
+        )
     return lines

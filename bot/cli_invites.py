@@ -32,16 +32,34 @@ def invites() -> None:
     """Invite codes: `invites CAMPAIGN` lists them; `revoke` and `new` change them."""
 
 
-COLUMNS = ("code", "role", "unit_code", "unit_name", "team_code", "state", "expires", "used_by",
-           "link")
+COLUMNS = (
+    "code",
+    "role",
+    "unit_code",
+    "unit_name",
+    "team_code",
+    "state",
+    "expires",
+    "used_by",
+    "link",
+)
 
 
 def _row(row: InviteRow, ctx: Context | None = None) -> list[Any]:
     """CSV keeps the stable codes (team_leader, live); the table shows them in words."""
     role = ctx.tr(f"cli.role.{row.role}") if ctx else row.role
     state = ctx.tr(f"cli.state.{row.state}") if ctx else row.state
-    return [row.code, role, row.unit_code, row.unit_name, row.team_code, state,
-            fmt_date(row.expires_at), row.used_by, row.link]
+    return [
+        row.code,
+        role,
+        row.unit_code,
+        row.unit_name,
+        row.team_code,
+        state,
+        fmt_date(row.expires_at),
+        row.used_by,
+        row.link,
+    ]
 
 
 @invites.command("list")
@@ -59,7 +77,10 @@ async def invites_list(
         if found is None:
             raise click.ClickException(ctx.tr("cli.unknown_campaign", code=campaign_code))
         rows = await list_invites(
-            session, found.id, now=app.clock.now(), bot_username=app.settings.bot_username,
+            session,
+            found.id,
+            now=app.clock.now(),
+            bot_username=app.settings.bot_username,
             include_inactive=include_all,
         )
     if fmt == "json":
@@ -94,8 +115,13 @@ async def invites_revoke(ctx: Context, app: App, code: str) -> None:
 @pass_ctx
 @with_app
 async def invites_new(
-    ctx: Context, app: App, campaign_code: str, role: str, unit_code: str | None,
-    team_code: str | None, days: int | None,
+    ctx: Context,
+    app: App,
+    campaign_code: str,
+    role: str,
+    unit_code: str | None,
+    team_code: str | None,
+    days: int | None,
 ) -> None:
     """Issue a new code, e.g. to replace a revoked one."""
     ttl = timedelta(days=days or app.settings.invite_ttl_days)
@@ -104,8 +130,15 @@ async def invites_new(
             found = await campaigns.get_campaign(session, campaign_code)
             if found is None:
                 raise click.ClickException(ctx.tr("cli.unknown_campaign", code=campaign_code))
-            invite = await new_invite(session, found, Role(role), now=app.clock.now(), ttl=ttl,
-                                      unit_code=unit_code, team_code=team_code)
+            invite = await new_invite(
+                session,
+                found,
+                Role(role),
+                now=app.clock.now(),
+                ttl=ttl,
+                unit_code=unit_code,
+                team_code=team_code,
+            )
     except InviteError as exc:
         raise click.ClickException(ctx.tr(f"cli.invite_error.{exc.reason}", **exc.params)) from exc
     click.echo(ctx.tr("cli.invite_created", code=invite.code, expires=fmt_date(invite.expires_at)))

@@ -33,8 +33,18 @@ from storage.services.notices import (
     store_notice_file,
 )
 
-COLUMNS = ("id", "audience", "send_at", "state", "recipients", "sent", "pending", "failed",
-           "unreachable", "text")
+COLUMNS = (
+    "id",
+    "audience",
+    "send_at",
+    "state",
+    "recipients",
+    "sent",
+    "pending",
+    "failed",
+    "unreachable",
+    "text",
+)
 
 
 @cli.group()
@@ -67,14 +77,27 @@ def _refused(ctx: Context, error: NoticeError) -> click.ClickException:
 @click.argument("campaign_code", metavar="CAMPAIGN")
 @click.option("--to", "audience", required=True, metavar="AUDIENCE", help=AUDIENCES)
 @click.option("--text", required=True, help="The notice text (plain text).")
-@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A document to attach (PDF, Word, Excel...).")
-@click.option("--at", "at", metavar='"dd/mm/yyyy HH:MM"',
-              help="When to send, in the campaign's timezone; default: now.")
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A document to attach (PDF, Word, Excel...).",
+)
+@click.option(
+    "--at",
+    "at",
+    metavar='"dd/mm/yyyy HH:MM"',
+    help="When to send, in the campaign's timezone; default: now.",
+)
 @pass_ctx
 @with_app
 async def notice_send(
-    ctx: Context, app: App, campaign_code: str, audience: str, text: str, file: Path | None,
+    ctx: Context,
+    app: App,
+    campaign_code: str,
+    audience: str,
+    text: str,
+    file: Path | None,
     at: str | None,
 ) -> None:
     """Store a notice to AUDIENCE of CAMPAIGN; the running bot sends it when due."""
@@ -92,8 +115,14 @@ async def notice_send(
         async with transaction(app.sessions) as session:
             found = await _campaign(ctx, session, campaign_code)
             stored_notice = await create_notice(
-                session, found, audience=audience, text=text, send_at=send_at, now=now,
-                file_path=str(stored) if stored else None, actor_label="cli",
+                session,
+                found,
+                audience=audience,
+                text=text,
+                send_at=send_at,
+                now=now,
+                file_path=str(stored) if stored else None,
+                actor_label="cli",
             )
             recipients = await _recipients(session, stored_notice, now)
     except NoticeError as error:
@@ -109,11 +138,19 @@ async def _recipients(session: AsyncSession, stored: Notice, now: datetime) -> i
     return await dispatch_notice(session, stored, now)
 
 
-def _report_stored(ctx: Context, stored: Notice, tz: str, recipients: int, *,
-                   due_now: bool) -> None:
+def _report_stored(
+    ctx: Context, stored: Notice, tz: str, recipients: int, *, due_now: bool
+) -> None:
     key = "notices.cli.stored_now" if due_now else "notices.cli.stored_later"
-    click.echo(ctx.tr(key, id=stored.id, audience=stored.audience,
-                      time=fmt_datetime(stored.send_at, tz), recipients=recipients))
+    click.echo(
+        ctx.tr(
+            key,
+            id=stored.id,
+            audience=stored.audience,
+            time=fmt_datetime(stored.send_at, tz),
+            recipients=recipients,
+        )
+    )
     if stored.file_path:
         click.echo(ctx.tr("notices.cli.with_file", file=stored.file_path))
     if recipients == 0:
@@ -143,17 +180,33 @@ async def notice_list(ctx: Context, app: App, campaign_code: str, fmt: str) -> N
 
 def _row(ctx: Context, report: NoticeReport, tz: str) -> list[Any]:
     text = report.excerpt + (f" 📎 {report.file_name}" if report.file_name else "")
-    return [report.id, report.audience, fmt_datetime(report.send_at, tz),
-            ctx.tr(f"notices.cli.state.{report.state.value}"), report.recipients, report.sent,
-            report.pending, report.failed, report.unreachable, text]
+    return [
+        report.id,
+        report.audience,
+        fmt_datetime(report.send_at, tz),
+        ctx.tr(f"notices.cli.state.{report.state.value}"),
+        report.recipients,
+        report.sent,
+        report.pending,
+        report.failed,
+        report.unreachable,
+        text,
+    ]
 
 
 def _record(report: NoticeReport, tz: str) -> dict[str, Any]:
     return {
-        "id": report.id, "audience": report.audience, "send_at": report.send_at.isoformat(),
-        "send_at_local": fmt_datetime(report.send_at, tz), "state": report.state.value,
-        "text": report.excerpt, "file": report.file_name,
+        "id": report.id,
+        "audience": report.audience,
+        "send_at": report.send_at.isoformat(),
+        "send_at_local": fmt_datetime(report.send_at, tz),
+        "state": report.state.value,
+        "text": report.excerpt,
+        "file": report.file_name,
         "dispatched_at": report.dispatched_at.isoformat() if report.dispatched_at else None,
-        "recipients": report.recipients, "sent": report.sent, "pending": report.pending,
-        "failed": report.failed, "unreachable": report.unreachable,
+        "recipients": report.recipients,
+        "sent": report.sent,
+        "pending": report.pending,
+        "failed": report.failed,
+        "unreachable": report.unreachable,
     }

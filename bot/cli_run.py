@@ -9,10 +9,13 @@ from bot.cli_root import Context, cli, with_app
 
 
 @cli.command("run")
-@click.option("--webhook", "webhook_url", metavar="URL",
-              help="Serve a webhook at this public HTTPS URL instead of long polling.")
-@click.option("--host", default="0.0.0.0", show_default=True,
-              help="Webhook: address to listen on.")
+@click.option(
+    "--webhook",
+    "webhook_url",
+    metavar="URL",
+    help="Serve a webhook at this public HTTPS URL instead of long polling.",
+)
+@click.option("--host", default="0.0.0.0", show_default=True, help="Webhook: address to listen on.")
 @click.option("--port", default=8080, show_default=True, help="Webhook: port to listen on.")
 @click.pass_context
 def run(click_ctx: click.Context, webhook_url: str | None, host: str, port: int) -> None:

@@ -77,10 +77,12 @@ def demo_settings(base: Settings, folder: os.PathLike[str] | str) -> Settings:
     """The configured settings (token, time zone...) with the database and the evidence
     moved into `folder`: the demo can never write to the real ones."""
     root = Path(folder)
-    return base.model_copy(update={
-        "database_url": f"sqlite:///{root / 'demo.sqlite3'}",
-        "evidence_dir": root / "evidence",
-    })
+    return base.model_copy(
+        update={
+            "database_url": f"sqlite:///{root / 'demo.sqlite3'}",
+            "evidence_dir": root / "evidence",
+        }
+    )
 
 
 @dataclass
@@ -117,19 +119,29 @@ class RunningDemo:
     async def state(self, chat_id: str | None, locale: str) -> dict[str, Any]:
         catalog = self.app.catalog
         async with self.app.sessions() as session:
-            live = {row.code for row in await list_invites(
-                session, self.campaign.campaign_id, now=self.clock.now())
-                if row.state == InviteState.LIVE}
+            live = {
+                row.code
+                for row in await list_invites(
+                    session, self.campaign.campaign_id, now=self.clock.now()
+                )
+                if row.state == InviteState.LIVE
+            }
         return {
             "now": fmt_datetime(self.clock.now(), self.campaign.timezone),
-            "people": [{
-                "key": p.key,
-                "label": catalog.t(locale, f"web.demo.role.{p.key}", name=p.name, **p.params),
-                "current": p.chat_id == chat_id,
-                "messages": self.channel.message_count(p.chat_id),
-            } for p in self.campaign.people],
-            "codes": [{"code": code, "label": catalog.t(locale, "web.demo.code_label", unit=unit)}
-                      for code, unit in self.campaign.to_try if code in live],
+            "people": [
+                {
+                    "key": p.key,
+                    "label": catalog.t(locale, f"web.demo.role.{p.key}", name=p.name, **p.params),
+                    "current": p.chat_id == chat_id,
+                    "messages": self.channel.message_count(p.chat_id),
+                }
+                for p in self.campaign.people
+            ],
+            "codes": [
+                {"code": code, "label": catalog.t(locale, "web.demo.code_label", unit=unit)}
+                for code, unit in self.campaign.to_try
+                if code in live
+            ],
         }
 
 
@@ -151,10 +163,14 @@ class DemoRoutes:
 
         @web.middleware
         async def until_ready(request: web.Request, handler: Handler) -> web.StreamResponse:
-            if self.demo is None and request.path != "/" and not request.path.startswith(
-                    "/static/"):
-                raise web.HTTPServiceUnavailable(text="preparing the demo",
-                                                 headers={"Retry-After": "1"})
+            if (
+                self.demo is None
+                and request.path != "/"
+                and not request.path.startswith("/static/")
+            ):
+                raise web.HTTPServiceUnavailable(
+                    text="preparing the demo", headers={"Retry-After": "1"}
+                )
             return await handler(request)
 
         app.middlewares.append(until_ready)
@@ -202,22 +218,27 @@ async def _seed(demo: RunningDemo, evidence: EvidenceStore) -> None:
     clock.set(LINKED_AT)
     for person in campaign.people:
         if person is not GUEST:
-            await server.inject(person.chat_id, f"/start {person_code(campaign, person)}",
-                                display_name=person.name)
+            await server.inject(
+                person.chat_id, f"/start {person_code(campaign, person)}", display_name=person.name
+            )
     contact = demo.person("contact")
     assert contact is not None
     async with demo.app.sessions() as session:
-        contact_id = await session.scalar(select(ChatAccount.person_id).where(
-            ChatAccount.platform == demo.channel.platform,
-            ChatAccount.user_id == contact.chat_id))
+        contact_id = await session.scalar(
+            select(ChatAccount.person_id).where(
+                ChatAccount.platform == demo.channel.platform,
+                ChatAccount.user_id == contact.chat_id,
+            )
+        )
     assert contact_id is not None, "the demo contact did not join"
     await answer_for_contact(demo.app.sessions, evidence, campaign, contact_id)
 
     async def deliver_alerts() -> None:
         await demo.worker.run_once()
 
-    await seed_progress(demo.app.sessions, evidence, campaign, set_clock=clock.set,
-                        after_submit=deliver_alerts)
+    await seed_progress(
+        demo.app.sessions, evidence, campaign, set_clock=clock.set, after_submit=deliver_alerts
+    )
     clock.set(DEMO_START)
 
 
@@ -239,17 +260,27 @@ async def running_demo(settings: Settings, options: DemoOptions) -> AsyncIterato
         if options.telegram:
             bot, username, telegram = await _telegram(app)
             channels[telegram.platform], limits[telegram.platform] = telegram, telegram_limits(app)
-        worker = DeliveryWorker(app.sessions, channels, make_renderer(app.catalog), clock, limits,
-                                worker_id=f"demo:{os.getpid()}")
+        worker = DeliveryWorker(
+            app.sessions,
+            channels,
+            make_renderer(app.catalog),
+            clock,
+            limits,
+            worker_id=f"demo:{os.getpid()}",
+        )
         deps = build_deps(app, username)
         deps.capabilities = {**deps.capabilities, channel.platform: channel.capabilities}
         deps.on_outbox = worker.notify
         dispatcher = Dispatcher(deps)
         jobs = Jobs(app.sessions, clock, deps.admin_ids, on_outbox=worker.notify)
-        server = WebServer(channel, dispatcher.handle, catalog=app.catalog,
-                           new_chat=lambda: GUEST.chat_id,
-                           max_upload_bytes=settings.evidence_max_bytes,
-                           upload_dir=settings.evidence_dir.parent / "uploads")
+        server = WebServer(
+            channel,
+            dispatcher.handle,
+            catalog=app.catalog,
+            new_chat=lambda: GUEST.chat_id,
+            max_upload_bytes=settings.evidence_max_bytes,
+            upload_dir=settings.evidence_dir.parent / "uploads",
+        )
         web_app = server.app()
         routes = DemoRoutes(server)
         routes.register(web_app)
@@ -259,8 +290,9 @@ async def running_demo(settings: Settings, options: DemoOptions) -> AsyncIterato
         host, port = runner.addresses[0][:2]
 
         campaign = await import_example(app.sessions)
-        demo = RunningDemo(f"http://{host}:{port}", app, clock, campaign, channel, server,
-                           worker, jobs, username)
+        demo = RunningDemo(
+            f"http://{host}:{port}", app, clock, campaign, channel, server, worker, jobs, username
+        )
         await _seed(demo, deps.evidence)
         routes.demo = demo
         tasks.append(asyncio.create_task(worker.run(stop), name="outbox-delivery"))
@@ -303,14 +335,21 @@ async def _poll(app: App, bot: Any, dispatcher: Dispatcher, stop: asyncio.Event)
         return app.catalog.t(event.sender.language or "vi", "common.error")
 
     try:
-        await run_polling(bot, dispatcher.handle, apology=apology, clock=app.clock,
-                          stop_event=stop, close_session=False)
+        await run_polling(
+            bot,
+            dispatcher.handle,
+            apology=apology,
+            clock=app.clock,
+            stop_event=stop,
+            close_session=False,
+        )
     except Exception:  # Telegram is the extra: the web demo goes on without it
         log.exception("the demo's Telegram polling stopped")
 
 
-async def run_demo(settings: Settings, options: DemoOptions,
-                   announce: Callable[[RunningDemo], None]) -> None:
+async def run_demo(
+    settings: Settings, options: DemoOptions, announce: Callable[[RunningDemo], None]
+) -> None:
     """Serve the demo until Ctrl+C or SIGTERM."""
     # The scheduler logs every run of every job: the demo's console shows what matters.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -52,17 +52,41 @@ WEB = "web"
 SUBMITTED = ("VPUB", "STTTT", "STC", "STP", "SKHCN", "BDTP", "SDL", "TTTP")
 NEARLY_DONE = "SNV"
 LEFT_FOR_VISITOR = ("7.3", "7.4", "9.1")  # the last three items: a choice with evidence...
-HALF_WAY = {"SKHDT": 0.6, "TPTD": 0.4, "SGDDT": 0.7, "STNMT": 0.3, "Q8": 0.5, "QBT": 0.2,
-            "Q11": 0.45, "Q5": 0.55}
+HALF_WAY = {
+    "SKHDT": 0.6,
+    "TPTD": 0.4,
+    "SGDDT": 0.7,
+    "STNMT": 0.3,
+    "Q8": 0.5,
+    "QBT": 0.2,
+    "Q11": 0.45,
+    "Q5": 0.55,
+}
 LINKED_NOT_STARTED = ("SGTVT", "HHM")
 CODES_TO_TRY = ("SNV", "SQHKT")
 DEMO_CONTACT_UNIT = "Q11"
 
 # Contacts of the units (illustrative names).
-NAMES = ("Nguyễn Thị Lan", "Trần Văn Hải", "Lê Thị Thu Hà", "Phạm Quốc Bảo", "Hoàng Minh Châu",
-         "Võ Thị Ngọc Ánh", "Đặng Văn Phúc", "Bùi Thị Hồng", "Đỗ Văn Nam", "Huỳnh Thị Mỹ",
-         "Ngô Thanh Tùng", "Dương Thị Kim", "Lý Văn Đức", "Phan Thị Yến", "Vũ Hoàng Long",
-         "Trương Thị Diệu", "Mai Văn Thắng", "Tạ Thị Bích")
+NAMES = (
+    "Nguyễn Thị Lan",
+    "Trần Văn Hải",
+    "Lê Thị Thu Hà",
+    "Phạm Quốc Bảo",
+    "Hoàng Minh Châu",
+    "Võ Thị Ngọc Ánh",
+    "Đặng Văn Phúc",
+    "Bùi Thị Hồng",
+    "Đỗ Văn Nam",
+    "Huỳnh Thị Mỹ",
+    "Ngô Thanh Tùng",
+    "Dương Thị Kim",
+    "Lý Văn Đức",
+    "Phan Thị Yến",
+    "Vũ Hoàng Long",
+    "Trương Thị Diệu",
+    "Mai Văn Thắng",
+    "Tạ Thị Bích",
+)
 
 
 @dataclass(frozen=True)
@@ -101,22 +125,37 @@ async def import_example(sessions: async_sessionmaker[AsyncSession]) -> DemoCamp
     if spec is None:
         raise RuntimeError(f"the example campaign {EXAMPLE} has problems: {problems}")
     async with transaction(sessions) as session:
-        result = await import_campaign(session, spec, now=IMPORTED_AT, source_name=EXAMPLE.name,
-                                       actor_label="demo")
+        result = await import_campaign(
+            session, spec, now=IMPORTED_AT, source_name=EXAMPLE.name, actor_label="demo"
+        )
         campaign = await session.get(Campaign, result.campaign_id)
         assert campaign is not None
-        admin = await new_invite(session, campaign, Role.ADMIN, now=IMPORTED_AT,
-                                 ttl=timedelta(days=60), actor_label="demo")
+        admin = await new_invite(
+            session,
+            campaign,
+            Role.ADMIN,
+            now=IMPORTED_AT,
+            ttl=timedelta(days=60),
+            actor_label="demo",
+        )
         rows = await list_invites(session, campaign.id, now=IMPORTED_AT)
-        overrides = list(await session.scalars(
-            select(Assignment.deadline).where(Assignment.campaign_id == campaign.id,
-                                              Assignment.deadline.is_not(None))))
+        overrides = list(
+            await session.scalars(
+                select(Assignment.deadline).where(
+                    Assignment.campaign_id == campaign.id, Assignment.deadline.is_not(None)
+                )
+            )
+        )
     codes = {(r.role, r.unit_code or r.team_code or "", r.slot): r.code for r in rows}
     codes[(Role.ADMIN.value, "", 1)] = admin.code
     demo = DemoCampaign(
-        campaign_id=result.campaign_id, code=spec.code, timezone=spec.timezone,
+        campaign_id=result.campaign_id,
+        code=spec.code,
+        timezone=spec.timezone,
         deadlines=sorted({spec.deadline, *(d for d in overrides if d is not None)}),
-        unit_names={u.code: u.name for u in spec.units}, codes=codes)
+        unit_names={u.code: u.name for u in spec.units},
+        codes=codes,
+    )
     team = spec.teams[0]
     demo.people = [
         GUEST,
@@ -124,8 +163,9 @@ async def import_example(sessions: async_sessionmaker[AsyncSession]) -> DemoCamp
         DemoPerson("leader", "Lê Minh Tuấn", {"team": team.name}),
         DemoPerson("admin", "Phạm Thu Hà"),
     ]
-    demo.to_try = [(demo.code_for(Role.UNIT_CONTACT, unit), demo.unit_names[unit])
-                   for unit in CODES_TO_TRY]
+    demo.to_try = [
+        (demo.code_for(Role.UNIT_CONTACT, unit), demo.unit_names[unit]) for unit in CODES_TO_TRY
+    ]
     return demo
 
 
@@ -146,19 +186,32 @@ Submitted = Callable[[], Awaitable[None]]  # called after each submission (deliv
 
 
 # Plausible ranges for the example's items, by code: (low, high); dates (first, spread).
-PERCENTS = {"1.3": (80, 100), "1.5": (70, 100), "3.1": (96, 100), "3.2": (93, 100),
-            "3.4": (55, 95), "6.2": (60, 100), "7.1": (35, 85), "7.2": (88, 100)}
+PERCENTS = {
+    "1.3": (80, 100),
+    "1.5": (70, 100),
+    "3.1": (96, 100),
+    "3.2": (93, 100),
+    "3.4": (55, 95),
+    "6.2": (60, 100),
+    "7.1": (35, 85),
+    "7.2": (88, 100),
+}
 NUMBERS = {"1.6": (3, 40), "2.2": (0, 6), "5.2": (0, 1)}
-DATES = {"1.1": (date(2020, 12, 5), 45), "4.1": (date(2018, 3, 1), 900),
-         "6.1": (date(2021, 1, 5), 200)}
+DATES = {
+    "1.1": (date(2020, 12, 5), 45),
+    "4.1": (date(2018, 3, 1), 900),
+    "6.1": (date(2021, 1, 5), 200),
+}
 
 
 class _Values:
     """Plausible answers for the example's items, drawn from one seeded generator."""
 
-    TEXT = ("Đề nghị Sở Nội vụ tổ chức tập huấn về chấm điểm Chỉ số CCHC cho cán bộ đầu mối.",
-            "Hệ thống một cửa điện tử còn chậm vào giờ cao điểm; đề nghị nâng cấp đường truyền.",
-            "Không có khó khăn, vướng mắc.")
+    TEXT = (
+        "Đề nghị Sở Nội vụ tổ chức tập huấn về chấm điểm Chỉ số CCHC cho cán bộ đầu mối.",
+        "Hệ thống một cửa điện tử còn chậm vào giờ cao điểm; đề nghị nâng cấp đường truyền.",
+        "Không có khó khăn, vướng mắc.",
+    )
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
@@ -173,8 +226,9 @@ class _Values:
             return [o for o in item.options if rng.random() < 0.65] or [item.options[0]]
         if item.type == "percent":
             low, high = PERCENTS.get(item.code, (60, 100))
-            return round(rng.uniform(low, high), 1) if rng.random() < 0.5 else rng.randint(low,
-                                                                                          high)
+            return (
+                round(rng.uniform(low, high), 1) if rng.random() < 0.5 else rng.randint(low, high)
+            )
         if item.type == "number":
             low, high = NUMBERS.get(item.code, (0, 10))
             return rng.randint(low, high)
@@ -204,7 +258,9 @@ def _pdf(title: str) -> bytes:
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
+        len(objects) + 1,
+        xref,
+    )
     return bytes(out)
 
 
@@ -219,60 +275,93 @@ class _Seeder:
     async def link(self, unit: str, slot: int, name: str, at: datetime) -> int:
         """A contact joins the unit with their code (a web account nobody looks at)."""
         account = await account_for(
-            self.session, platform=WEB, user_id=f"seed-{unit}-{slot}",
-            chat_id=f"seed-{unit}-{slot}", display_name=name, username=None,
-            language_hint="vi", now=at)
+            self.session,
+            platform=WEB,
+            user_id=f"seed-{unit}-{slot}",
+            chat_id=f"seed-{unit}-{slot}",
+            display_name=name,
+            username=None,
+            language_hint="vi",
+            now=at,
+        )
         code = self.demo.code_for(Role.UNIT_CONTACT, unit, slot)
         person = await person_row(self.session, account)
         result = await redeem_invite(self.session, code, person, now=at)
         assert result.membership is not None, f"{unit}: {result.outcome}"
         return account.person_id
 
-    async def answer(self, unit: str, person_id: int, items: list[ItemInfo],
-                     start: datetime, *, evidence_rate: float = 0.92) -> None:
+    async def answer(
+        self,
+        unit: str,
+        person_id: int,
+        items: list[ItemInfo],
+        start: datetime,
+        *,
+        evidence_rate: float = 0.92,
+    ) -> None:
         """Answer `items` in order, a few minutes apart, with evidence where asked."""
         submission = await self._submission(unit)
         for n, item in enumerate(items):
             at = start + timedelta(minutes=7 * n)
-            await record_answer(self.session, submission, item, self.values(item),
-                                person_id=person_id, now=at)
-            if item.evidence == "none" or (item.evidence == "optional"
-                                           and self.values.rng.random() < 0.6):
+            await record_answer(
+                self.session, submission, item, self.values(item), person_id=person_id, now=at
+            )
+            if item.evidence == "none" or (
+                item.evidence == "optional" and self.values.rng.random() < 0.6
+            ):
                 continue
             if self.values.rng.random() < evidence_rate:
                 await self._attach(unit, submission, item, person_id, at)
             elif item.evidence == "required":
-                await record_note(self.session, submission, item,
-                                  "Văn bản đang trình ký, sẽ bổ sung trước buổi làm việc.",
-                                  person_id=person_id, now=at)
+                await record_note(
+                    self.session,
+                    submission,
+                    item,
+                    "Văn bản đang trình ký, sẽ bổ sung trước buổi làm việc.",
+                    person_id=person_id,
+                    now=at,
+                )
 
     async def submit(self, unit: str, person_id: int, at: datetime) -> None:
         submission = await self._submission(unit)
-        result = await submit(self.session, submission, self.checklist, person_id=person_id,
-                              now=at)
+        result = await submit(self.session, submission, self.checklist, person_id=person_id, now=at)
         assert result.ok, f"{unit} could not be submitted: {result.progress}"
 
     async def _submission(self, unit: str) -> Any:
         assignment_id = await self.session.scalar(
-            select(Assignment.id).join(Unit).where(
-                Assignment.campaign_id == self.demo.campaign_id, Unit.code == unit))
+            select(Assignment.id)
+            .join(Unit)
+            .where(Assignment.campaign_id == self.demo.campaign_id, Unit.code == unit)
+        )
         assert assignment_id is not None, unit
         return await submission_for(self.session, assignment_id)
 
-    async def _attach(self, unit: str, submission: Any, item: ItemInfo, person_id: int,
-                      at: datetime) -> None:
+    async def _attach(
+        self, unit: str, submission: Any, item: ItemInfo, person_id: int, at: datetime
+    ) -> None:
         name = f"{unit.lower()}-muc-{item.code}.pdf"
         temp = self.evidence.incoming_path()
         temp.write_bytes(_pdf(f"{unit} - {item.code} - tai lieu kiem chung"))
-        stored = self.evidence.keep(temp, folder=(self.demo.code, unit, item.code),
-                                    file_name=name)
-        await add_evidence(self.session, submission, item, stored, file_name=name,
-                           mime_type="application/pdf", person_id=person_id, now=at)
+        stored = self.evidence.keep(temp, folder=(self.demo.code, unit, item.code), file_name=name)
+        await add_evidence(
+            self.session,
+            submission,
+            item,
+            stored,
+            file_name=name,
+            mime_type="application/pdf",
+            person_id=person_id,
+            now=at,
+        )
 
 
 async def seed_progress(
-    sessions: async_sessionmaker[AsyncSession], evidence: EvidenceStore, demo: DemoCampaign,
-    *, set_clock: Callable[[datetime], None], after_submit: Submitted,
+    sessions: async_sessionmaker[AsyncSession],
+    evidence: EvidenceStore,
+    demo: DemoCampaign,
+    *,
+    set_clock: Callable[[datetime], None],
+    after_submit: Submitted,
 ) -> None:
     """Fill the spread described at the top. Submissions go in time order with the clock
     set to each one, and `after_submit` delivers the team leader's alert at that moment."""
@@ -289,8 +378,9 @@ async def seed_progress(
             person_id = await seeder.link(unit, slot, next(names), LINKED_AT + timedelta(hours=n))
             if unit in HALF_WAY:
                 count = round(len(items) * HALF_WAY[unit])
-                await seeder.answer(unit, person_id, items[:count], _day(rng, 22, 28),
-                                    evidence_rate=0.8)
+                await seeder.answer(
+                    unit, person_id, items[:count], _day(rng, 22, 28), evidence_rate=0.8
+                )
             elif unit == NEARLY_DONE:
                 todo = [i for i in items if i.code not in LEFT_FOR_VISITOR]
                 await seeder.answer(unit, person_id, todo, _day(rng, 24, 28), evidence_rate=1)
@@ -305,12 +395,15 @@ async def seed_progress(
         async with transaction(sessions) as session:
             checklist = await read_checklist(session, demo.campaign_id)
             await _Seeder(session, evidence, demo, checklist, _Values(rng)).submit(
-                unit, person_id, at)
+                unit, person_id, at
+            )
         await after_submit()
 
 
 async def answer_for_contact(
-    sessions: async_sessionmaker[AsyncSession], evidence: EvidenceStore, demo: DemoCampaign,
+    sessions: async_sessionmaker[AsyncSession],
+    evidence: EvidenceStore,
+    demo: DemoCampaign,
     person_id: int,
 ) -> None:
     """The demo's unit contact (Quận 11) answered part of the checklist last week."""
@@ -320,7 +413,8 @@ async def answer_for_contact(
         items = list(checklist.items)
         count = round(len(items) * HALF_WAY[DEMO_CONTACT_UNIT])
         await _Seeder(session, evidence, demo, checklist, _Values(rng)).answer(
-            DEMO_CONTACT_UNIT, person_id, items[:count], _day(rng, 22, 24), evidence_rate=0.8)
+            DEMO_CONTACT_UNIT, person_id, items[:count], _day(rng, 22, 24), evidence_rate=0.8
+        )
 
 
 def _day(rng: random.Random, first: int, last: int) -> datetime:
@@ -337,4 +431,5 @@ def _working_day_after(rng: random.Random, start: datetime) -> datetime:
     while day.weekday() >= 5:
         day += timedelta(days=1)
     return datetime(day.year, day.month, day.day, 8, 0, tzinfo=TZ) + timedelta(
-        minutes=rng.randint(0, 480))
+        minutes=rng.randint(0, 480)
+    )

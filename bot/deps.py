@@ -21,9 +21,10 @@ def build_deps(app: App, username: str | None = None) -> Deps:
         catalog=app.catalog,
         clock=app.clock,
         evidence=EvidenceStore(settings.evidence_dir),
-        capabilities={"telegram": Capabilities(), "zalo": Capabilities(buttons=False,
-                                                                        documents=False,
-                                                                        max_text=2000)},
+        capabilities={
+            "telegram": Capabilities(),
+            "zalo": Capabilities(buttons=False, documents=False, max_text=2000),
+        },
         admin_ids={"telegram": frozenset(str(i) for i in settings.admin_telegram_ids)},
         max_evidence_bytes=settings.evidence_max_bytes,
         bot_username=username,
@@ -32,5 +33,8 @@ def build_deps(app: App, username: str | None = None) -> Deps:
 
 def telegram_limits(app: App) -> RateLimits:
     s = app.settings
-    return RateLimits(per_bot=s.telegram_rate_per_second, per_chat=s.telegram_rate_per_chat,
-                      per_group_per_minute=s.telegram_group_per_minute)
+    return RateLimits(
+        per_bot=s.telegram_rate_per_second,
+        per_chat=s.telegram_rate_per_chat,
+        per_group_per_minute=s.telegram_group_per_minute,
+    )

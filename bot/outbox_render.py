@@ -66,8 +66,12 @@ def render_text(catalog: Catalog, locale: str, key: str, params: dict[str, Any])
 
 
 def _choice(catalog: Catalog, locale: str, raw: Any) -> Choice | None:
-    if (isinstance(raw, dict) and isinstance(raw.get("label"), str)
-            and isinstance(raw.get("token"), str) and raw["token"]):
+    if (
+        isinstance(raw, dict)
+        and isinstance(raw.get("label"), str)
+        and isinstance(raw.get("token"), str)
+        and raw["token"]
+    ):
         return Choice(label=catalog.t(locale, raw["label"]), token=raw["token"])
     log.error("malformed button in outbox params: %r", raw)
     return None
@@ -94,8 +98,13 @@ def render_document(raw: Any) -> OutFile | None:
     text still goes out, logged): one lost attachment must not fail every delivery attempt."""
     if raw is None:
         return None
-    if not (isinstance(raw, dict) and isinstance(raw.get("path"), str) and raw["path"]
-            and isinstance(raw.get("name"), str) and raw["name"]):
+    if not (
+        isinstance(raw, dict)
+        and isinstance(raw.get("path"), str)
+        and raw["path"]
+        and isinstance(raw.get("name"), str)
+        and raw["name"]
+    ):
         log.error("malformed document in outbox params: %r", raw)
         return None
     path = Path(raw["path"])

@@ -53,18 +53,24 @@ def telegram_bot(settings: Settings) -> Bot:
     if not token:
         raise ValueError("BOT_TOKEN is not set")
     api_url = settings.telegram_api_url
-    return build_bot(token, None if api_url == OFFICIAL_TELEGRAM_API else api_url,
-                     proxy=settings.proxy())
+    return build_bot(
+        token, None if api_url == OFFICIAL_TELEGRAM_API else api_url, proxy=settings.proxy()
+    )
 
 
-async def run_bot(app: App, *, webhook: WebhookOptions | None = None,
-                  stop: asyncio.Event | None = None) -> None:
+async def run_bot(
+    app: App, *, webhook: WebhookOptions | None = None, stop: asyncio.Event | None = None
+) -> None:
     bot = telegram_bot(app.settings)
     username = app.settings.bot_username or await bot_username(bot)
     await _set_menu(app, bot)
     worker = DeliveryWorker(
-        app.sessions, {"telegram": TelegramChannel(bot)}, make_renderer(app.catalog), app.clock,
-        {"telegram": telegram_limits(app)}, worker_id=f"{socket.gethostname()}:{os.getpid()}",
+        app.sessions,
+        {"telegram": TelegramChannel(bot)},
+        make_renderer(app.catalog),
+        app.clock,
+        {"telegram": telegram_limits(app)},
+        worker_id=f"{socket.gethostname()}:{os.getpid()}",
     )
     deps = build_deps(app, username)
     deps.on_outbox = worker.notify
@@ -85,13 +91,27 @@ async def run_bot(app: App, *, webhook: WebhookOptions | None = None,
     try:
         if webhook:
             secret = app.settings.webhook_secret
-            await run_webhook(bot, dispatcher.handle, url=webhook.url, host=webhook.host,
-                              port=webhook.port, apology=apology, clock=app.clock,
-                              secret=secret.get_secret_value() if secret else
-                              secrets.token_urlsafe(32), stop_event=stop, close_session=False)
+            await run_webhook(
+                bot,
+                dispatcher.handle,
+                url=webhook.url,
+                host=webhook.host,
+                port=webhook.port,
+                apology=apology,
+                clock=app.clock,
+                secret=secret.get_secret_value() if secret else secrets.token_urlsafe(32),
+                stop_event=stop,
+                close_session=False,
+            )
         else:
-            await run_polling(bot, dispatcher.handle, apology=apology, clock=app.clock,
-                              stop_event=stop, close_session=False)
+            await run_polling(
+                bot,
+                dispatcher.handle,
+                apology=apology,
+                clock=app.clock,
+                stop_event=stop,
+                close_session=False,
+            )
     finally:
         stop.set()
         await stop_scheduler()

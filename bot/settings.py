@@ -19,7 +19,10 @@ PROXY_SCHEMES = ("http", "socks5", "socks4")
 class Settings(BaseSettings):
     # An error names the setting, never its value: BOT_TOKEN and TELEGRAM_PROXY are secrets.
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
         hide_input_in_errors=True,
     )
 
@@ -60,16 +63,22 @@ class Settings(BaseSettings):
             return None  # TELEGRAM_PROXY= left empty: no proxy
         parts = urlsplit(url)
         if parts.scheme not in PROXY_SCHEMES:
-            raise ValueError(f"TELEGRAM_PROXY must start with {', '.join(PROXY_SCHEMES)}://"
-                             " (a proxy reached over TLS is not supported)")
+            raise ValueError(
+                f"TELEGRAM_PROXY must start with {', '.join(PROXY_SCHEMES)}://"
+                " (a proxy reached over TLS is not supported)"
+            )
         if not parts.hostname or parts.port is None:
-            raise ValueError("TELEGRAM_PROXY needs a host and a port, "
-                             "e.g. http://10.0.0.1:3128 or socks5://10.0.0.1:1080")
+            raise ValueError(
+                "TELEGRAM_PROXY needs a host and a port, "
+                "e.g. http://10.0.0.1:3128 or socks5://10.0.0.1:1080"
+            )
         credentials = unquote(parts.username or "") + unquote(parts.password or "")
         if parts.scheme == "http" and not credentials.isascii():
             # aiohttp-socks sends HTTP Basic credentials as Latin-1: keep them plain ASCII.
-            raise ValueError("TELEGRAM_PROXY: the user and password of an http:// proxy "
-                             "must be ASCII (letters without diacritics, digits, symbols)")
+            raise ValueError(
+                "TELEGRAM_PROXY: the user and password of an http:// proxy "
+                "must be ASCII (letters without diacritics, digits, symbols)"
+            )
         return SecretStr(url)
 
     @field_validator("timezone")

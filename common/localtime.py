@@ -27,6 +27,6 @@ def fmt_date(value: date | datetime | None, tz: str | None = None) -> str:
 
 
 def parse_local(text: str, tz: str | None = None) -> datetime:
-    """"dd/mm/yyyy HH:MM" typed by a person, in their timezone -> aware datetime."""
+    """ "dd/mm/yyyy HH:MM" typed by a person, in their timezone -> aware datetime."""
     naive = datetime.strptime(text.strip(), "%d/%m/%Y %H:%M")  # noqa: DTZ007 (zone added next)
     return naive.replace(tzinfo=zone(tz))

@@ -108,8 +108,7 @@ class ConversationHandler(Protocol):
     event in, its replies out; with `deliver`, they are also handed to it in the chat's
     turn (a channel that delivers them itself after the call gives up that ordering)."""
 
-    async def __call__(self, inbound: Inbound, deliver: Deliver | None = None) -> list[Reply]:
-        ...
+    async def __call__(self, inbound: Inbound, deliver: Deliver | None = None) -> list[Reply]: ...
 
 
 class DeliveryError(Exception):

@@ -35,8 +35,11 @@ class Scope:
         return self.admin or bool(self.team_ids)
 
     def sees(self, assignment: Assignment) -> bool:
-        return (self.admin or assignment.team_id in self.team_ids
-                or assignment.id in self.own_assignments)
+        return (
+            self.admin
+            or assignment.team_id in self.team_ids
+            or assignment.id in self.own_assignments
+        )
 
     def reviews(self, assignment: Assignment) -> bool:
         """Ask for more and return a report: the team's leaders and members, admins."""
@@ -51,21 +54,29 @@ async def scope_of(turn: Turn) -> Scope:
     linked = await roles(turn)
     return Scope(
         admin=turn.is_admin or any(r.role == Role.ADMIN for r in linked),
-        leader_teams=frozenset(r.team_id for r in linked
-                               if r.role == Role.TEAM_LEADER and r.team_id is not None),
-        member_teams=frozenset(r.team_id for r in linked
-                               if r.role == Role.TEAM_MEMBER and r.team_id is not None),
-        own_assignments=frozenset(r.assignment_id for r in linked
-                                  if r.role == Role.UNIT_CONTACT and r.assignment_id),
+        leader_teams=frozenset(
+            r.team_id for r in linked if r.role == Role.TEAM_LEADER and r.team_id is not None
+        ),
+        member_teams=frozenset(
+            r.team_id for r in linked if r.role == Role.TEAM_MEMBER and r.team_id is not None
+        ),
+        own_assignments=frozenset(
+            r.assignment_id for r in linked if r.role == Role.UNIT_CONTACT and r.assignment_id
+        ),
     )
 
 
 async def deny(turn: Turn, action: str, subject: str = "") -> None:
     """Refuse without revealing whether the thing exists; keep a trace for the admins."""
-    log.info("denied %s %s to %s:%s", action, subject, turn.account.platform,
-             turn.account.user_id)
-    await audit.record(turn.session, now=turn.now, action="access.denied",
-                       actor_id=turn.person.id, subject=subject, details={"action": action})
+    log.info("denied %s %s to %s:%s", action, subject, turn.account.platform, turn.account.user_id)
+    await audit.record(
+        turn.session,
+        now=turn.now,
+        action="access.denied",
+        actor_id=turn.person.id,
+        subject=subject,
+        details={"action": action},
+    )
     text = turn.t("team.denied")
     turn.say(text, toast=text if turn.inbound.choice else None)
 

@@ -39,8 +39,7 @@ ADMIN_AUDIENCES = ("all", "pending", "overdue", "leaders")
 async def _campaigns(turn: Turn, scope: Scope) -> list[Campaign]:
     """The open campaigns the person may write to: all for an admin, else the ones they
     lead a team of."""
-    return await open_campaigns(turn.session,
-                                of_teams=None if scope.admin else scope.leader_teams)
+    return await open_campaigns(turn.session, of_teams=None if scope.admin else scope.leader_teams)
 
 
 async def start(turn: Turn) -> None:
@@ -52,9 +51,10 @@ async def start(turn: Turn) -> None:
     if len(campaigns) == 1:
         _ask_text(turn, campaigns[0])
         return
-    turn.say(turn.t("broadcast.pick_campaign"),
-             [[Choice(short(f"{c.code} · {c.title}", 60), make("bcc", c.id))]
-              for c in campaigns])
+    turn.say(
+        turn.t("broadcast.pick_campaign"),
+        [[Choice(short(f"{c.code} · {c.title}", 60), make("bcc", c.id))] for c in campaigns],
+    )
 
 
 def _ask_text(turn: Turn, campaign: Campaign) -> None:
@@ -110,10 +110,14 @@ async def _ask_audience(turn: Turn) -> None:
     rows = []
     if scope.admin:
         rows += [[turn.button(f"broadcast.audience.{a}", make("bca", a))] for a in ADMIN_AUDIENCES]
-    rows += [[turn.button("broadcast.audience.team", make("bca", f"team:{t.code}"),
-                          team=t.name)] for t in teams]
-    turn.set_state("bc_audience", **{k: v for k, v in turn.state.data.items()
-                                     if k in ("c", "text", "file", "file_name")})
+    rows += [
+        [turn.button("broadcast.audience.team", make("bca", f"team:{t.code}"), team=t.name)]
+        for t in teams
+    ]
+    turn.set_state(
+        "bc_audience",
+        **{k: v for k, v in turn.state.data.items() if k in ("c", "text", "file", "file_name")},
+    )
     turn.say(turn.t("broadcast.ask_audience"), rows)
 
 
@@ -139,19 +143,33 @@ async def picked_audience(turn: Turn, token: Token) -> None:
     campaign_id = int(turn.state.data["c"])
     recipients = await resolve_audience(turn.session, campaign_id, audience, turn.now)
     turn.set_state("bc_confirm", **{**turn.state.data, "audience": audience})
-    preview = turn.t("broadcast.preview", text=escape(turn.state.data["text"]),
-                     audience=turn.t(_audience_key(audience), team=audience.partition(":")[2]),
-                     count=len(recipients))
+    preview = turn.t(
+        "broadcast.preview",
+        text=escape(turn.state.data["text"]),
+        audience=turn.t(_audience_key(audience), team=audience.partition(":")[2]),
+        count=len(recipients),
+    )
     if turn.state.data.get("file_name"):
         preview += "\n" + turn.t("broadcast.with_file", name=escape(turn.state.data["file_name"]))
-    turn.say(preview, [[turn.button("broadcast.send_now", make("bcs", "now")),
-                        turn.button("broadcast.schedule", make("bct"))],
-                       [turn.button("common.cancel", make("bcx"))]], edit=True)
+    turn.say(
+        preview,
+        [
+            [
+                turn.button("broadcast.send_now", make("bcs", "now")),
+                turn.button("broadcast.schedule", make("bct")),
+            ],
+            [turn.button("common.cancel", make("bcx"))],
+        ],
+        edit=True,
+    )
 
 
 def _audience_key(audience: str) -> str:
-    return "broadcast.audience.team" if audience.startswith("team:") \
+    return (
+        "broadcast.audience.team"
+        if audience.startswith("team:")
         else f"broadcast.audience.{audience}"
+    )
 
 
 async def ask_time(turn: Turn, token: Token) -> None:
@@ -175,9 +193,15 @@ async def typed_time(turn: Turn) -> None:
         turn.say(turn.t("broadcast.time_past"))
         return
     turn.set_state("bc_confirm", **{**turn.state.data, "at": when.isoformat()})
-    turn.say(turn.t("broadcast.confirm_time", time=fmt_datetime(when, campaign.timezone)),
-             [[turn.button("common.confirm", make("bcs", "at")),
-               turn.button("common.cancel", make("bcx"))]])
+    turn.say(
+        turn.t("broadcast.confirm_time", time=fmt_datetime(when, campaign.timezone)),
+        [
+            [
+                turn.button("common.confirm", make("bcs", "at")),
+                turn.button("common.cancel", make("bcx")),
+            ]
+        ],
+    )
 
 
 async def send(turn: Turn, token: Token) -> None:
@@ -192,17 +216,28 @@ async def send(turn: Turn, token: Token) -> None:
     assert campaign is not None
     scheduled = token.args[:1] == ("at",) and data.get("at")
     send_at = datetime.fromisoformat(data["at"]) if scheduled else turn.now
-    notice = await create_notice(turn.session, campaign, audience=data["audience"],
-                                 text=data["text"], send_at=send_at, now=turn.now,
-                                 created_by=turn.person.id, file_path=data.get("file"))
+    notice = await create_notice(
+        turn.session,
+        campaign,
+        audience=data["audience"],
+        text=data["text"],
+        send_at=send_at,
+        now=turn.now,
+        created_by=turn.person.id,
+        file_path=data.get("file"),
+    )
     # Due now: its outbox rows are written with it (a later one is the scheduler's).
-    written = (await dispatch_notice(turn.session, notice, turn.now)
-               if notice.send_at <= turn.now else 0)
+    written = (
+        await dispatch_notice(turn.session, notice, turn.now) if notice.send_at <= turn.now else 0
+    )
     turn.wrote_outbox = written > 0
     turn.set_state("idle")
     key = "broadcast.sent" if send_at <= turn.now else "broadcast.scheduled"
-    turn.say(turn.t(key, count=written, time=fmt_datetime(send_at, campaign.timezone)),
-             [[turn.button("broadcast.report", make("bcr", notice.id))]], edit=True)
+    turn.say(
+        turn.t(key, count=written, time=fmt_datetime(send_at, campaign.timezone)),
+        [[turn.button("broadcast.report", make("bcr", notice.id))]],
+        edit=True,
+    )
 
 
 async def cancel(turn: Turn, token: Token) -> None:
@@ -216,15 +251,31 @@ async def report(turn: Turn, token: Token) -> None:
     if notice is None or not (scope.admin or notice.created_by == turn.person.id):
         await deny(turn, "broadcast.report", f"notice:{token.int_arg(0)}")
         return
-    row = next(r for r in await notice_report(turn.session, notice.campaign_id)
-               if r.id == notice.id)
-    turn.say(turn.t("broadcast.report_text", excerpt=escape(row.excerpt), sent=row.sent,
-                    pending=row.pending, failed=row.failed, unreachable=row.unreachable,
-                    recipients=row.recipients),
-             [[turn.button("broadcast.refresh", make("bcr", notice.id))]], edit=True)
+    row = next(
+        r for r in await notice_report(turn.session, notice.campaign_id) if r.id == notice.id
+    )
+    turn.say(
+        turn.t(
+            "broadcast.report_text",
+            excerpt=escape(row.excerpt),
+            sent=row.sent,
+            pending=row.pending,
+            failed=row.failed,
+            unreachable=row.unreachable,
+            recipients=row.recipients,
+        ),
+        [[turn.button("broadcast.refresh", make("bcr", notice.id))]],
+        edit=True,
+    )
 
 
-CHOICES = {"bcc": picked_campaign, "bca": picked_audience, "bct": ask_time, "bcs": send,
-           "bcx": cancel, "bcr": report}
+CHOICES = {
+    "bcc": picked_campaign,
+    "bca": picked_audience,
+    "bct": ask_time,
+    "bcs": send,
+    "bcx": cancel,
+    "bcr": report,
+}
 STATE_TEXT = {"bc_text": typed_text, "bc_time": typed_time}
 STATE_FILE = {"bc_text": received_file, "bc_audience": received_file}

@@ -63,28 +63,44 @@ def _evidence_line(turn: Turn, item: ItemInfo, state: AnswerState | None) -> str
 
 def _value_buttons(turn: Turn, item: ItemInfo, selected: set[int]) -> list[list[Choice]]:
     if item.type == "yesno":
-        return [[turn.button("common.yes", make("v", item.id, "y")),
-                 turn.button("common.no", make("v", item.id, "n"))]]
+        return [
+            [
+                turn.button("common.yes", make("v", item.id, "y")),
+                turn.button("common.no", make("v", item.id, "n")),
+            ]
+        ]
     if item.type == "choice":
-        return [[Choice(short(option, 60), make("c", item.id, n))]
-                for n, option in enumerate(item.options)]
+        return [
+            [Choice(short(option, 60), make("c", item.id, n))]
+            for n, option in enumerate(item.options)
+        ]
     if item.type == "multi":
-        rows = [[Choice(("☑ " if n in selected else "☐ ") + short(option, 56),
-                        make("m", item.id, n))] for n, option in enumerate(item.options)]
+        rows = [
+            [Choice(("☑ " if n in selected else "☐ ") + short(option, 56), make("m", item.id, n))]
+            for n, option in enumerate(item.options)
+        ]
         return [*rows, [turn.button("checklist.multi_done", make("md", item.id))]]
     return []
 
 
 def item_card(
-    turn: Turn, ctx: UnitContext, item: ItemInfo, states: dict[int, AnswerState],
+    turn: Turn,
+    ctx: UnitContext,
+    item: ItemInfo,
+    states: dict[int, AnswerState],
     selected: set[int],
 ) -> tuple[str, list[list[Choice]]]:
     state = states.get(item.id)
     total = len(ctx.checklist.items)
     lines = [
         f"<b>{escape(item.section_title)}</b>",
-        turn.t("checklist.position", n=item.index + 1, total=total, code=escape(item.code),
-               points=points_text(turn, item.points)),
+        turn.t(
+            "checklist.position",
+            n=item.index + 1,
+            total=total,
+            code=escape(item.code),
+            points=points_text(turn, item.points),
+        ),
         "",
         f"<b>{escape(item.text)}</b>",
     ]
@@ -100,15 +116,24 @@ def item_card(
     rows = _value_buttons(turn, item, selected)
     if item.evidence != "none":
         rows.append([turn.button("checklist.add_evidence", make("e", item.id))])
-    rows.append([turn.button("checklist.previous", make("p", item.id)),
-                 turn.button("checklist.skip", make("s", item.id))])
-    rows.append([turn.button("checklist.list", make("l", item.index // 10)),
-                 turn.button("checklist.review", make("r"))])
+    rows.append(
+        [
+            turn.button("checklist.previous", make("p", item.id)),
+            turn.button("checklist.skip", make("s", item.id)),
+        ]
+    )
+    rows.append(
+        [
+            turn.button("checklist.list", make("l", item.index // 10)),
+            turn.button("checklist.review", make("r")),
+        ]
+    )
     return "\n".join(lines), rows
 
 
-def pager(turn: Turn, page: int, count: int, size: int, action: str, *args: object
-          ) -> list[list[Choice]]:
+def pager(
+    turn: Turn, page: int, count: int, size: int, action: str, *args: object
+) -> list[list[Choice]]:
     """The ◀ / ▶ row of a paged list (empty when everything fits on one page); the page
     number is the token's last argument."""
     row = []

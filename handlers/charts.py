@@ -38,8 +38,13 @@ def render_progress_chart(
         ax.barh(labels, values, left=left, color=colour, label=tr(f"team.chart.{key}"))
         left = [a + b for a, b in zip(left, values, strict=True)]
     for index, summary in enumerate(summaries):
-        ax.text(left[index] + 0.2, index, f"{summary.submitted}/{summary.total}",
-                va="center", fontsize=9)
+        ax.text(
+            left[index] + 0.2,
+            index,
+            f"{summary.submitted}/{summary.total}",
+            va="center",
+            fontsize=9,
+        )
     _style(ax, tr, max(left, default=1))
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,6 +59,5 @@ def _style(ax: Any, tr: Callable[..., str], widest: int) -> None:
     ax.set_xlim(0, widest * 1.15 + 1)
     ax.invert_yaxis()
     # Below the bars, in one row: a legend inside the plot would cover the longest bar.
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=4, fontsize=8,
-              frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=4, fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)

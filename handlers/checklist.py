@@ -62,8 +62,10 @@ async def locked_message(turn: Turn, ctx: UnitContext) -> bool:
     status = ctx.submission.status
     if status in (SubmissionStatus.SUBMITTED, SubmissionStatus.ACCEPTED):
         turn.set_state("idle")
-        turn.say(turn.t(f"checklist.locked_{status}"),
-                 [[turn.button("onboarding.button_status", make("st"))]])
+        turn.say(
+            turn.t(f"checklist.locked_{status}"),
+            [[turn.button("onboarding.button_status", make("st"))]],
+        )
         return True
     return False
 
@@ -72,7 +74,12 @@ async def locked_message(turn: Turn, ctx: UnitContext) -> bool:
 
 
 async def show_item(
-    turn: Turn, ctx: UnitContext, item: ItemInfo, *, edit: bool = False, prefix: str = "",
+    turn: Turn,
+    ctx: UnitContext,
+    item: ItemInfo,
+    *,
+    edit: bool = False,
+    prefix: str = "",
     states: dict[int, AnswerState] | None = None,
 ) -> None:
     states = states if states is not None else await answer_states(turn.session, ctx.submission.id)
@@ -146,11 +153,11 @@ async def save_answer(
 ) -> None:
     if await _refused(turn, ctx, item):
         return
-    await record_answer(turn.session, ctx.submission, item, value, person_id=turn.person.id,
-                        now=turn.now)
+    await record_answer(
+        turn.session, ctx.submission, item, value, person_id=turn.person.id, now=turn.now
+    )
     states = await answer_states(turn.session, ctx.submission.id)
-    saved = turn.t("checklist.saved", code=escape(item.code),
-                   value=value_text(turn, item, value))
+    saved = turn.t("checklist.saved", code=escape(item.code), value=value_text(turn, item, value))
     if pressed:
         toast = turn.t("checklist.saved_toast")
         if _asks_evidence(item, states):  # this item's evidence is next: one card says both
@@ -160,7 +167,7 @@ async def save_answer(
         # instead of an edit and a new message (the same shape a typed answer gets).
         before = len(turn.replies)
         await show_next(turn, ctx, item, states, prefix=saved + "\n\n", edit=True)
-        for reply in turn.replies[before:before + 1]:
+        for reply in turn.replies[before : before + 1]:
             reply.toast = toast
         return
     await _after_answer(turn, ctx, item, states, saved + "\n\n")
@@ -169,8 +176,12 @@ async def save_answer(
 def _asks_evidence(item: ItemInfo, states: dict[int, AnswerState]) -> bool:
     """An answered item that takes evidence and has neither a file nor an explanation."""
     state = states.get(item.id)
-    return item.evidence != "none" and state is not None and state.evidence_count == 0 \
+    return (
+        item.evidence != "none"
+        and state is not None
+        and state.evidence_count == 0
         and not state.note
+    )
 
 
 async def _after_answer(
@@ -183,8 +194,13 @@ async def _after_answer(
 
 
 async def show_next(
-    turn: Turn, ctx: UnitContext, item: ItemInfo, states: dict[int, AnswerState], *,
-    prefix: str = "", edit: bool = False,
+    turn: Turn,
+    ctx: UnitContext,
+    item: ItemInfo,
+    states: dict[int, AnswerState],
+    *,
+    prefix: str = "",
+    edit: bool = False,
 ) -> None:
     items = await walk(turn, ctx)
     following = _neighbour(items, item, +1)
@@ -229,8 +245,12 @@ def _button_value(item: ItemInfo, token: Token) -> Any:
     if token.action == "v" and item.type == "yesno" and len(token.args) > 1:
         return {"y": True, "n": False}.get(token.args[1])
     index = token.int_arg(1)
-    if token.action == "c" and item.type == "choice" and index is not None \
-            and 0 <= index < len(item.options):
+    if (
+        token.action == "c"
+        and item.type == "choice"
+        and index is not None
+        and 0 <= index < len(item.options)
+    ):
         return item.options[index]
     return None
 
@@ -323,21 +343,24 @@ async def list_items(turn: Turn, token: Token) -> None:
     items = ctx.checklist.items
     pages = max(1, -(-len(items) // PAGE_SIZE))
     page = min(page, pages - 1)
-    shown = items[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
+    shown = items[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
     lines = [turn.t("checklist.list_title", page=page + 1, pages=pages)]
     section = None
     for item in shown:
         if item.section_id != section:
             section = item.section_id
             lines.append(f"\n<b>{escape(short(item.section_title, 60))}</b>")
-        lines.append(f"{mark_of(item, states.get(item.id))} <b>{escape(item.code)}</b> "
-                     f"{escape(short(item.text, 48))}")
+        lines.append(
+            f"{mark_of(item, states.get(item.id))} <b>{escape(item.code)}</b> "
+            f"{escape(short(item.text, 48))}"
+        )
     lines.append("\n" + turn.t("checklist.list_legend"))
     buttons = [Choice(f"{mark_of(i, states.get(i.id))} {i.code}", make("g", i.id)) for i in shown]
-    rows = [buttons[n:n + 5] for n in range(0, len(buttons), 5)]
+    rows = [buttons[n : n + 5] for n in range(0, len(buttons), 5)]
     rows += pager(turn, page, len(items), PAGE_SIZE, "l")
-    rows.append([turn.button("checklist.sections", make("ls")),
-                 turn.button("checklist.review", make("r"))])
+    rows.append(
+        [turn.button("checklist.sections", make("ls")), turn.button("checklist.review", make("r"))]
+    )
     turn.say("\n".join(lines), rows, edit=True)
 
 
@@ -348,7 +371,7 @@ async def list_sections(turn: Turn, token: Token) -> None:
     states = await answer_states(turn.session, ctx.submission.id)
     rows = []
     for section in ctx.checklist.sections:
-        items = ctx.checklist.items[section.first_index:section.first_index + section.count]
+        items = ctx.checklist.items[section.first_index : section.first_index + section.count]
         done = sum(1 for i in items if is_answered(states.get(i.id)))
         label = f"{short(section.title, 44)} ({done}/{section.count})"
         rows.append([Choice(label, make("j", section.id))])
@@ -372,7 +395,16 @@ async def jump_to_section(turn: Turn, token: Token) -> None:
 
 
 CHOICES = {
-    "v": pressed_value, "c": pressed_value, "m": toggle_option, "md": multi_done,
-    "p": previous_item, "s": skip_item, "g": go_to_item, "k": continue_checklist,
-    "pick": pick_unit, "l": list_items, "ls": list_sections, "j": jump_to_section,
+    "v": pressed_value,
+    "c": pressed_value,
+    "m": toggle_option,
+    "md": multi_done,
+    "p": previous_item,
+    "s": skip_item,
+    "g": go_to_item,
+    "k": continue_checklist,
+    "pick": pick_unit,
+    "l": list_items,
+    "ls": list_sections,
+    "j": jump_to_section,
 }

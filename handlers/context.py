@@ -76,8 +76,14 @@ class Turn:
         photo: OutFile | None = None,
     ) -> None:
         self.replies.append(
-            Reply(text=text, choices=choices or [], edit=edit, toast=toast, document=document,
-                  photo=photo)
+            Reply(
+                text=text,
+                choices=choices or [],
+                edit=edit,
+                toast=toast,
+                document=document,
+                photo=photo,
+            )
         )
 
     def t(self, key: str, /, **params: Any) -> str:

@@ -115,8 +115,9 @@ class Dispatcher:
                 try:
                     await deliver(replies)
                 except Exception:  # the channel's own failure: never the next event's
-                    log.exception("delivering replies to %s:%s failed", sender.platform,
-                                  sender.chat_id)
+                    log.exception(
+                        "delivering replies to %s:%s failed", sender.platform, sender.chat_id
+                    )
             return replies
 
     async def _safely(self, inbound: Inbound) -> list[Reply]:
@@ -125,8 +126,9 @@ class Dispatcher:
         try:
             return await self._handle(inbound, prefetched)
         except Exception:
-            log.exception("handling %s from %s:%s failed", inbound.kind, sender.platform,
-                          sender.user_id)
+            log.exception(
+                "handling %s from %s:%s failed", inbound.kind, sender.platform, sender.user_id
+            )
             locale = normalize_locale(sender.language)
             return [Reply(self.deps.catalog.t(locale, "common.error"))]
         finally:
@@ -155,15 +157,28 @@ class Dispatcher:
         async with transaction(deps.sessions) as session:
             now = deps.clock.now()
             chat = await open_chat(
-                session, platform=sender.platform, user_id=sender.user_id,
-                chat_id=sender.chat_id, display_name=sender.display_name,
-                username=sender.username, language_hint=sender.language, now=now,
+                session,
+                platform=sender.platform,
+                user_id=sender.user_id,
+                chat_id=sender.chat_id,
+                display_name=sender.display_name,
+                username=sender.username,
+                language_hint=sender.language,
+                now=now,
             )
             account, state = chat.account, chat.state
             state.person_id = account.person_id
             locale = account.locale or normalize_locale(sender.language)
-            turn = Turn(deps, session, inbound, account, state,
-                        deps.catalog.for_locale(locale), prefetched, roles=chat.roles)
+            turn = Turn(
+                deps,
+                session,
+                inbound,
+                account,
+                state,
+                deps.catalog.for_locale(locale),
+                prefetched,
+                roles=chat.roles,
+            )
             await self._route(turn)
             self._present(turn)
             await save_state(session, state, now)
@@ -205,8 +220,9 @@ class Dispatcher:
             turn.state.data = {k: v for k, v in turn.state.data.items() if k != "numbered"}
             return
         # No buttons means no button toasts either: a toast-only reply becomes a message.
-        turn.replies = [replace(r, text=r.toast) if not r.text and r.toast else r
-                        for r in turn.replies]
+        turn.replies = [
+            replace(r, text=r.toast) if not r.text and r.toast else r for r in turn.replies
+        ]
         typed = bool(turn.state.data.get("typed"))
         hint = turn.tr("common.numbered_hint_hash" if typed else "common.numbered_hint")
         turn.replies, mapping = number_choices(turn.replies, hint, prefix="#" if typed else "")

@@ -69,8 +69,9 @@ async def typed_note(turn: Turn) -> None:
     if not note or len(note) > NOTE_MAX_LENGTH:
         turn.say(turn.t("evidence.bad_note", max=NOTE_MAX_LENGTH, length=len(note)))
         return
-    await record_note(turn.session, ctx.submission, item, note, person_id=turn.person.id,
-                      now=turn.now)
+    await record_note(
+        turn.session, ctx.submission, item, note, person_id=turn.person.id, now=turn.now
+    )
     states = await answer_states(turn.session, ctx.submission.id)
     saved = turn.t("evidence.note_saved", code=escape(item.code)) + "\n\n"
     if item.id in states and states[item.id].value is None:
@@ -83,8 +84,9 @@ async def typed_in_evidence(turn: Turn) -> None:
     found = await _item(turn, turn.state.data.get("item"))
     if found is None:
         return
-    turn.say(turn.t("evidence.waiting", code=escape(found[1].code)),
-             evidence_buttons(turn, found[1]))
+    turn.say(
+        turn.t("evidence.waiting", code=escape(found[1].code)), evidence_buttons(turn, found[1])
+    )
 
 
 async def received_file(turn: Turn) -> None:
@@ -115,8 +117,9 @@ def _file_problem(turn: Turn, file_name: str, size: int | None) -> str | None:
     if turn.prefetched is None or not turn.prefetched.exists():
         return turn.t("evidence.download_failed")
     if turn.prefetched.stat().st_size > turn.deps.max_evidence_bytes:
-        return turn.t("evidence.too_big", size=f"{turn.prefetched.stat().st_size / 1048576:.1f}",
-                      max=limit_mb)
+        return turn.t(
+            "evidence.too_big", size=f"{turn.prefetched.stat().st_size / 1048576:.1f}", max=limit_mb
+        )
     return None
 
 
@@ -125,20 +128,35 @@ async def _keep(turn: Turn, ctx: UnitContext, item: ItemInfo) -> None:
     assert attachment is not None and turn.prefetched is not None
     role = ctx.role
     stored = await turn.deps.evidence.keep_off_loop(
-        turn.prefetched, folder=(role.campaign_code, role.unit_code or "", item.code),
+        turn.prefetched,
+        folder=(role.campaign_code, role.unit_code or "", item.code),
         file_name=attachment.file_name,
     )
     added = await add_evidence(
-        turn.session, ctx.submission, item, stored, file_name=attachment.file_name,
-        mime_type=attachment.mime_type, person_id=turn.person.id, now=turn.now,
+        turn.session,
+        ctx.submission,
+        item,
+        stored,
+        file_name=attachment.file_name,
+        mime_type=attachment.mime_type,
+        person_id=turn.person.id,
+        now=turn.now,
     )
     states = await answer_states(turn.session, ctx.submission.id)
     count = states[item.id].evidence_count if item.id in states else 0
     key = "evidence.received" if added else "evidence.duplicate"
     if turn.state.state != "answer":
         turn.set_state("evidence", item=item.id)
-    turn.say(turn.t(key, name=escape(attachment.file_name), size=_size(stored.size),
-                    count=count, code=escape(item.code)), evidence_buttons(turn, item))
+    turn.say(
+        turn.t(
+            key,
+            name=escape(attachment.file_name),
+            size=_size(stored.size),
+            count=count,
+            code=escape(item.code),
+        ),
+        evidence_buttons(turn, item),
+    )
 
 
 def _size(size: int) -> str:

@@ -20,9 +20,14 @@ def evidence_buttons(turn: Turn, item: ItemInfo) -> list[list[Choice]]:
     return rows
 
 
-def ask_evidence(turn: Turn, item: ItemInfo, *, prefix: str = "", edit: bool = False,
-                 toast: str | None = None) -> None:
+def ask_evidence(
+    turn: Turn, item: ItemInfo, *, prefix: str = "", edit: bool = False, toast: str | None = None
+) -> None:
     turn.set_state("evidence", item=item.id)
     key = "evidence.ask_required" if item.evidence == "required" else "evidence.ask_optional"
-    turn.say(prefix + turn.t(key, code=escape(item.code)), evidence_buttons(turn, item),
-             edit=edit, toast=toast)
+    turn.say(
+        prefix + turn.t(key, code=escape(item.code)),
+        evidence_buttons(turn, item),
+        edit=edit,
+        toast=toast,
+    )

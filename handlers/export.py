@@ -26,9 +26,10 @@ async def start(turn: Turn) -> None:
     if len(campaigns) == 1:
         await _export(turn, campaigns[0])
         return
-    turn.say(turn.t("export.pick_campaign"),
-             [[turn.button("export.campaign_button", make("xp", c.id), code=c.code)]
-              for c in campaigns])
+    turn.say(
+        turn.t("export.pick_campaign"),
+        [[turn.button("export.campaign_button", make("xp", c.id), code=c.code)] for c in campaigns],
+    )
 
 
 async def picked(turn: Turn, token: Token) -> None:
@@ -48,10 +49,13 @@ async def _export(turn: Turn, campaign: Campaign) -> None:
     name = f"{campaign.code}-{stamp}.xlsx"
     path = turn.deps.evidence.root / ".exports" / uuid.uuid4().hex / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    stats = await export_workbook(turn.session, campaign.id, path, team_ids=team_ids,
-                                  locale=turn.tr.locale, tr=turn.tr)
-    turn.say(turn.t("export.ready", campaign=campaign.code, units=stats.units),
-             document=OutFile(path, name, XLSX))
+    stats = await export_workbook(
+        turn.session, campaign.id, path, team_ids=team_ids, locale=turn.tr.locale, tr=turn.tr
+    )
+    turn.say(
+        turn.t("export.ready", campaign=campaign.code, units=stats.units),
+        document=OutFile(path, name, XLSX),
+    )
 
 
 CHOICES = {"xp": picked}

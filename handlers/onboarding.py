@@ -54,8 +54,10 @@ async def _redeem(turn: Turn, typed: str) -> None:
     if result.outcome in (RedeemOutcome.OK, RedeemOutcome.ALREADY_YOURS):
         turn.roles = None  # the new role must show up
         linked = await roles(turn)
-        role = next((r for r in linked if result.membership and
-                     r.membership_id == result.membership.id), None)
+        role = next(
+            (r for r in linked if result.membership and r.membership_id == result.membership.id),
+            None,
+        )
         if role is not None:
             _greet(turn, role, again=result.outcome == RedeemOutcome.ALREADY_YOURS)
             return
@@ -84,8 +86,10 @@ def _greet(turn: Turn, role: PersonRole, *, again: bool) -> None:
 
 def _next_buttons(turn: Turn, linked: list[PersonRole]) -> list[list[Choice]]:
     if any(r.role == Role.UNIT_CONTACT for r in linked):
-        return [[turn.button("onboarding.button_start", make("k"))],
-                [turn.button("onboarding.button_status", make("st"))]]
+        return [
+            [turn.button("onboarding.button_start", make("k"))],
+            [turn.button("onboarding.button_status", make("st"))],
+        ]
     return [[turn.button("onboarding.button_status", make("st"))]]
 
 
@@ -119,9 +123,15 @@ async def help_(turn: Turn) -> None:
 
 
 async def language(turn: Turn) -> None:
-    turn.say(turn.t("onboarding.pick_language"),
-             [[turn.button("onboarding.language_name", make("lang", code), name=name)
-               for code, name in LANGUAGES.items()]])
+    turn.say(
+        turn.t("onboarding.pick_language"),
+        [
+            [
+                turn.button("onboarding.language_name", make("lang", code), name=name)
+                for code, name in LANGUAGES.items()
+            ]
+        ],
+    )
 
 
 async def choose_language(turn: Turn, token: Token) -> None:

@@ -46,9 +46,15 @@ async def typed_question(turn: Turn) -> None:
     assert ctx.role.assignment_id is not None  # active_unit made sure
     assignment = await assignment_by_id(turn.session, ctx.role.assignment_id)
     assert assignment is not None
-    await questions.ask(turn.session, assignment, ctx.submission.id, text,
-                        person_id=turn.person.id, person_name=turn.person.full_name,
-                        now=turn.now)
+    await questions.ask(
+        turn.session,
+        assignment,
+        ctx.submission.id,
+        text,
+        person_id=turn.person.id,
+        person_name=turn.person.full_name,
+        now=turn.now,
+    )
     turn.wrote_outbox = True
     turn.set_state("idle")
     turn.say(turn.t("questions.sent"))
@@ -61,29 +67,41 @@ async def answer_button(turn: Turn, token: Token) -> None:
         return
     assignment_id = await submission_assignment_id(turn.session, question.submission_id)
     assert assignment_id is not None  # a question belongs to a report
-    assignment = await assignment_in_scope(turn, assignment_id, "question.answer",
-                                           need="reviews")
+    assignment = await assignment_in_scope(turn, assignment_id, "question.answer", need="reviews")
     if assignment is None:
         return
     turn.set_state("answer_question", q=question.id)
-    turn.say(turn.t("questions.answer_ask", unit=escape(assignment.unit.name),
-                    text=escape(question.text), max=TEXT_LIMIT))
+    turn.say(
+        turn.t(
+            "questions.answer_ask",
+            unit=escape(assignment.unit.name),
+            text=escape(question.text),
+            max=TEXT_LIMIT,
+        )
+    )
 
 
 async def typed_answer(turn: Turn) -> None:
     question = await questions.question_by_id(turn.session, int(turn.state.data.get("q") or 0))
-    assignment_id = (await submission_assignment_id(turn.session, question.submission_id)
-                     if question else None)
-    assignment = await assignment_in_scope(turn, assignment_id, "question.answer",
-                                           need="reviews")
+    assignment_id = (
+        await submission_assignment_id(turn.session, question.submission_id) if question else None
+    )
+    assignment = await assignment_in_scope(turn, assignment_id, "question.answer", need="reviews")
     if assignment is None or question is None:
         turn.set_state("idle")
         return
     text = turn.inbound.text.strip()
     if _too_long(turn, text):
         return
-    await questions.answer(turn.session, question, assignment, text, person_id=turn.person.id,
-                           person_name=turn.person.full_name, now=turn.now)
+    await questions.answer(
+        turn.session,
+        question,
+        assignment,
+        text,
+        person_id=turn.person.id,
+        person_name=turn.person.full_name,
+        now=turn.now,
+    )
     turn.wrote_outbox = True
     turn.set_state("idle")
     turn.say(turn.t("questions.answered", unit=escape(assignment.unit.name)))

@@ -20,27 +20,43 @@ MAX_CODES_LISTED = 30
 def _codes(ctx: UnitContext, item_ids: tuple[int, ...]) -> str:
     codes = [item.code for i in item_ids if (item := ctx.checklist.by_id(i))]
     shown = ", ".join(escape(c) for c in codes[:MAX_CODES_LISTED])
-    return shown + (f" (+{len(codes) - MAX_CODES_LISTED})" if len(codes) > MAX_CODES_LISTED
-                    else "")
+    return shown + (f" (+{len(codes) - MAX_CODES_LISTED})" if len(codes) > MAX_CODES_LISTED else "")
 
 
 def progress_lines(turn: Turn, ctx: UnitContext, progress: Progress) -> list[str]:
     lines = [
         turn.t("review.answered", answered=progress.answered, total=progress.total),
-        turn.t("review.score", score=fmt_points(progress.self_score),
-               max=fmt_points(progress.max_score)),
+        turn.t(
+            "review.score",
+            score=fmt_points(progress.self_score),
+            max=fmt_points(progress.max_score),
+        ),
     ]
     if progress.missing_required:
-        lines.append(turn.t("review.missing_required", count=len(progress.missing_required),
-                            codes=_codes(ctx, progress.missing_required)))
+        lines.append(
+            turn.t(
+                "review.missing_required",
+                count=len(progress.missing_required),
+                codes=_codes(ctx, progress.missing_required),
+            )
+        )
     if progress.missing_evidence:
-        lines.append(turn.t("review.missing_evidence", count=len(progress.missing_evidence),
-                            codes=_codes(ctx, progress.missing_evidence)))
+        lines.append(
+            turn.t(
+                "review.missing_evidence",
+                count=len(progress.missing_evidence),
+                codes=_codes(ctx, progress.missing_evidence),
+            )
+        )
     return lines
 
 
 async def show_review(
-    turn: Turn, *, ctx: UnitContext | None = None, prefix: str = "", edit: bool = False,
+    turn: Turn,
+    *,
+    ctx: UnitContext | None = None,
+    prefix: str = "",
+    edit: bool = False,
     states: dict[int, AnswerState] | None = None,
 ) -> None:
     ctx = ctx or await active_unit(turn)
@@ -49,10 +65,13 @@ async def show_review(
     states = states if states is not None else await answer_states(turn.session, ctx.submission.id)
     progress = compute_progress(ctx.checklist.items, states)
     role = ctx.role
-    lines = [turn.t("review.title", unit=escape(role.unit_name or ""),
-                    campaign=escape(role.campaign_code)),
-             turn.t("review.deadline", deadline=fmt_datetime(role.deadline, role.timezone)),
-             *progress_lines(turn, ctx, progress)]
+    lines = [
+        turn.t(
+            "review.title", unit=escape(role.unit_name or ""), campaign=escape(role.campaign_code)
+        ),
+        turn.t("review.deadline", deadline=fmt_datetime(role.deadline, role.timezone)),
+        *progress_lines(turn, ctx, progress),
+    ]
     turn.set_state("idle")
     rows: list[list[Choice]] = []
     status = ctx.submission.status
@@ -80,15 +99,21 @@ async def ask_submit(turn: Turn, token: Token | None = None) -> None:
         return
     states = await answer_states(turn.session, ctx.submission.id)
     progress = compute_progress(ctx.checklist.items, states)
-    if ctx.submission.status in (SubmissionStatus.SUBMITTED, SubmissionStatus.ACCEPTED) \
-            or not progress.complete:
+    if (
+        ctx.submission.status in (SubmissionStatus.SUBMITTED, SubmissionStatus.ACCEPTED)
+        or not progress.complete
+    ):
         await show_review(turn, ctx=ctx, states=states)
         return
     turn.set_state("confirm")
     turn.say(
         turn.t("review.confirm", unit=escape(ctx.role.unit_name or "")),
-        [[turn.button("review.confirm_yes", make("sc", ctx.submission.version)),
-          turn.button("common.cancel", make("r"))]],
+        [
+            [
+                turn.button("review.confirm_yes", make("sc", ctx.submission.version)),
+                turn.button("common.cancel", make("r")),
+            ]
+        ],
         edit=token is not None,
     )
 
@@ -102,8 +127,9 @@ async def confirm_submit(turn: Turn, token: Token) -> None:
         # confirmation was asked: show the current state instead of submitting blind.
         await show_review(turn, ctx=ctx, prefix=turn.t("review.changed") + "\n\n", edit=True)
         return
-    result = await submit(turn.session, ctx.submission, ctx.checklist,
-                          person_id=turn.person.id, now=turn.now)
+    result = await submit(
+        turn.session, ctx.submission, ctx.checklist, person_id=turn.person.id, now=turn.now
+    )
     if result.already:
         await show_review(turn, ctx=ctx, edit=True)
         return
@@ -113,10 +139,16 @@ async def confirm_submit(turn: Turn, token: Token) -> None:
     turn.set_state("idle")
     turn.wrote_outbox = True  # the team's alert
     key = "review.submitted_late" if result.late else "review.submitted"
-    turn.say(turn.t(key, unit=escape(ctx.role.unit_name or ""),
-                    time=fmt_datetime(turn.now, ctx.role.timezone),
-                    score=fmt_points(result.progress.self_score),
-                    max=fmt_points(result.progress.max_score)), edit=True)
+    turn.say(
+        turn.t(
+            key,
+            unit=escape(ctx.role.unit_name or ""),
+            time=fmt_datetime(turn.now, ctx.role.timezone),
+            score=fmt_points(result.progress.self_score),
+            max=fmt_points(result.progress.max_score),
+        ),
+        edit=True,
+    )
 
 
 CHOICES = {"r": pressed_review, "sb": ask_submit, "sc": confirm_submit}

@@ -41,14 +41,18 @@ async def _unit_status(turn: Turn, ctx: UnitContext) -> None:
     progress = compute_progress(ctx.checklist.items, states)
     role, submission = ctx.role, ctx.submission
     lines = [
-        turn.t("status.unit_title", unit=escape(role.unit_name or ""),
-               campaign=escape(role.campaign_title)),
+        turn.t(
+            "status.unit_title",
+            unit=escape(role.unit_name or ""),
+            campaign=escape(role.campaign_title),
+        ),
         turn.t(f"status.state.{submission.status}"),
         turn.t("review.deadline", deadline=fmt_datetime(role.deadline, role.timezone)),
     ]
     if submission.submitted_at:
-        lines.append(turn.t("status.submitted_at",
-                            time=fmt_datetime(submission.submitted_at, role.timezone)))
+        lines.append(
+            turn.t("status.submitted_at", time=fmt_datetime(submission.submitted_at, role.timezone))
+        )
     if submission.late:
         lines.append(turn.t("status.late"))
     elif submission.status not in DONE and turn.now > role.deadline:
@@ -57,8 +61,12 @@ async def _unit_status(turn: Turn, ctx: UnitContext) -> None:
     lines += await _review_lines(turn, ctx)
     rows: list[list[Choice]] = []
     if submission.status not in DONE:
-        rows = [[turn.button("onboarding.button_start", make("k")),
-                 turn.button("checklist.review", make("r"))]]
+        rows = [
+            [
+                turn.button("onboarding.button_start", make("k")),
+                turn.button("checklist.review", make("r")),
+            ]
+        ]
     turn.say("\n".join(lines), rows)
 
 
@@ -70,20 +78,33 @@ async def _review_lines(turn: Turn, ctx: UnitContext) -> list[str]:
         return ["", turn.t("review.flags_title"), flags] if flags else []
     if submission.appraised_score is None:
         return []
-    lines = ["", turn.t("review.appraisal_title", score=fmt_points(submission.appraised_score),
-                        max=fmt_points(checklist.max_score))]
+    lines = [
+        "",
+        turn.t(
+            "review.appraisal_title",
+            score=fmt_points(submission.appraised_score),
+            max=fmt_points(checklist.max_score),
+        ),
+    ]
     for s in await item_scores(turn.session, submission, checklist):
         item = checklist.by_id(s.item_id)
         if item and s.appraised is not None and abs(s.appraised - s.self_score) > 1e-9:
-            lines.append(turn.t("review.appraisal_line", code=escape(item.code),
-                                score=fmt_points(s.appraised), own=fmt_points(s.self_score),
-                                reason=escape(s.reason or "")))
+            lines.append(
+                turn.t(
+                    "review.appraisal_line",
+                    code=escape(item.code),
+                    score=fmt_points(s.appraised),
+                    own=fmt_points(s.self_score),
+                    reason=escape(s.reason or ""),
+                )
+            )
     return lines
 
 
 async def _team_status(turn: Turn, teams: list[PersonRole]) -> None:
-    states = await unit_states(turn.session,
-                               team_ids=[r.team_id for r in teams if r.team_id is not None])
+    states = await unit_states(
+        turn.session, team_ids=[r.team_id for r in teams if r.team_id is not None]
+    )
     for team in teams:
         mine = [s for s in states if s.team_id == team.team_id]
         turn.say(*_team_text(turn, team, mine))
@@ -97,22 +118,32 @@ def _team_text(
     pending = [s for s in states if s.status not in DONE]
     overdue = [s for s in pending if s.overdue(now)]
     lines = [
-        turn.t("status.team_title", team=escape(team.team_name or ""),
-               campaign=escape(team.campaign_code)),
-        turn.t("status.team_counts", submitted=len(done), total=len(states),
-               in_progress=sum(1 for s in pending if s.status == "in_progress"),
-               not_started=sum(1 for s in pending if s.status == "not_started"),
-               returned=sum(1 for s in pending if s.status == "returned"),
-               overdue=len(overdue)),
+        turn.t(
+            "status.team_title",
+            team=escape(team.team_name or ""),
+            campaign=escape(team.campaign_code),
+        ),
+        turn.t(
+            "status.team_counts",
+            submitted=len(done),
+            total=len(states),
+            in_progress=sum(1 for s in pending if s.status == "in_progress"),
+            not_started=sum(1 for s in pending if s.status == "not_started"),
+            returned=sum(1 for s in pending if s.status == "returned"),
+            overdue=len(overdue),
+        ),
     ]
     if pending:
         names = ", ".join(escape(s.unit_name) for s in pending[:MAX_NAMES])
         more = len(pending) - MAX_NAMES
-        lines.append(turn.t("status.team_pending", names=names + (f" (+{more})" if more > 0
-                                                                    else "")))
-    buttons = [Choice(f"{'✅' if s.status in DONE else '⏳'} {s.unit_code}",
-                      make("ru", s.assignment_id)) for s in states[:40]]
-    rows = [buttons[n:n + 4] for n in range(0, len(buttons), 4)]
+        lines.append(
+            turn.t("status.team_pending", names=names + (f" (+{more})" if more > 0 else ""))
+        )
+    buttons = [
+        Choice(f"{'✅' if s.status in DONE else '⏳'} {s.unit_code}", make("ru", s.assignment_id))
+        for s in states[:40]
+    ]
+    rows = [buttons[n : n + 4] for n in range(0, len(buttons), 4)]
     return "\n".join(lines), rows
 
 

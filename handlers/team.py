@@ -45,8 +45,11 @@ async def show_summary(turn: Turn) -> None:
         await deny(turn, "summary")
         return
     for campaign in await campaigns_in_scope(turn, scope):
-        summaries = [s for s in await team_summaries(turn.session, campaign, turn.now)
-                     if scope.admin or s.team_id in scope.team_ids]
+        summaries = [
+            s
+            for s in await team_summaries(turn.session, campaign, turn.now)
+            if scope.admin or s.team_id in scope.team_ids
+        ]
         if summaries:
             await _campaign_summary(turn, campaign, summaries)
 
@@ -55,12 +58,26 @@ async def _campaign_summary(turn: Turn, campaign: Campaign, summaries: list[Team
     states = await unit_states(turn.session, team_ids=[s.team_id for s in summaries])
     scores = [s.self_score for s in states if s.self_score is not None]
     average = f"{sum(scores) / len(scores):.2f}" if scores else "—"
-    lines = [turn.t("team.summary_title", campaign=escape(campaign.title),
-                    time=fmt_datetime(turn.now, campaign.timezone))]
+    lines = [
+        turn.t(
+            "team.summary_title",
+            campaign=escape(campaign.title),
+            time=fmt_datetime(turn.now, campaign.timezone),
+        )
+    ]
     for s in summaries:
-        lines.append(turn.t("team.summary_team", team=escape(s.name), submitted=s.submitted,
-                            total=s.total, in_progress=s.in_progress, not_started=s.not_started,
-                            returned=s.returned, overdue=len(s.overdue)))
+        lines.append(
+            turn.t(
+                "team.summary_team",
+                team=escape(s.name),
+                submitted=s.submitted,
+                total=s.total,
+                in_progress=s.in_progress,
+                not_started=s.not_started,
+                returned=s.returned,
+                overdue=len(s.overdue),
+            )
+        )
         if s.not_submitted:
             lines.append(turn.t("team.not_submitted", names=_names(s.not_submitted)))
         if s.unreachable:
@@ -70,11 +87,15 @@ async def _campaign_summary(turn: Turn, campaign: Campaign, summaries: list[Team
     lines.append(turn.t("team.average_score", score=average))
     chart = turn.deps.evidence.root / ".charts" / f"{uuid.uuid4().hex}.png"
     render_progress_chart(summaries, chart, turn.tr)
-    buttons = [Choice(f"{'✅' if s.status in ('submitted', 'accepted') else '⏳'} {s.unit_code}",
-                      make("ru", s.assignment_id)) for s in states[:MAX_UNIT_BUTTONS]]
-    turn.say(turn.t("team.chart_caption"),
-             photo=OutFile(chart, "tien-do.png", "image/png"))
-    turn.say("\n".join(lines), [buttons[n:n + 4] for n in range(0, len(buttons), 4)])
+    buttons = [
+        Choice(
+            f"{'✅' if s.status in ('submitted', 'accepted') else '⏳'} {s.unit_code}",
+            make("ru", s.assignment_id),
+        )
+        for s in states[:MAX_UNIT_BUTTONS]
+    ]
+    turn.say(turn.t("team.chart_caption"), photo=OutFile(chart, "tien-do.png", "image/png"))
+    turn.say("\n".join(lines), [buttons[n : n + 4] for n in range(0, len(buttons), 4)])
 
 
 def _names(names: tuple[str, ...], limit: int = 15) -> str:
@@ -103,30 +124,46 @@ async def unit_text(
     from storage.services.submissions import answer_states
 
     campaign = assignment.campaign
-    progress = compute_progress(checklist.items, await answer_states(turn.session,
-                                                                     submission.id))
+    progress = compute_progress(checklist.items, await answer_states(turn.session, submission.id))
     deadline = assignment.deadline or campaign.deadline
     lines = [
-        turn.t("status.unit_title", unit=escape(assignment.unit.name),
-               campaign=escape(campaign.title)),
+        turn.t(
+            "status.unit_title", unit=escape(assignment.unit.name), campaign=escape(campaign.title)
+        ),
         turn.t(f"status.state.{submission.status}"),
         turn.t("review.deadline", deadline=fmt_datetime(deadline, campaign.timezone)),
         turn.t("review.answered", answered=progress.answered, total=progress.total),
-        turn.t("review.score", score=fmt_points(progress.self_score),
-               max=fmt_points(progress.max_score)),
+        turn.t(
+            "review.score",
+            score=fmt_points(progress.self_score),
+            max=fmt_points(progress.max_score),
+        ),
     ]
     if submission.submitted_at:
-        lines.append(turn.t("status.submitted_at",
-                            time=fmt_datetime(submission.submitted_at, campaign.timezone)))
+        lines.append(
+            turn.t(
+                "status.submitted_at", time=fmt_datetime(submission.submitted_at, campaign.timezone)
+            )
+        )
     if submission.late:
         lines.append(turn.t("status.late"))
     if submission.appraised_score is not None:
-        lines.append(turn.t("team.appraised", score=fmt_points(submission.appraised_score),
-                            max=fmt_points(progress.max_score)))
+        lines.append(
+            turn.t(
+                "team.appraised",
+                score=fmt_points(submission.appraised_score),
+                max=fmt_points(progress.max_score),
+            )
+        )
     if assignment.visit_at:
         key = "team.visit" if assignment.visit_announced else "team.visit_unannounced"
-        lines.append(turn.t(key, time=fmt_datetime(assignment.visit_at, campaign.timezone),
-                            place=escape(assignment.visit_place or "")))
+        lines.append(
+            turn.t(
+                key,
+                time=fmt_datetime(assignment.visit_at, campaign.timezone),
+                place=escape(assignment.visit_place or ""),
+            )
+        )
     return "\n".join(lines)
 
 
@@ -134,9 +171,13 @@ def unit_buttons(
     turn: Turn, assignment: Assignment, submission: Submission, *, leads: bool
 ) -> list[list[Choice]]:
     a = assignment.id
-    rows = [[turn.button("team.answers", make("ua", a, 0)),
-             turn.button("team.evidence", make("ue", a))],
-            [turn.button("team.thread", make("uq", a))]]
+    rows = [
+        [
+            turn.button("team.answers", make("ua", a, 0)),
+            turn.button("team.evidence", make("ue", a)),
+        ],
+        [turn.button("team.thread", make("uq", a))],
+    ]
     if submission.status == SubmissionStatus.SUBMITTED:
         row = [turn.button("team.ask_more", make("rf", a, 0))]
         if leads:
@@ -164,23 +205,35 @@ async def unit_answers(turn: Turn, token: Token) -> None:
         return
     assignment, submission, checklist = found
     page = max(0, token.int_arg(1) or 0)
-    items = checklist.items[page * PAGE:(page + 1) * PAGE]
+    items = checklist.items[page * PAGE : (page + 1) * PAGE]
     answers = await answers_by_item(turn.session, submission.id)
     people = await full_names(turn.session, {a.answered_by for a in answers.values()})
     files = await evidence_counts(turn.session, submission.id)
     tz = assignment.campaign.timezone
-    lines = [turn.t("team.answers_title", unit=escape(assignment.unit.name), page=page + 1,
-                    pages=max(1, -(-len(checklist.items) // PAGE)))]
+    lines = [
+        turn.t(
+            "team.answers_title",
+            unit=escape(assignment.unit.name),
+            page=page + 1,
+            pages=max(1, -(-len(checklist.items) // PAGE)),
+        )
+    ]
     for item in items:
         answer = answers.get(item.id)
         if answer is None or answer.value is None:
             lines.append(f"⬜ <b>{escape(item.code)}</b> {escape(short(item.text, 50))}")
             continue
-        lines.append(turn.t(
-            "team.answer_line", code=escape(item.code), text=escape(short(item.text, 50)),
-            value=value_text(turn, item, answer.value), who=escape(people.get(answer.answered_by,
-                                                                               "?")),
-            when=fmt_datetime(answer.answered_at, tz), files=files.get(item.id, 0)))
+        lines.append(
+            turn.t(
+                "team.answer_line",
+                code=escape(item.code),
+                text=escape(short(item.text, 50)),
+                value=value_text(turn, item, answer.value),
+                who=escape(people.get(answer.answered_by, "?")),
+                when=fmt_datetime(answer.answered_at, tz),
+                files=files.get(item.id, 0),
+            )
+        )
         if answer.note:
             lines.append(turn.t("checklist.note_given", note=escape(short(answer.note, 200))))
     rows = pager(turn, page, len(checklist.items), PAGE, "ua", assignment.id)
@@ -195,8 +248,11 @@ async def unit_evidence(turn: Turn, token: Token) -> None:
     assignment, submission, checklist = found
     files = await evidence_files(turn.session, submission.id)
     if not files:
-        turn.say(turn.t("team.no_evidence"),
-                 [[turn.button("team.back_to_unit", make("ru", assignment.id))]], edit=True)
+        turn.say(
+            turn.t("team.no_evidence"),
+            [[turn.button("team.back_to_unit", make("ru", assignment.id))]],
+            edit=True,
+        )
         return
     rows = []
     for f in files[:40]:
@@ -204,15 +260,19 @@ async def unit_evidence(turn: Turn, token: Token) -> None:
         label = f"{item.code if item else '?'} · {short(f.file_name, 40)}"
         rows.append([Choice(label, make("ef", f.id))])
     rows.append([turn.button("team.back_to_unit", make("ru", assignment.id))])
-    turn.say(turn.t("team.evidence_title", unit=escape(assignment.unit.name),
-                    count=len(files)), rows, edit=True)
+    turn.say(
+        turn.t("team.evidence_title", unit=escape(assignment.unit.name), count=len(files)),
+        rows,
+        edit=True,
+    )
 
 
 async def send_evidence(turn: Turn, token: Token) -> None:
     """Send one evidence file back as a document (team members of the unit, admins)."""
     evidence = await evidence_file(turn.session, token.int_arg(0) or 0)
-    assignment_id = (await submission_assignment_id(turn.session, evidence.submission_id)
-                     if evidence else None)
+    assignment_id = (
+        await submission_assignment_id(turn.session, evidence.submission_id) if evidence else None
+    )
     assignment = await assignment_in_scope(turn, assignment_id, "evidence.file", need="reviews")
     if assignment is None or evidence is None:
         return
@@ -220,8 +280,7 @@ async def send_evidence(turn: Turn, token: Token) -> None:
     if not path.exists():
         turn.say(turn.t("team.file_missing", name=escape(evidence.file_name)))
         return
-    caption = turn.t("team.file_caption", name=escape(evidence.file_name),
-                     sha=evidence.sha256[:16])
+    caption = turn.t("team.file_caption", name=escape(evidence.file_name), sha=evidence.sha256[:16])
     turn.say(caption, document=OutFile(path, evidence.file_name, evidence.mime_type))
 
 
@@ -240,8 +299,14 @@ async def show_thread(turn: Turn, assignment: Assignment, submission: Submission
     lines = [turn.t("questions.thread_title", unit=escape(assignment.unit.name))]
     for q in questions[-20:]:
         key = "questions.thread_answer" if q.parent_id else "questions.thread_question"
-        lines.append(turn.t(key, name=escape(names.get(q.asked_by, "?")),
-                            time=fmt_datetime(q.asked_at, tz), text=escape(q.text)))
+        lines.append(
+            turn.t(
+                key,
+                name=escape(names.get(q.asked_by, "?")),
+                time=fmt_datetime(q.asked_at, tz),
+                text=escape(q.text),
+            )
+        )
     if not questions:
         lines.append(turn.t("questions.thread_empty"))
     turn.say("\n\n".join(lines))
@@ -256,5 +321,10 @@ async def pending_flags_text(turn: Turn, submission: Submission, checklist: Chec
     return "\n".join(lines)
 
 
-CHOICES = {"ru": open_unit, "ua": unit_answers, "ue": unit_evidence, "ef": send_evidence,
-           "uq": unit_thread}
+CHOICES = {
+    "ru": open_unit,
+    "ua": unit_answers,
+    "ue": unit_evidence,
+    "ef": send_evidence,
+    "uq": unit_thread,
+}

@@ -32,8 +32,9 @@ COMMENT_LIMIT = 1000
 CLEAR = "-"
 
 
-async def _target(turn: Turn, assignment_id: int | None, action: str, need: str
-                  ) -> tuple[Assignment, Submission] | None:
+async def _target(
+    turn: Turn, assignment_id: int | None, action: str, need: str
+) -> tuple[Assignment, Submission] | None:
     assignment = await assignment_in_scope(turn, assignment_id, action, need=need)
     if assignment is None:
         return None
@@ -58,16 +59,33 @@ async def flag_list(turn: Turn, token: Token) -> None:
     await _show_flags(turn, *found, page=max(0, token.int_arg(1) or 0), edit=True)
 
 
-async def _show_flags(turn: Turn, assignment: Assignment, submission: Submission, *,
-                      page: int = 0, edit: bool = False, prefix: str = "") -> None:
+async def _show_flags(
+    turn: Turn,
+    assignment: Assignment,
+    submission: Submission,
+    *,
+    page: int = 0,
+    edit: bool = False,
+    prefix: str = "",
+) -> None:
     checklist = await turn.deps.checklists.get(turn.session, assignment.campaign_id)
     flagged = {f.item_id: f for f in await pending_flags(turn.session, submission.id)}
-    items = checklist.items[page * PAGE:(page + 1) * PAGE]
+    items = checklist.items[page * PAGE : (page + 1) * PAGE]
     lines = [turn.t("team.flag_title", unit=escape(assignment.unit.name))]
-    lines += [f"🔁 <b>{escape(item.code)}</b>: {escape(flagged[item.id].comment)}"
-              for item in checklist.items if item.id in flagged]
-    rows = [[Choice(f"{'🔁' if i.id in flagged else '▫️'} {i.code} {short(i.text, 40)}",
-                    make("fi", assignment.id, i.id))] for i in items]
+    lines += [
+        f"🔁 <b>{escape(item.code)}</b>: {escape(flagged[item.id].comment)}"
+        for item in checklist.items
+        if item.id in flagged
+    ]
+    rows = [
+        [
+            Choice(
+                f"{'🔁' if i.id in flagged else '▫️'} {i.code} {short(i.text, 40)}",
+                make("fi", assignment.id, i.id),
+            )
+        ]
+        for i in items
+    ]
     rows += pager(turn, page, len(checklist.items), PAGE, "rf", assignment.id)
     if flagged:
         rows.append([turn.button("team.return", make("rt", assignment.id), count=len(flagged))])
@@ -92,8 +110,11 @@ async def flag_one(turn: Turn, token: Token) -> None:
     if item is None:
         return
     turn.set_state("flag", a=found[0].id, item=item.id)
-    turn.say(turn.t("team.flag_ask", code=escape(item.code), text=escape(short(item.text, 120)),
-                    clear=CLEAR))
+    turn.say(
+        turn.t(
+            "team.flag_ask", code=escape(item.code), text=escape(short(item.text, 120)), clear=CLEAR
+        )
+    )
 
 
 async def typed_flag(turn: Turn) -> None:
@@ -110,8 +131,9 @@ async def typed_flag(turn: Turn) -> None:
     if comment == CLEAR:
         await unflag_item(turn.session, submission, item_id)
     else:
-        await flag_item(turn.session, submission, item_id, comment, person_id=turn.person.id,
-                        now=turn.now)
+        await flag_item(
+            turn.session, submission, item_id, comment, person_id=turn.person.id, now=turn.now
+        )
     turn.set_state("idle")
     await _show_flags(turn, assignment, submission, prefix=turn.t("team.flag_saved") + "\n\n")
 
@@ -121,9 +143,16 @@ async def ask_return(turn: Turn, token: Token) -> None:
     if found is None or await _not_submitted(turn, found[1]):
         return
     count = len(await pending_flags(turn.session, found[1].id))
-    turn.say(turn.t("team.return_confirm", unit=escape(found[0].unit.name), count=count),
-             [[turn.button("team.return_yes", make("rtc", found[0].id, found[1].version)),
-               turn.button("common.cancel", make("rf", found[0].id, 0))]], edit=True)
+    turn.say(
+        turn.t("team.return_confirm", unit=escape(found[0].unit.name), count=count),
+        [
+            [
+                turn.button("team.return_yes", make("rtc", found[0].id, found[1].version)),
+                turn.button("common.cancel", make("rf", found[0].id, 0)),
+            ]
+        ],
+        edit=True,
+    )
 
 
 async def confirm_return(turn: Turn, token: Token) -> None:
@@ -133,14 +162,16 @@ async def confirm_return(turn: Turn, token: Token) -> None:
     assignment, submission = found
     checklist = await turn.deps.checklists.get(turn.session, assignment.campaign_id)
     try:
-        flags = await return_report(turn.session, submission, checklist,
-                                    person_id=turn.person.id, now=turn.now)
+        flags = await return_report(
+            turn.session, submission, checklist, person_id=turn.person.id, now=turn.now
+        )
     except ReviewError as error:
         turn.say(turn.t(f"team.refused.{error.reason.value}"))
         return
     turn.wrote_outbox = True
-    turn.say(turn.t("team.returned", unit=escape(assignment.unit.name), count=len(flags)),
-             edit=True)
+    turn.say(
+        turn.t("team.returned", unit=escape(assignment.unit.name), count=len(flags)), edit=True
+    )
 
 
 # -- accept, appraise --------------------------------------------------------------------
@@ -150,9 +181,16 @@ async def ask_accept(turn: Turn, token: Token) -> None:
     found = await _target(turn, token.int_arg(0), "review.accept", "leads")
     if found is None or await _not_submitted(turn, found[1]):
         return
-    turn.say(turn.t("team.accept_confirm", unit=escape(found[0].unit.name)),
-             [[turn.button("team.accept_yes", make("acc", found[0].id, found[1].version)),
-               turn.button("common.cancel", make("ru", found[0].id))]], edit=True)
+    turn.say(
+        turn.t("team.accept_confirm", unit=escape(found[0].unit.name)),
+        [
+            [
+                turn.button("team.accept_yes", make("acc", found[0].id, found[1].version)),
+                turn.button("common.cancel", make("ru", found[0].id)),
+            ]
+        ],
+        edit=True,
+    )
 
 
 async def confirm_accept(turn: Turn, token: Token) -> None:
@@ -161,12 +199,20 @@ async def confirm_accept(turn: Turn, token: Token) -> None:
         return
     assignment, submission = found
     checklist = await turn.deps.checklists.get(turn.session, assignment.campaign_id)
-    total = await accept_report(turn.session, submission, checklist, person_id=turn.person.id,
-                                now=turn.now)
+    total = await accept_report(
+        turn.session, submission, checklist, person_id=turn.person.id, now=turn.now
+    )
     turn.wrote_outbox = True
-    turn.say(turn.t("team.accepted", unit=escape(assignment.unit.name), score=fmt_points(total),
-                    max=fmt_points(checklist.max_score)),
-             [[turn.button("team.appraise", make("ap", assignment.id, 0))]], edit=True)
+    turn.say(
+        turn.t(
+            "team.accepted",
+            unit=escape(assignment.unit.name),
+            score=fmt_points(total),
+            max=fmt_points(checklist.max_score),
+        ),
+        [[turn.button("team.appraise", make("ap", assignment.id, 0))]],
+        edit=True,
+    )
 
 
 async def appraise_list(turn: Turn, token: Token) -> None:
@@ -178,18 +224,32 @@ async def appraise_list(turn: Turn, token: Token) -> None:
     checklist = await turn.deps.checklists.get(turn.session, assignment.campaign_id)
     scores = {s.item_id: s for s in await item_scores(turn.session, submission, checklist)}
     scored = [i for i in checklist.items if i.points > 0]
-    shown = scored[page * PAGE:(page + 1) * PAGE]
+    shown = scored[page * PAGE : (page + 1) * PAGE]
     rows = []
     for item in shown:
         s = scores[item.id]
         mark = "✎" if s.appraised is not None else ""
-        rows.append([Choice(f"{item.code}: {s.final:g}/{item.points:g} {mark}".strip(),
-                            make("ai", assignment.id, item.id))])
+        rows.append(
+            [
+                Choice(
+                    f"{item.code}: {s.final:g}/{item.points:g} {mark}".strip(),
+                    make("ai", assignment.id, item.id),
+                )
+            ]
+        )
     rows += pager(turn, page, len(scored), PAGE, "ap", assignment.id)
     rows.append([turn.button("team.back_to_unit", make("ru", assignment.id))])
     total = sum(s.final for s in scores.values())
-    turn.say(turn.t("team.appraise_title", unit=escape(assignment.unit.name),
-                    score=fmt_points(total), max=fmt_points(checklist.max_score)), rows, edit=True)
+    turn.say(
+        turn.t(
+            "team.appraise_title",
+            unit=escape(assignment.unit.name),
+            score=fmt_points(total),
+            max=fmt_points(checklist.max_score),
+        ),
+        rows,
+        edit=True,
+    )
 
 
 async def appraise_one(turn: Turn, token: Token) -> None:
@@ -204,8 +264,14 @@ async def appraise_one(turn: Turn, token: Token) -> None:
     turn.set_state("appraise", a=found[0].id, item=item.id)
     turn.remember(typed=True)
     own = scores[item.id].self_score
-    turn.say(turn.t("team.appraise_ask", code=escape(item.code), self=fmt_points(own),
-                    max=fmt_points(item.points)))
+    turn.say(
+        turn.t(
+            "team.appraise_ask",
+            code=escape(item.code),
+            self=fmt_points(own),
+            max=fmt_points(item.points),
+        )
+    )
 
 
 async def typed_appraisal(turn: Turn) -> None:
@@ -225,8 +291,9 @@ async def typed_appraisal(turn: Turn) -> None:
         if value is None or not 0 <= value <= item.points:
             turn.say(turn.t("team.bad_score", max=fmt_points(item.points)))
             return
-        self_score = {s.item_id: s for s in await item_scores(turn.session, submission,
-                                                              checklist)}[item.id].self_score
+        self_score = {s.item_id: s for s in await item_scores(turn.session, submission, checklist)}[
+            item.id
+        ].self_score
         if abs(value - self_score) > 1e-9:
             turn.set_state("appraise_reason", a=assignment.id, item=item.id, value=value)
             turn.say(turn.t("team.reason_ask", code=escape(item.code)))
@@ -234,16 +301,38 @@ async def typed_appraisal(turn: Turn) -> None:
         reason = None
     else:
         value, reason = float(data.get("value", 0)), turn.inbound.text.strip()[:COMMENT_LIMIT]
-    total = await appraise_item(turn.session, submission, checklist, item.id, value, reason,
-                                person_id=turn.person.id, now=turn.now)
+    total = await appraise_item(
+        turn.session,
+        submission,
+        checklist,
+        item.id,
+        value,
+        reason,
+        person_id=turn.person.id,
+        now=turn.now,
+    )
     turn.set_state("idle")
-    turn.say(turn.t("team.appraised_saved", code=escape(item.code), score=fmt_points(value),
-                    total=fmt_points(total), max=fmt_points(checklist.max_score)),
-             [[turn.button("team.appraise", make("ap", assignment.id, item.index // PAGE))]])
+    turn.say(
+        turn.t(
+            "team.appraised_saved",
+            code=escape(item.code),
+            score=fmt_points(value),
+            total=fmt_points(total),
+            max=fmt_points(checklist.max_score),
+        ),
+        [[turn.button("team.appraise", make("ap", assignment.id, item.index // PAGE))]],
+    )
 
 
-CHOICES = {"rf": flag_list, "fi": flag_one, "rt": ask_return, "rtc": confirm_return,
-           "ac": ask_accept, "acc": confirm_accept, "ap": appraise_list, "ai": appraise_one}
+CHOICES = {
+    "rf": flag_list,
+    "fi": flag_one,
+    "rt": ask_return,
+    "rtc": confirm_return,
+    "ac": ask_accept,
+    "acc": confirm_accept,
+    "ap": appraise_list,
+    "ai": appraise_one,
+}
 
-STATE_TEXT = {"flag": typed_flag, "appraise": typed_appraisal,
-              "appraise_reason": typed_appraisal}
+STATE_TEXT = {"flag": typed_flag, "appraise": typed_appraisal, "appraise_reason": typed_appraisal}

@@ -55,8 +55,9 @@ async def active_unit(turn: Turn, *, announce: bool = True) -> UnitContext | Non
         turn.remember(role=role.membership_id)
     assert role.assignment_id is not None
     submission = await submission_for(turn.session, role.assignment_id, role.submission_id)
-    checklist = await turn.deps.checklists.get(turn.session, role.campaign_id,
-                                               role.campaign_version)
+    checklist = await turn.deps.checklists.get(
+        turn.session, role.campaign_id, role.campaign_version
+    )
     return UnitContext(role, submission, checklist)
 
 
@@ -64,6 +65,12 @@ def ask_which_unit(turn: Turn, contacts: list[PersonRole]) -> None:
     turn.set_state("idle")
     turn.say(
         turn.t("checklist.pick_unit"),
-        [[turn.button("checklist.pick_unit_button", make("pick", r.membership_id),
-                      label=r.label)] for r in contacts],
+        [
+            [
+                turn.button(
+                    "checklist.pick_unit_button", make("pick", r.membership_id), label=r.label
+                )
+            ]
+            for r in contacts
+        ],
     )

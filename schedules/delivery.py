@@ -177,8 +177,11 @@ class DeliveryWorker:
                 await self._idle(stop)
 
     async def _idle(self, stop: asyncio.Event) -> None:
-        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait()),
-                 asyncio.ensure_future(self.sleep(self.settings.poll_interval))]
+        waits = [
+            asyncio.ensure_future(self._wake.wait()),
+            asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(self.sleep(self.settings.poll_interval)),
+        ]
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -190,8 +193,9 @@ class DeliveryWorker:
         """Write off claims a dead worker left behind (never resent: at most once)."""
         now = self.clock.now()
         async with transaction(self.sessions) as session:
-            ids = await recover_stale_claims(session, now=now,
-                                             older_than=self.settings.claim_timeout)
+            ids = await recover_stale_claims(
+                session, now=now, older_than=self.settings.claim_timeout
+            )
         self._last_recovery = now
         if ids:
             log.warning("outbox rows %s were interrupted mid-delivery; not resent", list(ids))
@@ -215,8 +219,13 @@ class DeliveryWorker:
         if pacer.is_paused(_seconds(now)):
             return 0  # claiming now would only put rows back
         async with transaction(self.sessions) as session:
-            rows = await claim_due(session, now=now, worker_id=self.worker_id,
-                                   limit=self.settings.batch_size, platform=platform)
+            rows = await claim_due(
+                session,
+                now=now,
+                worker_id=self.worker_id,
+                limit=self.settings.batch_size,
+                platform=platform,
+            )
         if rows:
             await self._dispatch(_Batch(channel, pacer, queue=list(rows)))
         return len(rows)
@@ -237,8 +246,11 @@ class DeliveryWorker:
     async def _dispatch_next(self, batch: _Batch) -> None:
         """Start the send that may go first, or wait for it; one step at a time."""
         now = _seconds(self.clock.now())
-        ready = [(batch.pacer.earliest(_chat(r), now), r) for r in batch.queue
-                 if _chat(r) not in batch.busy_chats]
+        ready = [
+            (batch.pacer.earliest(_chat(r), now), r)
+            for r in batch.queue
+            if _chat(r) not in batch.busy_chats
+        ]
         if not ready:  # every remaining chat has a send in flight
             await asyncio.wait(batch.tasks, return_when=asyncio.FIRST_COMPLETED)
             return
@@ -266,8 +278,11 @@ class DeliveryWorker:
         task.add_done_callback(batch.tasks.discard)
 
     async def _put_back_late(self, batch: _Batch, now: float) -> None:
-        late = [r for r in batch.queue
-                if batch.pacer.earliest(_chat(r), now) - now > self.settings.max_hold]
+        late = [
+            r
+            for r in batch.queue
+            if batch.pacer.earliest(_chat(r), now) - now > self.settings.max_hold
+        ]
         batch.queue = [r for r in batch.queue if r not in late]
         await self._put_back(late, batch.pacer)
 
@@ -278,8 +293,7 @@ class DeliveryWorker:
         async with transaction(self.sessions) as session:
             for row in rows:
                 due = _instant(pacer.earliest(_chat(row), now))
-                await mark_retry(session, row.id, not_before=due, error=None,
-                                 refund_attempt=True)
+                await mark_retry(session, row.id, not_before=due, error=None, refund_attempt=True)
         self.stats.held_back += len(rows)
 
     # -- one send --------------------------------------------------------------------------
@@ -307,8 +321,9 @@ class DeliveryWorker:
         except Exception as error:  # every failure becomes a mark; none escapes
             return self._after_failure(batch, row, error)
         self.stats.sent += 1
-        return partial(mark_sent, message_id=row.id, now=self.clock.now(),
-                       platform_message_id=message_id)
+        return partial(
+            mark_sent, message_id=row.id, now=self.clock.now(), platform_message_id=message_id
+        )
 
     def _after_failure(self, batch: _Batch, row: OutboxMessage, error: Exception) -> Mark:
         now = self.clock.now()
@@ -317,10 +332,10 @@ class DeliveryWorker:
             self.stats.rate_limited += 1
             until = now + timedelta(seconds=max(0.0, error.retry_after))
             batch.pacer.pause(_seconds(until))
-            log.warning("rate limited on %s for %.1f s", batch.channel.platform,
-                        error.retry_after)
-            return partial(mark_retry, message_id=row.id, not_before=until, error=text,
-                           refund_attempt=True)
+            log.warning("rate limited on %s for %.1f s", batch.channel.platform, error.retry_after)
+            return partial(
+                mark_retry, message_id=row.id, not_before=until, error=text, refund_attempt=True
+            )
         if isinstance(error, Unreachable):
             self.stats.unreachable += 1
             return partial(mark_unreachable, message_id=row.id, now=now, reason=str(error))
@@ -335,8 +350,11 @@ class DeliveryWorker:
     def _retry_later(self, row: OutboxMessage, now: datetime, text: str) -> Mark:
         if row.attempts >= self.settings.max_attempts:
             self.stats.failed += 1
-            return partial(mark_failed, message_id=row.id,
-                           error=f"gave up after {row.attempts} attempts: {text}")
+            return partial(
+                mark_failed,
+                message_id=row.id,
+                error=f"gave up after {row.attempts} attempts: {text}",
+            )
         self.stats.retried += 1
         due = now + self.settings.backoff(row.attempts)
         return partial(mark_retry, message_id=row.id, not_before=due, error=text)

@@ -21,8 +21,7 @@ async def dispatch_due_notices(session: AsyncSession, now: datetime) -> int:
     returns how many notices were dispatched. Runs in the caller's transaction."""
     query = (
         select(Notice)
-        .where(Notice.send_at <= now, Notice.dispatched_at.is_(None),
-               Notice.cancelled_at.is_(None))
+        .where(Notice.send_at <= now, Notice.dispatched_at.is_(None), Notice.cancelled_at.is_(None))
         .order_by(Notice.send_at, Notice.id)
     )
     if session.bind is not None and session.bind.dialect.name == "postgresql":

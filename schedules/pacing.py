@@ -69,8 +69,7 @@ class Pacer:
 
     def earliest(self, chat_id: str, now: float) -> float:
         """The first instant >= now a message to `chat_id` may be sent."""
-        return max(now, self._next_any, self._next_chat.get(chat_id, -math.inf),
-                   self.paused_until)
+        return max(now, self._next_any, self._next_chat.get(chat_id, -math.inf), self.paused_until)
 
     def take(self, chat_id: str, at: float) -> None:
         """Record a send at `at` (the caller checked `earliest`)."""

@@ -126,17 +126,26 @@ async def _mark(session: AsyncSession, campaign_id: int, now: datetime) -> Sched
 async def _units(session: AsyncSession, campaign: Campaign) -> list[_Unit]:
     connection = await session.connection()  # Core rows: no ORM bookkeeping per unit
     rows = await connection.execute(
-        select(Assignment.id, Assignment.team_id, Submission.id, Unit.name, Submission.status,
-               Assignment.deadline, Assignment.visit_at, Assignment.visit_place,
-               Assignment.visit_announced)
+        select(
+            Assignment.id,
+            Assignment.team_id,
+            Submission.id,
+            Unit.name,
+            Submission.status,
+            Assignment.deadline,
+            Assignment.visit_at,
+            Assignment.visit_place,
+            Assignment.visit_announced,
+        )
         .join(Unit, Unit.id == Assignment.unit_id)
         .join(Submission, Submission.assignment_id == Assignment.id)
         .where(Assignment.campaign_id == campaign.id)
         .order_by(Assignment.position)
     )
     return [
-        _Unit(aid, team, sid, name, status, deadline or campaign.deadline, visit_at, place,
-              announced)
+        _Unit(
+            aid, team, sid, name, status, deadline or campaign.deadline, visit_at, place, announced
+        )
         for aid, team, sid, name, status, deadline, visit_at, place, announced in rows
     ]
 
@@ -155,8 +164,9 @@ def _find_due(
         if unit.visit_at is not None:
             key = (unit.visit_at, unit.visit_announced)
             if key not in visits:
-                visits[key] = visit_slots(unit.visit_at, announced=unit.visit_announced,
-                                          policy=policy, tz=tz)
+                visits[key] = visit_slots(
+                    unit.visit_at, announced=unit.visit_announced, policy=policy, tz=tz
+                )
             slots += visits[key]
         unit.due = due_now(slots, now, last_seen) if slots else []
 
@@ -175,9 +185,12 @@ async def _contacts(session: AsyncSession, campaign_id: int) -> dict[int, list[_
     rows = await connection.execute(
         select(Membership.assignment_id, Membership.id, ChatAccount.id, ChatAccount.person_id)
         .join(ChatAccount, ChatAccount.person_id == Membership.person_id)
-        .where(Membership.campaign_id == campaign_id,
-               Membership.role == Role.UNIT_CONTACT.value,
-               Membership.revoked_at.is_(None), ChatAccount.unreachable_at.is_(None))
+        .where(
+            Membership.campaign_id == campaign_id,
+            Membership.role == Role.UNIT_CONTACT.value,
+            Membership.revoked_at.is_(None),
+            ChatAccount.unreachable_at.is_(None),
+        )
         .order_by(ChatAccount.id)
     )
     found: dict[int, list[_Recipient]] = defaultdict(list)
@@ -210,30 +223,59 @@ async def _missing(session: AsyncSession, campaign_id: int) -> _MissingTable:
     whose required evidence is neither attached nor explained (the rule of
     rules/progress.py). Filtered by campaign, not by a list of ids: an IN list of 50,000
     ids is past PostgreSQL's parameter limit."""
-    total = int(await session.scalar(
-        select(func.count()).select_from(Item).where(Item.campaign_id == campaign_id)) or 0)
-    in_campaign = select(Submission.id).join(
-        Assignment, Assignment.id == Submission.assignment_id
-    ).where(Assignment.campaign_id == campaign_id, Submission.status.not_in(DONE))
-    answered = dict((await session.execute(
-        select(Answer.submission_id, func.count())
-        .where(Answer.submission_id.in_(in_campaign), Answer.value.is_not(None))
-        .group_by(Answer.submission_id))).all())
-    has_file = exists().where(and_(EvidenceFile.submission_id == Answer.submission_id,
-                                   EvidenceFile.item_id == Answer.item_id,
-                                   EvidenceFile.removed_at.is_(None)))
-    lacking = dict((await session.execute(
-        select(Answer.submission_id, func.count())
-        .join(Item, Item.id == Answer.item_id)
-        .where(Answer.submission_id.in_(in_campaign), Answer.value.is_not(None),
-               Item.evidence == "required", Answer.note.is_(None), ~has_file)
-        .group_by(Answer.submission_id))).all())
+    total = int(
+        await session.scalar(
+            select(func.count()).select_from(Item).where(Item.campaign_id == campaign_id)
+        )
+        or 0
+    )
+    in_campaign = (
+        select(Submission.id)
+        .join(Assignment, Assignment.id == Submission.assignment_id)
+        .where(Assignment.campaign_id == campaign_id, Submission.status.not_in(DONE))
+    )
+    answered = dict(
+        (
+            await session.execute(
+                select(Answer.submission_id, func.count())
+                .where(Answer.submission_id.in_(in_campaign), Answer.value.is_not(None))
+                .group_by(Answer.submission_id)
+            )
+        ).all()
+    )
+    has_file = exists().where(
+        and_(
+            EvidenceFile.submission_id == Answer.submission_id,
+            EvidenceFile.item_id == Answer.item_id,
+            EvidenceFile.removed_at.is_(None),
+        )
+    )
+    lacking = dict(
+        (
+            await session.execute(
+                select(Answer.submission_id, func.count())
+                .join(Item, Item.id == Answer.item_id)
+                .where(
+                    Answer.submission_id.in_(in_campaign),
+                    Answer.value.is_not(None),
+                    Item.evidence == "required",
+                    Answer.note.is_(None),
+                    ~has_file,
+                )
+                .group_by(Answer.submission_id)
+            )
+        ).all()
+    )
     return _MissingTable(total, answered, lacking)
 
 
 def _unit_rows(
-    campaign: Campaign, units: list[_Unit], contacts: dict[int, list[_Recipient]],
-    missing: _MissingTable, now: datetime, stats: PlanStats,
+    campaign: Campaign,
+    units: list[_Unit],
+    contacts: dict[int, list[_Recipient]],
+    missing: _MissingTable,
+    now: datetime,
+    stats: PlanStats,
 ) -> list[dict[str, Any]]:
     rows = []
     for unit in units:
@@ -242,14 +284,24 @@ def _unit_rows(
                 continue  # to the team, see _escalation_rows
             template, params = _message(campaign, unit, slot, missing.get(unit.submission_id))
             for to in contacts.get(unit.assignment_id, []):
-                rows.append(_row(
-                    campaign, to.account_id, to.person_id, now, kind="reminder",
-                    template=template,
-                    key=f"rem:{unit.assignment_id}:{int(unit.deadline.timestamp())}:"
+                rows.append(
+                    _row(
+                        campaign,
+                        to.account_id,
+                        to.person_id,
+                        now,
+                        kind="reminder",
+                        template=template,
+                        key=f"rem:{unit.assignment_id}:{int(unit.deadline.timestamp())}:"
                         f"{slot.key}:{to.account_id}",
-                    params={**params, "_buttons": [[button("reminders.continue",
-                                                            f"pick:{to.membership_id}")]]},
-                ))
+                        params={
+                            **params,
+                            "_buttons": [
+                                [button("reminders.continue", f"pick:{to.membership_id}")]
+                            ],
+                        },
+                    )
+                )
                 if slot.kind in (SlotKind.VISIT_NOTICE, SlotKind.VISIT_EVE):
                     stats.visit_notices += 1
                 else:
@@ -261,13 +313,19 @@ def _message(
     campaign: Campaign, unit: _Unit, slot: Slot, missing: _Missing | None
 ) -> tuple[str, dict[str, Any]]:
     tz = campaign.timezone
-    params: dict[str, Any] = {"unit": unit.unit_name, "campaign": campaign.title,
-                              "deadline": fmt_datetime(unit.deadline, tz)}
+    params: dict[str, Any] = {
+        "unit": unit.unit_name,
+        "campaign": campaign.title,
+        "deadline": fmt_datetime(unit.deadline, tz),
+    }
     if slot.kind in (SlotKind.VISIT_NOTICE, SlotKind.VISIT_EVE):
         assert unit.visit_at is not None
         local = unit.visit_at.astimezone(zone(tz))
-        params.update(date=fmt_date(unit.visit_at, tz), time=local.strftime("%H:%M"),
-                      place=unit.visit_place or "")
+        params.update(
+            date=fmt_date(unit.visit_at, tz),
+            time=local.strftime("%H:%M"),
+            place=unit.visit_place or "",
+        )
         return f"reminders.{slot.kind.value}", params
     gap = missing or _Missing(0, 0, 0)
     params.update(unanswered=gap.unanswered, total=gap.total, no_evidence=gap.no_evidence)
@@ -276,15 +334,35 @@ def _message(
     return f"reminders.{kind}{'_ready' if ready else ''}", params
 
 
-def _row(campaign: Campaign, account_id: int, person_id: int, now: datetime, *, kind: str,
-         template: str, key: str, params: dict[str, Any]) -> dict[str, Any]:
-    return {"dedupe_key": key, "kind": kind, "chat_account_id": account_id,
-            "person_id": person_id, "campaign_id": campaign.id, "template": template,
-            "params": params, "not_before": now, "created_at": now}
+def _row(
+    campaign: Campaign,
+    account_id: int,
+    person_id: int,
+    now: datetime,
+    *,
+    kind: str,
+    template: str,
+    key: str,
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "dedupe_key": key,
+        "kind": kind,
+        "chat_account_id": account_id,
+        "person_id": person_id,
+        "campaign_id": campaign.id,
+        "template": template,
+        "params": params,
+        "not_before": now,
+        "created_at": now,
+    }
 
 
 async def _escalation_rows(
-    session: AsyncSession, campaign: Campaign, units: Iterable[_Unit], now: datetime,
+    session: AsyncSession,
+    campaign: Campaign,
+    units: Iterable[_Unit],
+    now: datetime,
     stats: PlanStats,
 ) -> list[dict[str, Any]]:
     """One message per team leader listing the team's units escalated in this pass."""
@@ -297,8 +375,12 @@ async def _escalation_rows(
     leaders = await session.execute(
         select(Membership.team_id, ChatAccount.id, ChatAccount.person_id)
         .join(ChatAccount, ChatAccount.person_id == Membership.person_id)
-        .where(Membership.team_id.in_(list(by_team)), Membership.role == Role.TEAM_LEADER.value,
-               Membership.revoked_at.is_(None), ChatAccount.unreachable_at.is_(None))
+        .where(
+            Membership.team_id.in_(list(by_team)),
+            Membership.role == Role.TEAM_LEADER.value,
+            Membership.revoked_at.is_(None),
+            ChatAccount.unreachable_at.is_(None),
+        )
     )
     stats.queries += 1
     rows = []
@@ -313,11 +395,17 @@ async def _escalation_rows(
         units_key = hashlib.sha1(
             ",".join(str(u.assignment_id) for u in team_units).encode(), usedforsecurity=False
         ).hexdigest()[:16]
-        rows.append(_row(
-            campaign, account_id, person_id, now, kind="escalation",
-            template="reminders.escalation",
-            key=f"esc:{campaign.id}:{team_id}:{units_key}:{account_id}",
-            params={"campaign": campaign.title, "count": len(team_units), "units": listing},
-        ))
+        rows.append(
+            _row(
+                campaign,
+                account_id,
+                person_id,
+                now,
+                kind="escalation",
+                template="reminders.escalation",
+                key=f"esc:{campaign.id}:{team_id}:{units_key}:{account_id}",
+                params={"campaign": campaign.title, "count": len(team_units), "units": listing},
+            )
+        )
         stats.escalations += 1
     return rows

@@ -49,8 +49,12 @@ async def run_reminders(jobs: Jobs) -> int:
         stats = await plan_reminders(session, now=jobs.clock.now())
     written = stats.reminders + stats.escalations + stats.visit_notices
     if written:
-        log.info("planned %d reminders, %d escalations, %d visit notices",
-                 stats.reminders, stats.escalations, stats.visit_notices)
+        log.info(
+            "planned %d reminders, %d escalations, %d visit notices",
+            stats.reminders,
+            stats.escalations,
+            stats.visit_notices,
+        )
         jobs.on_outbox()
     return written
 
@@ -67,8 +71,9 @@ async def run_summaries(jobs: Jobs) -> int:
     from schedules.summaries import send_due_summaries
 
     async with transaction(jobs.sessions) as session:
-        written = await send_due_summaries(session, now=jobs.clock.now(),
-                                           admin_user_ids=jobs.admin_ids)
+        written = await send_due_summaries(
+            session, now=jobs.clock.now(), admin_user_ids=jobs.admin_ids
+        )
     if written:
         jobs.on_outbox()
     return written
@@ -94,10 +99,17 @@ def build_scheduler(jobs: Jobs) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     for job_id, (func, every) in JOB_INTERVALS.items():
         scheduler.add_job(
-            func, "interval", args=[jobs], id=job_id, replace_existing=True, coalesce=True,
+            func,
+            "interval",
+            args=[jobs],
+            id=job_id,
+            replace_existing=True,
+            coalesce=True,
             # APScheduler runs on real time (the injected clock only decides what is due):
             # every job runs once right away, then at its interval.
-            max_instances=1, seconds=every.total_seconds(), next_run_time=datetime.now(UTC),
+            max_instances=1,
+            seconds=every.total_seconds(),
+            next_run_time=datetime.now(UTC),
             misfire_grace_time=int(every.total_seconds()),
         )
     return scheduler

@@ -59,15 +59,22 @@ async def admin_accounts(
 ) -> list[ChatAccount]:
     """Reachable accounts of admins: Person.is_admin, or a user id listed in the settings
     for its platform (ADMIN_TELEGRAM_IDS)."""
-    listed = [and_(ChatAccount.platform == platform, ChatAccount.user_id.in_(sorted(ids)))
-              for platform, ids in admin_user_ids.items() if ids]
-    return list(await session.scalars(
-        select(ChatAccount)
-        .join(Person, Person.id == ChatAccount.person_id)
-        .where(or_(Person.is_admin.is_(True), *listed, false()),
-               ChatAccount.unreachable_at.is_(None))
-        .order_by(ChatAccount.id)
-    ))
+    listed = [
+        and_(ChatAccount.platform == platform, ChatAccount.user_id.in_(sorted(ids)))
+        for platform, ids in admin_user_ids.items()
+        if ids
+    ]
+    return list(
+        await session.scalars(
+            select(ChatAccount)
+            .join(Person, Person.id == ChatAccount.person_id)
+            .where(
+                or_(Person.is_admin.is_(True), *listed, false()),
+                ChatAccount.unreachable_at.is_(None),
+            )
+            .order_by(ChatAccount.id)
+        )
+    )
 
 
 async def _mark(session: AsyncSession, key: str, now: datetime) -> ScheduleMark:
@@ -79,8 +86,13 @@ async def _mark(session: AsyncSession, key: str, now: datetime) -> ScheduleMark:
 
 
 async def _to_tell(
-    session: AsyncSession, key: str, fingerprint: str, accounts: Iterable[ChatAccount], *,
-    when_unchanged: bool, now: datetime,
+    session: AsyncSession,
+    key: str,
+    fingerprint: str,
+    accounts: Iterable[ChatAccount],
+    *,
+    when_unchanged: bool,
+    now: datetime,
 ) -> list[ChatAccount]:
     """The accounts to send this state to, remembering who has it (see the module)."""
     mark = await _mark(session, key, now)
@@ -88,8 +100,7 @@ async def _to_tell(
     told = set(mark.value.get("accounts", [])) if same else set()
     chosen = [a for a in accounts if when_unchanged or a.id not in told]
     # A new dict, not an in-place change: plain JSON columns do not track mutation.
-    mark.value = {"fingerprint": fingerprint,
-                  "accounts": sorted(told | {a.id for a in chosen})}
+    mark.value = {"fingerprint": fingerprint, "accounts": sorted(told | {a.id for a in chosen})}
     mark.updated_at = now
     return chosen
 
@@ -111,25 +122,36 @@ def _bullets(names: Sequence[str]) -> str:
 
 def team_params(summary: TeamSummary) -> dict[str, Any]:
     return {
-        "team": summary.name, "submitted": summary.submitted, "total": summary.total,
-        "in_progress": summary.in_progress, "not_started": summary.not_started,
+        "team": summary.name,
+        "submitted": summary.submitted,
+        "total": summary.total,
+        "in_progress": summary.in_progress,
+        "not_started": summary.not_started,
         "returned": summary.returned,
         "not_submitted_count": len(summary.not_submitted),
         "not_submitted": _bullets(summary.not_submitted),
-        "overdue_count": len(summary.overdue), "overdue": _bullets(summary.overdue),
+        "overdue_count": len(summary.overdue),
+        "overdue": _bullets(summary.overdue),
         "unreachable_count": len(summary.unreachable),
         "unreachable": _bullets(summary.unreachable),
-        "no_contact_count": len(summary.no_contact), "no_contact": _bullets(summary.no_contact),
+        "no_contact_count": len(summary.no_contact),
+        "no_contact": _bullets(summary.no_contact),
     }
 
 
 def _team_block(summary: TeamSummary) -> str:
     """The admins' compact view of one team; the emoji are explained in the template."""
-    head = (f"▪ {summary.name} ({summary.code}): {summary.submitted}/{summary.total}"
-            f" · ✏️ {summary.in_progress} · ⭕ {summary.not_started} · ↩️ {summary.returned}")
+    head = (
+        f"▪ {summary.name} ({summary.code}): {summary.submitted}/{summary.total}"
+        f" · ✏️ {summary.in_progress} · ⭕ {summary.not_started} · ↩️ {summary.returned}"
+    )
     lines = [head]
-    for mark, names in (("⏳", summary.not_submitted), ("⏰", summary.overdue),
-                        ("📵", summary.unreachable), ("👤", summary.no_contact)):
+    for mark, names in (
+        ("⏳", summary.not_submitted),
+        ("⏰", summary.overdue),
+        ("📵", summary.unreachable),
+        ("👤", summary.no_contact),
+    ):
         if names:
             lines.append(f"{mark} " + "; ".join(_capped(names)))
     return "\n".join(lines)
@@ -146,11 +168,25 @@ def admin_params(summaries: Sequence[TeamSummary]) -> dict[str, Any]:
     }
 
 
-def _row(campaign: Campaign, account: ChatAccount, key: str, template: str,
-         params: dict[str, Any], now: datetime) -> dict[str, Any]:
-    return {"dedupe_key": key, "kind": "summary", "chat_account_id": account.id,
-            "person_id": account.person_id, "campaign_id": campaign.id, "template": template,
-            "params": params, "not_before": now, "created_at": now}
+def _row(
+    campaign: Campaign,
+    account: ChatAccount,
+    key: str,
+    template: str,
+    params: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "dedupe_key": key,
+        "kind": "summary",
+        "chat_account_id": account.id,
+        "person_id": account.person_id,
+        "campaign_id": campaign.id,
+        "template": template,
+        "params": params,
+        "not_before": now,
+        "created_at": now,
+    }
 
 
 # -- the pass ------------------------------------------------------------------------------
@@ -167,12 +203,12 @@ def _occurrence_due(campaign: Campaign, mark: ScheduleMark, now: datetime) -> da
     try:
         schedule = parse_summary_at(policy.summary_at)
     except ValueError as error:  # the campaign file parser checks it; old data may not be
-        log.warning("campaign %s: bad summary_at %r: %s", campaign.code, policy.summary_at,
-                    error)
+        log.warning("campaign %s: bad summary_at %r: %s", campaign.code, policy.summary_at, error)
         return None
     last = _instant(mark.value.get("last")) or campaign.created_at
-    return summary_due(schedule, now, last, campaign.timezone,
-                       skip_holidays=policy.working_days_only)
+    return summary_due(
+        schedule, now, last, campaign.timezone, skip_holidays=policy.working_days_only
+    )
 
 
 async def _summarise_campaign(
@@ -189,21 +225,48 @@ async def _summarise_campaign(
     admin_ids = {a.id for a in admins}
     rows = []
     for summary in summaries:
-        leaders = [a for a in await team_accounts(session, summary.team_id)
-                   if a.unreachable_at is None and a.id not in admin_ids]
+        leaders = [
+            a
+            for a in await team_accounts(session, summary.team_id)
+            if a.unreachable_at is None and a.id not in admin_ids
+        ]
         for account in await _to_tell(
-            session, f"summary-state:{campaign.id}:{summary.team_id}", summary.fingerprint(),
-            leaders, when_unchanged=when_unchanged, now=now,
+            session,
+            f"summary-state:{campaign.id}:{summary.team_id}",
+            summary.fingerprint(),
+            leaders,
+            when_unchanged=when_unchanged,
+            now=now,
         ):
-            rows.append(_row(campaign, account,
-                             f"summary:{campaign.id}:{summary.team_id}:{stamp}:{account.id}",
-                             TEAM_TEMPLATE, {**common, **team_params(summary)}, now))
+            rows.append(
+                _row(
+                    campaign,
+                    account,
+                    f"summary:{campaign.id}:{summary.team_id}:{stamp}:{account.id}",
+                    TEAM_TEMPLATE,
+                    {**common, **team_params(summary)},
+                    now,
+                )
+            )
     overall = fingerprint_of(summaries)
-    for account in await _to_tell(session, f"summary-state:{campaign.id}:{ALL_TEAMS}", overall,
-                                  admins, when_unchanged=when_unchanged, now=now):
-        rows.append(_row(campaign, account,
-                         f"summary:{campaign.id}:{ALL_TEAMS}:{stamp}:{account.id}",
-                         ADMIN_TEMPLATE, {**common, **admin_params(summaries)}, now))
+    for account in await _to_tell(
+        session,
+        f"summary-state:{campaign.id}:{ALL_TEAMS}",
+        overall,
+        admins,
+        when_unchanged=when_unchanged,
+        now=now,
+    ):
+        rows.append(
+            _row(
+                campaign,
+                account,
+                f"summary:{campaign.id}:{ALL_TEAMS}:{stamp}:{account.id}",
+                ADMIN_TEMPLATE,
+                {**common, **admin_params(summaries)},
+                now,
+            )
+        )
     await enqueue_many(session, rows)
     mark.value = {"last": stamp}
     mark.updated_at = now
@@ -215,8 +278,11 @@ async def send_due_summaries(
 ) -> int:
     """Write the summaries due at `now` for every open campaign; returns the number of
     outbox rows planned. Runs in the caller's transaction."""
-    campaigns = list(await session.scalars(
-        select(Campaign).where(Campaign.closed_at.is_(None)).order_by(Campaign.id)))
+    campaigns = list(
+        await session.scalars(
+            select(Campaign).where(Campaign.closed_at.is_(None)).order_by(Campaign.id)
+        )
+    )
     if not campaigns:
         return 0
     admins = await admin_accounts(session, admin_user_ids)

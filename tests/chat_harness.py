@@ -32,7 +32,9 @@ _ids = itertools.count(1000)
 
 def make_deps(db: Db, clock: FrozenClock, tmp_path: Path, **overrides: object) -> Deps:
     deps = Deps(
-        sessions=db.sessions, catalog=CATALOG, clock=clock,
+        sessions=db.sessions,
+        catalog=CATALOG,
+        clock=clock,
         evidence=EvidenceStore(tmp_path / "evidence"),
         capabilities={"telegram": Capabilities(), "zalo": Capabilities(buttons=False)},
     )
@@ -74,29 +76,43 @@ class Chat:
         return self.last
 
     async def command(self, command: str, args: str = "") -> list[Reply]:
-        return await self.send(Inbound(InboundKind.COMMAND, self._sender(), self.clock.now(),
-                                       text=args, command=command))
+        return await self.send(
+            Inbound(
+                InboundKind.COMMAND, self._sender(), self.clock.now(), text=args, command=command
+            )
+        )
 
     async def text(self, text: str) -> list[Reply]:
-        return await self.send(Inbound(InboundKind.TEXT, self._sender(), self.clock.now(),
-                                       text=text))
+        return await self.send(
+            Inbound(InboundKind.TEXT, self._sender(), self.clock.now(), text=text)
+        )
 
     async def press(self, token: str) -> list[Reply]:
-        return await self.send(Inbound(InboundKind.CHOICE, self._sender(), self.clock.now(),
-                                       choice=token, message_id="1"))
+        return await self.send(
+            Inbound(
+                InboundKind.CHOICE, self._sender(), self.clock.now(), choice=token, message_id="1"
+            )
+        )
 
     async def press_label(self, fragment: str) -> list[Reply]:
         return await self.press(self.button(fragment).token)
 
-    async def file(self, name: str, data: bytes, mime: str = "application/pdf",
-                   kind: InboundKind = InboundKind.FILE, size: int | None = None) -> list[Reply]:
+    async def file(
+        self,
+        name: str,
+        data: bytes,
+        mime: str = "application/pdf",
+        kind: InboundKind = InboundKind.FILE,
+        size: int | None = None,
+    ) -> list[Reply]:
         async def download(path: Path) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
 
         attachment = Attachment(name, mime, len(data) if size is None else size, download)
-        return await self.send(Inbound(kind, self._sender(), self.clock.now(),
-                                       attachment=attachment))
+        return await self.send(
+            Inbound(kind, self._sender(), self.clock.now(), attachment=attachment)
+        )
 
     async def sticker(self) -> list[Reply]:
         return await self.send(Inbound(InboundKind.OTHER, self._sender(), self.clock.now()))

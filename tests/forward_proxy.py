@@ -85,8 +85,9 @@ class ForwardProxy:
             self._writers.discard(writer)
             writer.close()
 
-    async def _http_connect(self, first: bytes, reader: asyncio.StreamReader,
-                            writer: asyncio.StreamWriter) -> Upstream | None:  # fmt: skip
+    async def _http_connect(
+        self, first: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> Upstream | None:
         head = (first + await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
         request, *lines = head.split("\r\n")
         method, target, _ = request.split(" ", 2)
@@ -95,8 +96,11 @@ class ForwardProxy:
             await self._http_refuse(writer, "405 Method Not Allowed")
             return None
         if not self._basic_ok(headers.get("proxy-authorization", "")):
-            await self._http_refuse(writer, "407 Proxy Authentication Required",
-                                    'Proxy-Authenticate: Basic realm="test"\r\n')
+            await self._http_refuse(
+                writer,
+                "407 Proxy Authentication Required",
+                'Proxy-Authenticate: Basic realm="test"\r\n',
+            )
             return None
         host, _, port = target.rpartition(":")
         upstream = await self._open("http", host.strip("[]"), int(port))
@@ -107,8 +111,9 @@ class ForwardProxy:
         await writer.drain()
         return upstream
 
-    async def _http_refuse(self, writer: asyncio.StreamWriter, status: str,
-                           extra: str = "") -> None:  # fmt: skip
+    async def _http_refuse(
+        self, writer: asyncio.StreamWriter, status: str, extra: str = ""
+    ) -> None:
         self.refused += 1
         writer.write(f"HTTP/1.1 {status}\r\n{extra}Content-Length: 0\r\n\r\n".encode())
         await writer.drain()
@@ -120,8 +125,9 @@ class ForwardProxy:
         expected = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
         return scheme.lower() == "basic" and token == expected
 
-    async def _socks5(self, reader: asyncio.StreamReader,
-                      writer: asyncio.StreamWriter) -> Upstream | None:  # fmt: skip
+    async def _socks5(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> Upstream | None:
         methods = await reader.readexactly((await reader.readexactly(1))[0])
         wanted = 0x00 if self.user is None else 0x02  # no auth, or user/password (RFC 1929)
         if wanted not in methods:
@@ -142,8 +148,9 @@ class ForwardProxy:
         await writer.drain()
         return upstream
 
-    async def _socks5_login(self, reader: asyncio.StreamReader,
-                            writer: asyncio.StreamWriter) -> bool:  # fmt: skip
+    async def _socks5_login(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
         await reader.readexactly(1)  # the sub-negotiation's version, 1
         user = (await reader.readexactly((await reader.readexactly(1))[0])).decode()
         password = (await reader.readexactly((await reader.readexactly(1))[0])).decode()
@@ -163,13 +170,19 @@ class ForwardProxy:
         self.tunnels.append(Tunnel(protocol, (host, port), (sockname[0], sockname[1])))
         return reader, writer
 
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                     up_reader: asyncio.StreamReader, up_writer: asyncio.StreamWriter
-                     ) -> None:  # fmt: skip
+    async def _relay(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        up_reader: asyncio.StreamReader,
+        up_writer: asyncio.StreamWriter,
+    ) -> None:
         self._writers.add(up_writer)
         try:
-            relays = [asyncio.create_task(_pipe(reader, up_writer)),
-                      asyncio.create_task(_pipe(up_reader, writer))]
+            relays = [
+                asyncio.create_task(_pipe(reader, up_writer)),
+                asyncio.create_task(_pipe(up_reader, writer)),
+            ]
             for relay in relays:
                 self._relays.add(relay)
                 relay.add_done_callback(self._relays.discard)

@@ -23,9 +23,16 @@ from tests.conftest import IN_CI, ROOT
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = ROOT / "test-artifacts" / "browser-demo"
 PHONE = {"width": 412, "height": 915}  # a common Android phone screen, in CSS pixels
 WAIT_MS = 15_000
@@ -43,7 +50,7 @@ expect.set_options(timeout=WAIT_MS)  # a loaded CI machine is slow; the waits st
 
 @pytest.fixture
 async def demo(tmp_path: Path) -> AsyncIterator[RunningDemo]:
-    settings = demo_settings(Settings(_env_file=None), tmp_path / "demo")  # type: ignore[call-arg]
+    settings = demo_settings(Settings(_env_file=None), tmp_path / "demo")
     async with running_demo(settings, DemoOptions(port=0)) as running:
         yield running
 
@@ -51,10 +58,12 @@ async def demo(tmp_path: Path) -> AsyncIterator[RunningDemo]:
 @pytest.fixture
 async def page() -> AsyncIterator[Page]:
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                                   args=CHROMIUM_ARGS)
-        context = await browser.new_context(viewport=PHONE, device_scale_factor=1,
-                                            is_mobile=True, has_touch=True)
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        context = await browser.new_context(
+            viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True
+        )
         context.set_default_timeout(WAIT_MS)
         page = await context.new_page()
         try:
@@ -106,16 +115,19 @@ async def test_visitor_submits_leader_sees_it_time_brings_a_reminder(
 
     # 7.3: a choice that needs evidence, given as an uploaded file.
     await press(page, "Đã áp dụng", "Đã lưu mục 7.3: Đã áp dụng")
-    await page.set_input_files("#file", files=[{
-        "name": "chung-nhan-iso-9001.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    await page.set_input_files(
+        "#file",
+        files=[{"name": "chung-nhan-iso-9001.pdf", "mimeType": "application/pdf", "buffer": PDF}],
+    )
     await says(page, "Đã nhận «chung-nhan-iso-9001.pdf»")
     await shot(page, "02-evidence-uploaded")
     await press(page, "Tiếp tục", "Mục 23/24")
 
     # 7.4: several options, then done.
     await page.locator(".msg.bot .choices button", has_text="thư điện tử công vụ").last.click()
-    await expect(page.locator(".msg.bot .choices button",
-                              has_text="☑ Hệ thống thư điện tử công vụ").last).to_be_visible()
+    await expect(
+        page.locator(".msg.bot .choices button", has_text="☑ Hệ thống thư điện tử công vụ").last
+    ).to_be_visible()
     await press(page, "Xong", "Đã lưu mục 7.4")
     await press(page, "Tiếp tục", "Mục 24/24")
 
@@ -135,7 +147,8 @@ async def test_visitor_submits_leader_sees_it_time_brings_a_reminder(
     chart = page.locator(".msg.bot img.photo").last
     await expect(chart).to_be_visible()
     await page.wait_for_function(
-        "() => [...document.querySelectorAll('img.photo')].some(i => i.naturalWidth > 200)")
+        "() => [...document.querySelectorAll('img.photo')].some(i => i.naturalWidth > 200)"
+    )
     await says(page, "Sở Nội vụ")
     await chart.scroll_into_view_if_needed()
     await shot(page, "05-leader-summary-chart")

@@ -97,10 +97,12 @@ def test_the_template_has_its_sheets_headers_and_drop_downs(tmp_path: Path) -> N
     workbook = load_workbook(path)
     assert workbook.sheetnames == ["Hướng dẫn", "Đợt kiểm tra", "Đoàn", "Đơn vị", "Danh mục"]
     lists = {
-        sheet.title: {str(dv.sqref).split(":")[0]: dv.formula1 for dv in
-                      workbook[sheet.title].data_validations.dataValidation}
+        sheet.title: {
+            str(dv.sqref).split(":")[0]: dv.formula1
+            for dv in workbook[sheet.title].data_validations.dataValidation
+        }
         for sheet in SHEETS
-    }  # fmt: skip
+    }
     units, checklist = workbook["Đơn vị"], workbook["Danh mục"]
     assert lists["Đơn vị"] == {
         f"{_letter(units, 'form')}2": '"truc-tiep,qua-bao-cao,moi-truong-so"',
@@ -118,13 +120,17 @@ def test_the_template_has_its_sheets_headers_and_drop_downs(tmp_path: Path) -> N
     for sheet in SHEETS:
         ws = workbook[sheet.title]
         assert ws.freeze_panes == sheet.freeze
-        assert all(cell.font.bold and cell.fill.fgColor.rgb.endswith(("1F4E78", "DDEBF7"))
-                   for cell in ws[1] if cell.value)  # fmt: skip
+        assert all(
+            cell.font.bold and cell.fill.fgColor.rgb.endswith(("1F4E78", "DDEBF7"))
+            for cell in ws[1]
+            if cell.value
+        )
     assert units.column_dimensions[_letter(units, "name")].width >= 40
     assert checklist.column_dimensions[_letter(checklist, "code")].number_format == "@"
     assert units["A1"].value == "Mã đơn vị (code)"
-    guide = "\n".join(str(c.value) for row in workbook["Hướng dẫn"].iter_rows() for c in row
-                      if c.value)  # fmt: skip
+    guide = "\n".join(
+        str(c.value) for row in workbook["Hướng dẫn"].iter_rows() for c in row if c.value
+    )
     for sheet in SHEETS:
         assert all(f"({column.key})" in guide for column in sheet.columns)
     assert "thresholds: 90=2; 70=1" in guide and "Cách chấm điểm" in guide
@@ -140,9 +146,13 @@ def test_an_empty_template_says_what_is_missing_at_its_cells(tmp_path: Path) -> 
     spec, problems = load_campaign_workbook(path)
     assert spec is None
     assert _wheres(problems) == [
-        "Đợt kiểm tra!B2 (code)", "Đợt kiểm tra!B3 (title)", "Đợt kiểm tra!B6 (deadline)",
-        "Đoàn (teams)", "Đơn vị (units)", "Danh mục (checklist)",
-    ]  # fmt: skip
+        "Đợt kiểm tra!B2 (code)",
+        "Đợt kiểm tra!B3 (title)",
+        "Đợt kiểm tra!B6 (deadline)",
+        "Đoàn (teams)",
+        "Đơn vị (units)",
+        "Danh mục (checklist)",
+    ]
     assert [p.line for p in problems] == [None] * 6
 
 
@@ -166,8 +176,9 @@ def test_every_mistake_is_reported_with_sheet_row_and_column(
     tmp_path: Path, example: CampaignSpec
 ) -> None:
     places: dict[str, str] = {}
-    path = _edited(_example_workbook(tmp_path, example), lambda wb: places.update(
-        _break_five_ways(wb)))  # fmt: skip
+    path = _edited(
+        _example_workbook(tmp_path, example), lambda wb: places.update(_break_five_ways(wb))
+    )
     spec, problems = load_campaign_workbook(path)
     assert spec is None
     found = {p.code: p for p in problems}
@@ -193,8 +204,9 @@ def test_a_broken_workbook_is_refused_with_every_problem_and_writes_nothing(
     backend_url: str, tmp_path: Path, example: CampaignSpec, lang: str
 ) -> None:
     places: dict[str, str] = {}
-    path = _edited(_example_workbook(tmp_path, example), lambda wb: places.update(
-        _break_five_ways(wb)))  # fmt: skip
+    path = _edited(
+        _example_workbook(tmp_path, example), lambda wb: places.update(_break_five_ways(wb))
+    )
     result = run(backend_url, "campaign", "import", str(path), lang=lang)
     assert result.exit_code == 1
     problems = [line for line in result.output.splitlines() if line.startswith("  - ")]
@@ -202,7 +214,7 @@ def test_a_broken_workbook_is_refused_with_every_problem_and_writes_nothing(
     words = ("Trang", "dòng", "cột") if lang == "vi" else ("Sheet", "row", "column")
     for place in places.values():  # "Đơn vị!C3" reads "Trang Đơn vị, dòng 3, cột C"
         sheet, cell = place.split("!")
-        column, row = cell.rstrip("0123456789"), cell[len(cell.rstrip("0123456789")):]
+        column, row = cell.rstrip("0123456789"), cell[len(cell.rstrip("0123456789")) :]
         located = f"{words[0]} {sheet}, {words[1]} {row}, {words[2]} {column} ("
         assert any(located in line for line in problems), (located, result.output)
     assert ("Không có đoàn “D9”" if lang == "vi" else "There is no team “D9”") in result.output
@@ -318,13 +330,17 @@ def test_rows_naming_another_area_start_a_section(tmp_path: Path, example: Campa
         (ItemType.NUMBER, 1, "at_most: 0=1; 2=0,5", ()),
         (ItemType.DATE, 1, "on_or_before: 31/12/2020; late=0,5", ()),
         (ItemType.DATE, 1, "on_or_before: 2020-12-31", ()),
-        (ItemType.CHOICE, 0.5, "choices: Đã áp dụng=0,5; Đang xây dựng=0,25", ("Đã áp dụng",
-                                                                              "Đang xây dựng")),
+        (
+            ItemType.CHOICE,
+            0.5,
+            "choices: Đã áp dụng=0,5; Đang xây dựng=0,25",
+            ("Đã áp dụng", "Đang xây dựng"),
+        ),
         (ItemType.MULTI, 1, "each: 0,25", ("A", "B", "C", "D", "E")),
         (ItemType.PERCENT, 1.5, "proportional: 70", ()),
         (ItemType.PERCENT, 2, "{thresholds: {90: 2, 70: 1}}", ()),  # copied from a YAML file
     ],
-)  # fmt: skip
+)
 def test_the_excel_spelling_of_every_scoring_form(
     item_type: ItemType, points: float, written: str, options: tuple[str, ...]
 ) -> None:
@@ -437,12 +453,22 @@ async def _snapshot(url: str) -> dict[str, Any]:
                 .order_by(Item.position)
             )
         ).all()
-        invites = (await session.execute(select(Invite.role, Invite.slot).order_by(
-            Invite.id))).all()  # fmt: skip
+        invites = (
+            await session.execute(select(Invite.role, Invite.slot).order_by(Invite.id))
+        ).all()
         snapshot = {
-            "campaign": (campaign.code, campaign.title, campaign.basis, campaign.timezone,
-                         campaign.deadline, campaign.policy),
-            "teams": teams, "units": units, "items": items, "invites": invites,
-        }  # fmt: skip
+            "campaign": (
+                campaign.code,
+                campaign.title,
+                campaign.basis,
+                campaign.timezone,
+                campaign.deadline,
+                campaign.policy,
+            ),
+            "teams": teams,
+            "units": units,
+            "items": items,
+            "invites": invites,
+        }
     await engine.dispose()
     return snapshot

@@ -98,17 +98,27 @@ def test_example_checklist_uses_every_type_and_every_scoring_form(example: Campa
     assert {i.type for i in items} == set(ItemType)
     rules = {i.scoring["rule"] for i in items if i.scoring}
     assert rules == {
-        "yes", "answered", "at_least", "at_most", "on_or_before", "choices", "each",
+        "yes",
+        "answered",
+        "at_least",
+        "at_most",
+        "on_or_before",
+        "choices",
+        "each",
         "proportional",
-    }  # fmt: skip
+    }
     assert len({i.code for i in items}) == len(items)
     assert all(i.help for i in items if i.code in ("1.1", "1.3", "3.2"))
 
 
 def test_example_policy(example: CampaignSpec) -> None:
     policy = example.policy
-    assert policy.reminders == (timedelta(days=7), timedelta(days=3), timedelta(days=1),
-                                timedelta(hours=2))  # fmt: skip
+    assert policy.reminders == (
+        timedelta(days=7),
+        timedelta(days=3),
+        timedelta(days=1),
+        timedelta(hours=2),
+    )
     assert (policy.quiet_start, policy.quiet_end) == (time(21), time(7))
     assert policy.summary_at == "mon-fri 08:00"
     assert policy.working_days_only
@@ -184,92 +194,182 @@ def test_problems_render_in_both_languages() -> None:
         ("code: KT-TEST", "code: KT TEST", ("bad_code", "code", 1)),
         ("title: Kiểm tra thử", "title: ''", ("empty_text", "title", 2)),
         ("title: Kiểm tra thử", "title: [a]", ("expected_text", "title", 2)),
-        ("title: Kiểm tra thử", "title: Thử\nTimezone: UTC",
-         ("unknown_key_did_you_mean", "Timezone", 3)),
+        (
+            "title: Kiểm tra thử",
+            "title: Thử\nTimezone: UTC",
+            ("unknown_key_did_you_mean", "Timezone", 3),
+        ),
         ("title: Kiểm tra thử", "title: Thử\ncolor: red", ("unknown_key", "color", 3)),
-        ("title: Kiểm tra thử", "title: Thử\ntimezone: Mars/Base",
-         ("bad_timezone", "timezone", 3)),
-        ("deadline: 2021-09-30 17:00", "deadline: 30/9/2021 25:00",
-         ("bad_datetime", "deadline", 3)),
-        ("deadline: 2021-09-30 17:00", "deadline: 2021-09-30\nreminders: [7d, 1y]",
-         ("bad_duration", "reminders[1]", 4)),
-        ("deadline: 2021-09-30 17:00", "deadline: 2021-09-30\nreminders: 7d",
-         ("expected_list", "reminders", 4)),
-        ("deadline: 2021-09-30 17:00", "deadline: 2021-09-30\noverdue_every: 0d",
-         ("not_positive", "overdue_every", 4)),
-        ("deadline: 2021-09-30 17:00", "deadline: 2021-09-30\noverdue_limit: many",
-         ("expected_integer", "overdue_limit", 4)),
-        ("deadline: 2021-09-30 17:00", "deadline: 2021-09-30\nquiet_hours: 21-7",
-         ("bad_quiet_hours", "quiet_hours", 4)),
-        ("deadline: 2021-09-30 17:00", 'deadline: 2021-09-30\nsummary_at: "mon-fri 8"',
-         ("bad_summary_at", "summary_at", 4)),
-        ("deadline: 2021-09-30 17:00", "deadline: 2021-09-30\nworking_days_only: maybe",
-         ("expected_bool", "working_days_only", 4)),
-        ("deadline: 2021-09-30 17:00", "deadline: 2021-09-30\nform: online",
-         ("bad_form", "form", 4)),
+        ("title: Kiểm tra thử", "title: Thử\ntimezone: Mars/Base", ("bad_timezone", "timezone", 3)),
+        (
+            "deadline: 2021-09-30 17:00",
+            "deadline: 30/9/2021 25:00",
+            ("bad_datetime", "deadline", 3),
+        ),
+        (
+            "deadline: 2021-09-30 17:00",
+            "deadline: 2021-09-30\nreminders: [7d, 1y]",
+            ("bad_duration", "reminders[1]", 4),
+        ),
+        (
+            "deadline: 2021-09-30 17:00",
+            "deadline: 2021-09-30\nreminders: 7d",
+            ("expected_list", "reminders", 4),
+        ),
+        (
+            "deadline: 2021-09-30 17:00",
+            "deadline: 2021-09-30\noverdue_every: 0d",
+            ("not_positive", "overdue_every", 4),
+        ),
+        (
+            "deadline: 2021-09-30 17:00",
+            "deadline: 2021-09-30\noverdue_limit: many",
+            ("expected_integer", "overdue_limit", 4),
+        ),
+        (
+            "deadline: 2021-09-30 17:00",
+            "deadline: 2021-09-30\nquiet_hours: 21-7",
+            ("bad_quiet_hours", "quiet_hours", 4),
+        ),
+        (
+            "deadline: 2021-09-30 17:00",
+            'deadline: 2021-09-30\nsummary_at: "mon-fri 8"',
+            ("bad_summary_at", "summary_at", 4),
+        ),
+        (
+            "deadline: 2021-09-30 17:00",
+            "deadline: 2021-09-30\nworking_days_only: maybe",
+            ("expected_bool", "working_days_only", 4),
+        ),
+        (
+            "deadline: 2021-09-30 17:00",
+            "deadline: 2021-09-30\nform: online",
+            ("bad_form", "form", 4),
+        ),
         # teams and units
         ("teams:\n  - code: D1\n    name: Đoàn 1\n", "teams: []\n", ("empty_list", "teams", 4)),
-        ("    name: Đoàn 1", "    name: Đoàn 1\n    leaders: 60",
-         ("too_many", "teams[0].leaders", 7)),
-        ("    name: Đoàn 1", "    name: Đoàn 1\n    members: -1",
-         ("negative", "teams[0].members", 7)),
-        ("    name: Đoàn 1", "    name: Đoàn 1\n  - code: d1\n    name: Đoàn 1 bis",
-         ("duplicate_code", "teams[1].code", 7)),
-        ("    name: Sở Nội vụ", "    name: Sở Nội vụ\n    contacts: 0",
-         ("not_positive", "units[0].contacts", 10)),
-        ("    name: Sở Nội vụ", "    name: Sở Nội vụ\n    form: online",
-         ("bad_form", "units[0].form", 10)),
-        ("    name: Sở Nội vụ", "    name: Sở Nội vụ\n    deadline: 2021-13-01",
-         ("bad_datetime", "units[0].deadline", 10)),
-        ("    name: Sở Nội vụ", "    name: Sở Nội vụ\n    visit: {at: '2021-10-05 08:30'}",
-         ("visit_form_mismatch", "units[0].visit", 10)),
-        ("    name: Sở Nội vụ",
-         "    name: Sở Nội vụ\n    form: truc-tiep\n    visit: {at: 2021-10-05}",
-         ("visit_needs_time", "units[0].visit.at", 11)),
-        ("    name: Sở Nội vụ",
-         "    name: Sở Nội vụ\n    form: truc-tiep\n    visit: {place: Trụ sở}",
-         ("missing_key", "units[0].visit.at", 11)),
-        ("    name: Sở Nội vụ", "    name: Sở Nội vụ\n    visit: 2021-10-05 08:30",
-         ("expected_mapping", "units[0].visit", 10)),
+        (
+            "    name: Đoàn 1",
+            "    name: Đoàn 1\n    leaders: 60",
+            ("too_many", "teams[0].leaders", 7),
+        ),
+        (
+            "    name: Đoàn 1",
+            "    name: Đoàn 1\n    members: -1",
+            ("negative", "teams[0].members", 7),
+        ),
+        (
+            "    name: Đoàn 1",
+            "    name: Đoàn 1\n  - code: d1\n    name: Đoàn 1 bis",
+            ("duplicate_code", "teams[1].code", 7),
+        ),
+        (
+            "    name: Sở Nội vụ",
+            "    name: Sở Nội vụ\n    contacts: 0",
+            ("not_positive", "units[0].contacts", 10),
+        ),
+        (
+            "    name: Sở Nội vụ",
+            "    name: Sở Nội vụ\n    form: online",
+            ("bad_form", "units[0].form", 10),
+        ),
+        (
+            "    name: Sở Nội vụ",
+            "    name: Sở Nội vụ\n    deadline: 2021-13-01",
+            ("bad_datetime", "units[0].deadline", 10),
+        ),
+        (
+            "    name: Sở Nội vụ",
+            "    name: Sở Nội vụ\n    visit: {at: '2021-10-05 08:30'}",
+            ("visit_form_mismatch", "units[0].visit", 10),
+        ),
+        (
+            "    name: Sở Nội vụ",
+            "    name: Sở Nội vụ\n    form: truc-tiep\n    visit: {at: 2021-10-05}",
+            ("visit_needs_time", "units[0].visit.at", 11),
+        ),
+        (
+            "    name: Sở Nội vụ",
+            "    name: Sở Nội vụ\n    form: truc-tiep\n    visit: {place: Trụ sở}",
+            ("missing_key", "units[0].visit.at", 11),
+        ),
+        (
+            "    name: Sở Nội vụ",
+            "    name: Sở Nội vụ\n    visit: 2021-10-05 08:30",
+            ("expected_mapping", "units[0].visit", 10),
+        ),
         # checklist
         ("checklist:\n", "checklist: []\nx:\n", ("empty_checklist", "checklist", 10)),
-        ("      - code: \"1.2\"", "      - code: 1.20", ("ambiguous_code", f"{I0}.code", 13)),
-        ("      - code: \"1.2\"", "      - code: true", ("expected_text", f"{I0}.code", 13)),
+        ('      - code: "1.2"', "      - code: 1.20", ("ambiguous_code", f"{I0}.code", 13)),
+        ('      - code: "1.2"', "      - code: true", ("expected_text", f"{I0}.code", 13)),
         ("        type: yesno", "        type: choice", ("options_required", f"{I0}.options", 13)),
-        ("        type: yesno", "        type: choice\n        options: [Có]",
-         ("options_too_few", f"{I0}.options", 16)),
-        ("        type: yesno", "        type: choice\n        options: [Đã làm, da lam]",
-         ("duplicate_option", f"{I0}.options[1]", 16)),
-        ("        type: yesno", "        type: yesno\n        options: [A, B]",
-         ("options_not_allowed", f"{I0}.options", 16)),
-        ("        type: yesno", "        type: yesno\n        evidence: always",
-         ("bad_evidence", f"{I0}.evidence", 16)),
-        ("        type: yesno", "        type: yesno\n        required: perhaps",
-         ("expected_bool", f"{I0}.required", 16)),
-        ("        type: yesno", "        type: yesno\n        min: 0",
-         ("not_for_type", f"{I0}.min", 16)),
-        ("        type: yesno", "        type: yesno\n        max_length: 10",
-         ("not_for_type", f"{I0}.max_length", 16)),
-        ("        type: yesno\n        points: 1",
-         "        type: number\n        min: 5\n        max: 1",
-         ("min_above_max", f"{I0}.min", 16)),
-        ("        type: yesno\n        points: 1", "        type: percent\n        max: 120",
-         ("percent_bound", f"{I0}.max", 16)),
-        ("        type: yesno\n        points: 1", "        type: text\n        max_length: 0",
-         ("not_positive", f"{I0}.max_length", 16)),
+        (
+            "        type: yesno",
+            "        type: choice\n        options: [Có]",
+            ("options_too_few", f"{I0}.options", 16),
+        ),
+        (
+            "        type: yesno",
+            "        type: choice\n        options: [Đã làm, da lam]",
+            ("duplicate_option", f"{I0}.options[1]", 16),
+        ),
+        (
+            "        type: yesno",
+            "        type: yesno\n        options: [A, B]",
+            ("options_not_allowed", f"{I0}.options", 16),
+        ),
+        (
+            "        type: yesno",
+            "        type: yesno\n        evidence: always",
+            ("bad_evidence", f"{I0}.evidence", 16),
+        ),
+        (
+            "        type: yesno",
+            "        type: yesno\n        required: perhaps",
+            ("expected_bool", f"{I0}.required", 16),
+        ),
+        (
+            "        type: yesno",
+            "        type: yesno\n        min: 0",
+            ("not_for_type", f"{I0}.min", 16),
+        ),
+        (
+            "        type: yesno",
+            "        type: yesno\n        max_length: 10",
+            ("not_for_type", f"{I0}.max_length", 16),
+        ),
+        (
+            "        type: yesno\n        points: 1",
+            "        type: number\n        min: 5\n        max: 1",
+            ("min_above_max", f"{I0}.min", 16),
+        ),
+        (
+            "        type: yesno\n        points: 1",
+            "        type: percent\n        max: 120",
+            ("percent_bound", f"{I0}.max", 16),
+        ),
+        (
+            "        type: yesno\n        points: 1",
+            "        type: text\n        max_length: 0",
+            ("not_positive", f"{I0}.max_length", 16),
+        ),
         ("        points: 1", "        points: -1", ("negative", f"{I0}.points", 16)),
         ("        points: 1", "        points: một", ("expected_number", f"{I0}.points", 16)),
-        ("        points: 1", "        points: 1\n        scoring: {thresholds: {90: 1}}",
-         ("scoring_wrong_type", f"{I0}.scoring", 17)),
-        ("        type: yesno", "        type: percent",
-         ("scoring_missing", f"{I0}.scoring", 13)),
-        ("        type: yesno\n        points: 1",
-         "        type: percent\n        points: 1\n        scoring:\n          thresholds:\n"
-         "            90: 1\n            70: 2",
-         ("scoring_points_above_max", f"{I0}.scoring.thresholds.70", 20)),
+        (
+            "        points: 1",
+            "        points: 1\n        scoring: {thresholds: {90: 1}}",
+            ("scoring_wrong_type", f"{I0}.scoring", 17),
+        ),
+        ("        type: yesno", "        type: percent", ("scoring_missing", f"{I0}.scoring", 13)),
+        (
+            "        type: yesno\n        points: 1",
+            "        type: percent\n        points: 1\n        scoring:\n          thresholds:\n"
+            "            90: 1\n            70: 2",
+            ("scoring_points_above_max", f"{I0}.scoring.thresholds.70", 20),
+        ),
         ("    items:\n", "    items: []\n    x:\n", ("empty_section", "checklist[0].items", 12)),
     ],
-)  # fmt: skip
+)
 def test_single_problem(old: str, new: str, expected: tuple[str, str, int]) -> None:
     assert old in BASE
     text = BASE.replace(old, new)
@@ -320,7 +420,10 @@ def test_item_codes_typed_as_numbers(written: str, code: str) -> None:
 
 
 def test_every_item_key() -> None:
-    spec = ok(BASE.replace("        points: 1\n", """\
+    spec = ok(
+        BASE.replace(
+            "        points: 1\n",
+            """\
         points: 1
       - code: "5.2"
         text: Số cán bộ bị kỷ luật
@@ -336,10 +439,15 @@ def test_every_item_key() -> None:
         text: Kiến nghị
         type: text
         max_length: 500
-"""))  # fmt: skip
+""",
+        )
+    )
     number, text = spec.items()[1:]
-    assert (number.help, number.required, number.evidence.value) == ("Tính cả viên chức", False,
-                                                                    "optional")  # fmt: skip
+    assert (number.help, number.required, number.evidence.value) == (
+        "Tính cả viên chức",
+        False,
+        "optional",
+    )
     assert (number.min, number.max, number.points) == (0, 1000, 1.0)
     assert number.scoring == {"rule": "at_most", "steps": [[0.0, 1.0]]}
     assert (text.max_length, text.points, text.scoring) == (500, 0.0, None)

@@ -28,12 +28,12 @@ from tests import factories
 from tests.conftest import Db
 
 
-async def _import(db: Db, spec, clock: FrozenClock, **kw):  # type: ignore[no-untyped-def]
+async def _import(db: Db, spec, clock: FrozenClock, **kw):
     async with transaction(db.sessions) as session:
         return await import_campaign(session, spec, now=clock.now(), **kw)
 
 
-async def _count(db: Db, model) -> int:  # type: ignore[no-untyped-def]
+async def _count(db: Db, model) -> int:
     async with db.sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
@@ -45,8 +45,15 @@ async def _answer_first_item_of_each_unit(db: Db, clock: FrozenClock, code: str 
         await session.flush()
         item_id = await session.scalar(select(Item.id).where(Item.code == code))
         for submission_id in await session.scalars(select(Submission.id)):
-            session.add(Answer(submission_id=submission_id, item_id=item_id, value=True,
-                               answered_by=person.id, answered_at=clock.now()))
+            session.add(
+                Answer(
+                    submission_id=submission_id,
+                    item_id=item_id,
+                    value=True,
+                    answered_by=person.id,
+                    answered_at=clock.now(),
+                )
+            )
 
 
 async def test_import_creates_campaign_units_items_submissions_invites(
@@ -92,8 +99,10 @@ async def test_reimport_edited_file_keeps_answers(db: Db, clock: FrozenClock) ->
     edited = replace(
         spec,
         title="Tên mới",
-        sections=(replace(first, items=(first.items[0], edited_item, new_item, first.items[2])),
-                  *spec.sections[1:]),
+        sections=(
+            replace(first, items=(first.items[0], edited_item, new_item, first.items[2])),
+            *spec.sections[1:],
+        ),
     )
     await _import(db, edited, clock)
     assert await _count(db, Answer) == 3
@@ -112,8 +121,11 @@ async def test_removing_an_answered_item_needs_force_and_writes_nothing(
     await _import(db, spec, clock)
     await _answer_first_item_of_each_unit(db, clock)
     first = spec.sections[0]
-    without = replace(spec, title="Changed", sections=(
-        replace(first, items=(first.items[0], first.items[2])), *spec.sections[1:]))
+    without = replace(
+        spec,
+        title="Changed",
+        sections=(replace(first, items=(first.items[0], first.items[2])), *spec.sections[1:]),
+    )
     with pytest.raises(RemovalNeedsForce) as refused:
         await _import(db, without, clock)
     assert [(x.kind, x.code, x.count) for x in refused.value.losses] == [("item_removed", "1.2", 3)]
@@ -134,8 +146,13 @@ async def test_changing_the_type_of_an_answered_item_needs_force(
     await _answer_first_item_of_each_unit(db, clock)
     first = spec.sections[0]
     retyped = replace(first.items[1], type=ItemType.PERCENT, scoring=None, points=0)
-    changed = replace(spec, sections=(
-        replace(first, items=(first.items[0], retyped, first.items[2])), *spec.sections[1:]))
+    changed = replace(
+        spec,
+        sections=(
+            replace(first, items=(first.items[0], retyped, first.items[2])),
+            *spec.sections[1:],
+        ),
+    )
     with pytest.raises(RemovalNeedsForce) as refused:
         await _import(db, changed, clock)
     assert refused.value.losses[0].kind == "item_type_changed"
@@ -167,8 +184,11 @@ async def test_moving_units_to_a_new_team_and_dropping_the_old_one(
 ) -> None:
     spec = factories.campaign()
     await _import(db, spec, clock)
-    moved = replace(spec, teams=(TeamSpec("D2", "Đoàn số 2"),),
-                    units=tuple(replace(u, team="D2") for u in spec.units))
+    moved = replace(
+        spec,
+        teams=(TeamSpec("D2", "Đoàn số 2"),),
+        units=tuple(replace(u, team="D2") for u in spec.units),
+    )
     await _import(db, moved, clock)
     async with db.sessions() as session:
         assert list(await session.scalars(select(Team.code))) == ["D2"]
@@ -181,13 +201,15 @@ async def test_fewer_contact_slots_revoke_unused_codes(db: Db, clock: FrozenCloc
     await _import(db, fewer, clock)
     async with db.sessions() as session:
         live = await session.scalar(
-            select(func.count()).select_from(Invite).where(Invite.revoked_at.is_(None)))
+            select(func.count()).select_from(Invite).where(Invite.revoked_at.is_(None))
+        )
         assert live == 5
 
 
 async def test_two_campaigns_share_units(db: Db, clock: FrozenClock) -> None:
     await _import(db, factories.campaign("KT-A"), clock)
-    await _import(db, factories.campaign("KT-B", sections=(SectionSpec("Một", factories.items()),)),
-                  clock)
+    await _import(
+        db, factories.campaign("KT-B", sections=(SectionSpec("Một", factories.items()),)), clock
+    )
     assert await _count(db, Unit) == 3
     assert await _count(db, Assignment) == 6

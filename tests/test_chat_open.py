@@ -46,9 +46,15 @@ async def test_one_read_gives_what_the_separate_reads_give(
     db: Db, clock: FrozenClock, tmp_path: Path
 ) -> None:
     chat = await _answered_everything(db, clock, tmp_path)
-    profile = {"platform": "telegram", "user_id": chat.user_id, "chat_id": chat.user_id,
-               "display_name": chat.name, "username": None, "language_hint": "vi",
-               "now": clock.now()}
+    profile = {
+        "platform": "telegram",
+        "user_id": chat.user_id,
+        "chat_id": chat.user_id,
+        "display_name": chat.name,
+        "username": None,
+        "language_hint": "vi",
+        "now": clock.now(),
+    }
     async with transaction(db.sessions) as session:
         opened = await open_chat(session, **profile)
         [role] = opened.roles
@@ -60,8 +66,7 @@ async def test_one_read_gives_what_the_separate_reads_give(
 
         event.listen(db.engine.sync_engine, "before_cursor_execute", count)
         together = dict(await answer_states(session, role.submission_id))
-        submission = await submission_for(session, role.assignment_id or 0,
-                                          role.submission_id)
+        submission = await submission_for(session, role.assignment_id or 0, role.submission_id)
         event.remove(db.engine.sync_engine, "before_cursor_execute", count)
         assert statements == []  # both came with the open: no query of their own
         assert submission is role.submission
@@ -70,8 +75,9 @@ async def test_one_read_gives_what_the_separate_reads_give(
         roles = await roles_of(session, account.person_id)
         apart = await answer_states(session, role.submission_id)
     assert opened.account == account
-    assert [(r.membership_id, r.submission_id, r.unit_code) for r in opened.roles] == \
-        [(r.membership_id, r.submission_id, r.unit_code) for r in roles]
+    assert [(r.membership_id, r.submission_id, r.unit_code) for r in opened.roles] == [
+        (r.membership_id, r.submission_id, r.unit_code) for r in roles
+    ]
     assert len(together) == 7
     assert together == apart
 
@@ -80,9 +86,16 @@ async def test_a_first_contact_gets_an_account_a_state_and_no_roles(
     db: Db, clock: FrozenClock
 ) -> None:
     async with transaction(db.sessions) as session:
-        opened = await open_chat(session, platform="telegram", user_id="42", chat_id="42",
-                                 display_name="Lan", username=None, language_hint="vi",
-                                 now=clock.now())
+        opened = await open_chat(
+            session,
+            platform="telegram",
+            user_id="42",
+            chat_id="42",
+            display_name="Lan",
+            username=None,
+            language_hint="vi",
+            now=clock.now(),
+        )
     assert opened.roles == [] and opened.state.state == "idle"
     assert opened.account.full_name == "Lan"
 
@@ -100,8 +113,15 @@ async def test_postgres_opens_a_known_chat_with_one_statement_sqlite_with_two(
     try:
         async with transaction(db.sessions) as session:
             opened = await open_chat(
-                session, platform="telegram", user_id=chat.user_id, chat_id=chat.user_id,
-                display_name=chat.name, username=None, language_hint="vi", now=clock.now())
+                session,
+                platform="telegram",
+                user_id=chat.user_id,
+                chat_id=chat.user_id,
+                display_name=chat.name,
+                username=None,
+                language_hint="vi",
+                now=clock.now(),
+            )
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", count)
     reads = [s for s in statements if not s.startswith("BEGIN")]

@@ -93,8 +93,12 @@ def test_reimport_of_an_edited_copy_keeps_answers_and_force_is_needed_to_drop(
 
     asyncio.run(_answer_one(backend_url))
     edited = tmp_path / "edited.yaml"
-    edited.write_text(EXAMPLE_CAMPAIGN.read_text(encoding="utf-8").replace(
-        "Đoàn kiểm tra, khảo sát số 1", "Đoàn kiểm tra số 1 (sửa)"), encoding="utf-8")
+    edited.write_text(
+        EXAMPLE_CAMPAIGN.read_text(encoding="utf-8").replace(
+            "Đoàn kiểm tra, khảo sát số 1", "Đoàn kiểm tra số 1 (sửa)"
+        ),
+        encoding="utf-8",
+    )
     result = run(backend_url, "campaign", "import", str(edited))
     assert result.exit_code == 0 and "được giữ nguyên" in result.output
     assert asyncio.run(_answers(backend_url)) == 1
@@ -115,8 +119,15 @@ async def _answer_one(url: str) -> None:
         await session.flush()
         item_id = await session.scalar(select(Item.id).where(Item.code == "1.2"))
         submission_id = await session.scalar(select(Submission.id).limit(1))
-        session.add(Answer(submission_id=submission_id, item_id=item_id, value=True,
-                           answered_by=person.id, answered_at=datetime.now(UTC)))
+        session.add(
+            Answer(
+                submission_id=submission_id,
+                item_id=item_id,
+                value=True,
+                answered_by=person.id,
+                answered_at=datetime.now(UTC),
+            )
+        )
     await engine.dispose()
 
 

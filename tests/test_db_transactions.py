@@ -182,9 +182,12 @@ async def test_an_event_of_the_chat_in_another_process_is_waited_for(
     other = await db.engine.connect()
     try:
         await other.begin()
-        await other.execute(text(
-            "UPDATE conversation_states SET state = 'held', data = '{}' WHERE chat_id = :chat"
-        ), {"chat": chat.user_id})  # the row is locked until `other` commits
+        await other.execute(
+            text(
+                "UPDATE conversation_states SET state = 'held', data = '{}' WHERE chat_id = :chat"
+            ),
+            {"chat": chat.user_id},
+        )  # the row is locked until `other` commits
         waiting = asyncio.create_task(_open_state(db, clock, chat))
         await _until_waiting_on_a_lock(db)
         assert not waiting.done()
@@ -197,15 +200,23 @@ async def test_an_event_of_the_chat_in_another_process_is_waited_for(
 async def _open_state(db: Db, clock: FrozenClock, chat: Chat) -> str:
     async with transaction(db.sessions) as session:
         opened = await open_chat(
-            session, platform="telegram", user_id=chat.user_id, chat_id=chat.user_id,
-            display_name=chat.name, username=None, language_hint="vi", now=clock.now(),
+            session,
+            platform="telegram",
+            user_id=chat.user_id,
+            chat_id=chat.user_id,
+            display_name=chat.name,
+            username=None,
+            language_hint="vi",
+            now=clock.now(),
         )
         return opened.state.state
 
 
 async def _until_waiting_on_a_lock(db: Db) -> None:
-    query = text("SELECT count(*) FROM pg_stat_activity"
-                 " WHERE wait_event_type = 'Lock' AND datname = current_database()")
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
     async with db.engine.connect() as watcher:
         for _ in range(3000):  # a bound, not a pause: it normally takes a few turns
             if await watcher.scalar(query):

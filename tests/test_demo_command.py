@@ -36,14 +36,21 @@ def _page(url: str) -> str | None:
 def test_demo_answers_http_within_ten_seconds_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
     real_db = tmp_path / "real.sqlite3"
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("BOT_TOKEN", "CCHC_LANG", "LANG", "LC_ALL", "LC_MESSAGES")}
-    env.update(TMPDIR=str(tmp_path), DATABASE_URL=f"sqlite:///{real_db}",
-               EVIDENCE_DIR=str(tmp_path / "real-evidence"))
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("BOT_TOKEN", "CCHC_LANG", "LANG", "LC_ALL", "LC_MESSAGES")
+    }
+    env.update(
+        TMPDIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{real_db}",
+        EVIDENCE_DIR=str(tmp_path / "real-evidence"),
+    )
     command = [str(Path(sys.executable).parent / "cchc-bot"), "demo", "--port", str(port)]
     started = time.monotonic()
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         page = _page(f"http://127.0.0.1:{port}/")
         while page is None and time.monotonic() - started < STARTUP_BUDGET:
@@ -56,7 +63,8 @@ def test_demo_answers_http_within_ten_seconds_and_stops_cleanly(tmp_path: Path) 
             raise AssertionError(f"cchc-bot demo exited {process.returncode}:\n{out}\n{err}")
         answered_after = time.monotonic() - started
         assert page is not None and answered_after <= STARTUP_BUDGET, (
-            f"no HTTP answer within {STARTUP_BUDGET} s")
+            f"no HTTP answer within {STARTUP_BUDGET} s"
+        )
         assert "Trợ lý kiểm tra CCHC" in page and "/static/app.js" in page
     finally:
         process.send_signal(signal.SIGTERM)
@@ -77,8 +85,9 @@ async def test_demo_serves_the_same_data_on_telegram_too(tmp_path: Path) -> None
     from tests.fake_telegram import FakeTelegram
 
     async with FakeTelegram() as fake:
-        base = Settings(bot_token=SecretStr(fake.token), telegram_api_url=fake.base_url,
-                        _env_file=None)  # type: ignore[call-arg]
+        base = Settings(
+            bot_token=SecretStr(fake.token), telegram_api_url=fake.base_url, _env_file=None
+        )
         settings = demo_settings(base, tmp_path / "demo")
         async with running_demo(settings, DemoOptions(port=0, telegram=True)) as demo:
             await fake.wait_polling(timeout=15)
@@ -88,7 +97,9 @@ async def test_demo_serves_the_same_data_on_telegram_too(tmp_path: Path) -> None
             fake.send_command(user, "start", code)
             greeting = await fake.wait_for(
                 lambda call: call.ok and call.method == "sendMessage" and unit in call.text,
-                timeout=15, chat_id=user.chat)
+                timeout=15,
+                chat_id=user.chat,
+            )
             assert "Bắt đầu trả lời" in str(greeting.reply_markup)
             assert demo.channel.message_count("demo-leader") > 0  # the web side is there too
 
@@ -99,8 +110,11 @@ def test_demo_on_telegram_needs_a_token(tmp_path: Path) -> None:
     import bot.cli_demo  # noqa: F401  (registers the command)
     from bot.cli import cli
 
-    result = CliRunner().invoke(cli, ["demo", "--telegram"],
-                                env={"BOT_TOKEN": "", "CCHC_LANG": "vi", "TMPDIR": str(tmp_path)})
+    result = CliRunner().invoke(
+        cli,
+        ["demo", "--telegram"],
+        env={"BOT_TOKEN": "", "CCHC_LANG": "vi", "TMPDIR": str(tmp_path)},
+    )
     assert result.exit_code == 2
     assert "Cần BOT_TOKEN" in result.output
     assert list(tmp_path.glob("cchc-demo-*")) == []  # refused before making anything

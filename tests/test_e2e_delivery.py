@@ -42,25 +42,52 @@ async def _people_with_messages(db: Db, count: int, now: datetime) -> None:
         people = [Person(full_name=f"Người {n}", created_at=now) for n in range(count)]
         session.add_all(people)
         await session.flush()
-        accounts = [ChatAccount(person_id=p.id, platform="telegram", user_id=str(7000 + n),
-                                chat_id=str(7000 + n), created_at=now)
-                    for n, p in enumerate(people)]
+        accounts = [
+            ChatAccount(
+                person_id=p.id,
+                platform="telegram",
+                user_id=str(7000 + n),
+                chat_id=str(7000 + n),
+                created_at=now,
+            )
+            for n, p in enumerate(people)
+        ]
         session.add_all(accounts)
         await session.flush()
-        await enqueue_many(session, [
-            {"dedupe_key": f"test:{a.id}", "kind": "notice", "chat_account_id": a.id,
-             "person_id": a.person_id, "template": "questions.to_unit",
-             "params": {"question": "Hạn nộp?", "answer": f"Trả lời số {n}", "name": "Đoàn",
-                        "campaign": "KT"}, "not_before": now, "created_at": now}
-            for n, a in enumerate(accounts)
-        ])
+        await enqueue_many(
+            session,
+            [
+                {
+                    "dedupe_key": f"test:{a.id}",
+                    "kind": "notice",
+                    "chat_account_id": a.id,
+                    "person_id": a.person_id,
+                    "template": "questions.to_unit",
+                    "params": {
+                        "question": "Hạn nộp?",
+                        "answer": f"Trả lời số {n}",
+                        "name": "Đoàn",
+                        "campaign": "KT",
+                    },
+                    "not_before": now,
+                    "created_at": now,
+                }
+                for n, a in enumerate(accounts)
+            ],
+        )
 
 
-def _worker(sessions, fake: FakeTelegram, clock: MovableClock, name: str):  # type: ignore[no-untyped-def]
+def _worker(sessions, fake: FakeTelegram, clock: MovableClock, name: str):
     bot = build_bot(fake.token, fake.base_url)
-    worker = DeliveryWorker(sessions, {"telegram": TelegramChannel(bot)}, make_renderer(CATALOG),
-                            clock, FAST, worker_id=name,
-                            settings=DeliverySettings(poll_interval=0.05))
+    worker = DeliveryWorker(
+        sessions,
+        {"telegram": TelegramChannel(bot)},
+        make_renderer(CATALOG),
+        clock,
+        FAST,
+        worker_id=name,
+        settings=DeliverySettings(poll_interval=0.05),
+    )
     return worker, bot
 
 
@@ -83,7 +110,7 @@ async def test_a_crash_between_sending_and_marking_never_sends_twice(
     real_mark_sent = delivery_module.mark_sent
     crashed: list[int] = []
 
-    async def killed_after_sending(session, message_id, **kwargs):  # type: ignore[no-untyped-def]
+    async def killed_after_sending(session, message_id, **kwargs):
         if not crashed:  # the first row: sent, then the process dies before marking it
             crashed.append(message_id)
             raise RuntimeError("process killed")

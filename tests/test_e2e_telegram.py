@@ -39,9 +39,13 @@ class Person:
 
     async def expect(self, fragment: str, since: int) -> RecordedCall:
         return await self.fake.wait_for(
-            lambda c: c.ok and c.method in ("sendMessage", "editMessageText")
-            and fragment in c.text,
-            timeout=10, since=since, chat_id=self.chat)
+            lambda c: (
+                c.ok and c.method in ("sendMessage", "editMessageText") and fragment in c.text
+            ),
+            timeout=10,
+            since=since,
+            chat_id=self.chat,
+        )
 
     async def command(self, command: str, args: str, expect: str) -> RecordedCall:
         mark = self.fake.mark()
@@ -97,8 +101,11 @@ async def test_join_answer_restart_resume_submit_and_leader_alert(
 ) -> None:
     codes = await import_and_codes(db, clock, factories.campaign())
     settings = Settings(
-        bot_token=SecretStr(fake.token), telegram_api_url=fake.base_url, database_url=db.url,
-        evidence_dir=tmp_path / "evidence", _env_file=None,  # type: ignore[call-arg]
+        bot_token=SecretStr(fake.token),
+        telegram_api_url=fake.base_url,
+        database_url=db.url,
+        evidence_dir=tmp_path / "evidence",
+        _env_file=None,
     )
     lan = Person(fake, fake.user(501, first_name="Lan", last_name="Nguyễn"))
     leader = Person(fake, fake.user(900, first_name="Trưởng", last_name="Đoàn"))
@@ -136,14 +143,19 @@ async def test_join_answer_restart_resume_submit_and_leader_alert(
         await leader.press("Tài liệu kiểm chứng", "Tài liệu kiểm chứng của")
         mark = fake.mark()
         fake.press(leader.user, leader._button("ke-hoach-cchc-2021.pdf"))
-        await fake.wait_for(lambda c: c.method == "sendDocument" and c.ok, timeout=10,
-                            since=mark, chat_id=leader.chat)
+        await fake.wait_for(
+            lambda c: c.method == "sendDocument" and c.ok,
+            timeout=10,
+            since=mark,
+            chat_id=leader.chat,
+        )
         [document] = fake.documents(leader.chat)
         assert document.data == PDF and document.file_name == "ke-hoach-cchc-2021.pdf"
         mark = fake.mark()
         fake.send_command(leader.user, "summary")
-        await fake.wait_for(lambda c: c.method == "sendPhoto" and c.ok, timeout=20,
-                            since=mark, chat_id=leader.chat)
+        await fake.wait_for(
+            lambda c: c.method == "sendPhoto" and c.ok, timeout=20, since=mark, chat_id=leader.chat
+        )
         [photo] = fake.photos(leader.chat)
         assert photo.data[:8] == b"\x89PNG\r\n\x1a\n"
         await leader.expect("Đã nộp 1/3", mark)
@@ -169,15 +181,23 @@ async def test_reminders_minutes_ahead_arrive_in_order_through_429s_and_a_blocke
     from storage.formats.campaign_spec import ReminderPolicy
 
     # Delivery paces and pauses on the clock, so this one keeps ticking between the jumps.
-    clock = MovableClock(clock.now())  # type: ignore[assignment]
+    clock = MovableClock(clock.now())
     deadline = clock.now() + timedelta(minutes=30)
-    spec = replace(factories.campaign(units=2), deadline=deadline, policy=ReminderPolicy(
-        reminders=(timedelta(minutes=20), timedelta(minutes=10)), escalate_after=None))
+    spec = replace(
+        factories.campaign(units=2),
+        deadline=deadline,
+        policy=ReminderPolicy(
+            reminders=(timedelta(minutes=20), timedelta(minutes=10)), escalate_after=None
+        ),
+    )
     spec = replace(spec, units=tuple(replace(u, deadline=None, visit=None) for u in spec.units))
     codes = await import_and_codes(db, clock, spec)
     settings = Settings(
-        bot_token=SecretStr(fake.token), telegram_api_url=fake.base_url, database_url=db.url,
-        evidence_dir=tmp_path / "evidence", _env_file=None,  # type: ignore[call-arg]
+        bot_token=SecretStr(fake.token),
+        telegram_api_url=fake.base_url,
+        database_url=db.url,
+        evidence_dir=tmp_path / "evidence",
+        _env_file=None,
     )
     lan = Person(fake, fake.user(601, first_name="Lan"))
     gone = Person(fake, fake.user(602, first_name="Gone"))
@@ -205,11 +225,12 @@ async def test_reminders_minutes_ahead_arrive_in_order_through_429s_and_a_blocke
     assert fake.stats.rate_limited >= 3
     async with db.sessions() as session:
         blocked = await session.scalar(
-            select(ChatAccount).where(ChatAccount.user_id == str(gone.user.user_id)))
+            select(ChatAccount).where(ChatAccount.user_id == str(gone.user.user_id))
+        )
         assert blocked is not None and blocked.unreachable_at is not None
 
 
-def transaction_for(db: Db):  # type: ignore[no-untyped-def]
+def transaction_for(db: Db):
     from storage.db import transaction
 
     return transaction(db.sessions)

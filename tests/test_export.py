@@ -68,8 +68,7 @@ def _spec() -> Any:
     """Three units: U1 and U2 in team D1, U3 in team D2."""
     spec = factories.campaign(units=3)
     teams = (*spec.teams, TeamSpec("D2", "Đoàn kiểm tra số 2", leaders=1, members=0))
-    return replace(spec, teams=teams,
-                   units=(*spec.units[:2], replace(spec.units[2], team="D2")))
+    return replace(spec, teams=teams, units=(*spec.units[:2], replace(spec.units[2], team="D2")))
 
 
 async def _join(dispatcher: Dispatcher, clock: FrozenClock, code: str, name: str) -> Chat:
@@ -81,18 +80,18 @@ async def _join(dispatcher: Dispatcher, clock: FrozenClock, code: str, name: str
 async def _strong_report(chat: Chat) -> None:
     """U1: every item at full marks, two versions of the plan named alike, a screenshot."""
     await chat.command("checklist")
-    await chat.text("31/12/2020")                    # 1.1 date
+    await chat.text("31/12/2020")  # 1.1 date
     await chat.file("ke-hoach.pdf", PDF)
-    await chat.file("ke-hoach.pdf", PDF_V2)          # same name, other content
+    await chat.file("ke-hoach.pdf", PDF_V2)  # same name, other content
     await chat.press_label("Tiếp tục")
-    await chat.press_label("Có")                     # 1.2 yes/no
+    await chat.press_label("Có")  # 1.2 yes/no
     await chat.file("anh.jpg", JPEG, "image/jpeg", InboundKind.PHOTO)
     await chat.press_label("Tiếp tục")
-    await chat.text("95,5 %")                        # 1.3 percent
-    await chat.text("0")                             # 5.2 number
-    await chat.press_label("Đã áp dụng")             # 7.3 choice
+    await chat.text("95,5 %")  # 1.3 percent
+    await chat.text("0")  # 5.2 number
+    await chat.press_label("Đã áp dụng")  # 7.3 choice
     await chat.press_label("Tiếp tục")
-    await chat.press_label("Chữ ký số")              # 7.4 multi
+    await chat.press_label("Chữ ký số")  # 7.4 multi
     await chat.press_label("Một cửa")
     await chat.press_label("Xong")
     await chat.text("Đề nghị tăng kinh phí & nhân lực")  # 9.1 text
@@ -101,19 +100,19 @@ async def _strong_report(chat: Chat) -> None:
 async def _weak_report(chat: Chat) -> None:
     """U3: late plan, no budget, 75%, two disciplined, no ISO; text that looks like a formula."""
     await chat.command("checklist")
-    await chat.text("15/01/2021")                    # 1.1: after 31/12/2020 -> 0.5
+    await chat.text("15/01/2021")  # 1.1: after 31/12/2020 -> 0.5
     await chat.file("kh-2021.pdf", PDF_V2)
     await chat.press_label("Tiếp tục")
-    await chat.press_label("Không")                  # 1.2 -> 0
+    await chat.press_label("Không")  # 1.2 -> 0
     await chat.file("bao-cao.pdf", PDF)
     await chat.press_label("Tiếp tục")
-    await chat.text("75")                            # 1.3 -> 1
-    await chat.text("2")                             # 5.2 -> 0
-    await chat.press_label("Chưa")                   # 7.3 -> 0
+    await chat.text("75")  # 1.3 -> 1
+    await chat.text("2")  # 5.2 -> 0
+    await chat.press_label("Chưa")  # 7.3 -> 0
     await chat.press_label("Tiếp tục")
-    await chat.press_label("Quản lý văn bản")        # 7.4
+    await chat.press_label("Quản lý văn bản")  # 7.4
     await chat.press_label("Xong")
-    await chat.text(FORMULA)                         # 9.1
+    await chat.text(FORMULA)  # 9.1
 
 
 async def _submit(chat: Chat) -> None:
@@ -130,37 +129,50 @@ async def world(db: Db, clock: FrozenClock, tmp_path: Path) -> dict[str, Any]:
     await _join(dispatcher, clock, codes["team_leader:D1"][0], "Trưởng đoàn Hùng")
     lan = await _join(dispatcher, clock, codes["U1"][0], "Nguyễn Thị Lan")
     await _strong_report(lan)
-    await _submit(lan)                                # on time: 01/09/2021 08:00
+    await _submit(lan)  # on time: 01/09/2021 08:00
     minh = await _join(dispatcher, clock, codes["U2"][0], "Trần Văn Minh")
     await minh.command("checklist")
-    await minh.text("15/01/2021")                     # in progress: 0.5 so far
+    await minh.text("15/01/2021")  # in progress: 0.5 so far
     await minh.file("ke-hoach.pdf", PDF)
     binh = await _join(dispatcher, clock, codes["U3"][0], "Lê Văn Bình")
-    clock.advance(timedelta(days=40))                 # past every deadline
+    clock.advance(timedelta(days=40))  # past every deadline
     await _weak_report(binh)
     await _submit(binh)
     async with db.sessions() as session, session.begin():
         campaign = (await session.scalars(select(Campaign))).one()
         u1 = await _submission(session, "U1")
         # the team appraised U1 below its self-score (thẩm định)
-        await session.execute(update(Submission).where(Submission.id == u1.id)
-                              .values(appraised_score=5.0, status="accepted"))
+        await session.execute(
+            update(Submission)
+            .where(Submission.id == u1.id)
+            .values(appraised_score=5.0, status="accepted")
+        )
     return {"campaign_id": campaign.id, "store": deps.evidence, "tmp": tmp_path}
 
 
 async def _submission(session: Any, unit_code: str) -> Submission:
-    return (await session.scalars(
-        select(Submission).join(Assignment).join(Unit).where(Unit.code == unit_code))).one()
+    return (
+        await session.scalars(
+            select(Submission).join(Assignment).join(Unit).where(Unit.code == unit_code)
+        )
+    ).one()
 
 
-async def _export(db: Db, world: dict[str, Any], name: str = "kq.xlsx", **kw: Any
-                  ) -> tuple[Path, ExportStats, list[tuple[int, int]]]:
+async def _export(
+    db: Db, world: dict[str, Any], name: str = "kq.xlsx", **kw: Any
+) -> tuple[Path, ExportStats, list[tuple[int, int]]]:
     path = world["tmp"] / name
     calls: list[tuple[int, int]] = []
     async with db.sessions() as session:
         await begin_snapshot(session)
-        stats = await export_workbook(session, world["campaign_id"], path, tr=kw.pop("tr", VI),
-                                      progress=lambda d, t: calls.append((d, t)), **kw)
+        stats = await export_workbook(
+            session,
+            world["campaign_id"],
+            path,
+            tr=kw.pop("tr", VI),
+            progress=lambda d, t: calls.append((d, t)),
+            **kw,
+        )
     return path, stats, calls
 
 
@@ -186,8 +198,18 @@ async def test_summary_matches_the_database(db: Db, world: dict[str, Any]) -> No
     assert wb.sheetnames == ["Tổng hợp", "Câu trả lời", "Tài liệu kiểm chứng", "Lịch sử"]
     ws = wb["Tổng hợp"]
     assert [c.value for c in ws[1]] == [
-        "STT", "Mã đơn vị", "Tên đơn vị", "Đoàn kiểm tra", "Trạng thái", "Hạn nộp",
-        "Thời gian nộp", "Nộp muộn", "Điểm tự đánh giá", "Điểm thẩm định", "Xếp hạng"]
+        "STT",
+        "Mã đơn vị",
+        "Tên đơn vị",
+        "Đoàn kiểm tra",
+        "Trạng thái",
+        "Hạn nộp",
+        "Thời gian nộp",
+        "Nộp muộn",
+        "Điểm tự đánh giá",
+        "Điểm thẩm định",
+        "Xếp hạng",
+    ]
     rows = _by_unit(ws, 1)
     assert list(rows) == ["U1", "U2", "U3"]  # the campaign file's order
     u1, u2, u3 = rows["U1"], rows["U2"], rows["U3"]
@@ -203,11 +225,18 @@ async def test_summary_matches_the_database(db: Db, world: dict[str, Any]) -> No
     # rank by the appraised score when there is one, else the self-score; U2 is unranked
     assert (u1[10], u2[10], u3[10]) == (1, None, 2)
     async with db.sessions() as session:
-        stored = dict((await session.execute(
-            select(Unit.code, Submission.self_score).join(Assignment, Assignment.unit_id == Unit.id)
-            .join(Submission))).all())
-        deadlines = dict((await session.execute(
-            select(Unit.code, Assignment.deadline).join(Unit))).all())
+        stored = dict(
+            (
+                await session.execute(
+                    select(Unit.code, Submission.self_score)
+                    .join(Assignment, Assignment.unit_id == Unit.id)
+                    .join(Submission)
+                )
+            ).all()
+        )
+        deadlines = dict(
+            (await session.execute(select(Unit.code, Assignment.deadline).join(Unit))).all()
+        )
         campaign = await session.get(Campaign, world["campaign_id"])
         assert campaign is not None
     assert stored == {"U1": 5.5, "U2": None, "U3": 1.5}  # U2's is computed for the sheet
@@ -218,8 +247,9 @@ async def test_summary_matches_the_database(db: Db, world: dict[str, Any]) -> No
     assert calls[-1][0] == calls[-1][1] and calls == sorted(calls)
 
 
-async def test_dates_are_real_excel_dates_with_a_day_first_format(db: Db, world: dict[str, Any]
-                                                                 ) -> None:
+async def test_dates_are_real_excel_dates_with_a_day_first_format(
+    db: Db, world: dict[str, Any]
+) -> None:
     path, _, _ = await _export(db, world)
     wb = load_workbook(path)
     summary = wb["Tổng hợp"]
@@ -244,10 +274,15 @@ async def test_every_answer_is_readable_in_its_unit_row_and_item_column(
     rows = _by_unit(ws, 0, skip=2)
     async with db.sessions() as session:
         checklist = await read_checklist(session, world["campaign_id"])
-        answers = (await session.execute(
-            select(Unit.code, Answer.item_id, Answer.value)
-            .join(Submission, Submission.id == Answer.submission_id)
-            .join(Assignment).join(Unit).where(Answer.value.is_not(None)))).all()
+        answers = (
+            await session.execute(
+                select(Unit.code, Answer.item_id, Answer.value)
+                .join(Submission, Submission.id == Answer.submission_id)
+                .join(Assignment)
+                .join(Unit)
+                .where(Answer.value.is_not(None))
+            )
+        ).all()
     assert len(answers) == stats.answers == 15  # 7 + 1 + 7
     filled = 0
     for unit_code, item_id, value in answers:
@@ -257,8 +292,15 @@ async def test_every_answer_is_readable_in_its_unit_row_and_item_column(
         filled += 1
     cells = sum(v is not None for row in rows.values() for v in row[3:])
     assert cells == filled  # nothing else in the grid
-    assert rows["U1"][3:] == ["31/12/2020", "Có", "95,5%", "0", "Đã áp dụng",
-                              "Một cửa điện tử; Chữ ký số", "Đề nghị tăng kinh phí & nhân lực"]
+    assert rows["U1"][3:] == [
+        "31/12/2020",
+        "Có",
+        "95,5%",
+        "0",
+        "Đã áp dụng",
+        "Một cửa điện tử; Chữ ký số",
+        "Đề nghị tăng kinh phí & nhân lực",
+    ]
     assert rows["U3"][9] == FORMULA  # typed text stays text, never a formula
     assert ws["J5"].data_type == "s"
 
@@ -266,13 +308,24 @@ async def test_every_answer_is_readable_in_its_unit_row_and_item_column(
 async def test_evidence_rows_with_sha256(db: Db, world: dict[str, Any]) -> None:
     path, stats, _ = await _export(db, world)
     ws = load_workbook(path)["Tài liệu kiểm chứng"]
-    assert [c.value for c in ws[1]] == ["Mã đơn vị", "Tên đơn vị", "Tiêu chí", "Tên tệp",
-                                        "Dung lượng (byte)", "Mã băm SHA-256", "Người gửi",
-                                        "Thời gian gửi"]
+    assert [c.value for c in ws[1]] == [
+        "Mã đơn vị",
+        "Tên đơn vị",
+        "Tiêu chí",
+        "Tên tệp",
+        "Dung lượng (byte)",
+        "Mã băm SHA-256",
+        "Người gửi",
+        "Thời gian gửi",
+    ]
     rows = _rows(ws)
     assert [(r[0], r[2], r[3]) for r in rows] == [
-        ("U1", "1.1", "ke-hoach.pdf"), ("U1", "1.1", "ke-hoach.pdf"), ("U1", "1.2", "anh.jpg"),
-        ("U2", "1.1", "ke-hoach.pdf"), ("U3", "1.1", "kh-2021.pdf"), ("U3", "1.2", "bao-cao.pdf"),
+        ("U1", "1.1", "ke-hoach.pdf"),
+        ("U1", "1.1", "ke-hoach.pdf"),
+        ("U1", "1.2", "anh.jpg"),
+        ("U2", "1.1", "ke-hoach.pdf"),
+        ("U3", "1.1", "kh-2021.pdf"),
+        ("U3", "1.2", "bao-cao.pdf"),
     ]
     contents = [PDF, PDF_V2, JPEG, PDF, PDF_V2, PDF]
     assert [r[4] for r in rows] == [len(c) for c in contents]
@@ -285,13 +338,22 @@ async def test_evidence_rows_with_sha256(db: Db, world: dict[str, Any]) -> None:
 async def test_history_is_the_audit_log(db: Db, world: dict[str, Any]) -> None:
     path, stats, _ = await _export(db, world)
     ws = load_workbook(path)["Lịch sử"]
-    assert [c.value for c in ws[1]] == ["Thời gian", "Người thực hiện", "Hoạt động",
-                                        "Đối tượng", "Chi tiết"]
+    assert [c.value for c in ws[1]] == [
+        "Thời gian",
+        "Người thực hiện",
+        "Hoạt động",
+        "Đối tượng",
+        "Chi tiết",
+    ]
     rows = _rows(ws)
     async with db.sessions() as session:
-        entries = list(await session.scalars(
-            select(AuditEntry).where(AuditEntry.campaign_id == world["campaign_id"])
-            .order_by(AuditEntry.at, AuditEntry.id)))
+        entries = list(
+            await session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.campaign_id == world["campaign_id"])
+                .order_by(AuditEntry.at, AuditEntry.id)
+            )
+        )
     assert len(rows) == len(entries) == stats.history_entries
     assert [r[0] for r in rows] == [_local(e.at) for e in entries]
     assert [r[3] for r in rows] == [e.subject for e in entries]
@@ -307,8 +369,12 @@ async def test_headers_are_frozen_and_columns_fit(db: Db, world: dict[str, Any])
     path, _, _ = await _export(db, world)
     wb = load_workbook(path)
     frozen = {name: wb[name].freeze_panes for name in wb.sheetnames}
-    assert frozen == {"Tổng hợp": "D2", "Câu trả lời": "C3", "Tài liệu kiểm chứng": "A2",
-                      "Lịch sử": "A2"}
+    assert frozen == {
+        "Tổng hợp": "D2",
+        "Câu trả lời": "C3",
+        "Tài liệu kiểm chứng": "A2",
+        "Lịch sử": "A2",
+    }
     widths = wb["Tài liệu kiểm chứng"].column_dimensions
     assert widths["F"].width == 64 + 2  # a sha256 fits whole
     assert widths["D"].width >= len("ke-hoach.pdf")
@@ -340,8 +406,9 @@ async def test_a_team_export_holds_only_that_teams_units(db: Db, world: dict[str
     assert (stats.units, stats.answers, stats.evidence_files) == (1, 7, 2)
 
 
-async def test_an_empty_campaign_still_gives_a_workbook(db: Db, clock: FrozenClock,
-                                                        tmp_path: Path) -> None:
+async def test_an_empty_campaign_still_gives_a_workbook(
+    db: Db, clock: FrozenClock, tmp_path: Path
+) -> None:
     await import_and_codes(db, clock, factories.campaign())
     async with db.sessions() as session:
         campaign_id = (await session.scalars(select(Campaign.id))).one()
@@ -385,9 +452,24 @@ def test_readable_values_keep_types_apart() -> None:
 
 
 def _item(kind: str) -> ItemInfo:
-    return ItemInfo(id=0, code="1", index=0, section_id=1, section_title="", text="", help="",
-                    type=kind, options=(), required=True, evidence="none", points=1.0,
-                    scoring=None, min=None, max=None, max_length=None)
+    return ItemInfo(
+        id=0,
+        code="1",
+        index=0,
+        section_id=1,
+        section_title="",
+        text="",
+        help="",
+        type=kind,
+        options=(),
+        required=True,
+        evidence="none",
+        points=1.0,
+        scoring=None,
+        min=None,
+        max=None,
+        max_length=None,
+    )
 
 
 def test_archive_names_are_safe_and_unique() -> None:
@@ -395,7 +477,8 @@ def test_archive_names_are_safe_and_unique() -> None:
     first = names.claim("U1", "UBND Phường 1", "1.1", "ke-hoach.pdf")
     assert first == "U1 - UBND Phường 1/1.1/ke-hoach.pdf"
     assert names.claim("U1", "UBND Phường 1", "1.1", "KE-HOACH.pdf") == (
-        "U1 - UBND Phường 1/1.1/KE-HOACH (2).pdf")
+        "U1 - UBND Phường 1/1.1/KE-HOACH (2).pdf"
+    )
     assert names.claim("U1", "UBND Phường 1", "1.1", "ke-hoach.pdf").endswith("ke-hoach (3).pdf")
     assert names.claim("U/2", "A/B", "2.1", "../../etc/passwd") == "U_2 - A_B/2.1/_.._etc_passwd"
     assert names.claim("U1", "x", "1.1", "README") == "U1 - x/1.1/README"
@@ -410,8 +493,9 @@ async def test_zip_holds_the_files_by_unit_and_item_with_identical_bytes(
 ) -> None:
     path = world["tmp"] / "tai-lieu.zip"
     async with db.sessions() as session:
-        stats = await export_evidence_zip(session, world["campaign_id"], path,
-                                          store=world["store"], tr=VI)
+        stats = await export_evidence_zip(
+            session, world["campaign_id"], path, store=world["store"], tr=VI
+        )
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
         assert sorted(n for n in names if n != "danh-muc-tai-lieu.csv") == [
@@ -444,8 +528,10 @@ async def test_zip_reports_missing_and_changed_files_instead_of_failing(
 ) -> None:
     store: EvidenceStore = world["store"]
     async with db.sessions() as session:
-        files = {f.file_name: f for f in await session.scalars(
-            select(EvidenceFile).order_by(EvidenceFile.id))}
+        files = {
+            f.file_name: f
+            for f in await session.scalars(select(EvidenceFile).order_by(EvidenceFile.id))
+        }
     store.path_of(files["anh.jpg"].storage_path).unlink()
     store.path_of(files["kh-2021.pdf"].storage_path).write_bytes(b"tampered")
     path = world["tmp"] / "tai-lieu.zip"
@@ -465,8 +551,9 @@ async def test_zip_for_one_team(db: Db, world: dict[str, Any]) -> None:
     async with db.sessions() as session:
         d1 = (await session.scalars(select(Team.id).where(Team.code == "D1"))).one()
         path = world["tmp"] / "d1.zip"
-        await export_evidence_zip(session, world["campaign_id"], path, store=world["store"],
-                                  team_ids=[d1], tr=VI)
+        await export_evidence_zip(
+            session, world["campaign_id"], path, store=world["store"], team_ids=[d1], tr=VI
+        )
     with zipfile.ZipFile(path) as archive:
         folders = {n.split("/")[0] for n in archive.namelist() if "/" in n}
     assert folders == {"U1 - Ủy ban nhân dân Phường 1", "U2 - Ủy ban nhân dân Phường 2"}
@@ -476,8 +563,12 @@ async def test_zip_for_one_team(db: Db, world: dict[str, Any]) -> None:
 
 
 def _run(db: Db, world: dict[str, Any], *args: str, lang: str = "vi") -> Result:
-    env = {"DATABASE_URL": db.url, "CCHC_LANG": lang, "BOT_USERNAME": "cchc_test_bot",
-           "EVIDENCE_DIR": str(world["store"].root)}
+    env = {
+        "DATABASE_URL": db.url,
+        "CCHC_LANG": lang,
+        "BOT_USERNAME": "cchc_test_bot",
+        "EVIDENCE_DIR": str(world["store"].root),
+    }
     return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
 
@@ -506,4 +597,3 @@ def test_cli_refuses_unknown_campaign_team_and_suffix(db: Db, world: dict[str, A
     assert team.exit_code == 1 and "Đoàn D9 không thuộc đợt kiểm tra KT-TEST" in team.output
     suffix = _run(db, world, "export", "KT-TEST", "-o", str(world["tmp"] / "x.zip"))
     assert suffix.exit_code == 1 and "--evidence" in suffix.output
-

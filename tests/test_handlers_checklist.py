@@ -27,13 +27,13 @@ PDF = "%PDF-1.4\n% bằng chứng\n".encode()
 
 
 @pytest.fixture
-async def world(db: Db, clock: FrozenClock, tmp_path: Path):  # type: ignore[no-untyped-def]
+async def world(db: Db, clock: FrozenClock, tmp_path: Path):
     codes = await import_and_codes(db, clock, factories.campaign())
     deps = make_deps(db, clock, tmp_path)
     return codes, Dispatcher(deps), deps
 
 
-async def _joined(world, clock, unit: str = "U1", slot: int = 0, **kw) -> Chat:  # type: ignore[no-untyped-def]
+async def _joined(world, clock, unit: str = "U1", slot: int = 0, **kw) -> Chat:
     codes, dispatcher, _ = world
     chat = Chat(dispatcher, clock, **kw)
     await chat.command("start", codes[unit][slot])
@@ -42,23 +42,23 @@ async def _joined(world, clock, unit: str = "U1", slot: int = 0, **kw) -> Chat: 
 
 async def _answer_all(chat: Chat) -> None:
     await chat.command("checklist")
-    await chat.text("31/12/2020")                   # 1.1 date, evidence required
+    await chat.text("31/12/2020")  # 1.1 date, evidence required
     await chat.file("ke-hoach.pdf", PDF)
     await chat.press_label("Tiếp tục")
-    await chat.press_label("Có")                     # 1.2 yes/no, evidence required
+    await chat.press_label("Có")  # 1.2 yes/no, evidence required
     await chat.file("anh.jpg", b"\xff\xd8jpeg", "image/jpeg", InboundKind.PHOTO)
     await chat.press_label("Tiếp tục")
-    await chat.text("95,5 %")                        # 1.3 percent
-    await chat.text("0")                             # 5.2 number
-    await chat.press_label("Đã áp dụng")             # 7.3 choice, evidence optional
+    await chat.text("95,5 %")  # 1.3 percent
+    await chat.text("0")  # 5.2 number
+    await chat.press_label("Đã áp dụng")  # 7.3 choice, evidence optional
     await chat.press_label("Tiếp tục")
-    await chat.press_label("Chữ ký số")              # 7.4 multi
+    await chat.press_label("Chữ ký số")  # 7.4 multi
     await chat.press_label("Một cửa")
     await chat.press_label("Xong")
     await chat.text("Đề nghị <tăng> kinh phí & nhân lực")  # 9.1 text
 
 
-async def test_every_item_type_answered_with_evidence_then_submitted(world, db, clock, tmp_path):  # type: ignore[no-untyped-def]
+async def test_every_item_type_answered_with_evidence_then_submitted(world, db, clock, tmp_path):
     codes, dispatcher, _ = world
     leader = Chat(dispatcher, clock)
     await leader.command("start", codes["team_leader:D1"][0])
@@ -71,8 +71,9 @@ async def test_every_item_type_answered_with_evidence_then_submitted(world, db, 
     await chat.press_label("Xác nhận")
     assert "Đã nộp báo cáo" in chat.text_out and "01/09/2021 08:00" in chat.text_out
     async with db.sessions() as session:
-        submission = (await session.scalars(select(Submission).where(
-            Submission.status == "submitted"))).one()
+        submission = (
+            await session.scalars(select(Submission).where(Submission.status == "submitted"))
+        ).one()
         assert not submission.late and submission.self_score == 5.5
         answers = {a.item_id: a for a in await session.scalars(select(Answer))}
         assert len(answers) == 7
@@ -85,7 +86,7 @@ async def test_every_item_type_answered_with_evidence_then_submitted(world, db, 
         assert alert.params["unit"] == "Ủy ban nhân dân Phường 1"
 
 
-async def test_submitted_report_is_locked_and_old_buttons_say_so(world, clock):  # type: ignore[no-untyped-def]
+async def test_submitted_report_is_locked_and_old_buttons_say_so(world, clock):
     chat = await _joined(world, clock)
     await _answer_all(chat)
     await chat.press_label("Nộp báo cáo")
@@ -93,8 +94,9 @@ async def test_submitted_report_is_locked_and_old_buttons_say_so(world, clock): 
     await chat.press(confirm)
     await chat.press(confirm)  # pressed twice
     assert "không thể sửa" in chat.text_out or "đã được nộp" in chat.text_out
-    first_yes = next(c.token for r in chat.history for row in r.choices for c in row
-                     if c.token.startswith("v:"))
+    first_yes = next(
+        c.token for r in chat.history for row in r.choices for c in row if c.token.startswith("v:")
+    )
     await chat.press(first_yes)  # a button from an old message, after submission
     assert "đã được nộp" in chat.text_out
     await chat.text("99")
@@ -103,7 +105,7 @@ async def test_submitted_report_is_locked_and_old_buttons_say_so(world, clock): 
     assert "đã được nộp" in chat.text_out
 
 
-async def test_late_submission_is_marked_late(world, db, clock):  # type: ignore[no-untyped-def]
+async def test_late_submission_is_marked_late(world, db, clock):
     chat = await _joined(world, clock)
     await _answer_all(chat)
     clock.advance(timedelta(days=40))
@@ -111,8 +113,9 @@ async def test_late_submission_is_marked_late(world, db, clock):  # type: ignore
     await chat.press_label("Xác nhận")
     assert "sau hạn" in chat.text_out
     async with db.sessions() as session:
-        assert (await session.scalars(select(Submission.late).where(
-            Submission.status == "submitted"))).one() is True
+        assert (
+            await session.scalars(select(Submission.late).where(Submission.status == "submitted"))
+        ).one() is True
 
 
 @pytest.mark.parametrize(
@@ -126,7 +129,7 @@ async def test_late_submission_is_marked_late(world, db, clock):  # type: ignore
         (6, "x" * 2001, "2000"),
     ],
 )
-async def test_bad_values_get_a_clear_message_and_the_same_question(  # type: ignore[no-untyped-def]
+async def test_bad_values_get_a_clear_message_and_the_same_question(
     world, db, clock, item_steps, bad, message
 ):
     chat = await _joined(world, clock)
@@ -141,7 +144,7 @@ async def test_bad_values_get_a_clear_message_and_the_same_question(  # type: ig
         assert list(await session.scalars(select(Answer))) == []
 
 
-async def test_navigation_back_skip_list_and_sections(world, clock):  # type: ignore[no-untyped-def]
+async def test_navigation_back_skip_list_and_sections(world, clock):
     chat = await _joined(world, clock)
     await chat.command("checklist")
     card = chat.last
@@ -159,9 +162,7 @@ async def test_navigation_back_skip_list_and_sections(world, clock):  # type: ig
     assert "Còn 5 mục bắt buộc chưa trả lời: 1.1, 1.2, 1.3, 5.2, 7.3" in chat.text_out
 
 
-async def test_pressed_answer_and_its_evidence_prompt_share_one_card(  # type: ignore[no-untyped-def]
-    world, clock
-):
+async def test_pressed_answer_and_its_evidence_prompt_share_one_card(world, clock):
     chat = await _joined(world, clock)
     await chat.command("checklist")
     await chat.press(chat.button("s:").token)  # to 1.2, a yes/no item that needs evidence
@@ -191,7 +192,7 @@ async def test_a_pressed_answer_without_evidence_turns_its_card_into_the_next(
     assert chat.button("Bỏ qua")  # the next item's own buttons
 
 
-async def test_missing_evidence_blocks_submit_until_explained(world, clock):  # type: ignore[no-untyped-def]
+async def test_missing_evidence_blocks_submit_until_explained(world, clock):
     chat = await _joined(world, clock)
     await chat.command("checklist")
     await chat.text("01/12/2020")
@@ -201,8 +202,9 @@ async def test_missing_evidence_blocks_submit_until_explained(world, clock):  # 
     assert "1 mục thiếu tài liệu kiểm chứng: 1.1" in chat.text_out
     assert not any("Nộp" in c.label for c in chat.buttons())
     assert chat.button("Đi tới mục còn thiếu").token == chat.button("g:").token
-    first_card_evidence = next(c.token for r in chat.history for row in r.choices for c in row
-                               if c.token.startswith("e:"))
+    first_card_evidence = next(
+        c.token for r in chat.history for row in r.choices for c in row if c.token.startswith("e:")
+    )
     await chat.press(first_card_evidence)
     await chat.press_label("Giải trình")
     await chat.text("Kế hoạch ban hành bằng văn bản giấy, chưa số hóa")
@@ -211,7 +213,7 @@ async def test_missing_evidence_blocks_submit_until_explained(world, clock):  # 
     assert "thiếu tài liệu" not in chat.text_out
 
 
-async def test_evidence_type_size_and_duplicates(world, db, clock):  # type: ignore[no-untyped-def]
+async def test_evidence_type_size_and_duplicates(world, db, clock):
     chat = await _joined(world, clock)
     await chat.command("checklist")
     await chat.file("virus.exe", b"MZ")
@@ -225,7 +227,7 @@ async def test_evidence_type_size_and_duplicates(world, db, clock):  # type: ign
         assert len(list(await session.scalars(select(EvidenceFile)))) == 1
 
 
-async def test_two_contacts_share_one_submission_and_each_answer_records_who(world, db, clock):  # type: ignore[no-untyped-def]
+async def test_two_contacts_share_one_submission_and_each_answer_records_who(world, db, clock):
     lan = await _joined(world, clock, slot=0, name="Lan")
     minh = await _joined(world, clock, slot=1, name="Minh")
     await lan.command("checklist")
@@ -244,7 +246,7 @@ async def test_two_contacts_share_one_submission_and_each_answer_records_who(wor
         assert revisions == ["2020-12-01", "2020-12-02"]
 
 
-async def test_a_restart_continues_where_the_chat_was(world, db, clock, tmp_path):  # type: ignore[no-untyped-def]
+async def test_a_restart_continues_where_the_chat_was(world, db, clock, tmp_path):
     chat = await _joined(world, clock)
     await chat.command("checklist")
     await chat.press(chat.button("s:").token)
@@ -254,7 +256,7 @@ async def test_a_restart_continues_where_the_chat_was(world, db, clock, tmp_path
     assert "Đã lưu mục 1.3: 88%" in chat.text_out and "Mục 4/7" in chat.text_out
 
 
-async def test_a_person_in_two_campaigns_picks_the_unit(db, clock, tmp_path):  # type: ignore[no-untyped-def]
+async def test_a_person_in_two_campaigns_picks_the_unit(db, clock, tmp_path):
     a = await import_and_codes(db, clock, factories.campaign("KT-A"))
     b = await import_and_codes(db, clock, factories.campaign("KT-B"))
     chat = Chat(Dispatcher(make_deps(db, clock, tmp_path)), clock)
@@ -281,7 +283,7 @@ async def _pick_buttons(chat: Chat) -> list[str]:
     return [c.token for c in chat.buttons() if c.token.startswith("pick:")]
 
 
-async def test_zalo_gets_numbered_choices(world, clock):  # type: ignore[no-untyped-def]
+async def test_zalo_gets_numbered_choices(world, clock):
     chat = await _joined(world, clock, platform="zalo")
     assert "1. ▶ Bắt đầu trả lời" in chat.text_out and not chat.buttons()
     await chat.text("1")
@@ -294,7 +296,7 @@ async def test_zalo_gets_numbered_choices(world, clock):  # type: ignore[no-unty
     assert "Đã lưu mục 1.2: Có" in chat.text_out
 
 
-async def test_every_token_fits_in_64_bytes(world, clock):  # type: ignore[no-untyped-def]
+async def test_every_token_fits_in_64_bytes(world, clock):
     chat = await _joined(world, clock)
     await _answer_all(chat)
     await chat.press(chat.button("l:").token)

@@ -17,13 +17,13 @@ from tests.conftest import Db
 
 
 @pytest.fixture
-async def world(db: Db, clock: FrozenClock, tmp_path: Path):  # type: ignore[no-untyped-def]
+async def world(db: Db, clock: FrozenClock, tmp_path: Path):
     codes = await import_and_codes(db, clock, factories.campaign())
     dispatcher = Dispatcher(make_deps(db, clock, tmp_path))
     return codes, dispatcher
 
 
-async def test_start_with_a_code_greets_with_unit_campaign_and_local_deadline(world, clock):  # type: ignore[no-untyped-def]
+async def test_start_with_a_code_greets_with_unit_campaign_and_local_deadline(world, clock):
     codes, dispatcher = world
     chat = Chat(dispatcher, clock, name="Trần Văn Bình")
     await chat.command("start", codes["U2"][0])
@@ -34,7 +34,7 @@ async def test_start_with_a_code_greets_with_unit_campaign_and_local_deadline(wo
     assert chat.button("Bắt đầu")
 
 
-async def test_english_when_telegram_says_so(world, clock):  # type: ignore[no-untyped-def]
+async def test_english_when_telegram_says_so(world, clock):
     codes, dispatcher = world
     chat = Chat(dispatcher, clock, language="en-US")
     await chat.command("start", codes["U1"][0])
@@ -43,7 +43,7 @@ async def test_english_when_telegram_says_so(world, clock):  # type: ignore[no-u
 
 
 @pytest.mark.parametrize("typed", ["", "hello"])
-async def test_new_person_without_code_is_told_to_send_one(world, clock, typed):  # type: ignore[no-untyped-def]
+async def test_new_person_without_code_is_told_to_send_one(world, clock, typed):
     _, dispatcher = world
     chat = Chat(dispatcher, clock)
     if typed:
@@ -53,7 +53,7 @@ async def test_new_person_without_code_is_told_to_send_one(world, clock, typed):
     assert "mã mời" in chat.text_out
 
 
-async def test_code_typed_as_plain_text_links_too(world, clock):  # type: ignore[no-untyped-def]
+async def test_code_typed_as_plain_text_links_too(world, clock):
     codes, dispatcher = world
     chat = Chat(dispatcher, clock)
     code = codes["U1"][0]
@@ -61,7 +61,7 @@ async def test_code_typed_as_plain_text_links_too(world, clock):  # type: ignore
     assert "Ủy ban nhân dân Phường 1" in chat.text_out
 
 
-async def test_used_expired_revoked_and_unknown_codes_say_why(world, db, clock):  # type: ignore[no-untyped-def]
+async def test_used_expired_revoked_and_unknown_codes_say_why(world, db, clock):
     codes, dispatcher = world
     first, second = Chat(dispatcher, clock), Chat(dispatcher, clock)
     await first.command("start", codes["U1"][0])
@@ -80,7 +80,7 @@ async def test_used_expired_revoked_and_unknown_codes_say_why(world, db, clock):
     assert "hết hạn" in second.text_out
 
 
-async def test_wrong_codes_are_slowed_down_per_chat(world, clock):  # type: ignore[no-untyped-def]
+async def test_wrong_codes_are_slowed_down_per_chat(world, clock):
     codes, dispatcher = world
     guesser, other = Chat(dispatcher, clock), Chat(dispatcher, clock)
     for n in range(5):
@@ -95,7 +95,7 @@ async def test_wrong_codes_are_slowed_down_per_chat(world, clock):  # type: igno
     assert "Ủy ban nhân dân Phường 1" in guesser.text_out
 
 
-async def test_team_leader_code(world, clock):  # type: ignore[no-untyped-def]
+async def test_team_leader_code(world, clock):
     codes, dispatcher = world
     leader = Chat(dispatcher, clock)
     await leader.command("start", codes["team_leader:D1"][0])
@@ -106,7 +106,7 @@ async def test_team_leader_code(world, clock):  # type: ignore[no-untyped-def]
     assert "Đã nộp 0/3" in leader.text_out
 
 
-async def test_lang_switches_and_is_remembered(world, clock):  # type: ignore[no-untyped-def]
+async def test_lang_switches_and_is_remembered(world, clock):
     codes, dispatcher = world
     chat = Chat(dispatcher, clock)
     await chat.command("start", codes["U1"][0])
@@ -130,7 +130,7 @@ async def test_lang_switches_and_is_remembered(world, clock):  # type: ignore[no
         (lambda c: c.file("a.pdf", b"%PDF"), "trước hết hãy mở mục"),
     ],
 )
-async def test_unexpected_input_gets_a_helpful_answer(world, clock, action, expected):  # type: ignore[no-untyped-def]
+async def test_unexpected_input_gets_a_helpful_answer(world, clock, action, expected):
     codes, dispatcher = world
     chat = Chat(dispatcher, clock)
     await chat.command("start", codes["U1"][0])
@@ -138,7 +138,7 @@ async def test_unexpected_input_gets_a_helpful_answer(world, clock, action, expe
     assert expected in chat.text_out
 
 
-async def test_an_error_in_one_chat_gets_an_apology_and_stops_no_one_else(  # type: ignore[no-untyped-def]
+async def test_an_error_in_one_chat_gets_an_apology_and_stops_no_one_else(
     world, clock, monkeypatch
 ):
     codes, dispatcher = world
@@ -146,7 +146,7 @@ async def test_an_error_in_one_chat_gets_an_apology_and_stops_no_one_else(  # ty
     await broken.command("start", codes["U1"][0])
     await fine.command("start", codes["U2"][0])
 
-    async def explode(turn):  # type: ignore[no-untyped-def]
+    async def explode(turn):
         if turn.account.user_id == broken.user_id:
             raise RuntimeError("boom")
         turn.say("ok")
@@ -158,7 +158,7 @@ async def test_an_error_in_one_chat_gets_an_apology_and_stops_no_one_else(  # ty
     assert fine.text_out == "ok"
 
 
-async def test_person_typed_html_is_escaped(world, clock):  # type: ignore[no-untyped-def]
+async def test_person_typed_html_is_escaped(world, clock):
     _, dispatcher = world
     chat = Chat(dispatcher, clock)
     await chat.command("start", "<b>&")

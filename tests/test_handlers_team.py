@@ -19,23 +19,28 @@ from tests.conftest import Db
 from tests.test_handlers_checklist import PDF, _answer_all
 
 
-def _two_teams():  # type: ignore[no-untyped-def]
+def _two_teams():
     spec = factories.campaign(units=3)
     teams = (*spec.teams, TeamSpec("D2", "Đoàn kiểm tra số 2", leaders=1, members=0))
     return replace(spec, teams=teams, units=(*spec.units[:2], replace(spec.units[2], team="D2")))
 
 
 @pytest.fixture
-async def people(db: Db, clock: FrozenClock, tmp_path: Path):  # type: ignore[no-untyped-def]
+async def people(db: Db, clock: FrozenClock, tmp_path: Path):
     codes = await import_and_codes(db, clock, _two_teams())
     deps = make_deps(db, clock, tmp_path)
-    chats = {name: Chat(Dispatcher(deps), clock, name=name) for name in (
-        "lan", "binh", "leader", "member", "leader2", "admin", "stranger")}
+    chats = {
+        name: Chat(Dispatcher(deps), clock, name=name)
+        for name in ("lan", "binh", "leader", "member", "leader2", "admin", "stranger")
+    }
     deps.admin_ids = {"telegram": frozenset({chats["admin"].user_id})}
-    for name, code in (("lan", codes["U1"][0]), ("binh", codes["U3"][0]),
-                       ("leader", codes["team_leader:D1"][0]),
-                       ("member", codes["team_member:D1"][0]),
-                       ("leader2", codes["team_leader:D2"][0])):
+    for name, code in (
+        ("lan", codes["U1"][0]),
+        ("binh", codes["U3"][0]),
+        ("leader", codes["team_leader:D1"][0]),
+        ("member", codes["team_member:D1"][0]),
+        ("leader2", codes["team_leader:D2"][0]),
+    ):
         await chats[name].command("start", code)
     return chats
 
@@ -51,17 +56,23 @@ async def _u1(db: Db) -> int:
     async with db.sessions() as session:
         from storage.db.models import Assignment, Unit
 
-        return int(await session.scalar(
-            select(Assignment.id).join(Unit).where(Unit.code == "U1")) or 0)
+        return int(
+            await session.scalar(select(Assignment.id).join(Unit).where(Unit.code == "U1")) or 0
+        )
 
 
 async def _outbox(db: Db, template: str) -> list[OutboxMessage]:
     async with db.sessions() as session:
-        return list(await session.scalars(select(OutboxMessage).where(
-            OutboxMessage.template == template).order_by(OutboxMessage.id)))
+        return list(
+            await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.template == template)
+                .order_by(OutboxMessage.id)
+            )
+        )
 
 
-async def test_summary_has_counts_names_and_a_real_png_chart(people, db):  # type: ignore[no-untyped-def]
+async def test_summary_has_counts_names_and_a_real_png_chart(people, db):
     await _submitted(people["lan"])
     leader = people["leader"]
     await leader.command("summary")
@@ -75,13 +86,14 @@ async def test_summary_has_counts_names_and_a_real_png_chart(people, db):  # typ
     assert "Đoàn kiểm tra số 2" in admin.text_out and "Đã nộp 1/2" in admin.text_out
 
 
-async def test_return_resubmit_accept_appraise(people, db):  # type: ignore[no-untyped-def]
+async def test_return_resubmit_accept_appraise(people, db):
     lan, leader, member = people["lan"], people["leader"], people["member"]
     await _submitted(lan)
     assignment = await _u1(db)
     await member.press(f"ru:{assignment}")
     assert "đã nộp" in member.text_out and not any(
-        c.token.startswith("ac:") for c in member.buttons())  # members cannot accept
+        c.token.startswith("ac:") for c in member.buttons()
+    )  # members cannot accept
     await member.press(f"rf:{assignment}:0")
     await member.press_label("1.3")
     await member.text("Tỷ lệ 95,5% chưa có báo cáo chứng minh")
@@ -94,8 +106,9 @@ async def test_return_resubmit_accept_appraise(people, db):  # type: ignore[no-u
     assert "Đoàn yêu cầu bổ sung" in lan.text_out and "1.3" in lan.text_out
     await lan.command("checklist")
     assert "Mục 3/7 · 1.3" in lan.text_out  # only the reopened item
-    first_yes = next(c.token for r in lan.history for row in r.choices for c in row
-                     if c.token.startswith("v:"))
+    first_yes = next(
+        c.token for r in lan.history for row in r.choices for c in row if c.token.startswith("v:")
+    )
     await lan.press(first_yes)
     assert "không nằm trong các mục đoàn yêu cầu bổ sung" in lan.text_out
     await lan.command("checklist")
@@ -116,12 +129,13 @@ async def test_return_resubmit_accept_appraise(people, db):  # type: ignore[no-u
     await lan.command("status")
     assert "Điểm thẩm định: 4.5/5.5" in lan.text_out and "Tỷ lệ thực tế thấp hơn" in lan.text_out
     async with db.sessions() as session:
-        submission = (await session.scalars(select(Submission).where(
-            Submission.status == "accepted"))).one()
+        submission = (
+            await session.scalars(select(Submission).where(Submission.status == "accepted"))
+        ).one()
         assert submission.appraised_score == 4.5
 
 
-async def test_questions_go_to_the_team_and_answers_to_every_contact(people, db):  # type: ignore[no-untyped-def]
+async def test_questions_go_to_the_team_and_answers_to_every_contact(people, db):
     lan, leader = people["lan"], people["leader"]
     await lan.command("hoi")
     await lan.text("Mục 1.1 có cần bản scan có dấu đỏ không?")
@@ -139,7 +153,7 @@ async def test_questions_go_to_the_team_and_answers_to_every_contact(people, db)
     assert "Mục 1.1 có cần bản scan" in lan.text_out and "Có, cần bản scan có dấu." in lan.text_out
 
 
-async def test_evidence_is_sent_back_as_a_document(people, db):  # type: ignore[no-untyped-def]
+async def test_evidence_is_sent_back_as_a_document(people, db):
     lan, leader = people["lan"], people["leader"]
     await _submitted(lan)
     await leader.press(f"ue:{await _u1(db)}")
@@ -148,15 +162,13 @@ async def test_evidence_is_sent_back_as_a_document(people, db):  # type: ignore[
     assert document is not None and document.path.read_bytes() in (PDF, b"\xff\xd8jpeg")
 
 
-ACTIONS = ["ru:{a}", "ua:{a}:0", "ue:{a}", "uq:{a}", "rf:{a}:0", "rt:{a}", "ac:{a}",
-           "ap:{a}:0"]
+ACTIONS = ["ru:{a}", "ua:{a}:0", "ue:{a}", "uq:{a}", "rf:{a}:0", "rt:{a}", "ac:{a}", "ap:{a}:0"]
 REVIEWERS = {"leader", "member", "admin"}
 LEADERS = {"leader", "admin"}
 
 
-@pytest.mark.parametrize("who", ["lan", "binh", "leader", "member", "leader2", "admin",
-                                 "stranger"])
-async def test_authorisation_matrix(people, db, who):  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("who", ["lan", "binh", "leader", "member", "leader2", "admin", "stranger"])
+async def test_authorisation_matrix(people, db, who):
     await _submitted(people["lan"])
     assignment = await _u1(db)
     chat = people[who]
@@ -173,7 +185,7 @@ async def test_authorisation_matrix(people, db, who):  # type: ignore[no-untyped
     assert ("không có quyền" in chat.text_out) == (who not in REVIEWERS | {"leader2"})
 
 
-async def test_broadcast_by_admin_and_leader_with_preview_schedule_and_report(people, db, clock):  # type: ignore[no-untyped-def]
+async def test_broadcast_by_admin_and_leader_with_preview_schedule_and_report(people, db, clock):
     await _submitted(people["lan"])
     admin, leader = people["admin"], people["leader"]
     await admin.command("broadcast")
@@ -205,7 +217,7 @@ async def test_broadcast_by_admin_and_leader_with_preview_schedule_and_report(pe
     assert len(await _outbox(db, "notices.notice")) == 1  # not yet: it is scheduled
 
 
-async def test_a_notice_sent_now_is_queued_for_each_recipient_at_once(people, db):  # type: ignore[no-untyped-def]
+async def test_a_notice_sent_now_is_queued_for_each_recipient_at_once(people, db):
     admin = people["admin"]
     await admin.command("broadcast")
     await admin.text("Họp giao ban sáng thứ Hai.")
@@ -217,13 +229,13 @@ async def test_a_notice_sent_now_is_queued_for_each_recipient_at_once(people, db
     assert len(rows) == 2 and all(r.notice_id == rows[0].notice_id for r in rows)
 
 
-async def test_members_and_contacts_cannot_broadcast(people):  # type: ignore[no-untyped-def]
+async def test_members_and_contacts_cannot_broadcast(people):
     for who in ("member", "lan", "stranger"):
         await people[who].command("broadcast")
         assert "không có quyền" in people[who].text_out
 
 
-async def test_export_in_chat_admin_all_leader_own_team(people, db):  # type: ignore[no-untyped-def]
+async def test_export_in_chat_admin_all_leader_own_team(people, db):
     from openpyxl import load_workbook
 
     await _submitted(people["lan"])

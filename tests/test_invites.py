@@ -61,12 +61,16 @@ async def _setup(db: Db, clock: FrozenClock) -> tuple[int, list[str], Person, Pe
 async def test_listing_has_team_codes_first_then_units(db: Db, clock: FrozenClock) -> None:
     async with transaction(db.sessions) as session:
         result = await import_campaign(session, factories.campaign(), now=clock.now())
-        rows = await list_invites(session, result.campaign_id, now=clock.now(),
-                                  bot_username="cchc_bot")
+        rows = await list_invites(
+            session, result.campaign_id, now=clock.now(), bot_username="cchc_bot"
+        )
     assert [(r.role, r.unit_code, r.team_code) for r in rows] == [
-        ("team_leader", None, "D1"), ("team_member", None, "D1"),
-        ("unit_contact", "U1", "D1"), ("unit_contact", "U1", "D1"),
-        ("unit_contact", "U2", "D1"), ("unit_contact", "U3", "D1"),
+        ("team_leader", None, "D1"),
+        ("team_member", None, "D1"),
+        ("unit_contact", "U1", "D1"),
+        ("unit_contact", "U1", "D1"),
+        ("unit_contact", "U2", "D1"),
+        ("unit_contact", "U3", "D1"),
     ]
     assert rows[0].link == f"https://t.me/cchc_bot?start={rows[0].code}"
 
@@ -105,12 +109,24 @@ async def test_revoking_a_used_code_ends_the_role_and_a_new_code_fills_the_slot(
         assert already.value.reason == "already_revoked"
         campaign = await session.get(Campaign, campaign_id)
         assert campaign is not None
-        fresh = await new_invite(session, campaign, Role.UNIT_CONTACT, unit_code="U1",
-                                 now=clock.now(), ttl=timedelta(days=30))
+        fresh = await new_invite(
+            session,
+            campaign,
+            Role.UNIT_CONTACT,
+            unit_code="U1",
+            now=clock.now(),
+            ttl=timedelta(days=30),
+        )
         assert fresh.slot == 1 and fresh.code not in codes
         with pytest.raises(InviteError) as bad_unit:
-            await new_invite(session, campaign, Role.UNIT_CONTACT, unit_code="NOPE",
-                             now=clock.now(), ttl=timedelta(days=30))
+            await new_invite(
+                session,
+                campaign,
+                Role.UNIT_CONTACT,
+                unit_code="NOPE",
+                now=clock.now(),
+                ttl=timedelta(days=30),
+            )
         assert bad_unit.value.reason == "unknown_unit"
 
 
@@ -119,11 +135,12 @@ async def test_admin_invite_makes_an_admin(db: Db, clock: FrozenClock) -> None:
     async with transaction(db.sessions) as session:
         campaign = await session.get(Campaign, campaign_id)
         assert campaign is not None
-        invite = await new_invite(session, campaign, Role.ADMIN, now=clock.now(),
-                                  ttl=timedelta(days=1))
+        invite = await new_invite(
+            session, campaign, Role.ADMIN, now=clock.now(), ttl=timedelta(days=1)
+        )
         person = await session.get(Person, lan.id)
         assert person is not None and not person.is_admin
         result = await redeem_invite(session, invite.code, person, now=clock.now())
         assert result.outcome == RedeemOutcome.OK
     async with db.sessions() as session:
-        assert (await session.get(Person, lan.id)).is_admin  # type: ignore[union-attr]
+        assert (await session.get(Person, lan.id)).is_admin

@@ -58,8 +58,9 @@ def _base(node: ast.ImportFrom, module: str, is_package: bool) -> str:
     return ".".join([*anchor, node.module] if node.module else anchor)
 
 
-def _targets(node: ast.AST, module: str, is_package: bool,
-             modules: Collection[str]) -> Iterator[str]:
+def _targets(
+    node: ast.AST, module: str, is_package: bool, modules: Collection[str]
+) -> Iterator[str]:
     """The project modules one statement imports: `import a.b` -> a.b; `from a import b`
     -> a.b when b is a module, else a (the module that defines the name b)."""
     if isinstance(node, ast.Import):
@@ -147,13 +148,19 @@ def describe_cycle(component: list[str], edges: Iterable[Edge]) -> str:
     return " <-> ".join(component) + "\n    " + "\n    ".join(inside)
 
 
-def problems(root: Path, layers: tuple[str, ...] = LAYERS,
-             allowed_cycles: frozenset[frozenset[str]] = frozenset()) -> list[str]:
+def problems(
+    root: Path,
+    layers: tuple[str, ...] = LAYERS,
+    allowed_cycles: frozenset[frozenset[str]] = frozenset(),
+) -> list[str]:
     """Every upward import and every cycle under `root`, as readable lines."""
     edges = import_edges(find_modules(root, layers))
     found = [f"upward: {edge}" for edge in upward(edges, layers)]
-    found += [f"cycle: {describe_cycle(c, edges)}" for c in cycles(edges)
-              if frozenset(c) not in allowed_cycles]
+    found += [
+        f"cycle: {describe_cycle(c, edges)}"
+        for c in cycles(edges)
+        if frozenset(c) not in allowed_cycles
+    ]
     return found
 
 
@@ -168,14 +175,18 @@ def test_imports_point_down_and_never_in_a_circle() -> None:
 def test_the_walk_sees_the_project() -> None:
     """A guard for the guard: the walk finds the modules and their imports, lazy ones too."""
     modules = find_modules(ROOT, LAYERS)
-    assert {"bot.cli", "schedules.scheduler", "handlers.dispatcher", "storage.db.models",
-            "common.messages"} <= set(modules)
+    assert {
+        "bot.cli",
+        "schedules.scheduler",
+        "handlers.dispatcher",
+        "storage.db.models",
+        "common.messages",
+    } <= set(modules)
     edges = import_edges(modules)
     targets = {(e.source, e.target) for e in edges}
     assert ("schedules.scheduler", "schedules.reminders") in targets  # at the top
     assert ("schedules.scheduler", "schedules.summaries") in targets  # inside a function
-    assert {e.source.split(".")[0] for e in edges} >= {"bot", "schedules", "handlers",
-                                                      "storage"}
+    assert {e.source.split(".")[0] for e in edges} >= {"bot", "schedules", "handlers", "storage"}
 
 
 # -- the checker itself, on a package tree of its own -----------------------------------------
@@ -193,14 +204,18 @@ TOY_LAYERS = ("top", "low")
 
 
 def test_an_upward_import_is_found_even_lazy_or_for_typing(tmp_path: Path) -> None:
-    root = _tree(tmp_path, {
-        "top/__init__.py": "",
-        "top/job.py": "from low.data import rows\n",
-        "low/__init__.py": "",
-        "low/data.py": "def rows():\n    from top import job\n    return job\n",
-        "low/types.py": ("from typing import TYPE_CHECKING\n"
-                         "if TYPE_CHECKING:\n    import top.job\n"),
-    })
+    root = _tree(
+        tmp_path,
+        {
+            "top/__init__.py": "",
+            "top/job.py": "from low.data import rows\n",
+            "low/__init__.py": "",
+            "low/data.py": "def rows():\n    from top import job\n    return job\n",
+            "low/types.py": (
+                "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import top.job\n"
+            ),
+        },
+    )
     assert problems(root, TOY_LAYERS) == [
         "upward: low.data (line 2) imports top.job",
         "upward: low.types (line 3) imports top.job",
@@ -210,26 +225,34 @@ def test_an_upward_import_is_found_even_lazy_or_for_typing(tmp_path: Path) -> No
 
 
 def test_a_cycle_within_one_layer_is_found_and_named(tmp_path: Path) -> None:
-    root = _tree(tmp_path, {
-        "low/__init__.py": "",
-        "low/a.py": "from . import b\n",
-        "low/b.py": "from low.c import thing\n",
-        "low/c.py": "import low.a\nthing = 1\n",
-        "low/d.py": "from low import a, c\n",  # imports two of them: not part of the cycle
-    })
+    root = _tree(
+        tmp_path,
+        {
+            "low/__init__.py": "",
+            "low/a.py": "from . import b\n",
+            "low/b.py": "from low.c import thing\n",
+            "low/c.py": "import low.a\nthing = 1\n",
+            "low/d.py": "from low import a, c\n",  # imports two of them: not part of the cycle
+        },
+    )
     edges = import_edges(find_modules(root, ("low",)))
     assert cycles(edges) == [["low.a", "low.b", "low.c"]]
     assert problems(root, ("low",), frozenset({frozenset({"low.a", "low.b", "low.c"})})) == []
 
 
 def test_a_downward_import_and_a_name_from_a_package_are_fine(tmp_path: Path) -> None:
-    root = _tree(tmp_path, {
-        "top/__init__.py": "",
-        "top/job.py": "from low import helper\nfrom low.data import rows\n",
-        "low/__init__.py": "helper = 1\n",
-        "low/data.py": "import os\nrows = []\n",
-    })
+    root = _tree(
+        tmp_path,
+        {
+            "top/__init__.py": "",
+            "top/job.py": "from low import helper\nfrom low.data import rows\n",
+            "low/__init__.py": "helper = 1\n",
+            "low/data.py": "import os\nrows = []\n",
+        },
+    )
     edges = import_edges(find_modules(root, TOY_LAYERS))
-    assert [str(e) for e in edges] == ["top.job (line 1) imports low",
-                                       "top.job (line 2) imports low.data"]
+    assert [str(e) for e in edges] == [
+        "top.job (line 1) imports low",
+        "top.job (line 2) imports low.data",
+    ]
     assert problems(root, TOY_LAYERS) == []

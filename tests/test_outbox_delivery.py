@@ -41,18 +41,20 @@ from storage.services.outbox import (
 )
 from tests.conftest import Db
 
-CATALOG = Catalog({
-    "vi": {
-        "reminder.due": "Đơn vị <b>{unit}</b> cần nộp báo cáo trước {deadline}.",
-        "common.open": "Mở danh mục",
-        "delivery.fallback": "Bạn có thông báo mới.",
-    },
-    "en": {
-        "reminder.due": "Unit <b>{unit}</b> must report by {deadline}.",
-        "common.open": "Open checklist",
-        "delivery.fallback": "You have a new notice.",
-    },
-})
+CATALOG = Catalog(
+    {
+        "vi": {
+            "reminder.due": "Đơn vị <b>{unit}</b> cần nộp báo cáo trước {deadline}.",
+            "common.open": "Mở danh mục",
+            "delivery.fallback": "Bạn có thông báo mới.",
+        },
+        "en": {
+            "reminder.due": "Unit <b>{unit}</b> must report by {deadline}.",
+            "common.open": "Open checklist",
+            "delivery.fallback": "You have a new notice.",
+        },
+    }
+)
 RENDER = make_renderer(CATALOG)
 FAST = RateLimits(per_bot=1e6, per_chat=1e6, per_group_per_minute=1e6, margin=0)
 
@@ -100,30 +102,49 @@ def virtual_sleep(clock: FrozenClock) -> Any:
     return sleep
 
 
-async def add_chats(db: Db, clock: FrozenClock, chat_ids: list[str], *,
-                    locale: str | None = None, hint: str | None = None) -> dict[str, int]:
+async def add_chats(
+    db: Db,
+    clock: FrozenClock,
+    chat_ids: list[str],
+    *,
+    locale: str | None = None,
+    hint: str | None = None,
+) -> dict[str, int]:
     """One person and one Telegram chat account per chat id; returns chat id -> account id."""
     async with transaction(db.sessions) as session:
         accounts = {}
         for chat_id in chat_ids:
             person = Person(full_name=f"Cán bộ {chat_id}", locale=locale, created_at=clock.now())
-            account = ChatAccount(person=person, platform="telegram", user_id=chat_id,
-                                  chat_id=chat_id, language_hint=hint, created_at=clock.now())
+            account = ChatAccount(
+                person=person,
+                platform="telegram",
+                user_id=chat_id,
+                chat_id=chat_id,
+                language_hint=hint,
+                created_at=clock.now(),
+            )
             session.add(account)
             accounts[chat_id] = account
         await session.flush()
         return {chat_id: a.id for chat_id, a in accounts.items()}
 
 
-async def put(db: Db, clock: FrozenClock, accounts: dict[str, int], per_chat: int = 1,
-              **extra: Any) -> None:
+async def put(
+    db: Db, clock: FrozenClock, accounts: dict[str, int], per_chat: int = 1, **extra: Any
+) -> None:
     async with transaction(db.sessions) as session:
         for chat_id, account_id in accounts.items():
             for n in range(per_chat):
-                await enqueue(session, dedupe_key=f"test:{chat_id}:{n}", kind="reminder",
-                              chat_account_id=account_id, template="reminder.due",
-                              params={"unit": f"U{chat_id}", "deadline": "30/09/2021 17:00"},
-                              now=clock.now(), **extra)
+                await enqueue(
+                    session,
+                    dedupe_key=f"test:{chat_id}:{n}",
+                    kind="reminder",
+                    chat_account_id=account_id,
+                    template="reminder.due",
+                    params={"unit": f"U{chat_id}", "deadline": "30/09/2021 17:00"},
+                    now=clock.now(),
+                    **extra,
+                )
 
 
 async def rows(db: Db) -> list[OutboxMessage]:
@@ -131,11 +152,26 @@ async def rows(db: Db) -> list[OutboxMessage]:
         return list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
-def worker(db: Db, clock: FrozenClock, channel: RecordingChannel, *,
-           limits: RateLimits = FAST, worker_id: str = "w1", render: Render = RENDER,
-           **settings: Any) -> DeliveryWorker:
-    return DeliveryWorker(db.sessions, {"telegram": channel}, render, clock, limits, worker_id,
-                          settings=DeliverySettings(**settings), sleep=virtual_sleep(clock))
+def worker(
+    db: Db,
+    clock: FrozenClock,
+    channel: RecordingChannel,
+    *,
+    limits: RateLimits = FAST,
+    worker_id: str = "w1",
+    render: Render = RENDER,
+    **settings: Any,
+) -> DeliveryWorker:
+    return DeliveryWorker(
+        db.sessions,
+        {"telegram": channel},
+        render,
+        clock,
+        limits,
+        worker_id,
+        settings=DeliverySettings(**settings),
+        sleep=virtual_sleep(clock),
+    )
 
 
 async def deliver_all(db: Db, clock: FrozenClock, w: DeliveryWorker, rounds: int = 200) -> None:
@@ -144,8 +180,11 @@ async def deliver_all(db: Db, clock: FrozenClock, w: DeliveryWorker, rounds: int
         if await w.run_once():
             continue
         async with db.sessions() as session:
-            due = await session.scalar(select(func.min(OutboxMessage.not_before)).where(
-                OutboxMessage.status == OutboxStatus.PENDING))
+            due = await session.scalar(
+                select(func.min(OutboxMessage.not_before)).where(
+                    OutboxMessage.status == OutboxStatus.PENDING
+                )
+            )
         if due is None:
             return
         clock.set(max(due, clock.now() + timedelta(milliseconds=1)))
@@ -238,7 +277,7 @@ async def test_429_pauses_the_whole_bot_and_retries(db: Db, clock: FrozenClock) 
     channel = RecordingChannel(clock, script={"202": [RateLimited(7)]})
     w = worker(db, clock, channel, limits=RateLimits(), concurrency=1)
     await w.run_once()
-    (hit_at, _), = [(t, c) for t, c in channel.attempts if c == "202"][:1]
+    ((hit_at, _),) = [(t, c) for t, c in channel.attempts if c == "202"][:1]
     row = next(r for r in await rows(db) if r.chat_account_id == accounts["202"])
     assert row.status == OutboxStatus.PENDING and row.attempts == 0
     # paused from when the answer came back (the virtual network takes a few ticks)
@@ -254,7 +293,8 @@ async def test_transient_errors_back_off_then_fail(db: Db, clock: FrozenClock) -
     accounts = await add_chats(db, clock, ["301", "302", "303"])
     await put(db, clock, accounts)
     channel = RecordingChannel(
-        clock, always={"301": TransientError("502 Bad Gateway")},
+        clock,
+        always={"301": TransientError("502 Bad Gateway")},
         script={"302": [TransientError("timeout"), TransientError("timeout")]},
     )
     await deliver_all(db, clock, worker(db, clock, channel))
@@ -274,11 +314,11 @@ async def test_unreachable_marks_the_account(db: Db, clock: FrozenClock) -> None
     accounts = await add_chats(db, clock, ["401", "402"])
     await put(db, clock, accounts)
     channel = RecordingChannel(
-        clock, always={"401": Unreachable("Forbidden: bot was blocked by the user")})
+        clock, always={"401": Unreachable("Forbidden: bot was blocked by the user")}
+    )
     await worker(db, clock, channel).run_once()
     status = {r.chat_account_id: r.status for r in await rows(db)}
-    assert status == {accounts["401"]: OutboxStatus.UNREACHABLE,
-                      accounts["402"]: OutboxStatus.SENT}
+    assert status == {accounts["401"]: OutboxStatus.UNREACHABLE, accounts["402"]: OutboxStatus.SENT}
     async with db.sessions() as session:
         account = await session.get(ChatAccount, accounts["401"])
         assert account is not None and account.unreachable_at == clock.now()
@@ -290,13 +330,18 @@ async def test_unreachable_marks_the_account(db: Db, clock: FrozenClock) -> None
 async def test_permanent_and_unexpected_errors_touch_one_row(db: Db, clock: FrozenClock) -> None:
     accounts = await add_chats(db, clock, ["501", "502", "503"])
     await put(db, clock, accounts)
-    channel = RecordingChannel(clock, always={"501": PermanentError("Bad Request: can't parse")},
-                               script={"502": [RuntimeError("bug in an adapter")]})
+    channel = RecordingChannel(
+        clock,
+        always={"501": PermanentError("Bad Request: can't parse")},
+        script={"502": [RuntimeError("bug in an adapter")]},
+    )
     await deliver_all(db, clock, worker(db, clock, channel))
     status = {r.chat_account_id: (r.status, r.attempts) for r in await rows(db)}
-    assert status == {accounts["501"]: (OutboxStatus.FAILED, 1),
-                      accounts["502"]: (OutboxStatus.SENT, 2),  # unexpected: retried
-                      accounts["503"]: (OutboxStatus.SENT, 1)}
+    assert status == {
+        accounts["501"]: (OutboxStatus.FAILED, 1),
+        accounts["502"]: (OutboxStatus.SENT, 2),  # unexpected: retried
+        accounts["503"]: (OutboxStatus.SENT, 1),
+    }
 
 
 async def test_a_renderer_that_raises_fails_its_row_only(db: Db, clock: FrozenClock) -> None:
@@ -328,7 +373,7 @@ async def test_crash_between_send_and_mark_never_sends_twice(db: Db, clock: Froz
         await RecordingChannel.send(dying, chat_id, reply)
         raise asyncio.CancelledError  # the process is killed before it can mark the row
 
-    dying.send = send_then_die  # type: ignore[method-assign]
+    dying.send = send_then_die
     await worker(db, clock, dying, worker_id="old").run_once()
     assert [r.status for r in await rows(db)] == [OutboxStatus.SENDING]
 
@@ -351,12 +396,13 @@ async def test_stale_claims_and_late_marks(db: Db, clock: FrozenClock) -> None:
     async with transaction(db.sessions) as session:
         claimed = await claim_due(session, now=clock.now(), worker_id="w", limit=10)
     assert [(r.status, r.claimed_by, r.attempts) for r in claimed] == [
-        (OutboxStatus.SENDING, "w", 1)] * 2
+        (OutboxStatus.SENDING, "w", 1)
+    ] * 2
     clock.advance(timedelta(minutes=11))
     async with transaction(db.sessions) as session:
-        assert list(await recover_stale_claims(
-            session, now=clock.now(), older_than=timedelta(minutes=10))) == [
-            r.id for r in claimed]
+        assert list(
+            await recover_stale_claims(session, now=clock.now(), older_than=timedelta(minutes=10))
+        ) == [r.id for r in claimed]
         # a slow worker that did send reports back: the row is corrected to SENT...
         assert await mark_sent(session, claimed[0].id, now=clock.now(), platform_message_id="9")
         # ...but a retry cannot resurrect a written-off row
@@ -370,23 +416,44 @@ async def test_stale_claims_and_late_marks(db: Db, clock: FrozenClock) -> None:
 @pytest.mark.parametrize(
     ("locale", "hint", "text", "label"),
     [
-        (None, None, "Đơn vị <b>U&lt;9&gt; &amp; co</b> cần nộp báo cáo trước 30/09/2021 17:00.",
-         "Mở danh mục"),
-        (None, "en-US", "Unit <b>U&lt;9&gt; &amp; co</b> must report by 30/09/2021 17:00.",
-         "Open checklist"),
-        ("vi", "en-US", "Đơn vị <b>U&lt;9&gt; &amp; co</b> cần nộp báo cáo trước 30/09/2021 17:00.",
-         "Mở danh mục"),
+        (
+            None,
+            None,
+            "Đơn vị <b>U&lt;9&gt; &amp; co</b> cần nộp báo cáo trước 30/09/2021 17:00.",
+            "Mở danh mục",
+        ),
+        (
+            None,
+            "en-US",
+            "Unit <b>U&lt;9&gt; &amp; co</b> must report by 30/09/2021 17:00.",
+            "Open checklist",
+        ),
+        (
+            "vi",
+            "en-US",
+            "Đơn vị <b>U&lt;9&gt; &amp; co</b> cần nộp báo cáo trước 30/09/2021 17:00.",
+            "Mở danh mục",
+        ),
     ],
 )
-async def test_rendered_in_the_recipients_language(db: Db, clock: FrozenClock,
-                                                   locale: str | None, hint: str | None,
-                                                   text: str, label: str) -> None:
+async def test_rendered_in_the_recipients_language(
+    db: Db, clock: FrozenClock, locale: str | None, hint: str | None, text: str, label: str
+) -> None:
     accounts = await add_chats(db, clock, ["901"], locale=locale, hint=hint)
     async with transaction(db.sessions) as session:
-        await enqueue(session, dedupe_key="r", kind="reminder", chat_account_id=accounts["901"],
-                      template="reminder.due", now=clock.now(),
-                      params={"unit": "U<9> & co", "deadline": "30/09/2021 17:00",
-                              "_buttons": [[button("common.open", "cl:1")]]})
+        await enqueue(
+            session,
+            dedupe_key="r",
+            kind="reminder",
+            chat_account_id=accounts["901"],
+            template="reminder.due",
+            now=clock.now(),
+            params={
+                "unit": "U<9> & co",
+                "deadline": "30/09/2021 17:00",
+                "_buttons": [[button("common.open", "cl:1")]],
+            },
+        )
     channel = RecordingChannel(clock)
     await worker(db, clock, channel).run_once()
     (sent,) = channel.sent
@@ -394,18 +461,33 @@ async def test_rendered_in_the_recipients_language(db: Db, clock: FrozenClock,
     assert sent.reply.choices == [[Choice(label, "cl:1")]]
 
 
-async def test_unknown_template_still_says_something(db: Db, clock: FrozenClock,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
+async def test_unknown_template_still_says_something(
+    db: Db, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
     accounts = await add_chats(db, clock, ["902", "903"], hint="en")
     async with transaction(db.sessions) as session:
-        await enqueue(session, dedupe_key="a", kind="notice", chat_account_id=accounts["902"],
-                      template="nowhere.to.be.found", now=clock.now())
-        await enqueue(session, dedupe_key="b", kind="notice", chat_account_id=accounts["903"],
-                      template="reminder.due", params={"unit": "X"}, now=clock.now())
+        await enqueue(
+            session,
+            dedupe_key="a",
+            kind="notice",
+            chat_account_id=accounts["902"],
+            template="nowhere.to.be.found",
+            now=clock.now(),
+        )
+        await enqueue(
+            session,
+            dedupe_key="b",
+            kind="notice",
+            chat_account_id=accounts["903"],
+            template="reminder.due",
+            params={"unit": "X"},
+            now=clock.now(),
+        )
     channel = RecordingChannel(clock)
     await worker(db, clock, channel).run_once()
     assert [s.reply.text for s in channel.sent] == [
-        "You have a new notice.", "Unit <b>X</b> must report by ….",
+        "You have a new notice.",
+        "Unit <b>X</b> must report by ….",
     ]
     assert "nowhere.to.be.found" in caplog.text and "deadline" in caplog.text
 
@@ -432,8 +514,9 @@ async def test_run_wakes_on_notify_and_stops(db: Db, clock: FrozenClock) -> None
     async def never(delay: float) -> None:
         await forever.wait()
 
-    w = DeliveryWorker(db.sessions, {"telegram": Notifying(clock)}, RENDER, clock, FAST, "w",
-                       sleep=never)
+    w = DeliveryWorker(
+        db.sessions, {"telegram": Notifying(clock)}, RENDER, clock, FAST, "w", sleep=never
+    )
     stop = asyncio.Event()
     running = asyncio.create_task(w.run(stop))
     await put(db, clock, accounts)
@@ -465,19 +548,27 @@ async def test_skip_locked_claims_are_disjoint(db: Db, clock: FrozenClock) -> No
 
 
 @POSTGRES_ONLY
-async def test_two_workers_deliver_200_rows_without_duplicates(db: Db,
-                                                               clock: FrozenClock) -> None:
+async def test_two_workers_deliver_200_rows_without_duplicates(db: Db, clock: FrozenClock) -> None:
     accounts = await add_chats(db, clock, [str(2000 + n) for n in range(200)])
     await put(db, clock, accounts)
     second_engine = storage_db.create_engine(db.url)  # another process, in effect
     try:
         shared: list[Sent] = []
         workers = [
-            DeliveryWorker(sessions, {"telegram": RecordingChannel(clock, sent=shared)}, RENDER,
-                           clock, FAST, name, sleep=virtual_sleep(clock),
-                           settings=DeliverySettings(batch_size=10, concurrency=4))
-            for name, sessions in (("a", db.sessions),
-                                   ("b", storage_db.session_factory(second_engine)))
+            DeliveryWorker(
+                sessions,
+                {"telegram": RecordingChannel(clock, sent=shared)},
+                RENDER,
+                clock,
+                FAST,
+                name,
+                sleep=virtual_sleep(clock),
+                settings=DeliverySettings(batch_size=10, concurrency=4),
+            )
+            for name, sessions in (
+                ("a", db.sessions),
+                ("b", storage_db.session_factory(second_engine)),
+            )
         ]
 
         async def drain(w: DeliveryWorker) -> None:

@@ -67,18 +67,33 @@ async def make_world(db: Db, clock: FrozenClock) -> World:
             await import_campaign(session, spec, now=clock.now())
         clock.advance(timedelta(hours=1))
     async with transaction(db.sessions) as session:
-        await session.execute(update(Campaign).where(Campaign.code == "KT-C")
-                              .values(closed_at=clock.now()))
+        await session.execute(
+            update(Campaign).where(Campaign.code == "KT-C").values(closed_at=clock.now())
+        )
         campaigns = dict((await session.execute(select(Campaign.code, Campaign.id))).all())
-        teams = {f"{code}/{team}": tid for code, team, tid in (await session.execute(
-            select(Campaign.code, Team.code, Team.id).join(Team)))}
-        assignment_id, submission_id = (await session.execute(
-            select(Assignment.id, Submission.id).join(Unit).join(Submission)
-            .where(Unit.code == "U1", Assignment.campaign_id == campaigns["KT-A"]))).one()
-        items = list(await session.scalars(select(Item.id).where(
-            Item.campaign_id == campaigns["KT-A"]).order_by(Item.position)))
-        lan, minh = Person(full_name="Lan", created_at=clock.now()), Person(
-            full_name="Minh", created_at=clock.now())
+        teams = {
+            f"{code}/{team}": tid
+            for code, team, tid in (
+                await session.execute(select(Campaign.code, Team.code, Team.id).join(Team))
+            )
+        }
+        assignment_id, submission_id = (
+            await session.execute(
+                select(Assignment.id, Submission.id)
+                .join(Unit)
+                .join(Submission)
+                .where(Unit.code == "U1", Assignment.campaign_id == campaigns["KT-A"])
+            )
+        ).one()
+        items = list(
+            await session.scalars(
+                select(Item.id).where(Item.campaign_id == campaigns["KT-A"]).order_by(Item.position)
+            )
+        )
+        lan, minh = (
+            Person(full_name="Lan", created_at=clock.now()),
+            Person(full_name="Minh", created_at=clock.now()),
+        )
         session.add_all([lan, minh])
         await session.flush()
         people = {"Lan": lan.id, "Minh": minh.id}
@@ -93,16 +108,16 @@ async def test_open_campaigns_oldest_first_and_by_team(db: Db, clock: FrozenCloc
         assert [c.code for c in of_b] == ["KT-B"]
         both = {world.teams["KT-A/D2"], world.teams["KT-B/D1"], world.teams["KT-C/D1"]}
         assert [c.code for c in await open_campaigns(session, of_teams=both)] == [
-            "KT-A", "KT-B"]  # KT-C is closed
+            "KT-A",
+            "KT-B",
+        ]  # KT-C is closed
         assert await open_campaigns(session, of_teams=()) == []
         found = await campaign_by_id(session, world.campaigns["KT-B"])
         assert found is not None and found.code == "KT-B"
         assert await campaign_by_id(session, 0) is None
 
 
-async def test_teams_by_code_and_a_team_found_by_its_exact_code(
-    db: Db, clock: FrozenClock
-) -> None:
+async def test_teams_by_code_and_a_team_found_by_its_exact_code(db: Db, clock: FrozenClock) -> None:
     world = await make_world(db, clock)
     a = world.campaigns["KT-A"]
     async with db.sessions() as session:
@@ -112,26 +127,32 @@ async def test_teams_by_code_and_a_team_found_by_its_exact_code(
         assert await team_id_by_code(session, world.campaigns["KT-B"], "D2") is None
 
 
-async def test_an_assignment_comes_with_its_unit_and_campaign(
-    db: Db, clock: FrozenClock
-) -> None:
+async def test_an_assignment_comes_with_its_unit_and_campaign(db: Db, clock: FrozenClock) -> None:
     world = await make_world(db, clock)
     async with db.sessions() as session:
         assignment = await assignment_by_id(session, world.assignment_id)
         assert assignment is not None
         assert (assignment.unit.code, assignment.campaign.code) == ("U1", "KT-A")
         assert await assignment_by_id(session, 0) is None
-        assert await submission_assignment_id(session, world.submission_id) == \
-            world.assignment_id
+        assert await submission_assignment_id(session, world.submission_id) == world.assignment_id
         assert await submission_assignment_id(session, 0) is None
 
 
-def _file(world: World, item: int, name: str, *, now: datetime, removed: bool = False
-          ) -> EvidenceFile:
-    return EvidenceFile(submission_id=world.submission_id, item_id=item, file_name=name,
-                        size=1, mime_type="application/pdf", sha256=name * 8,
-                        storage_path=name, uploaded_by=world.people["Lan"], uploaded_at=now,
-                        removed_at=now if removed else None)
+def _file(
+    world: World, item: int, name: str, *, now: datetime, removed: bool = False
+) -> EvidenceFile:
+    return EvidenceFile(
+        submission_id=world.submission_id,
+        item_id=item,
+        file_name=name,
+        size=1,
+        mime_type="application/pdf",
+        sha256=name * 8,
+        storage_path=name,
+        uploaded_by=world.people["Lan"],
+        uploaded_at=now,
+        removed_at=now if removed else None,
+    )
 
 
 async def test_a_reports_answers_and_files(db: Db, clock: FrozenClock) -> None:
@@ -139,19 +160,34 @@ async def test_a_reports_answers_and_files(db: Db, clock: FrozenClock) -> None:
     first, second, third = world.items[:3]
     now = clock.now()
     async with transaction(db.sessions) as session:
-        session.add_all([
-            Answer(submission_id=world.submission_id, item_id=first, value="2020-12-01",
-                   answered_by=world.people["Lan"], answered_at=now),
-            Answer(submission_id=world.submission_id, item_id=second, value=True,
-                   answered_by=world.people["Minh"], answered_at=now),
-            _file(world, second, "b1", now=now), _file(world, first, "a1", now=now),
-            _file(world, first, "a2", now=now), _file(world, first, "gone", now=now,
-                                                      removed=True),
-        ])
+        session.add_all(
+            [
+                Answer(
+                    submission_id=world.submission_id,
+                    item_id=first,
+                    value="2020-12-01",
+                    answered_by=world.people["Lan"],
+                    answered_at=now,
+                ),
+                Answer(
+                    submission_id=world.submission_id,
+                    item_id=second,
+                    value=True,
+                    answered_by=world.people["Minh"],
+                    answered_at=now,
+                ),
+                _file(world, second, "b1", now=now),
+                _file(world, first, "a1", now=now),
+                _file(world, first, "a2", now=now),
+                _file(world, first, "gone", now=now, removed=True),
+            ]
+        )
     async with db.sessions() as session:
         answers = await answers_by_item(session, world.submission_id)
         assert {k: (a.value, a.answered_by) for k, a in answers.items()} == {
-            first: ("2020-12-01", world.people["Lan"]), second: (True, world.people["Minh"])}
+            first: ("2020-12-01", world.people["Lan"]),
+            second: (True, world.people["Minh"]),
+        }
         files = await evidence_files(session, world.submission_id)
         assert [f.file_name for f in files] == ["a1", "a2", "b1"]  # by item, then received
         assert await evidence_counts(session, world.submission_id) == {first: 2, second: 1}
@@ -166,33 +202,50 @@ async def test_full_names_of_the_people_asked_for(db: Db, clock: FrozenClock) ->
     world = await make_world(db, clock)
     async with db.sessions() as session:
         assert await full_names(session, set(world.people.values()) | {0}) == {
-            world.people["Lan"]: "Lan", world.people["Minh"]: "Minh"}
+            world.people["Lan"]: "Lan",
+            world.people["Minh"]: "Minh",
+        }
         assert await full_names(session, set()) == {}
 
 
-async def test_unresolved_flags_questions_and_notices_by_id(
-    db: Db, clock: FrozenClock
-) -> None:
+async def test_unresolved_flags_questions_and_notices_by_id(db: Db, clock: FrozenClock) -> None:
     world = await make_world(db, clock)
     now, lan = clock.now(), world.people["Lan"]
     async with transaction(db.sessions) as session:
-        flags = [ReviewFlag(submission_id=world.submission_id, item_id=item, comment=comment,
-                            flagged_by=lan, flagged_at=now, returned_at=returned,
-                            resolved_at=resolved)
-                 for item, comment, returned, resolved in (
-                     (world.items[0], "pending", None, None),
-                     (world.items[1], "returned", now, None),
-                     (world.items[2], "resolved", now, now))]
-        question = Question(submission_id=world.submission_id, text="Cần bản scan?",
-                            asked_by=lan, asked_at=now)
-        notice = Notice(campaign_id=world.campaigns["KT-A"], audience="all", text="Họp",
-                        send_at=now, created_at=now)
+        flags = [
+            ReviewFlag(
+                submission_id=world.submission_id,
+                item_id=item,
+                comment=comment,
+                flagged_by=lan,
+                flagged_at=now,
+                returned_at=returned,
+                resolved_at=resolved,
+            )
+            for item, comment, returned, resolved in (
+                (world.items[0], "pending", None, None),
+                (world.items[1], "returned", now, None),
+                (world.items[2], "resolved", now, now),
+            )
+        ]
+        question = Question(
+            submission_id=world.submission_id, text="Cần bản scan?", asked_by=lan, asked_at=now
+        )
+        notice = Notice(
+            campaign_id=world.campaigns["KT-A"],
+            audience="all",
+            text="Họp",
+            send_at=now,
+            created_at=now,
+        )
         session.add_all([*flags, question, notice])
         await session.flush()
         ids = question.id, notice.id
     async with db.sessions() as session:
         assert [f.comment for f in await unresolved_flags(session, world.submission_id)] == [
-            "pending", "returned"]
+            "pending",
+            "returned",
+        ]
         found = await question_by_id(session, ids[0])
         assert found is not None and found.text == "Cần bản scan?"
         assert await question_by_id(session, 0) is None

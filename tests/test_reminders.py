@@ -23,14 +23,14 @@ from tests.conftest import Db
 DEADLINE = factories.DEADLINE  # 30/09/2021 17:00 local; U2's is two days earlier
 
 
-def _spec():  # type: ignore[no-untyped-def]
+def _spec():
     spec = factories.campaign(units=3)
     u3 = replace(spec.units[2], visit=VisitSpec(DEADLINE + timedelta(days=6), "Trụ sở", False))
     return replace(spec, units=(*spec.units[:2], u3))
 
 
 @pytest.fixture
-async def world(db: Db, clock: FrozenClock, tmp_path: Path):  # type: ignore[no-untyped-def]
+async def world(db: Db, clock: FrozenClock, tmp_path: Path):
     codes = await import_and_codes(db, clock, _spec())
     dispatcher = Dispatcher(make_deps(db, clock, tmp_path))
     people = {}
@@ -49,19 +49,20 @@ async def _plan(db: Db, clock: FrozenClock) -> None:
 
 async def _rows(db: Db, chat: Chat | None = None) -> list[OutboxMessage]:
     async with db.sessions() as session:
-        query = select(OutboxMessage).where(OutboxMessage.kind != "alert").order_by(
-            OutboxMessage.id)
+        query = (
+            select(OutboxMessage).where(OutboxMessage.kind != "alert").order_by(OutboxMessage.id)
+        )
         if chat is not None:
             query = query.join(ChatAccount).where(ChatAccount.user_id == chat.user_id)
         return list(await session.scalars(query))
 
 
-async def test_nothing_is_due_a_month_ahead(world, db, clock):  # type: ignore[no-untyped-def]
+async def test_nothing_is_due_a_month_ahead(world, db, clock):
     await _plan(db, clock)
     assert await _rows(db) == []
 
 
-async def test_a_reminder_says_exactly_what_is_missing(world, db, clock):  # type: ignore[no-untyped-def]
+async def test_a_reminder_says_exactly_what_is_missing(world, db, clock):
     lan = world["U1"]
     await lan.command("checklist")
     await lan.press(lan.button("s:").token)
@@ -84,7 +85,7 @@ async def test_a_reminder_says_exactly_what_is_missing(world, db, clock):  # typ
     assert button.token.startswith("pick:") and "Tiếp tục" in button.label
 
 
-async def test_planning_twice_or_after_a_lost_mark_never_duplicates(world, db, clock):  # type: ignore[no-untyped-def]
+async def test_planning_twice_or_after_a_lost_mark_never_duplicates(world, db, clock):
     await _plan(db, clock)
     clock.set(DEADLINE - timedelta(days=3) + timedelta(minutes=1))
     await _plan(db, clock)
@@ -96,7 +97,7 @@ async def test_planning_twice_or_after_a_lost_mark_never_duplicates(world, db, c
     assert first > 0 and len(await _rows(db)) == first
 
 
-async def test_no_reminder_after_submission(world, db, clock):  # type: ignore[no-untyped-def]
+async def test_no_reminder_after_submission(world, db, clock):
     await _plan(db, clock)
     async with transaction(db.sessions) as session:
         await session.execute(update(Submission).values(status="submitted"))
@@ -108,7 +109,7 @@ async def test_no_reminder_after_submission(world, db, clock):  # type: ignore[n
     assert templates == ["reminders.visit_notice"]  # the visit still happens: U2 is told
 
 
-async def test_reminders_arrive_in_order_overdue_repeats_to_a_limit_and_escalate_once(  # type: ignore[no-untyped-def]
+async def test_reminders_arrive_in_order_overdue_repeats_to_a_limit_and_escalate_once(
     world, db, clock
 ):
     lan, leader = world["U1"], world["leader"]
@@ -127,7 +128,7 @@ async def test_reminders_arrive_in_order_overdue_repeats_to_a_limit_and_escalate
     assert "Ủy ban nhân dân Phường 1" in escalations[1].params["units"]
 
 
-async def test_catch_up_after_downtime_sends_one_current_reminder_per_unit(world, db, clock):  # type: ignore[no-untyped-def]
+async def test_catch_up_after_downtime_sends_one_current_reminder_per_unit(world, db, clock):
     await _plan(db, clock)
     clock.set(DEADLINE + timedelta(days=3, hours=1))  # down from 1/9 until three days late
     await _plan(db, clock)
@@ -136,7 +137,7 @@ async def test_catch_up_after_downtime_sends_one_current_reminder_per_unit(world
         assert len(rows) == 1, unit
 
 
-async def test_visit_notices_only_for_announced_visits(world, db, clock):  # type: ignore[no-untyped-def]
+async def test_visit_notices_only_for_announced_visits(world, db, clock):
     await _plan(db, clock)
     clock.set(DEADLINE + timedelta(days=5) - timedelta(days=7) + timedelta(minutes=1))
     async with transaction(db.sessions) as session:

@@ -34,42 +34,66 @@ def scored(kind: ItemType, points: float, raw: Any, options: tuple[str, ...] = (
         (ItemType.NUMBER, 0, None, (), None),
         (ItemType.DATE, 1, "answered", (), {"rule": "answered"}),
         (
-            ItemType.PERCENT, 2, {"thresholds": {70: 1, 90: 2}}, (),
+            ItemType.PERCENT,
+            2,
+            {"thresholds": {70: 1, 90: 2}},
+            (),
             {"rule": "at_least", "steps": [[90.0, 2.0], [70.0, 1.0]]},
         ),
         (
-            ItemType.PERCENT, 1, {"at_least": {"100%": 1, "80,5": 0.5}}, (),
+            ItemType.PERCENT,
+            1,
+            {"at_least": {"100%": 1, "80,5": 0.5}},
+            (),
             {"rule": "at_least", "steps": [[100.0, 1.0], [80.5, 0.5]]},
         ),
         (
-            ItemType.NUMBER, 1, {"at_most": {2: 0.5, 0: 1}}, (),
+            ItemType.NUMBER,
+            1,
+            {"at_most": {2: 0.5, 0: 1}},
+            (),
             {"rule": "at_most", "steps": [[0.0, 1.0], [2.0, 0.5]]},
         ),
         (
-            ItemType.DATE, 1, {"on_or_before": date(2020, 12, 31), "late": 0.5}, (),
+            ItemType.DATE,
+            1,
+            {"on_or_before": date(2020, 12, 31), "late": 0.5},
+            (),
             {"rule": "on_or_before", "date": "2020-12-31", "late": 0.5},
         ),
         (
-            ItemType.DATE, 1, {"on_or_before": "31/12/2020"}, (),
+            ItemType.DATE,
+            1,
+            {"on_or_before": "31/12/2020"},
+            (),
             {"rule": "on_or_before", "date": "2020-12-31", "late": 0.0},
         ),
         (
-            ItemType.CHOICE, 0.5, {"choices": {"đã áp dụng": 0.5}}, ISO,  # matched w/o case
+            ItemType.CHOICE,
+            0.5,
+            {"choices": {"đã áp dụng": 0.5}},
+            ISO,  # matched w/o case
             {"rule": "choices", "points": {"Đã áp dụng": 0.5}},
         ),
         (
-            ItemType.MULTI, 1, {"choices": {"Báo chí": 0.5, "Pa-nô": 0.25}}, CHANNELS,
+            ItemType.MULTI,
+            1,
+            {"choices": {"Báo chí": 0.5, "Pa-nô": 0.25}},
+            CHANNELS,
             {"rule": "choices", "points": {"Báo chí": 0.5, "Pa-nô": 0.25}},
         ),
         (ItemType.MULTI, 1, {"each": 0.25}, CHANNELS, {"rule": "each", "points": 0.25}),
         (
-            ItemType.MULTI, 1, {"thresholds": {3: 1, 1: 0.5}}, CHANNELS,
+            ItemType.MULTI,
+            1,
+            {"thresholds": {3: 1, 1: 0.5}},
+            CHANNELS,
             {"rule": "at_least", "steps": [[3.0, 1.0], [1.0, 0.5]]},
         ),
         (ItemType.PERCENT, 1.5, {"proportional": 70}, (), {"rule": "proportional", "target": 70.0}),
         (ItemType.NUMBER, 1, {"proportional": "12"}, (), {"rule": "proportional", "target": 12.0}),
     ],
-)  # fmt: skip
+)
 def test_parse_scoring_valid(
     kind: ItemType, points: float, raw: Any, options: tuple[str, ...], expected: Any
 ) -> None:
@@ -89,45 +113,126 @@ def test_parse_scoring_valid(
         (ItemType.PERCENT, 1, "yes", (), "scoring_wrong_type", ()),
         (ItemType.CHOICE, 1, {"thresholds": {1: 1}}, ISO, "scoring_wrong_type", ()),
         (ItemType.DATE, 1, {"proportional": 70}, (), "scoring_wrong_type", ()),
-        (ItemType.PERCENT, 1, {"thresholds": {90: 1}, "proportional": 70}, (),
-         "scoring_several_forms", ()),
+        (
+            ItemType.PERCENT,
+            1,
+            {"thresholds": {90: 1}, "proportional": 70},
+            (),
+            "scoring_several_forms",
+            (),
+        ),
         (ItemType.PERCENT, 1, {"thresholds": {90: 1}, "late": 0.5}, (), "unknown_key", ("late",)),
         (ItemType.PERCENT, 1, {"thresholds": {}}, (), "scoring_empty", ("thresholds",)),
         (ItemType.PERCENT, 1, {"thresholds": [90, 1]}, (), "expected_mapping", ("thresholds",)),
-        (ItemType.PERCENT, 1, {"thresholds": {"cao": 1}}, (), "scoring_bad_threshold",
-         ("thresholds", "cao")),
-        (ItemType.PERCENT, 1, {"thresholds": {90: 1, "90%": 1}}, (),
-         "scoring_duplicate_threshold", ("thresholds", "90%")),
-        (ItemType.PERCENT, 1, {"thresholds": {120: 1}}, (), "scoring_threshold_range",
-         ("thresholds", 120)),
-        (ItemType.MULTI, 1, {"thresholds": {6: 1}}, CHANNELS, "scoring_threshold_range",
-         ("thresholds", 6)),
-        (ItemType.PERCENT, 1, {"thresholds": {90: "một"}}, (), "scoring_bad_points",
-         ("thresholds", 90)),
-        (ItemType.PERCENT, 1, {"thresholds": {90: -1}}, (), "scoring_bad_points",
-         ("thresholds", 90)),
-        (ItemType.PERCENT, 1, {"thresholds": {90: 2}}, (), "scoring_points_above_max",
-         ("thresholds", 90)),
-        (ItemType.PERCENT, 2, {"thresholds": {90: 1, 70: 2}}, (), "scoring_not_monotonic",
-         ("thresholds",)),
-        (ItemType.NUMBER, 1, {"at_most": {0: 0.5, 2: 1}}, (), "scoring_not_monotonic",
-         ("at_most",)),
-        (ItemType.CHOICE, 1, {"choices": {"Khác": 1}}, ISO, "scoring_unknown_option",
-         ("choices", "Khác")),
+        (
+            ItemType.PERCENT,
+            1,
+            {"thresholds": {"cao": 1}},
+            (),
+            "scoring_bad_threshold",
+            ("thresholds", "cao"),
+        ),
+        (
+            ItemType.PERCENT,
+            1,
+            {"thresholds": {90: 1, "90%": 1}},
+            (),
+            "scoring_duplicate_threshold",
+            ("thresholds", "90%"),
+        ),
+        (
+            ItemType.PERCENT,
+            1,
+            {"thresholds": {120: 1}},
+            (),
+            "scoring_threshold_range",
+            ("thresholds", 120),
+        ),
+        (
+            ItemType.MULTI,
+            1,
+            {"thresholds": {6: 1}},
+            CHANNELS,
+            "scoring_threshold_range",
+            ("thresholds", 6),
+        ),
+        (
+            ItemType.PERCENT,
+            1,
+            {"thresholds": {90: "một"}},
+            (),
+            "scoring_bad_points",
+            ("thresholds", 90),
+        ),
+        (
+            ItemType.PERCENT,
+            1,
+            {"thresholds": {90: -1}},
+            (),
+            "scoring_bad_points",
+            ("thresholds", 90),
+        ),
+        (
+            ItemType.PERCENT,
+            1,
+            {"thresholds": {90: 2}},
+            (),
+            "scoring_points_above_max",
+            ("thresholds", 90),
+        ),
+        (
+            ItemType.PERCENT,
+            2,
+            {"thresholds": {90: 1, 70: 2}},
+            (),
+            "scoring_not_monotonic",
+            ("thresholds",),
+        ),
+        (
+            ItemType.NUMBER,
+            1,
+            {"at_most": {0: 0.5, 2: 1}},
+            (),
+            "scoring_not_monotonic",
+            ("at_most",),
+        ),
+        (
+            ItemType.CHOICE,
+            1,
+            {"choices": {"Khác": 1}},
+            ISO,
+            "scoring_unknown_option",
+            ("choices", "Khác"),
+        ),
         (ItemType.PERCENT, 1, {"proportional": 0}, (), "scoring_bad_target", ("proportional",)),
-        (ItemType.PERCENT, 1, {"proportional": 120}, (), "scoring_bad_target",
-         ("proportional",)),
-        (ItemType.DATE, 1, {"on_or_before": "31/02/2021"}, (), "scoring_bad_date",
-         ("on_or_before",)),
-        (ItemType.DATE, 1, {"on_or_before": date(2020, 12, 31), "late": 1.5}, (),
-         "scoring_points_above_max", ("late",)),
+        (ItemType.PERCENT, 1, {"proportional": 120}, (), "scoring_bad_target", ("proportional",)),
+        (
+            ItemType.DATE,
+            1,
+            {"on_or_before": "31/02/2021"},
+            (),
+            "scoring_bad_date",
+            ("on_or_before",),
+        ),
+        (
+            ItemType.DATE,
+            1,
+            {"on_or_before": date(2020, 12, 31), "late": 1.5},
+            (),
+            "scoring_points_above_max",
+            ("late",),
+        ),
         (ItemType.MULTI, 1, {"each": 2}, CHANNELS, "scoring_points_above_max", ("each",)),
     ],
-)  # fmt: skip
+)
 def test_parse_scoring_problems(
-    kind: ItemType, points: float, raw: Any, options: tuple[str, ...], code: str,
+    kind: ItemType,
+    points: float,
+    raw: Any,
+    options: tuple[str, ...],
+    code: str,
     path: tuple[Any, ...],
-) -> None:  # fmt: skip
+) -> None:
     rule, problems = parse_scoring(kind, points, raw, options)
     assert rule is None
     assert [(p.code, p.path) for p in problems] == [(code, path)]
@@ -164,8 +269,9 @@ ITEM_5_2_GRADED = scored(ItemType.NUMBER, 1, {"at_most": {0: 1, 2: 0.5}})
 # 7.1: proportional to the 70% target
 ITEM_7_1 = scored(ItemType.PERCENT, 1.5, {"proportional": 70})
 # 7.3: choice, "Đã áp dụng": 0.5
-ITEM_7_3 = scored(ItemType.CHOICE, 0.5, {"choices": {"Đã áp dụng": 0.5, "Đang xây dựng": 0.25}},
-                  ISO)  # fmt: skip
+ITEM_7_3 = scored(
+    ItemType.CHOICE, 0.5, {"choices": {"Đã áp dụng": 0.5, "Đang xây dựng": 0.25}}, ISO
+)
 # multi: points per chosen channel, capped at the item's points
 ITEM_EACH = scored(ItemType.MULTI, 1, {"each": 0.25}, CHANNELS)
 ITEM_MULTI_CHOICES = scored(
@@ -241,8 +347,13 @@ def test_score_applies_the_yesno_default_when_no_rule_is_stored() -> None:
 
 def test_score_reads_rules_as_stored_in_json() -> None:
     # the DB gives back plain lists and dicts, and an unknown rule scores nothing
-    row = ItemSpec("x", "x", ItemType.PERCENT, points=2,
-                   scoring={"rule": "at_least", "steps": [[90, 2], [70, 1]]})  # fmt: skip
+    row = ItemSpec(
+        "x",
+        "x",
+        ItemType.PERCENT,
+        points=2,
+        scoring={"rule": "at_least", "steps": [[90, 2], [70, 1]]},
+    )
     assert score(row, 75) == 1
     odd = ItemSpec("x", "x", ItemType.PERCENT, points=2, scoring={"rule": "future_rule"})
     assert score(odd, 75) == 0

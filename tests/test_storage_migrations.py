@@ -33,7 +33,7 @@ def test_database_urls_get_async_drivers() -> None:
     assert storage_db.is_sqlite("sqlite:///:memory:")
 
 
-async def test_a_read_only_sqlite_transaction_does_not_block_writers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_read_only_sqlite_transaction_does_not_block_writers(tmp_path) -> None:
     from datetime import UTC, datetime
 
     from sqlalchemy import select

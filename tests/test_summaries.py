@@ -40,16 +40,15 @@ def local(day: int, hour: int, minute: int = 0, month: int = 9) -> datetime:
     return datetime(2021, month, day, hour, minute, tzinfo=UTC) - timedelta(hours=7)
 
 
-def spec(*, when_unchanged: bool = False,
-         summary_at: str | None = "mon-fri 08:00") -> CampaignSpec:
+def spec(*, when_unchanged: bool = False, summary_at: str | None = "mon-fri 08:00") -> CampaignSpec:
     """Two teams: D1 has U1, U2 (U2's deadline is 28/09 17:00), D2 has U3, U4."""
     base = factories.campaign(units=4)
     units = tuple(replace(u, team="D2") if u.code in ("U3", "U4") else u for u in base.units)
     return replace(
-        base, units=units,
+        base,
+        units=units,
         teams=(TeamSpec("D1", "Đoàn kiểm tra số 1"), TeamSpec("D2", "Đoàn kiểm tra số 2")),
-        policy=replace(base.policy, summary_at=summary_at,
-                       summary_when_unchanged=when_unchanged),
+        policy=replace(base.policy, summary_at=summary_at, summary_when_unchanged=when_unchanged),
     )
 
 
@@ -62,33 +61,62 @@ class World:
     admin_ids: dict[str, frozenset[str]]
 
 
-async def _link(db: Db, clock: FrozenClock, campaign_id: int, name: str, *, role: Role,
-                unit: str | None = None, team: str | None = None,
-                is_admin: bool = False) -> int:
+async def _link(
+    db: Db,
+    clock: FrozenClock,
+    campaign_id: int,
+    name: str,
+    *,
+    role: Role,
+    unit: str | None = None,
+    team: str | None = None,
+    is_admin: bool = False,
+) -> int:
     """A person with a Telegram account, in a role (memberships inserted directly)."""
     async with transaction(db.sessions) as session:
         person = Person(full_name=name, is_admin=is_admin, created_at=clock.now())
-        account = ChatAccount(person=person, platform="telegram", user_id=f"u-{name}",
-                              chat_id=f"u-{name}", language_hint="vi", created_at=clock.now())
+        account = ChatAccount(
+            person=person,
+            platform="telegram",
+            user_id=f"u-{name}",
+            chat_id=f"u-{name}",
+            language_hint="vi",
+            created_at=clock.now(),
+        )
         session.add(account)
         await session.flush()
         assignment_id = team_id = None
         if unit is not None:
             assignment_id = await session.scalar(
-                select(Assignment.id).join(Unit).where(Unit.code == unit,
-                                                       Assignment.campaign_id == campaign_id))
+                select(Assignment.id)
+                .join(Unit)
+                .where(Unit.code == unit, Assignment.campaign_id == campaign_id)
+            )
         if team is not None:
             team_id = await session.scalar(
-                select(Team.id).where(Team.code == team, Team.campaign_id == campaign_id))
+                select(Team.id).where(Team.code == team, Team.campaign_id == campaign_id)
+            )
         if role != Role.ADMIN:
-            session.add(Membership(person_id=person.id, campaign_id=campaign_id, role=role,
-                                   assignment_id=assignment_id, team_id=team_id,
-                                   created_at=clock.now()))
+            session.add(
+                Membership(
+                    person_id=person.id,
+                    campaign_id=campaign_id,
+                    role=role,
+                    assignment_id=assignment_id,
+                    team_id=team_id,
+                    created_at=clock.now(),
+                )
+            )
         return account.id
 
 
-async def make_world(db: Db, clock: FrozenClock, *, when_unchanged: bool = False,
-                     summary_at: str | None = "mon-fri 08:00") -> World:
+async def make_world(
+    db: Db,
+    clock: FrozenClock,
+    *,
+    when_unchanged: bool = False,
+    summary_at: str | None = "mon-fri 08:00",
+) -> World:
     campaign = spec(when_unchanged=when_unchanged, summary_at=summary_at)
     async with transaction(db.sessions) as session:
         result = await import_campaign(session, campaign, now=clock.now())
@@ -103,30 +131,38 @@ async def make_world(db: Db, clock: FrozenClock, *, when_unchanged: bool = False
         "Admin": {"role": Role.ADMIN, "is_admin": True},
         "Settings": {"role": Role.ADMIN},  # an admin only by ADMIN_TELEGRAM_IDS
     }
-    accounts = {name: await _link(db, clock, cid, name, **kw)  # type: ignore[arg-type]
-                for name, kw in people.items()}
+    accounts = {name: await _link(db, clock, cid, name, **kw) for name, kw in people.items()}
     return World(db, clock, cid, accounts, {"telegram": frozenset({"u-Settings"})})
 
 
 async def run(world: World) -> int:
     async with transaction(world.db.sessions) as session:
-        return await send_due_summaries(session, now=world.clock.now(),
-                                        admin_user_ids=world.admin_ids)
+        return await send_due_summaries(
+            session, now=world.clock.now(), admin_user_ids=world.admin_ids
+        )
 
 
 async def rows(world: World) -> list[OutboxMessage]:
     async with world.db.sessions() as session:
-        return list(await session.scalars(
-            select(OutboxMessage).where(OutboxMessage.kind == "summary")
-            .order_by(OutboxMessage.id)))
+        return list(
+            await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.kind == "summary")
+                .order_by(OutboxMessage.id)
+            )
+        )
 
 
 async def set_status(world: World, unit: str, status: SubmissionStatus) -> None:
     async with transaction(world.db.sessions) as session:
         assignment_id = await session.scalar(
-            select(Assignment.id).join(Unit).where(Unit.code == unit))
-        await session.execute(update(Submission).where(Submission.assignment_id == assignment_id)
-                              .values(status=status))
+            select(Assignment.id).join(Unit).where(Unit.code == unit)
+        )
+        await session.execute(
+            update(Submission)
+            .where(Submission.assignment_id == assignment_id)
+            .values(status=status)
+        )
 
 
 def recipients(found: list[OutboxMessage], world: World) -> list[str]:
@@ -194,12 +230,14 @@ async def test_a_leader_who_joins_later_gets_the_current_state_once(
     world = await make_world(db, clock)
     clock.set(local(2, 8, 0))
     await run(world)
-    world.accounts["Leader1b"] = await _link(db, clock, world.campaign_id, "Leader1b",
-                                             role=Role.TEAM_LEADER, team="D1")
+    world.accounts["Leader1b"] = await _link(
+        db, clock, world.campaign_id, "Leader1b", role=Role.TEAM_LEADER, team="D1"
+    )
     clock.set(local(3, 8, 0))
     assert await run(world) == 1
-    assert recipients([r for r in await rows(world) if r.created_at == clock.now()],
-                      world) == ["Leader1b"]
+    assert recipients([r for r in await rows(world) if r.created_at == clock.now()], world) == [
+        "Leader1b"
+    ]
 
 
 async def test_no_summary_without_summary_at(db: Db, clock: FrozenClock) -> None:
@@ -224,16 +262,17 @@ async def _content_world(db: Db, clock: FrozenClock) -> World:
     await set_status(world, "U3", SubmissionStatus.SUBMITTED)
     await set_status(world, "U1", SubmissionStatus.IN_PROGRESS)
     async with transaction(db.sessions) as session:  # Minh (U2) blocked the bot
-        await session.execute(update(ChatAccount).where(ChatAccount.id == world.accounts["Minh"])
-                              .values(unreachable_at=clock.now(), unreachable_reason="blocked"))
+        await session.execute(
+            update(ChatAccount)
+            .where(ChatAccount.id == world.accounts["Minh"])
+            .values(unreachable_at=clock.now(), unreachable_reason="blocked")
+        )
     clock.set(local(29, 8, 0))  # U2's deadline (28/09 17:00) has passed; the others' not
     assert await run(world) == 4
     return world
 
 
-async def test_team_summaries_count_each_team_with_the_names(
-    db: Db, clock: FrozenClock
-) -> None:
+async def test_team_summaries_count_each_team_with_the_names(db: Db, clock: FrozenClock) -> None:
     world = await _content_world(db, clock)
     async with db.sessions() as session:
         campaign = await session.get(Campaign, world.campaign_id)
@@ -243,7 +282,13 @@ async def test_team_summaries_count_each_team_with_the_names(
         earlier = await team_summaries(session, campaign, local(28, 8, 0))
     unit = "Ủy ban nhân dân Phường {}".format
     assert (d1.code, d1.total, d1.submitted, d1.in_progress, d1.not_started, d1.returned) == (
-        "D1", 2, 0, 1, 1, 0)
+        "D1",
+        2,
+        0,
+        1,
+        1,
+        0,
+    )
     assert d1.not_submitted == (unit(1), unit(2)) and d1.overdue == (unit(2),)
     assert d1.unreachable == (f"Minh ({unit(2)})",) and d1.no_contact == ()
     assert (d2.code, d2.total, d2.submitted, d2.not_submitted) == ("D2", 2, 1, (unit(4),))
@@ -257,8 +302,10 @@ async def test_team_summaries_count_each_team_with_the_names(
 
 async def test_leaders_see_their_team_only(db: Db, clock: FrozenClock) -> None:
     world = await _content_world(db, clock)
-    by_name = {k: [r for r in await rows(world) if r.chat_account_id == v]
-               for k, v in world.accounts.items()}
+    by_name = {
+        k: [r for r in await rows(world) if r.chat_account_id == v]
+        for k, v in world.accounts.items()
+    }
     (d1,), (d2,) = by_name["Leader1"], by_name["Leader2"]
     assert d1.template == d2.template == "summaries.team"
     text1, text2 = render(d1), render(d2)
@@ -287,8 +334,10 @@ async def test_admins_get_one_message_with_every_team(db: Db, clock: FrozenClock
     assert "📵 Minh (Ủy ban nhân dân Phường 2)" in text
     assert "👤 Ủy ban nhân dân Phường 4" in text
     english = make_renderer(CATALOG)(
-        admin_rows[0], ChatAccount(platform="telegram", user_id="x", chat_id="x",
-                                   language_hint="en"), None).text
+        admin_rows[0],
+        ChatAccount(platform="telegram", user_id="x", chat_id="x", language_hint="en"),
+        None,
+    ).text
     assert "Campaign summary" in english and "Key:" in english
 
 

@@ -448,8 +448,9 @@ async def test_stopping_confirms_the_updates_taken_in(fake: FakeTelegram, bot: B
         return [Reply(f"đã nhận {event.text}")]
 
     stop = asyncio.Event()
-    task = asyncio.create_task(run_polling(bot, InTurns(slow), stop_event=stop, polling_timeout=5,
-                                           close_session=False))  # fmt: skip
+    task = asyncio.create_task(
+        run_polling(bot, InTurns(slow), stop_event=stop, polling_timeout=5, close_session=False)
+    )
     await fake.wait_polling()
     fake.send_text(fake.user(7), "xin chào")
     await started.wait()
@@ -471,9 +472,7 @@ async def test_toast_only_reply_sends_nothing(fake: FakeTelegram, bot: Bot) -> N
     assert len(fake.sent(CHAT)) == 1 and fake.edits(CHAT) == []
 
 
-async def test_callback_answered_once_when_delivering_fails(
-    fake: FakeTelegram, bot: Bot
-) -> None:
+async def test_callback_answered_once_when_delivering_fails(fake: FakeTelegram, bot: Bot) -> None:
     async def toast_then_bad_html(event: Inbound) -> list[Reply]:
         return [Reply("<b>oops", edit=True, toast="Đã lưu")]
 

@@ -45,17 +45,22 @@ async def proxy() -> AsyncIterator[ForwardProxy]:
         yield server
 
 
-def proxied(fake: FakeTelegram, proxy_url: str, *, host: str = "127.0.0.1",
-            **more: object) -> Settings:  # fmt: skip
-    return Settings(bot_token=SecretStr(fake.token), telegram_proxy=SecretStr(proxy_url),
-                    telegram_api_url=f"http://{host}:{fake.port}",
-                    _env_file=None, **more)  # type: ignore[call-arg]  # fmt: skip
+def proxied(
+    fake: FakeTelegram, proxy_url: str, *, host: str = "127.0.0.1", **more: object
+) -> Settings:
+    return Settings(
+        bot_token=SecretStr(fake.token),
+        telegram_proxy=SecretStr(proxy_url),
+        telegram_api_url=f"http://{host}:{fake.port}",
+        _env_file=None,
+        **more,
+    )
 
 
 def assert_all_through(fake: FakeTelegram, proxy: ForwardProxy, host: str) -> None:
     peers = [c.peer for c in fake.calls] + [d.peer for d in fake.downloads]
     assert peers and None not in peers
-    assert {port for _, port in peers if port} <= proxy.upstream_ports  # type: ignore[misc]
+    assert {port for _, port in peers if port} <= proxy.upstream_ports
     assert {t.target for t in proxy.tunnels} == {(host, fake.port)}
 
 
@@ -83,7 +88,8 @@ async def test_every_bot_api_call_goes_through_the_proxy(
     bot = telegram_bot(proxied(fake, proxy.url(scheme), host="localhost"))
     stop = asyncio.Event()
     polling = asyncio.create_task(
-        run_polling(bot, FileBack(tmp_path), stop_event=stop, polling_timeout=5))
+        run_polling(bot, FileBack(tmp_path), stop_event=stop, polling_timeout=5)
+    )
     try:
         await fake.wait_polling()
         fake.send_text(CHAT, "xin chào")
@@ -104,11 +110,18 @@ async def test_every_bot_api_call_goes_through_the_proxy(
 
 
 async def test_the_runner_builds_its_bot_from_the_setting(
-    fake: FakeTelegram, proxy: ForwardProxy, sqlite_template: Path, tmp_path: Path,
+    fake: FakeTelegram,
+    proxy: ForwardProxy,
+    sqlite_template: Path,
+    tmp_path: Path,
     clock: FrozenClock,
 ) -> None:
-    settings = proxied(fake, proxy.url("socks5"), database_url=sqlite_copy(sqlite_template,
-                       tmp_path), evidence_dir=tmp_path / "evidence")  # fmt: skip
+    settings = proxied(
+        fake,
+        proxy.url("socks5"),
+        database_url=sqlite_copy(sqlite_template, tmp_path),
+        evidence_dir=tmp_path / "evidence",
+    )
     app = await open_app(settings, clock=clock)
     stop = asyncio.Event()
     runner = asyncio.create_task(run_bot(app, stop=stop))
@@ -155,12 +168,12 @@ async def test_a_proxy_that_is_down_is_a_network_failure(fake: FakeTelegram) -> 
 def test_the_setting_is_a_secret_read_from_the_env_file(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     env.write_text("TELEGRAM_PROXY=socks5://cchc:hunter2@10.1.2.3:1080\n", encoding="utf-8")
-    settings = Settings(_env_file=env)  # type: ignore[call-arg]
+    settings = Settings(_env_file=env)
     assert settings.proxy() == "socks5://cchc:hunter2@10.1.2.3:1080"
     assert "hunter2" not in repr(settings) and "hunter2" not in str(settings.model_dump())
     env.write_text("TELEGRAM_PROXY=\n", encoding="utf-8")
-    assert Settings(_env_file=env).proxy() is None  # type: ignore[call-arg]
-    assert Settings(_env_file=None).proxy() is None  # type: ignore[call-arg]
+    assert Settings(_env_file=env).proxy() is None
+    assert Settings(_env_file=None).proxy() is None
 
 
 @pytest.mark.parametrize(
@@ -177,6 +190,6 @@ def test_a_proxy_url_the_session_cannot_use_is_refused_without_repeating_it(
     url: str, complaint: str
 ) -> None:
     with pytest.raises(ValidationError) as refused:
-        Settings(telegram_proxy=url, _env_file=None)  # type: ignore[call-arg, arg-type]
+        Settings(telegram_proxy=url, _env_file=None)
     assert complaint in str(refused.value)
     assert "hunter2" not in str(refused.value)

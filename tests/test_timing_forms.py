@@ -65,8 +65,11 @@ FORMS = [
     Form("summary_at", "T2-T6 16:30, 08:00", SummarySchedule(WEEKDAYS, at("08:00", "16:30"))),
     Form("summary_at", "mon,wed,fri 17:30", SummarySchedule(frozenset({0, 2, 4}), at("17:30"))),
     Form("summary_at", "  Mon , Thu 7:05 ", SummarySchedule(frozenset({0, 3}), at("07:05"))),
-    Form("summary_at", "mon-fri,sun 07:00", SummarySchedule(frozenset({0, 1, 2, 3, 4, 6}),
-                                                            at("07:00"))),
+    Form(
+        "summary_at",
+        "mon-fri,sun 07:00",
+        SummarySchedule(frozenset({0, 1, 2, 3, 4, 6}), at("07:00")),
+    ),
     Form("summary_at", "sat-mon 09:15", SummarySchedule(frozenset({5, 6, 0}), at("09:15"))),
     Form("summary_at", "t7, cn 09:00", SummarySchedule(frozenset({5, 6}), at("09:00"))),
     Form("summary_at", "cn 20:00", SummarySchedule(frozenset({6}), at("20:00"))),
@@ -167,8 +170,7 @@ def tr() -> Any:
 def yaml_file(form: Form, folder: Path) -> Path:
     path = folder / "dot.yaml"
     setting = f"{form.key}: {json.dumps(form.written, ensure_ascii=False)}"
-    text = BASE.replace("deadline: 2021-09-30 17:00\n",
-                        f"deadline: 2021-09-30 17:00\n{setting}\n")  # fmt: skip
+    text = BASE.replace("deadline: 2021-09-30 17:00\n", f"deadline: 2021-09-30 17:00\n{setting}\n")
     assert text.splitlines()[SETTING_LINE - 1] == setting
     path.write_text(text, encoding="utf-8")
     return path
@@ -178,8 +180,11 @@ def excel_file(form: Form, base: Path, folder: Path) -> tuple[Path, int]:
     """The base workbook with the form typed into the setting's value cell, and its row."""
     book = load_workbook(base)
     sheet = book["Đợt kiểm tra"]
-    row = next(r for r in range(2, sheet.max_row + 1)
-               if str(sheet.cell(r, 1).value).endswith(f"({form.key})"))  # fmt: skip
+    row = next(
+        r
+        for r in range(2, sheet.max_row + 1)
+        if str(sheet.cell(r, 1).value).endswith(f"({form.key})")
+    )
     sheet.cell(row, 2).value = form.written
     path = folder / "dot.xlsx"
     book.save(path)
@@ -189,8 +194,9 @@ def excel_file(form: Form, base: Path, folder: Path) -> tuple[Path, int]:
 def check(database: str, path: Path) -> tuple[int, str]:
     """`cchc-bot campaign import FILE --check`, as an admin runs it."""
     env = {"DATABASE_URL": database, "CCHC_LANG": "vi", "BOT_USERNAME": "cchc_test_bot"}
-    result = CliRunner().invoke(cli, ["campaign", "import", str(path), "--check"], env=env,
-                                catch_exceptions=False)  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["campaign", "import", str(path), "--check"], env=env, catch_exceptions=False
+    )
     return result.exit_code, result.output
 
 
@@ -262,8 +268,12 @@ def test_a_schedule_is_stored_as_runs_of_days_monday_first(
 
 @pytest.mark.parametrize(
     ("delta", "text"),
-    [(timedelta(days=7), "7d"), (timedelta(hours=36), "1d12h"), (timedelta(minutes=90), "1h30m"),
-     (timedelta(weeks=2), "14d")],
+    [
+        (timedelta(days=7), "7d"),
+        (timedelta(hours=36), "1d12h"),
+        (timedelta(minutes=90), "1h30m"),
+        (timedelta(weeks=2), "14d"),
+    ],
 )
 def test_durations_are_written_back_as_they_read(delta: timedelta, text: str) -> None:
     assert timing_forms.duration_text(delta) == text
@@ -279,9 +289,11 @@ def test_the_scheduler_sends_a_vietnamese_schedule_on_its_days() -> None:
 
 @pytest.mark.parametrize(
     ("parse", "code"),
-    [(timing_forms.parse_summary_at, "bad_summary_at"),
-     (timing_forms.parse_quiet_hours, "bad_quiet_hours"),
-     (timing_forms.parse_duration, "bad_duration")],
+    [
+        (timing_forms.parse_summary_at, "bad_summary_at"),
+        (timing_forms.parse_quiet_hours, "bad_quiet_hours"),
+        (timing_forms.parse_duration, "bad_duration"),
+    ],
 )
 def test_an_empty_text_is_no_form(parse: Any, code: str) -> None:
     # an empty Excel cell is a key left out, so this is for the rules alone: `summary_at: ""`

@@ -62,8 +62,9 @@ class EchoHandler(InTurns):
     async def answer(self, event: Inbound) -> list[Reply]:
         self.events.append(event)
         if event.kind is InboundKind.CHOICE:
-            return [Reply(f"Bạn chọn <b>{event.choice}</b>", choices=MENU, edit=True,
-                          toast="Đã ghi")]
+            return [
+                Reply(f"Bạn chọn <b>{event.choice}</b>", choices=MENU, edit=True, toast="Đã ghi")
+            ]
         if event.attachment is not None:
             target = self.files / "in" / event.attachment.file_name
             await event.attachment.download(target)
@@ -74,8 +75,12 @@ class EchoHandler(InTurns):
         if event.text == "menu":
             return [Reply("Chọn kết quả:", choices=MENU)]
         if event.text == "doc":
-            return [Reply("Báo cáo <b>tháng 5</b>",
-                          document=OutFile(self.report, "Báo cáo 5/2021.pdf", "application/pdf"))]
+            return [
+                Reply(
+                    "Báo cáo <b>tháng 5</b>",
+                    document=OutFile(self.report, "Báo cáo 5/2021.pdf", "application/pdf"),
+                )
+            ]
         if event.text == "boom":
             raise RuntimeError("handler bug")
         return [Reply(f"echo: {html.escape(event.text)}")]
@@ -98,8 +103,9 @@ def channel(clock: FrozenClock) -> WebChannel:
 
 @pytest.fixture
 def server(channel: WebChannel, echo: EchoHandler, tmp_path: Path) -> WebServer:
-    return WebServer(channel, echo, catalog=CATALOG, max_upload_bytes=1024,
-                     upload_dir=tmp_path / "uploads")
+    return WebServer(
+        channel, echo, catalog=CATALOG, max_upload_bytes=1024, upload_dir=tmp_path / "uploads"
+    )
 
 
 @pytest.fixture
@@ -145,7 +151,12 @@ def test_session_cookie_round_trip_and_forgeries() -> None:
         SessionSigner().sign(chat),  # another key
         other.split(".")[0] + "." + mac,  # another chat with this chat's signature
         encoded + "." + mac[:-2] + ("AA" if not mac.endswith("AA") else "BB"),
-        encoded + ".", "." + mac, value + ".x", "", "%%%.%%%", "a" * 5000,
+        encoded + ".",
+        "." + mac,
+        value + ".x",
+        "",
+        "%%%.%%%",
+        "a" * 5000,
     ]
     assert [signer.verify(v) for v in forged] == [None] * len(forged)
     assert signer.verify(None) is None
@@ -155,14 +166,16 @@ def test_session_cookie_round_trip_and_forgeries() -> None:
 
 def test_sanitizer_keeps_the_bot_markup_and_escapes_the_rest() -> None:
     assert sanitize_html("<b>Mục 1.3</b> &amp; <i>ghi chú</i>") == (
-        "<b>Mục 1.3</b> &amp; <i>ghi chú</i>")
-    assert sanitize_html("<script>alert(1)</script>") == (
-        "&lt;script&gt;alert(1)&lt;/script&gt;")
+        "<b>Mục 1.3</b> &amp; <i>ghi chú</i>"
+    )
+    assert sanitize_html("<script>alert(1)</script>") == ("&lt;script&gt;alert(1)&lt;/script&gt;")
     assert sanitize_html('<img src=x onerror="alert(1)">') == (
-        "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;")
+        "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"
+    )
     assert sanitize_html('<a href="javascript:alert(1)">x</a>') == "<a>x</a>"
     assert sanitize_html('<a href="https://t.me/x?a=1&b=2">x</a>') == (
-        '<a href="https://t.me/x?a=1&amp;b=2" target="_blank" rel="noopener">x</a>')
+        '<a href="https://t.me/x?a=1&amp;b=2" target="_blank" rel="noopener">x</a>'
+    )
     assert sanitize_html("<b>oops") == "<b>oops</b>"
     assert sanitize_html("a < b > c") == "a &lt; b &gt; c"
 
@@ -171,16 +184,23 @@ def test_page_events_become_inbound(clock: FrozenClock) -> None:
     sender = Sender("web", "w1", "w1", language="vi")
     now = clock.now()
     start = event_inbound(sender, {"type": "text", "text": "/start 7KQ2M9XD3HVAP"}, now)
-    assert (start.kind, start.command, start.text) == (InboundKind.COMMAND, "start",
-                                                       "7KQ2M9XD3HVAP")
+    assert (start.kind, start.command, start.text) == (
+        InboundKind.COMMAND,
+        "start",
+        "7KQ2M9XD3HVAP",
+    )
     typed = event_inbound(sender, {"type": "text", "text": "96,5"}, now)
     assert (typed.kind, typed.text, typed.received_at) == (InboundKind.TEXT, "96,5", now)
     pressed = event_inbound(sender, {"type": "choice", "token": "v:3:y", "message": "m4"}, now)
-    assert (pressed.kind, pressed.choice, pressed.message_id) == (InboundKind.CHOICE, "v:3:y",
-                                                                  "m4")
-    for bad in ([], {"type": "text", "text": " "}, {"type": "choice", "token": "x" * 65},
-                {"type": "choice", "token": "a", "message": 3}, {"type": "sticker"},
-                {"type": "text", "text": "x" * 5000}):
+    assert (pressed.kind, pressed.choice, pressed.message_id) == (InboundKind.CHOICE, "v:3:y", "m4")
+    for bad in (
+        [],
+        {"type": "text", "text": " "},
+        {"type": "choice", "token": "x" * 65},
+        {"type": "choice", "token": "a", "message": 3},
+        {"type": "sticker"},
+        {"type": "text", "text": "x" * 5000},
+    ):
         with pytest.raises(ProtocolError):
             event_inbound(sender, bad, now)
 
@@ -192,8 +212,9 @@ async def test_page_hands_out_a_session_once(client: TestClient[Any, Any]) -> No
     first = await open_page(client)
     again = await client.get("/")
     assert COOKIE_NAME not in again.cookies  # a genuine cookie is kept
-    assert client.session.cookie_jar.filter_cookies(client.make_url("/"))[COOKIE_NAME].value \
-        == first
+    assert (
+        client.session.cookie_jar.filter_cookies(client.make_url("/"))[COOKIE_NAME].value == first
+    )
     assert "default-src 'self'" in again.headers["Content-Security-Policy"]
 
 
@@ -229,9 +250,7 @@ async def test_other_sites_cannot_talk_as_the_visitor(client: TestClient[Any, An
         assert (await frame(ws))["type"] == "hello"
 
 
-async def test_demo_endpoints_do_not_exist_outside_the_demo(
-    client: TestClient[Any, Any]
-) -> None:
+async def test_demo_endpoints_do_not_exist_outside_the_demo(client: TestClient[Any, Any]) -> None:
     await open_page(client)
     assert (await client.get("/demo/state")).status == 404
     assert (await client.post("/demo/time", json={"step": "day"})).status in (404, 405)
@@ -260,7 +279,10 @@ async def test_text_in_bubbles_out_with_time_and_history(
         assert (await until(ws, "message"))["message"]["html"] == "/start [7KQ2M9XD3HVAP]"
     event = echo.events[0]
     assert (event.sender.platform, event.sender.chat_id, event.sender.language) == (
-        "web", chat, "en")
+        "web",
+        chat,
+        "en",
+    )
     assert echo.events[1].kind is InboundKind.COMMAND
     async with client.ws_connect("/ws") as ws:  # the tab reloads: the conversation is there
         history = (await frame(ws))["history"]
@@ -276,8 +298,9 @@ async def test_choices_are_buttons_a_press_edits_its_bubble_and_toasts(
         await ws.send_json({"type": "text", "text": "menu"})
         await until(ws, "message")
         menu = (await until(ws, "message"))["message"]
-        assert menu["choices"] == [[{"label": "Đạt", "token": "ok:1"},
-                                    {"label": "Chưa đạt", "token": "no:1"}]]
+        assert menu["choices"] == [
+            [{"label": "Đạt", "token": "ok:1"}, {"label": "Chưa đạt", "token": "no:1"}]
+        ]
         await ws.send_json({"type": "choice", "token": "ok:1", "message": menu["id"]})
         assert await frame(ws) == {"type": "toast", "text": "Đã ghi"}
         edited = await frame(ws)
@@ -291,8 +314,11 @@ async def test_choices_are_buttons_a_press_edits_its_bubble_and_toasts(
         assert (await until(ws, "message"))["message"]["from"] == "me"
         assert (await until(ws, "message"))["message"]["html"] == "echo: still here"
     pressed = echo.events[1]
-    assert (pressed.kind, pressed.choice, pressed.message_id) == (InboundKind.CHOICE, "ok:1",
-                                                                  menu["id"])
+    assert (pressed.kind, pressed.choice, pressed.message_id) == (
+        InboundKind.CHOICE,
+        "ok:1",
+        menu["id"],
+    )
 
 
 async def test_handler_failure_gets_an_apology(client: TestClient[Any, Any]) -> None:
@@ -305,9 +331,7 @@ async def test_handler_failure_gets_an_apology(client: TestClient[Any, Any]) -> 
         assert apology == html.escape(CATALOG.t("vi", "common.error"), quote=False)
 
 
-async def test_replies_are_shown_in_the_chats_turn(
-    channel: WebChannel, tmp_path: Path
-) -> None:
+async def test_replies_are_shown_in_the_chats_turn(channel: WebChannel, tmp_path: Path) -> None:
     """A typed answer still being handled and an upload sent meanwhile: each reply is shown
     inside its event's turn (the dispatcher's, here one lock), so the upload is handled only
     once the answer's reply is out and the replies keep the events' order."""
@@ -368,8 +392,10 @@ async def test_upload_becomes_an_attachment(
     document, picture = echo.events
     assert document.kind is InboundKind.FILE and picture.kind is InboundKind.PHOTO
     assert document.attachment is not None
-    assert (document.attachment.mime_type, document.attachment.size) == ("application/pdf",
-                                                                         len(PDF))
+    assert (document.attachment.mime_type, document.attachment.size) == (
+        "application/pdf",
+        len(PDF),
+    )
     assert echo.received == {"Kế hoạch 2021.pdf": PDF, "anh.png": PNG}
     assert list((tmp_path / "uploads").iterdir()) == []  # temporary copies are gone
 
@@ -421,8 +447,9 @@ async def test_numbered_mode_with_the_real_dispatcher(
     channel = WebChannel(clock=clock, timezone="Asia/Ho_Chi_Minh", numbered=True)
     deps = make_deps(db, clock, tmp_path)
     deps.capabilities = {**deps.capabilities, "web": channel.capabilities}
-    server = WebServer(channel, Dispatcher(deps).handle, catalog=CATALOG,
-                       upload_dir=tmp_path / "uploads")
+    server = WebServer(
+        channel, Dispatcher(deps).handle, catalog=CATALOG, upload_dir=tmp_path / "uploads"
+    )
     async with TestClient(TestServer(server.app())) as client:
         await open_page(client)
         async with client.ws_connect("/ws") as ws:

@@ -15,8 +15,12 @@ from common.messages import ConversationHandler, Deliver, Inbound, Reply
 log = logging.getLogger(__name__)
 
 
-async def converse(handler: ConversationHandler, event: Inbound, deliver: Deliver,
-                   apology: Callable[[Inbound], str]) -> None:  # fmt: skip
+async def converse(
+    handler: ConversationHandler,
+    event: Inbound,
+    deliver: Deliver,
+    apology: Callable[[Inbound], str],
+) -> None:
     """Hand `event` to the handler with `deliver`. A handler that fails before delivering
     anything (the dispatcher apologises itself; this is the last resort) still gets the
     person an apology, delivered the same way."""
@@ -31,7 +35,11 @@ async def converse(handler: ConversationHandler, event: Inbound, deliver: Delive
         await handler(event, once)
     except Exception:
         sender = event.sender
-        log.exception("conversation handler failed on %s from %s:%s", event.kind,
-                      sender.platform, sender.chat_id)
+        log.exception(
+            "conversation handler failed on %s from %s:%s",
+            event.kind,
+            sender.platform,
+            sender.chat_id,
+        )
         if not delivered:
             await deliver([Reply(apology(event))])

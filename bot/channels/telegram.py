@@ -67,8 +67,9 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 CONNECTIONS = 100
 
 
-def build_bot(token: str, api_url: str | None = None, *, proxy: str | None = None,
-              timeout: float = 30.0) -> Bot:  # fmt: skip
+def build_bot(
+    token: str, api_url: str | None = None, *, proxy: str | None = None, timeout: float = 30.0
+) -> Bot:
     """A Bot speaking HTML by default, on aiogram's own aiohttp session.
 
     `api_url` points it at another Bot API server (a local telegram-bot-api, or the fake in
@@ -97,8 +98,12 @@ class ProxyFailures(BaseRequestMiddleware):
     TelegramNetworkError as it does aiohttp's; here they are, so the callers (replies, the
     outbox's retries, polling) treat a proxy failure as the network failure it is."""
 
-    async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
-                       method: TelegramMethod[TelegramType]) -> Response[TelegramType]:  # fmt: skip
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
         try:
             return await make_request(bot, method)
         except (ProxyError, ProxyConnectionError, ProxyTimeoutError) as error:
@@ -113,12 +118,20 @@ class PollWhenSettled(BaseRequestMiddleware):
     updates: a round trip for each. Pausing `pause` seconds first lets the next ones gather,
     so each poll brings a batch. An idle bot polls at once: no delay when it is quiet."""
 
-    def __init__(self, busy: Callable[[], bool], pause: float = 0.01,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:  # fmt: skip
+    def __init__(
+        self,
+        busy: Callable[[], bool],
+        pause: float = 0.01,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.busy, self.pause, self.sleep = busy, pause, sleep
 
-    async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
-                       method: TelegramMethod[TelegramType]) -> Response[TelegramType]:  # fmt: skip
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
         if isinstance(method, GetUpdates) and self.busy():
             await self.sleep(self.pause)
         return await make_request(bot, method)
@@ -286,11 +299,13 @@ _RESPONSE_TYPES: list[Any] = []
 
 
 def keep_response_types() -> None:
-    _RESPONSE_TYPES.extend([
-        Response[User],  # getMe
-        Response[list[Update]],  # getUpdates
-        Response[File],  # getFile
-        Response[Message],  # sendMessage, sendDocument, sendPhoto
-        Response[Message | bool],  # editMessageText, editMessageReplyMarkup
-        Response[bool],  # answerCallbackQuery, setMyCommands, (delete|set)Webhook...
-    ])
+    _RESPONSE_TYPES.extend(
+        [
+            Response[User],  # getMe
+            Response[list[Update]],  # getUpdates
+            Response[File],  # getFile
+            Response[Message],  # sendMessage, sendDocument, sendPhoto
+            Response[Message | bool],  # editMessageText, editMessageReplyMarkup
+            Response[bool],  # answerCallbackQuery, setMyCommands, (delete|set)Webhook...
+        ]
+    )

@@ -78,10 +78,12 @@ def keyboard(choices: list[list[Choice]]) -> InlineKeyboardMarkup | None:
 # build each one once (aiogram's objects are immutable, so calls can share them).
 @functools.lru_cache(maxsize=2048)
 def _markup(rows: Rows) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[
-        [InlineKeyboardButton(text=label, callback_data=token) for label, token in row]
-        for row in rows
-    ])
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=label, callback_data=token) for label, token in row]
+            for row in rows
+        ]
+    )
 
 
 def to_delivery_error(error: Exception) -> DeliveryError:
@@ -168,8 +170,11 @@ class Outbound:
         self, chat_id: int | str, message_id: int, text: str, markup: Markup
     ) -> int:
         try:
-            await self.call(EditMessageText(chat_id=chat_id, message_id=message_id, text=text,
-                                            reply_markup=markup))  # fmt: skip
+            await self.call(
+                EditMessageText(
+                    chat_id=chat_id, message_id=message_id, text=text, reply_markup=markup
+                )
+            )
             return message_id
         except TelegramBadRequest as error:
             if is_not_modified(error):  # pressing the same button twice
@@ -178,19 +183,20 @@ class Outbound:
             log.info("edit of %s/%s failed (%s), sending instead", chat_id, message_id, error)
             return await self._send_text(chat_id, text, markup)
 
-    async def _edit_markup(self, chat_id: int | str, message_id: int, markup: Markup
-                           ) -> int | None:  # fmt: skip
+    async def _edit_markup(self, chat_id: int | str, message_id: int, markup: Markup) -> int | None:
         try:
-            await self.call(EditMessageReplyMarkup(chat_id=chat_id, message_id=message_id,
-                                                   reply_markup=markup))  # fmt: skip
+            await self.call(
+                EditMessageReplyMarkup(chat_id=chat_id, message_id=message_id, reply_markup=markup)
+            )
         except TelegramBadRequest as error:
             if not is_not_modified(error):
                 log.info("keyboard edit of %s/%s failed: %s", chat_id, message_id, error)
                 return None
         return message_id
 
-    async def _send_file(self, chat_id: int | str, reply: Reply, upload: OutFile,
-                         markup: Markup) -> int:  # fmt: skip
+    async def _send_file(
+        self, chat_id: int | str, reply: Reply, upload: OutFile, markup: Markup
+    ) -> int:
         caption: str | None = reply.text or None
         if caption is not None and visible_length(caption) > CAPTION_LIMIT:
             # Too long for a caption: the text goes first as messages, the file after it.

@@ -72,8 +72,12 @@ class UpdateProcessor:
         self._tasks: set[asyncio.Task[None]] = set()
         self.last_update_id: int | None = None  # the newest update taken in (polling)
 
-    async def track(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-                    update: TelegramObject, data: dict[str, Any]) -> Any:  # fmt: skip
+    async def track(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        update: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
         """aiogram outer middleware on updates: remember how far we have taken updates in."""
         if isinstance(update, Update) and update.update_id > (self.last_update_id or -1):
             self.last_update_id = update.update_id
@@ -90,11 +94,11 @@ class UpdateProcessor:
         """Updates are being handled or answered right now."""
         return bool(self._tasks)
 
-    async def drain(self, timeout: float = 10.0) -> None:
-        """Wait for the updates in flight; cancel those still running after `timeout`."""
+    async def drain(self, grace_s: float = 10.0) -> None:
+        """Wait for the updates in flight; cancel those still running after `grace_s`."""
         if not self._tasks:
             return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)

@@ -44,12 +44,19 @@ class _Served:
 class WebChannel:
     platform = PLATFORM
 
-    def __init__(self, *, clock: Clock, timezone: str, numbered: bool = False,
-                 history_limit: int = HISTORY_LIMIT) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        timezone: str,
+        numbered: bool = False,
+        history_limit: int = HISTORY_LIMIT,
+    ) -> None:
         # numbered=True shows choices as "1. ... 2. ..." to answer by number, as on Zalo
         # (the dispatcher does it for any channel whose capabilities say buttons=False).
-        self.capabilities = Capabilities(buttons=not numbered, edit=True, documents=True,
-                                         max_text=MAX_TEXT)
+        self.capabilities = Capabilities(
+            buttons=not numbered, edit=True, documents=True, max_text=MAX_TEXT
+        )
         self.clock = clock
         self.timezone = timezone
         self.history_limit = history_limit
@@ -120,8 +127,9 @@ class WebChannel:
         web_file = self._serve(chat_id, upload, photo=reply.photo is not None) if upload else None
         return await self._append(chat_id, "bot", html, reply.choices, web_file)
 
-    async def deliver_all(self, chat_id: str, replies: Iterable[Reply],
-                          pressed: str | None = None) -> None:
+    async def deliver_all(
+        self, chat_id: str, replies: Iterable[Reply], pressed: str | None = None
+    ) -> None:
         """Replies to one event, in order; only the first edit may replace `pressed`."""
         for reply in replies:
             await self.deliver(chat_id, reply, edit_of=pressed if reply.edit else None)
@@ -148,18 +156,21 @@ class WebChannel:
         url = f"/files/{token}/{quote(upload.file_name, safe='')}"
         return WebFile(url, upload.file_name, "photo" if photo else "document", upload.mime_type)
 
-    async def _append(self, chat_id: str, sender: str, html: str, choices: Any,
-                      web_file: WebFile | None) -> str:
-        message = WebMessage(f"m{next(self._ids)}", sender, html, self._now(), list(choices),
-                             web_file)
+    async def _append(
+        self, chat_id: str, sender: str, html: str, choices: Any, web_file: WebFile | None
+    ) -> str:
+        message = WebMessage(
+            f"m{next(self._ids)}", sender, html, self._now(), list(choices), web_file
+        )
         history = self._history.setdefault(chat_id, [])
         history.append(message)
-        del history[:-self.history_limit]
+        del history[: -self.history_limit]
         await self._push(chat_id, {"type": "message", "message": message.as_json()})
         return message.id
 
-    async def _edit(self, chat_id: str, message_id: str, html: str | None,
-                    choices: Any) -> str | None:
+    async def _edit(
+        self, chat_id: str, message_id: str, html: str | None, choices: Any
+    ) -> str | None:
         message = next((m for m in self._history.get(chat_id, ()) if m.id == message_id), None)
         if message is None or message.sender != "bot" or message.file is not None:
             return None  # gone from the history, or a file's caption: say it anew

@@ -106,8 +106,9 @@ class WebMessage:
             "from": self.sender,
             "html": self.html,
             "time": self.time,
-            "choices": [[{"label": c.label, "token": c.token} for c in row]
-                        for row in self.choices if row],
+            "choices": [
+                [{"label": c.label, "token": c.token} for c in row] for row in self.choices if row
+            ],
             "file": None if self.file is None else self.file.__dict__,
         }
 
@@ -124,8 +125,9 @@ def text_inbound(sender: Sender, text: str, now: datetime) -> Inbound:
     if match is None:
         return Inbound(InboundKind.TEXT, sender, now, text=text)
     name, args = match.groups()
-    return Inbound(InboundKind.COMMAND, sender, now, text=(args or "").strip(),
-                   command=name.lower())
+    return Inbound(
+        InboundKind.COMMAND, sender, now, text=(args or "").strip(), command=name.lower()
+    )
 
 
 def event_inbound(sender: Sender, event: Any, now: datetime) -> Inbound:

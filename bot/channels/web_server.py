@@ -45,14 +45,24 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "web_static"
 STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
 # The page's texts the script needs (the HTML itself is filled in on the server).
-SCRIPT_TEXTS = ("connecting", "connected", "disconnected", "uploading", "upload_failed",
-                "too_large", "download", "time_moved", "use_code", "photo_alt")
+SCRIPT_TEXTS = (
+    "connecting",
+    "connected",
+    "disconnected",
+    "uploading",
+    "upload_failed",
+    "too_large",
+    "download",
+    "time_moved",
+    "use_code",
+    "photo_alt",
+)
 _PLACEHOLDER = re.compile(r"\{\{([a-z_.]+)\}\}")
 _CHUNK = 1 << 16
 _PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif", "image/heic"})
 _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; "
-                               "object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
@@ -65,12 +75,15 @@ def page_locale(request: web.Request) -> str:
 
 def render_page(template: str, catalog: Catalog, locale: str, max_upload_bytes: int) -> str:
     """Fill {{key}} with the catalog's web.<key>, and hand the script its texts as JSON."""
+
     def text(match: re.Match[str]) -> str:
         return escape(catalog.t(locale, f"web.{match.group(1)}"))
 
     # Raw templates: the script fills their {placeholders} itself.
-    texts = {key: catalog.texts[locale].get(f"web.{key}") or
-             catalog.texts[DEFAULT_LOCALE][f"web.{key}"] for key in SCRIPT_TEXTS}
+    texts = {
+        key: catalog.texts[locale].get(f"web.{key}") or catalog.texts[DEFAULT_LOCALE][f"web.{key}"]
+        for key in SCRIPT_TEXTS
+    }
     config = {"lang": locale, "maxUpload": max_upload_bytes, "texts": texts}
     # "<" escaped so no text can close the <script> element the JSON sits in.
     blob = json.dumps(config, ensure_ascii=False).replace("<", "\\u003c")
@@ -99,8 +112,9 @@ class WebServer:
         self.max_upload_bytes = max_upload_bytes
         self.upload_dir = upload_dir or Path(tempfile.gettempdir())
         template = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
-        self._pages = {loc: render_page(template, catalog, loc, max_upload_bytes)
-                       for loc in catalog.texts}
+        self._pages = {
+            loc: render_page(template, catalog, loc, max_upload_bytes) for loc in catalog.texts
+        }
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -118,8 +132,14 @@ class WebServer:
         return self.signer.verify(request.cookies.get(COOKIE_NAME))
 
     def set_session(self, response: web.StreamResponse, chat_id: str) -> None:
-        response.set_cookie(COOKIE_NAME, self.signer.sign(chat_id), max_age=COOKIE_MAX_AGE,
-                            path="/", httponly=True, samesite="Strict")
+        response.set_cookie(
+            COOKIE_NAME,
+            self.signer.sign(chat_id),
+            max_age=COOKIE_MAX_AGE,
+            path="/",
+            httponly=True,
+            samesite="Strict",
+        )
 
     def require_chat(self, request: web.Request) -> str:
         """The chat of a genuine session from this site's own page, or an HTTP error."""
@@ -135,8 +155,9 @@ class WebServer:
         # One web chat is one person: the chat id is the user id too.
         return Sender(PLATFORM, chat_id, chat_id, display_name=display_name, language=locale)
 
-    async def inject(self, chat_id: str, text: str, *, locale: str = "vi",
-                     display_name: str = "") -> None:
+    async def inject(
+        self, chat_id: str, text: str, *, locale: str = "vi", display_name: str = ""
+    ) -> None:
         """Handle `text` as if typed on the page of `chat_id` (the demo's people join so)."""
         sender = self.sender(chat_id, locale, display_name)
         await self._event(sender, json.dumps({"type": "text", "text": text}))
@@ -144,8 +165,11 @@ class WebServer:
     # -- routes ------------------------------------------------------------------------------
 
     async def page(self, request: web.Request) -> web.Response:
-        response = web.Response(text=self._pages[page_locale(request)],
-                                content_type="text/html", headers=_SECURITY_HEADERS)
+        response = web.Response(
+            text=self._pages[page_locale(request)],
+            content_type="text/html",
+            headers=_SECURITY_HEADERS,
+        )
         response.headers["Cache-Control"] = "no-store"
         if self.chat_of(request) is None:  # a first visit, or a cookie of an old process
             self.set_session(response, self.new_chat())
@@ -155,9 +179,14 @@ class WebServer:
         name = request.match_info["name"]
         if name not in STATIC_FILES:
             raise web.HTTPNotFound()
-        return web.FileResponse(STATIC_DIR / name, headers={
-            "Content-Type": STATIC_FILES[name], "Cache-Control": "no-cache",
-            **_SECURITY_HEADERS})
+        return web.FileResponse(
+            STATIC_DIR / name,
+            headers={
+                "Content-Type": STATIC_FILES[name],
+                "Cache-Control": "no-cache",
+                **_SECURITY_HEADERS,
+            },
+        )
 
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
         chat_id = self.require_chat(request)
@@ -166,9 +195,14 @@ class WebServer:
         await socket.prepare(request)
         self.channel.connect(chat_id, socket)
         try:
-            await socket.send_json({
-                "type": "hello", "chat": chat_id, "numbered": self.channel.numbered,
-                "history": [m.as_json() for m in self.channel.history(chat_id)]})
+            await socket.send_json(
+                {
+                    "type": "hello",
+                    "chat": chat_id,
+                    "numbered": self.channel.numbered,
+                    "history": [m.as_json() for m in self.channel.history(chat_id)],
+                }
+            )
             async for frame in socket:
                 if frame.type == WSMsgType.TEXT:
                     await self._event(sender, frame.data)
@@ -189,6 +223,7 @@ class WebServer:
     async def _handle(self, inbound: Inbound) -> None:
         """The replies are shown in the chat's turn (bot/channels/conversation.py), so two
         quick events (a typed answer and an upload) keep their order."""
+
         async def deliver(replies: list[Reply]) -> None:
             await self.channel.deliver_all(inbound.sender.chat_id, replies, inbound.message_id)
 
@@ -205,8 +240,9 @@ class WebServer:
         if not isinstance(part, BodyPartReader) or part.name != "file" or not part.filename:
             raise web.HTTPBadRequest(text="expected one multipart field 'file'")
         self.upload_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=self.upload_dir, prefix="web-upload-",
-                                         delete=False) as temp:
+        with tempfile.NamedTemporaryFile(
+            dir=self.upload_dir, prefix="web-upload-", delete=False
+        ) as temp:
             received = Path(temp.name)
             size = 0
             while chunk := await part.read_chunk(_CHUNK):
@@ -221,10 +257,11 @@ class WebServer:
             kind = InboundKind.PHOTO if mime in _PHOTO_TYPES else InboundKind.FILE
             attachment = Attachment(part.filename, mime, size, _copier(received))
             await self.channel.echo(chat_id, f"📎 {part.filename}")
-            await self._handle(Inbound(kind, sender, self.channel.clock.now(),
-                                       attachment=attachment))
+            await self._handle(
+                Inbound(kind, sender, self.channel.clock.now(), attachment=attachment)
+            )
         finally:
-            received.unlink(missing_ok=True)
+            await asyncio.to_thread(received.unlink, missing_ok=True)
         return web.json_response({"ok": True})
 
     async def download(self, request: web.Request) -> web.FileResponse:
@@ -233,10 +270,15 @@ class WebServer:
         if found is None or not found.path.is_file():
             raise web.HTTPNotFound()
         shown = "inline" if found.mime_type.startswith("image/") else "attachment"
-        return web.FileResponse(found.path, headers={
-            "Content-Type": found.mime_type,
-            "Content-Disposition": f"{shown}; filename*=UTF-8''{quote(found.file_name)}",
-            "Cache-Control": "private, max-age=3600", **_SECURITY_HEADERS})
+        return web.FileResponse(
+            found.path,
+            headers={
+                "Content-Type": found.mime_type,
+                "Content-Disposition": f"{shown}; filename*=UTF-8''{quote(found.file_name)}",
+                "Cache-Control": "private, max-age=3600",
+                **_SECURITY_HEADERS,
+            },
+        )
 
     async def _close_sockets(self, app: web.Application) -> None:
         # Open websockets would otherwise hold the shutdown for its whole timeout.

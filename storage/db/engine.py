@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 
 log = logging.getLogger(__name__)
 
+
 def normalize_url(url: str) -> str:
     """Accept the URLs people paste (postgresql://, sqlite:///) and pick the async drivers."""
     parsed = make_url(url)
@@ -40,8 +41,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # SQLAlchemy documents for pysqlite and aiosqlite).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL",
-                   f"busy_timeout={BUSY_TIMEOUT_MS}"):
+    for pragma in (
+        "foreign_keys=ON",
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        f"busy_timeout={BUSY_TIMEOUT_MS}",
+    ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
@@ -62,8 +67,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     url = normalize_url(url)
     if not is_sqlite(url):
         # No pre-ping: it costs a round trip per transaction; connections are recycled.
-        return create_async_engine(url, echo=echo, pool_size=POOL_SIZE, max_overflow=20,
-                                   pool_recycle=1800)
+        return create_async_engine(
+            url, echo=echo, pool_size=POOL_SIZE, max_overflow=20, pool_recycle=1800
+        )
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -74,5 +80,5 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
 
 def dialect_name(session: AsyncSession) -> str:
-    """"postgresql" or "sqlite": for the few statements written per dialect (upserts)."""
+    """ "postgresql" or "sqlite": for the few statements written per dialect (upserts)."""
     return session.bind.dialect.name if session.bind is not None else "sqlite"

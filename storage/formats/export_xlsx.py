@@ -62,11 +62,21 @@ Progress = Callable[[int, int], None]
 # Ranked: reports the team has in hand (the same "done" as the leaders' status view).
 RANKED_STATUSES = frozenset({SubmissionStatus.SUBMITTED, SubmissionStatus.ACCEPTED})
 # Audit actions with a readable label in the catalog (export.action.*); others show raw.
-KNOWN_ACTIONS = frozenset({
-    "campaign.import", "invite.new", "invite.revoke", "invite.redeem", "submission.submit",
-    "submission.return", "submission.accept", "notice.create", "notice.dispatch",
-    "question.ask", "question.answer",
-})  # fmt: skip
+KNOWN_ACTIONS = frozenset(
+    {
+        "campaign.import",
+        "invite.new",
+        "invite.revoke",
+        "invite.redeem",
+        "submission.submit",
+        "submission.return",
+        "submission.accept",
+        "notice.create",
+        "notice.dispatch",
+        "question.ask",
+        "question.answer",
+    }
+)
 
 DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
 DATE_FORMAT = "dd/mm/yyyy"
@@ -133,40 +143,87 @@ async def read_units(
 ) -> list[UnitRow]:
     """The campaign's units in the campaign file's order (10,000 rows are a few MB)."""
     query = (
-        select(Assignment.id, Submission.id, Unit.code, Unit.name, Team.id, Team.name,
-               Assignment.deadline, Submission.status, Submission.late, Submission.submitted_at,
-               Submission.self_score, Submission.appraised_score)
+        select(
+            Assignment.id,
+            Submission.id,
+            Unit.code,
+            Unit.name,
+            Team.id,
+            Team.name,
+            Assignment.deadline,
+            Submission.status,
+            Submission.late,
+            Submission.submitted_at,
+            Submission.self_score,
+            Submission.appraised_score,
+        )
         .join(Unit, Unit.id == Assignment.unit_id)
         .join(Team, Team.id == Assignment.team_id)
         .outerjoin(Submission, Submission.assignment_id == Assignment.id)
         .where(Assignment.campaign_id == campaign.id)
         .order_by(Assignment.position, Assignment.id)
-    )  # fmt: skip
+    )
     if team_ids is not None:
         query = query.where(Assignment.team_id.in_(list(team_ids)))
     return [
-        UnitRow(a_id, s_id, code, name, t_id, team, deadline or campaign.deadline,
-                status or SubmissionStatus.NOT_STARTED, bool(late), submitted_at, self_score,
-                appraised)
-        for (a_id, s_id, code, name, t_id, team, deadline, status, late, submitted_at,
-             self_score, appraised) in (await session.execute(query))
-    ]  # fmt: skip
+        UnitRow(
+            a_id,
+            s_id,
+            code,
+            name,
+            t_id,
+            team,
+            deadline or campaign.deadline,
+            status or SubmissionStatus.NOT_STARTED,
+            bool(late),
+            submitted_at,
+            self_score,
+            appraised,
+        )
+        for (
+            a_id,
+            s_id,
+            code,
+            name,
+            t_id,
+            team,
+            deadline,
+            status,
+            late,
+            submitted_at,
+            self_score,
+            appraised,
+        ) in (await session.execute(query))
+    ]
 
 
 def _evidence_query(campaign_id: int, team_ids: Collection[int] | None) -> Select[*tuple[Any, ...]]:
     query = (
-        select(Unit.code, Unit.name, Item.code, EvidenceFile.file_name, EvidenceFile.size,
-               EvidenceFile.sha256, EvidenceFile.storage_path, Person.full_name,
-               EvidenceFile.uploaded_at)
+        select(
+            Unit.code,
+            Unit.name,
+            Item.code,
+            EvidenceFile.file_name,
+            EvidenceFile.size,
+            EvidenceFile.sha256,
+            EvidenceFile.storage_path,
+            Person.full_name,
+            EvidenceFile.uploaded_at,
+        )
         .join(Submission, Submission.id == EvidenceFile.submission_id)
         .join(Assignment, Assignment.id == Submission.assignment_id)
         .join(Unit, Unit.id == Assignment.unit_id)
         .join(Item, Item.id == EvidenceFile.item_id)
         .outerjoin(Person, Person.id == EvidenceFile.uploaded_by)
         .where(Assignment.campaign_id == campaign_id, EvidenceFile.removed_at.is_(None))
-        .order_by(Assignment.position, Assignment.id, Item.position, EvidenceFile.uploaded_at,
-                  EvidenceFile.id)
-    )  # fmt: skip
+        .order_by(
+            Assignment.position,
+            Assignment.id,
+            Item.position,
+            EvidenceFile.uploaded_at,
+            EvidenceFile.id,
+        )
+    )
     if team_ids is not None:
         query = query.where(Assignment.team_id.in_(list(team_ids)))
     return query
@@ -175,8 +232,10 @@ def _evidence_query(campaign_id: int, team_ids: Collection[int] | None) -> Selec
 async def count_evidence(
     session: AsyncSession, campaign_id: int, team_ids: Collection[int] | None = None
 ) -> int:
-    counted = _evidence_query(campaign_id, team_ids).order_by(None).with_only_columns(
-        func.count(EvidenceFile.id)
+    counted = (
+        _evidence_query(campaign_id, team_ids)
+        .order_by(None)
+        .with_only_columns(func.count(EvidenceFile.id))
     )
     return int(await session.scalar(counted) or 0)
 
@@ -190,8 +249,9 @@ async def evidence_records(
     async for partition in result.partitions():
         for row in partition:
             unit_code, unit_name, item_code, name, size, sha256, stored, who, at = row
-            yield EvidenceRecord(unit_code, unit_name, item_code, name, size, sha256, stored,
-                                 who or "", at)
+            yield EvidenceRecord(
+                unit_code, unit_name, item_code, name, size, sha256, stored, who or "", at
+            )
 
 
 async def begin_snapshot(session: AsyncSession) -> None:
@@ -202,8 +262,9 @@ async def begin_snapshot(session: AsyncSession) -> None:
     writes while a large export runs.
     """
     if session.get_bind().dialect.name == "postgresql":
-        await session.connection(execution_options={
-            "isolation_level": "REPEATABLE READ", "postgresql_readonly": True})  # fmt: skip
+        await session.connection(
+            execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        )
     else:
         await session.connection(execution_options=READ_ONLY)
 
@@ -246,8 +307,11 @@ def _display_width(value: Any) -> int:
 
 
 def column_widths(
-    headers: Sequence[Sequence[Any]], sample: Iterable[Sequence[Any]], *,
-    header_max: int = 30, value_max: int = 64,
+    headers: Sequence[Sequence[Any]],
+    sample: Iterable[Sequence[Any]],
+    *,
+    header_max: int = 30,
+    value_max: int = 64,
 ) -> list[float]:
     """Widths (in characters) that fit the headers and sampled values, within bounds.
 
@@ -278,8 +342,14 @@ class WriteOnlySheet(Protocol):
 class SheetWriter:
     """One write-only sheet: headers and widths first, then rows, dates made Excel dates."""
 
-    def __init__(self, ws: WriteOnlySheet, tz: ZoneInfo, *, frozen_cols: int = 0,
-                 formats: dict[int, str] | None = None) -> None:
+    def __init__(
+        self,
+        ws: WriteOnlySheet,
+        tz: ZoneInfo,
+        *,
+        frozen_cols: int = 0,
+        formats: dict[int, str] | None = None,
+    ) -> None:
         self.ws = ws
         self.tz, self.frozen_cols = tz, frozen_cols
         self.formats = formats or {}  # column index -> number format
@@ -323,8 +393,7 @@ class SheetWriter:
             return text
         if isinstance(value, datetime):
             # Excel has no timezones: the campaign's local time, as people read it
-            return self._formatted(value.astimezone(self.tz).replace(tzinfo=None),
-                                   DATETIME_FORMAT)
+            return self._formatted(value.astimezone(self.tz).replace(tzinfo=None), DATETIME_FORMAT)
         if isinstance(value, date):
             return self._formatted(value, DATE_FORMAT)
         if index in self.formats and value is not None:
@@ -350,7 +419,8 @@ def _clean(text: str) -> str:
 
 
 async def fill_sheet(
-    sheet: SheetWriter, headers: Sequence[Sequence[Any]],
+    sheet: SheetWriter,
+    headers: Sequence[Sequence[Any]],
     rows: AsyncIterable[Sequence[Any]] | Iterable[Sequence[Any]],
 ) -> int:
     """Write all rows, the first SAMPLE_ROWS of them deciding the widths; returns the count."""
@@ -390,8 +460,7 @@ class ProgressTracker:
 
     def advance(self, count: int = 1) -> None:
         self.done = min(self.total, self.done + count)
-        if self.callback and (self.done - self._reported >= self._step
-                              or self.done == self.total):
+        if self.callback and (self.done - self._reported >= self._step or self.done == self.total):
             self._reported = self.done
             self.callback(self.done, self.total)
 
@@ -412,8 +481,9 @@ async def _values_by_submission(
         return values
     rows = await session.execute(
         select(Answer.submission_id, Answer.item_id, Answer.value).where(
-            Answer.submission_id.in_(submission_ids), Answer.value.is_not(None))
-    )  # fmt: skip
+            Answer.submission_id.in_(submission_ids), Answer.value.is_not(None)
+        )
+    )
     for submission_id, item_id, value in rows:
         values.setdefault(submission_id, {})[item_id] = value
     return values
@@ -450,15 +520,20 @@ class ReadableValues:
 
 
 async def _answer_rows(
-    session: AsyncSession, units: list[UnitRow], items: Sequence[ItemInfo], tr: Translate,
-    tracker: ProgressTracker, answered: _AnswerCount,
+    session: AsyncSession,
+    units: list[UnitRow],
+    items: Sequence[ItemInfo],
+    tr: Translate,
+    tracker: ProgressTracker,
+    answered: _AnswerCount,
 ) -> AsyncIterator[list[Any]]:
     """One row per unit, one column per item; also fills in self-scores not yet stored."""
     readable = ReadableValues(tr)
     for start in range(0, len(units), ANSWER_CHUNK):
         chunk = units[start : start + ANSWER_CHUNK]
         values = await _values_by_submission(
-            session, [u.submission_id for u in chunk if u.submission_id is not None])
+            session, [u.submission_id for u in chunk if u.submission_id is not None]
+        )
         for unit in chunk:
             answers = values.get(unit.submission_id or 0, {})
             answered.value += len(answers)
@@ -472,13 +547,23 @@ async def _answer_rows(
 def _answer_headers(items: Sequence[ItemInfo], tr: Translate) -> list[list[str]]:
     """Item codes on the first row, their texts (wrapped) on the second."""
     lead = [tr("export.col.unit_code"), tr("export.col.unit_name"), tr("export.col.team")]
-    return [[*lead, *(item.code for item in items)],
-            ["", "", "", *(item.text for item in items)]]
+    return [[*lead, *(item.code for item in items)], ["", "", "", *(item.text for item in items)]]
 
 
 def _summary_headers(tr: Translate) -> list[list[str]]:
-    keys = ("number", "unit_code", "unit_name", "team", "status", "deadline", "submitted_at",
-            "late", "self_score", "appraised_score", "rank")
+    keys = (
+        "number",
+        "unit_code",
+        "unit_name",
+        "team",
+        "status",
+        "deadline",
+        "submitted_at",
+        "late",
+        "self_score",
+        "appraised_score",
+        "rank",
+    )
     return [[tr(f"export.col.{key}") for key in keys]]
 
 
@@ -488,26 +573,53 @@ def _summary_rows(
     ranks = competition_ranks([unit.ranking_score for unit in units])
     for number, (unit, rank) in enumerate(zip(units, ranks, strict=True), 1):
         tracker.advance()
-        yield [number, unit.unit_code, unit.unit_name, unit.team_name,
-               tr(f"export.status.{unit.status}"), unit.deadline, unit.submitted_at,
-               tr("export.yes") if unit.late else "", unit.self_score, unit.appraised_score,
-               rank]  # fmt: skip
+        yield [
+            number,
+            unit.unit_code,
+            unit.unit_name,
+            unit.team_name,
+            tr(f"export.status.{unit.status}"),
+            unit.deadline,
+            unit.submitted_at,
+            tr("export.yes") if unit.late else "",
+            unit.self_score,
+            unit.appraised_score,
+            rank,
+        ]
 
 
 def _evidence_headers(tr: Translate) -> list[list[str]]:
-    keys = ("unit_code", "unit_name", "item", "file_name", "size", "sha256", "uploaded_by",
-            "uploaded_at")
+    keys = (
+        "unit_code",
+        "unit_name",
+        "item",
+        "file_name",
+        "size",
+        "sha256",
+        "uploaded_by",
+        "uploaded_at",
+    )
     return [[tr(f"export.col.{key}") for key in keys]]
 
 
 async def _evidence_rows(
-    session: AsyncSession, campaign_id: int, team_ids: Collection[int] | None,
+    session: AsyncSession,
+    campaign_id: int,
+    team_ids: Collection[int] | None,
     tracker: ProgressTracker,
 ) -> AsyncIterator[list[Any]]:
     async for record in evidence_records(session, campaign_id, team_ids):
         tracker.advance()
-        yield [record.unit_code, record.unit_name, record.item_code, record.file_name,
-               record.size, record.sha256, record.uploaded_by, record.uploaded_at]
+        yield [
+            record.unit_code,
+            record.unit_name,
+            record.item_code,
+            record.file_name,
+            record.size,
+            record.sha256,
+            record.uploaded_by,
+            record.uploaded_at,
+        ]
 
 
 def _history_headers(tr: Translate) -> list[list[str]]:
@@ -521,24 +633,35 @@ async def _team_subjects(
     invites = await session.scalars(
         select(Invite.code)
         .outerjoin(Assignment, Assignment.id == Invite.assignment_id)
-        .where(Invite.campaign_id == campaign_id,
-               or_(Invite.team_id.in_(list(team_ids)), Assignment.team_id.in_(list(team_ids))))
-    )  # fmt: skip
+        .where(
+            Invite.campaign_id == campaign_id,
+            or_(Invite.team_id.in_(list(team_ids)), Assignment.team_id.in_(list(team_ids))),
+        )
+    )
     return {unit.unit_code for unit in units} | set(invites)
 
 
 async def _history_rows(
-    session: AsyncSession, campaign_id: int, subjects: set[str] | None, tr: Translate,
+    session: AsyncSession,
+    campaign_id: int,
+    subjects: set[str] | None,
+    tr: Translate,
     tracker: ProgressTracker,
 ) -> AsyncIterator[list[Any]]:
     query = (
-        select(AuditEntry.at, Person.full_name, AuditEntry.actor_label, AuditEntry.action,
-               AuditEntry.subject, AuditEntry.details)
+        select(
+            AuditEntry.at,
+            Person.full_name,
+            AuditEntry.actor_label,
+            AuditEntry.action,
+            AuditEntry.subject,
+            AuditEntry.details,
+        )
         .outerjoin(Person, Person.id == AuditEntry.actor_id)
         .where(AuditEntry.campaign_id == campaign_id)
         .order_by(AuditEntry.at, AuditEntry.id)
         .execution_options(yield_per=STREAM_BATCH)
-    )  # fmt: skip
+    )
     result = await session.stream(query)
     async for partition in result.partitions():
         for at, person, label, action, subject, details in partition:
@@ -589,25 +712,33 @@ async def export_workbook(
     # summary needs the self-scores computed while the answers are written.
     summary = SheetWriter(wb.create_sheet(tr("export.sheet.summary")), tz, frozen_cols=3)
     answers = SheetWriter(wb.create_sheet(tr("export.sheet.answers")), tz, frozen_cols=2)
-    evidence = SheetWriter(wb.create_sheet(tr("export.sheet.evidence")), tz, frozen_cols=0,
-                           formats={4: SIZE_FORMAT})
+    evidence = SheetWriter(
+        wb.create_sheet(tr("export.sheet.evidence")), tz, frozen_cols=0, formats={4: SIZE_FORMAT}
+    )
     log = SheetWriter(wb.create_sheet(tr("export.sheet.history")), tz, frozen_cols=0)
 
     answered = _AnswerCount()
-    await fill_sheet(answers, _answer_headers(checklist.items, tr),
-                     _answer_rows(session, units, checklist.items, tr, tracker, answered))
+    await fill_sheet(
+        answers,
+        _answer_headers(checklist.items, tr),
+        _answer_rows(session, units, checklist.items, tr, tracker, answered),
+    )
     await fill_sheet(summary, _summary_headers(tr), _summary_rows(units, tr, tracker))
-    files_written = await fill_sheet(evidence, _evidence_headers(tr),
-                                     _evidence_rows(session, campaign_id, team_ids, tracker))
-    subjects = None if team_ids is None else await _team_subjects(
-        session, campaign_id, team_ids, units)
-    history_written = await fill_sheet(log, _history_headers(tr),
-                                       _history_rows(session, campaign_id, subjects, tr, tracker))
+    files_written = await fill_sheet(
+        evidence, _evidence_headers(tr), _evidence_rows(session, campaign_id, team_ids, tracker)
+    )
+    subjects = (
+        None if team_ids is None else await _team_subjects(session, campaign_id, team_ids, units)
+    )
+    history_written = await fill_sheet(
+        log, _history_headers(tr), _history_rows(session, campaign_id, subjects, tr, tracker)
+    )
     _save(wb, path)
     if progress:
         progress(tracker.total, tracker.total)
-    return ExportStats(len(units), len(checklist.items), answered.value, files_written,
-                       history_written)
+    return ExportStats(
+        len(units), len(checklist.items), answered.value, files_written, history_written
+    )
 
 
 def _save(wb: Workbook, path: Path) -> None:

@@ -38,8 +38,24 @@ from storage.services.evidence import EvidenceStore, extension, safe_name
 
 # Already compressed formats: deflating them again costs time and saves nothing.
 STORED_EXTENSIONS = frozenset(
-    ["pdf", "docx", "xlsx", "pptx", "odt", "ods", "odp", "jpg", "jpeg", "png", "webp", "heic",
-     "gif", "zip", "rar", "7z"]
+    [
+        "pdf",
+        "docx",
+        "xlsx",
+        "pptx",
+        "odt",
+        "ods",
+        "odp",
+        "jpg",
+        "jpeg",
+        "png",
+        "webp",
+        "heic",
+        "gif",
+        "zip",
+        "rar",
+        "7z",
+    ]
 )
 COPY_BLOCK = 1 << 20
 ZipTime = tuple[int, int, int, int, int, int]
@@ -91,8 +107,13 @@ def _zip_time(moment: datetime, tz: ZoneInfo) -> ZipTime:
 
 
 def pack_file(
-    archive: zipfile.ZipFile, source: Path, arcname: str, *, when: ZipTime,
-    sha256: str, size: int,
+    archive: zipfile.ZipFile,
+    source: Path,
+    arcname: str,
+    *,
+    when: ZipTime,
+    sha256: str,
+    size: int,
 ) -> _Packed:
     """Copy one file into the archive, hashing it on the way (one read of the file)."""
     try:
@@ -118,8 +139,18 @@ def _csv_text(value: str) -> str:
 
 
 def _manifest_headers(tr: Translate) -> list[str]:
-    keys = ("zip_path", "unit_code", "unit_name", "item", "file_name", "size", "sha256",
-            "uploaded_by", "uploaded_at", "file_status")
+    keys = (
+        "zip_path",
+        "unit_code",
+        "unit_name",
+        "item",
+        "file_name",
+        "size",
+        "sha256",
+        "uploaded_by",
+        "uploaded_at",
+        "file_status",
+    )
     return [tr(f"export.col.{key}") for key in keys]
 
 
@@ -128,11 +159,17 @@ def _manifest_row(
 ) -> list[str | int]:
     uploaded = record.uploaded_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
     return [
-        arcname if packed.status != "missing" else "", _csv_text(record.unit_code),
-        _csv_text(record.unit_name), _csv_text(record.item_code), _csv_text(record.file_name),
-        record.size, record.sha256, _csv_text(record.uploaded_by), uploaded,
+        arcname if packed.status != "missing" else "",
+        _csv_text(record.unit_code),
+        _csv_text(record.unit_name),
+        _csv_text(record.item_code),
+        _csv_text(record.file_name),
+        record.size,
+        record.sha256,
+        _csv_text(record.uploaded_by),
+        uploaded,
         tr(f"export.file_status.{packed.status}"),
-    ]  # fmt: skip
+    ]
 
 
 def _add_manifest(archive: zipfile.ZipFile, manifest: IO[str], name: str) -> None:
@@ -172,11 +209,16 @@ async def export_evidence_zip(
             writer = csv.writer(manifest)
             writer.writerow(_manifest_headers(tr))
             async for record in evidence_records(session, campaign_id, team_ids):
-                arcname = names.claim(record.unit_code, record.unit_name, record.item_code,
-                                      record.file_name)
+                arcname = names.claim(
+                    record.unit_code, record.unit_name, record.item_code, record.file_name
+                )
                 packed = await asyncio.to_thread(
-                    pack_file, archive, store.path_of(record.storage_path), arcname,
-                    when=_zip_time(record.uploaded_at, tz), sha256=record.sha256,
+                    pack_file,
+                    archive,
+                    store.path_of(record.storage_path),
+                    arcname,
+                    when=_zip_time(record.uploaded_at, tz),
+                    sha256=record.sha256,
                     size=record.size,
                 )
                 counts[packed.status] += 1
@@ -187,6 +229,10 @@ async def export_evidence_zip(
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
-    return ZipStats(counts["ok"] + counts["changed"], counts["missing"], counts["changed"],
-                    total_bytes, manifest_name)
-
+    return ZipStats(
+        counts["ok"] + counts["changed"],
+        counts["missing"],
+        counts["changed"],
+        total_bytes,
+        manifest_name,
+    )

@@ -55,9 +55,7 @@ def is_answered(state: AnswerState | None) -> bool:
     return state is not None and state.value is not None  # [] is a valid "none of these"
 
 
-def compute_progress(
-    items: Sequence[ProgressItem], answers: Mapping[int, AnswerState]
-) -> Progress:
+def compute_progress(items: Sequence[ProgressItem], answers: Mapping[int, AnswerState]) -> Progress:
     missing_required, missing_evidence, unanswered = [], [], []
     total_score = 0.0
     for item in items:

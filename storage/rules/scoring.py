@@ -270,9 +270,12 @@ def _threshold(ctx: _Context, raw: Any, path: tuple[Any, ...]) -> float | None:
     low, high = _threshold_bounds(ctx)
     if (low is not None and value < low) or (high is not None and value > high):
         ctx.problems.add(
-            "scoring_threshold_range", *path, value=plain(value), min=plain(low or 0),
+            "scoring_threshold_range",
+            *path,
+            value=plain(value),
+            min=plain(low or 0),
             max=plain(high) if high is not None else "",
-        )  # fmt: skip
+        )
         return None
     return value
 

@@ -178,8 +178,9 @@ def _next_working_day(day: date) -> date:
     return day
 
 
-def move_earlier(instant: datetime, limit: datetime, policy: ReminderPolicy,
-                 zone: ZoneInfo) -> datetime:
+def move_earlier(
+    instant: datetime, limit: datetime, policy: ReminderPolicy, zone: ZoneInfo
+) -> datetime:
     """Adjust a slot that must come before `limit` (a deadline, a visit); see the module."""
     for _ in range(_MAX_MOVES):
         local = _local(instant, zone)
@@ -190,8 +191,9 @@ def move_earlier(instant: datetime, limit: datetime, policy: ReminderPolicy,
         if quiet is None:
             return instant
         after = quiet[1]
-        if after < limit and (not policy.working_days_only
-                              or is_working_day(_local(after, zone).date())):
+        if after < limit and (
+            not policy.working_days_only or is_working_day(_local(after, zone).date())
+        ):
             return after
         instant = quiet[0] - LAST_CALL
     return instant
@@ -226,8 +228,11 @@ def reminder_slots(deadline: datetime, policy: ReminderPolicy, tz: str) -> list[
     """Every deadline slot of one unit (before, overdue, escalation), sorted by due."""
     zone = ZoneInfo(tz)
     deadline = deadline.astimezone(UTC)
-    return [*_before_slots(deadline, policy, zone), *_overdue_slots(deadline, policy, zone),
-            *_escalation_slot(deadline, policy, zone)]
+    return [
+        *_before_slots(deadline, policy, zone),
+        *_overdue_slots(deadline, policy, zone),
+        *_escalation_slot(deadline, policy, zone),
+    ]
 
 
 def _before_slots(deadline: datetime, policy: ReminderPolicy, zone: ZoneInfo) -> list[Slot]:
@@ -236,8 +241,15 @@ def _before_slots(deadline: datetime, policy: ReminderPolicy, zone: ZoneInfo) ->
     slots = []
     for offset in offsets:
         nominal = deadline - offset
-        slots.append(Slot(f"before:{iso_duration(offset)}", SlotKind.BEFORE,
-                          move_earlier(nominal, deadline, policy, zone), nominal, deadline))
+        slots.append(
+            Slot(
+                f"before:{iso_duration(offset)}",
+                SlotKind.BEFORE,
+                move_earlier(nominal, deadline, policy, zone),
+                nominal,
+                deadline,
+            )
+        )
     return _collapse(slots)
 
 
@@ -248,8 +260,9 @@ def _overdue_slots(deadline: datetime, policy: ReminderPolicy, zone: ZoneInfo) -
     slots = []
     for n in range(1, policy.overdue_limit + 1):
         nominal = deadline + n * every
-        slots.append(Slot(f"overdue:{n}", SlotKind.OVERDUE,
-                          move_later(nominal, policy, zone), nominal))
+        slots.append(
+            Slot(f"overdue:{n}", SlotKind.OVERDUE, move_later(nominal, policy, zone), nominal)
+        )
     return _collapse(slots)
 
 
@@ -263,22 +276,36 @@ def _escalation_slot(deadline: datetime, policy: ReminderPolicy, zone: ZoneInfo)
 # -- visits ------------------------------------------------------------------------------
 
 
-def visit_slots(visit_at: datetime, *, announced: bool, policy: ReminderPolicy,
-                tz: str) -> list[Slot]:
+def visit_slots(
+    visit_at: datetime, *, announced: bool, policy: ReminderPolicy, tz: str
+) -> list[Slot]:
     """The unit-facing slots of a visit: the notice and the reminder the day before."""
     if not announced:
         return []
     zone = ZoneInfo(tz)
     visit_at = visit_at.astimezone(UTC)
     nominal = visit_at - policy.visit_notice_before
-    notice = Slot("visit:notice", SlotKind.VISIT_NOTICE,
-                  move_earlier(nominal, visit_at, policy, zone), nominal, visit_at)
+    notice = Slot(
+        "visit:notice",
+        SlotKind.VISIT_NOTICE,
+        move_earlier(nominal, visit_at, policy, zone),
+        nominal,
+        visit_at,
+    )
     visit_day = _local(visit_at, zone).date()
-    eve_day = (_previous_working_day(visit_day) if policy.working_days_only
-               else visit_day - timedelta(days=1))
+    eve_day = (
+        _previous_working_day(visit_day)
+        if policy.working_days_only
+        else visit_day - timedelta(days=1)
+    )
     eve_nominal = _at(eve_day, VISIT_EVE_AT, zone)
-    eve = Slot("visit:eve", SlotKind.VISIT_EVE,
-               move_earlier(eve_nominal, visit_at, policy, zone), eve_nominal, visit_at)
+    eve = Slot(
+        "visit:eve",
+        SlotKind.VISIT_EVE,
+        move_earlier(eve_nominal, visit_at, policy, zone),
+        eve_nominal,
+        visit_at,
+    )
     return [notice, eve] if eve.due > notice.due else [notice]
 
 
@@ -306,8 +333,9 @@ def due_now(slots: Iterable[Slot], now: datetime, last_seen: datetime | None) ->
 _SEARCH_DAYS = 400  # holidays can only ever remove a few days of a week
 
 
-def _occurrences(schedule: SummarySchedule, day: date, zone: ZoneInfo,
-                 skip_holidays: bool) -> list[datetime]:
+def _occurrences(
+    schedule: SummarySchedule, day: date, zone: ZoneInfo, skip_holidays: bool
+) -> list[datetime]:
     if day.weekday() not in schedule.weekdays:
         return []
     if skip_holidays and day in vn_holidays(day.year):
@@ -315,8 +343,9 @@ def _occurrences(schedule: SummarySchedule, day: date, zone: ZoneInfo,
     return [_at(day, t, zone) for t in schedule.times]
 
 
-def next_summary(schedule: SummarySchedule, after: datetime, tz: str, *,
-                 skip_holidays: bool = False) -> datetime:
+def next_summary(
+    schedule: SummarySchedule, after: datetime, tz: str, *, skip_holidays: bool = False
+) -> datetime:
     """The first occurrence strictly after `after`. `skip_holidays` (set it from the
     policy's `working_days_only`) also skips Vietnamese public holidays."""
     zone = ZoneInfo(tz)
@@ -328,8 +357,9 @@ def next_summary(schedule: SummarySchedule, after: datetime, tz: str, *,
     raise ValueError("no summary occurrence within a year")  # every day a holiday: impossible
 
 
-def last_summary(schedule: SummarySchedule, now: datetime, tz: str, *,
-                 skip_holidays: bool = False) -> datetime | None:
+def last_summary(
+    schedule: SummarySchedule, now: datetime, tz: str, *, skip_holidays: bool = False
+) -> datetime | None:
     """The latest occurrence at or before `now` (None if none within a year): a summary
     missed during downtime is sent once, for this occurrence, never once per missed one."""
     zone = ZoneInfo(tz)
@@ -342,8 +372,14 @@ def last_summary(schedule: SummarySchedule, now: datetime, tz: str, *,
     return None
 
 
-def summary_due(schedule: SummarySchedule, now: datetime, last_sent: datetime | None,
-                tz: str, *, skip_holidays: bool = False) -> datetime | None:
+def summary_due(
+    schedule: SummarySchedule,
+    now: datetime,
+    last_sent: datetime | None,
+    tz: str,
+    *,
+    skip_holidays: bool = False,
+) -> datetime | None:
     """The occurrence to send now, if one came after `last_sent` (None: nothing to do)."""
     latest = last_summary(schedule, now, tz, skip_holidays=skip_holidays)
     if latest is None or (last_sent is not None and latest <= last_sent):

@@ -52,8 +52,12 @@ class TimingFormError(ValueError):
 # -- durations ---------------------------------------------------------------------------
 
 _DURATION_PART = re.compile(r"\s*(\d+)\s*([wdhm])\s*")
-_UNITS = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1),
-          "m": timedelta(minutes=1)}  # fmt: skip
+_UNITS = {
+    "w": timedelta(weeks=1),
+    "d": timedelta(days=1),
+    "h": timedelta(hours=1),
+    "m": timedelta(minutes=1),
+}
 
 
 def parse_duration(text: str) -> timedelta:
@@ -63,8 +67,7 @@ def parse_duration(text: str) -> timedelta:
         raise TimingFormError("bad_duration", f"not a duration: {text!r}", value=text)
     delta = sum((int(n) * _UNITS[u] for n, u in _DURATION_PART.findall(cleaned)), timedelta())
     if delta <= timedelta():
-        raise TimingFormError("not_positive", f"a duration must be positive: {text!r}",
-                              value=text)  # fmt: skip
+        raise TimingFormError("not_positive", f"a duration must be positive: {text!r}", value=text)
     return delta
 
 
@@ -88,11 +91,13 @@ def parse_time_of_day(text: str, whole: str | None = None) -> time:
     value = text if whole is None else whole
     hours, _, minutes = text.strip().partition(":")
     if not (hours.isdigit() and len(minutes) == 2 and minutes.isdigit()):
-        raise TimingFormError("bad_time_of_day", f"not a time of day: {text!r}", value=value,
-                              time=text.strip())  # fmt: skip
+        raise TimingFormError(
+            "bad_time_of_day", f"not a time of day: {text!r}", value=value, time=text.strip()
+        )
     if not (0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
-        raise TimingFormError("bad_time_of_day", f"no such time of day: {text!r}",
-                              value=value, time=text.strip())  # fmt: skip
+        raise TimingFormError(
+            "bad_time_of_day", f"no such time of day: {text!r}", value=value, time=text.strip()
+        )
     return time(int(hours), int(minutes))
 
 
@@ -100,12 +105,14 @@ def parse_quiet_hours(text: str) -> tuple[time, time]:
     """ "21:00-07:00" -> (21:00, 07:00); the period may cross midnight."""
     found = _QUIET.fullmatch(text.strip())
     if found is None:
-        raise TimingFormError("bad_quiet_hours", f"expected 'HH:MM-HH:MM', got {text!r}",
-                              value=text)  # fmt: skip
+        raise TimingFormError(
+            "bad_quiet_hours", f"expected 'HH:MM-HH:MM', got {text!r}", value=text
+        )
     start, end = parse_time_of_day(found[1], text), parse_time_of_day(found[2], text)
     if start == end:
-        raise TimingFormError("quiet_hours_empty", f"quiet hours start where they end: "
-                              f"{text!r}", value=text)  # fmt: skip
+        raise TimingFormError(
+            "quiet_hours_empty", f"quiet hours start where they end: {text!r}", value=text
+        )
     return start, end
 
 
@@ -119,8 +126,14 @@ _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAYS = {
     **{name: number for number, name in enumerate(_DAY_NAMES)},
     # Vietnamese: thứ hai (t2) ... thứ bảy (t7), chủ nhật (cn)
-    "t2": 0, "t3": 1, "t4": 2, "t5": 3, "t6": 4, "t7": 5, "cn": 6,
-}  # fmt: skip
+    "t2": 0,
+    "t3": 1,
+    "t4": 2,
+    "t5": 3,
+    "t6": 4,
+    "t7": 5,
+    "cn": 6,
+}
 _EVERY_DAY = ("daily", "*")
 _SUMMARY = re.compile(rf"(?:(?P<days>.*?\S)\s+)?(?P<times>{_TIME}(?:\s*,\s*{_TIME})*)")
 _DAY_TOKEN = re.compile(r"[a-z0-9*]+")
@@ -151,8 +164,9 @@ def _days_text(weekdays: frozenset[int]) -> str:
             runs[-1].append(day)
         else:
             runs.append([day])
-    names = [_DAY_NAMES[r[0]] if len(r) == 1 else f"{_DAY_NAMES[r[0]]}-{_DAY_NAMES[r[-1]]}"
-             for r in runs]  # fmt: skip
+    names = [
+        _DAY_NAMES[r[0]] if len(r) == 1 else f"{_DAY_NAMES[r[0]]}-{_DAY_NAMES[r[-1]]}" for r in runs
+    ]
     return ",".join(names)
 
 
@@ -161,8 +175,11 @@ def parse_summary_at(text: str) -> SummarySchedule:
     "mon-fri 08:00", "t2-t6 08:00,16:30", "mon,wed,fri 17:30", "daily 08:00", "08:00"."""
     found = _SUMMARY.fullmatch(text.strip().lower())
     if found is None:
-        raise TimingFormError("bad_summary_at", f"expected '<days> HH:MM', e.g. "
-                              f"'mon-fri 08:00', got {text!r}", value=text)  # fmt: skip
+        raise TimingFormError(
+            "bad_summary_at",
+            f"expected '<days> HH:MM', e.g. 'mon-fri 08:00', got {text!r}",
+            value=text,
+        )
     days = _parse_days(found["days"], text)
     times = {parse_time_of_day(t, text) for t in found["times"].split(",")}
     return SummarySchedule(days, tuple(sorted(times)))
@@ -184,7 +201,10 @@ def _parse_day(name: str, whole: str) -> int:
     if name in _DAYS:
         return _DAYS[name]
     if not _DAY_TOKEN.fullmatch(name):  # "", "mon-fri 08:00," : not a day at all
-        raise TimingFormError("bad_summary_at", f"cannot read the days of {whole!r}",
-                              value=whole)  # fmt: skip
-    raise TimingFormError("summary_unknown_day", f"unknown day {name!r} in {whole!r} (use "
-                          "mon..sun or t2..t7, cn)", value=whole, day=name)  # fmt: skip
+        raise TimingFormError("bad_summary_at", f"cannot read the days of {whole!r}", value=whole)
+    raise TimingFormError(
+        "summary_unknown_day",
+        f"unknown day {name!r} in {whole!r} (use mon..sun or t2..t7, cn)",
+        value=whole,
+        day=name,
+    )

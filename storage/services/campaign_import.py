@@ -96,8 +96,12 @@ async def import_campaign(
         campaign_id=campaign.id,
         actor_label=actor_label,
         subject=spec.code,
-        details={"created": created, "source": source_name, **result.counts,
-                 "losses": [loss.__dict__ for loss in result.losses]},
+        details={
+            "created": created,
+            "source": source_name,
+            **result.counts,
+            "losses": [loss.__dict__ for loss in result.losses],
+        },
     )
     return result
 
@@ -139,9 +143,9 @@ async def _sync_teams(
     await session.flush()
     for code, team in existing.items():  # teams no longer in the file: see _remove_stale_teams
         people = await session.scalar(
-            select(func.count()).select_from(Membership).where(
-                Membership.team_id == team.id, Membership.revoked_at.is_(None)
-            )
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.team_id == team.id, Membership.revoked_at.is_(None))
         )
         if people:
             result.losses.append(Loss("team_removed", code, int(people)))
@@ -283,9 +287,7 @@ async def _sync_checklist(
         await session.delete(item)
     await session.flush()
     await session.execute(
-        delete(Section).where(
-            Section.campaign_id == campaign.id, Section.id.not_in(section_ids)
-        )
+        delete(Section).where(Section.campaign_id == campaign.id, Section.id.not_in(section_ids))
     )
     result.counts["items"] = position
 

@@ -41,8 +41,9 @@ async def open_campaigns(
     teams belongs to."""
     query = select(Campaign).where(Campaign.closed_at.is_(None)).order_by(Campaign.created_at)
     if of_teams is not None:
-        query = query.where(Campaign.id.in_(
-            select(Team.campaign_id).where(Team.id.in_(sorted(of_teams)))))
+        query = query.where(
+            Campaign.id.in_(select(Team.campaign_id).where(Team.id.in_(sorted(of_teams))))
+        )
     return list(await session.scalars(query))
 
 
@@ -83,15 +84,15 @@ async def overview(session: AsyncSession, campaign: Campaign) -> CampaignOvervie
         result.late += int(late or 0)
     result.invites_total = await _count(
         session,
-        select(func.count()).select_from(Invite).where(
-            Invite.campaign_id == cid, Invite.revoked_at.is_(None)
-        ),
+        select(func.count())
+        .select_from(Invite)
+        .where(Invite.campaign_id == cid, Invite.revoked_at.is_(None)),
     )
     result.invites_used = await _count(
         session,
-        select(func.count()).select_from(Invite).where(
-            Invite.campaign_id == cid, Invite.used_at.is_not(None)
-        ),
+        select(func.count())
+        .select_from(Invite)
+        .where(Invite.campaign_id == cid, Invite.used_at.is_not(None)),
     )
     result.people = await _count(
         session,

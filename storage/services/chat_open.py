@@ -58,47 +58,65 @@ _SENDER: dict[str, Select[*tuple[Any, ...]]] = {
 def _lock_and_read() -> Select[*tuple[Any, ...]]:
     states: Table = ConversationState.__table__  # type: ignore[assignment]
     locked = (
-        select(states.c.id, states.c.state, states.c.data, states.c.person_id,
-               literal_column("ctid").label("version"))
-        .where(states.c.platform == bindparam("platform"),
-               states.c.chat_id == bindparam("chat_id"))
+        select(
+            states.c.id,
+            states.c.state,
+            states.c.data,
+            states.c.person_id,
+            literal_column("ctid").label("version"),
+        )
+        .where(states.c.platform == bindparam("platform"), states.c.chat_id == bindparam("chat_id"))
         .with_for_update(skip_locked=True)
-        .cte("locked").prefix_with("MATERIALIZED")  # locked once, before the joins
+        .cte("locked")
+        .prefix_with("MATERIALIZED")  # locked once, before the joins
     )
-    seen = (select(literal_column("conversation_states.ctid")).select_from(states)
-            .where(states.c.id == locked.c.id).scalar_subquery())  # the snapshot's row
+    seen = (
+        select(literal_column("conversation_states.ctid"))
+        .select_from(states)
+        .where(states.c.id == locked.c.id)
+        .scalar_subquery()
+    )  # the snapshot's row
     fresh = (locked.c.version == seen).label("fresh")
     before = (locked.c.id, locked.c.state, locked.c.data, locked.c.person_id, fresh)
-    return sender_select(states_column(_SUBMISSION_ID, "postgresql"), before=before,
-                         base=locked)
+    return sender_select(states_column(_SUBMISSION_ID, "postgresql"), before=before, base=locked)
 
 
 _LOCK_AND_READ = _lock_and_read()
 _STATE, _FRESH = slice(0, 4), 4
 
 
-async def open_chat(session: AsyncSession, *, platform: str, user_id: str, chat_id: str,
-                    now: datetime, **profile: Any) -> OpenedChat:  # fmt: skip
+async def open_chat(
+    session: AsyncSession,
+    *,
+    platform: str,
+    user_id: str,
+    chat_id: str,
+    now: datetime,
+    **profile: Any,
+) -> OpenedChat:
     """`profile`: the sender's display_name, username and language_hint, as the platform
     gives them now (see storage.services.people.settle_account)."""
-    details = {"platform": platform, "user_id": user_id, "chat_id": chat_id, "now": now,
-               **profile}
+    details = {"platform": platform, "user_id": user_id, "chat_id": chat_id, "now": now, **profile}
     dialect = dialect_name(session)
     if dialect == "postgresql":
-        rows = (await session.execute(_LOCK_AND_READ, {"platform": platform,
-                                                       "chat_id": chat_id,
-                                                       "user_id": user_id})).all()
+        rows = (
+            await session.execute(
+                _LOCK_AND_READ, {"platform": platform, "chat_id": chat_id, "user_id": user_id}
+            )
+        ).all()
         if rows and rows[0][_FRESH]:
             state = chat_state(*rows[0][_STATE])
-            return await _opened(session, state, [row[_FRESH + 1:] for row in rows], details)
+            return await _opened(session, state, [row[_FRESH + 1 :] for row in rows], details)
     state = await lock_state(session, platform=platform, chat_id=chat_id, now=now)
-    rows = (await session.execute(_SENDER[dialect], {"platform": platform,
-                                                     "user_id": user_id})).all()
+    rows = (
+        await session.execute(_SENDER[dialect], {"platform": platform, "user_id": user_id})
+    ).all()
     return await _opened(session, state, rows, details)
 
 
-async def _opened(session: AsyncSession, state: ChatState, rows: Sequence[Sequence[Any]],
-                  details: dict[str, Any]) -> OpenedChat:  # fmt: skip
+async def _opened(
+    session: AsyncSession, state: ChatState, rows: Sequence[Sequence[Any]], details: dict[str, Any]
+) -> OpenedChat:
     account, roles = await settle_sender(session, rows, **details)
     for role, row in zip(roles, role_rows(rows), strict=True):
         if role.submission_id is not None:  # a unit contact's: their report's answers

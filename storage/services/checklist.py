@@ -78,11 +78,22 @@ async def read_checklist(session: AsyncSession, campaign_id: int) -> Checklist:
         sections[-1] = SectionInfo(last.id, last.title, last.first_index, last.count + 1)
         items.append(
             ItemInfo(
-                id=item.id, code=item.code, index=index, section_id=item.section_id,
-                section_title=section_title, text=item.text, help=item.help, type=item.type,
-                options=tuple(item.options or ()), required=item.required,
-                evidence=item.evidence, points=item.points, scoring=item.scoring,
-                min=item.min, max=item.max, max_length=item.max_length,
+                id=item.id,
+                code=item.code,
+                index=index,
+                section_id=item.section_id,
+                section_title=section_title,
+                text=item.text,
+                help=item.help,
+                type=item.type,
+                options=tuple(item.options or ()),
+                required=item.required,
+                evidence=item.evidence,
+                points=item.points,
+                scoring=item.scoring,
+                min=item.min,
+                max=item.max,
+                max_length=item.max_length,
             )
         )
     return Checklist(campaign_id, tuple(items), tuple(sections))

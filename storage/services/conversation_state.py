@@ -41,8 +41,11 @@ def _upsert(builder: Any) -> Any:
     # Touching the row on conflict takes its row lock on PostgreSQL (as SELECT ... FOR UPDATE
     # would) and returns it: one round trip.
     statement = builder(_TABLE).values(
-        platform=bindparam("platform"), chat_id=bindparam("chat_id"), state="idle",
-        data=bindparam("data", type_=_TABLE.c.data.type), updated_at=bindparam("now"),
+        platform=bindparam("platform"),
+        chat_id=bindparam("chat_id"),
+        state="idle",
+        data=bindparam("data", type_=_TABLE.c.data.type),
+        updated_at=bindparam("now"),
     )
     return statement.on_conflict_do_update(
         index_elements=["platform", "chat_id"], set_={"updated_at": statement.excluded.updated_at}
@@ -53,8 +56,12 @@ _LOCK = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.inse
 _SAVE = (
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("state_id"))
-    .values(state=bindparam("state"), data=bindparam("data"),
-            person_id=bindparam("state_person"), updated_at=bindparam("state_now"))
+    .values(
+        state=bindparam("state"),
+        data=bindparam("data"),
+        person_id=bindparam("state_person"),
+        updated_at=bindparam("state_now"),
+    )
 )
 
 
@@ -63,15 +70,17 @@ async def lock_state(
 ) -> ChatState:
     """The chat's state, its row created when missing and locked until the transaction ends."""
     statement = _LOCK[dialect_name(session)]
-    result = await session.execute(statement, {"platform": platform, "chat_id": chat_id,
-                                                "data": {}, "now": now})
+    result = await session.execute(
+        statement, {"platform": platform, "chat_id": chat_id, "data": {}, "now": now}
+    )
     row = result.one_or_none()
     assert row is not None  # an upsert always returns its row
     return chat_state(*row)
 
 
-def chat_state(state_id: int, name: str, data: dict[str, Any] | None,
-               person_id: int | None) -> ChatState:  # fmt: skip
+def chat_state(
+    state_id: int, name: str, data: dict[str, Any] | None, person_id: int | None
+) -> ChatState:
     """The state as read from its row (id, state, data, person_id)."""
     state = ChatState(state_id, name, dict(data or {}), person_id)
     state._read = state.snapshot()
@@ -82,6 +91,13 @@ async def save_state(session: AsyncSession, state: ChatState, now: datetime) -> 
     """Write the state back when the event changed it; updated_at says when it last did."""
     if state.snapshot() == state._read:
         return
-    await session.execute(_SAVE, {"state_id": state.id, "state": state.state,
-                                  "data": state.data, "state_person": state.person_id,
-                                  "state_now": now})
+    await session.execute(
+        _SAVE,
+        {
+            "state_id": state.id,
+            "state": state.state,
+            "data": state.data,
+            "state_person": state.person_id,
+            "state_now": now,
+        },
+    )

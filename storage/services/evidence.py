@@ -19,8 +19,30 @@ from pathlib import Path
 # and scripts are refused.
 ALLOWED_EXTENSIONS = frozenset(
     [
-        "pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "odt", "ods", "odp", "rtf", "txt",
-        "csv", "jpg", "jpeg", "png", "webp", "heic", "gif", "tif", "tiff", "zip", "rar", "7z",
+        "pdf",
+        "doc",
+        "docx",
+        "xls",
+        "xlsx",
+        "ppt",
+        "pptx",
+        "odt",
+        "ods",
+        "odp",
+        "rtf",
+        "txt",
+        "csv",
+        "jpg",
+        "jpeg",
+        "png",
+        "webp",
+        "heic",
+        "gif",
+        "tif",
+        "tiff",
+        "zip",
+        "rar",
+        "7z",
         "xml",
     ]
 )
@@ -83,8 +105,9 @@ class EvidenceStore:
         os.replace(temp, target)
         return StoredFile(relative.as_posix(), sha256, size)
 
-    async def keep_off_loop(self, temp: Path, *, folder: tuple[str, ...], file_name: str
-                            ) -> StoredFile:  # fmt: skip
+    async def keep_off_loop(
+        self, temp: Path, *, folder: tuple[str, ...], file_name: str
+    ) -> StoredFile:
         """`keep` in a worker thread: hashing a 20 MB file, creating folders and moving it
         take milliseconds of disk work that would stall every other chat on the loop."""
         return await asyncio.to_thread(self.keep, temp, folder=folder, file_name=file_name)

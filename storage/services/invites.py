@@ -52,9 +52,7 @@ def invite_state(invite: Invite, now: datetime) -> InviteState:
 async def _wanted_slots(session: AsyncSession, campaign_id: int) -> set[SlotKey]:
     wanted: set[SlotKey] = set()
     rows = await session.execute(
-        select(Assignment.id, Assignment.contact_slots).where(
-            Assignment.campaign_id == campaign_id
-        )
+        select(Assignment.id, Assignment.contact_slots).where(Assignment.campaign_id == campaign_id)
     )
     for assignment_id, slots in rows:
         wanted.update((Role.UNIT_CONTACT, assignment_id, None, n) for n in range(1, slots + 1))
@@ -72,15 +70,20 @@ async def ensure_invite_slots(
     wanted = await _wanted_slots(session, campaign_id)
     existing: dict[SlotKey, list[tuple[int, bool]]] = defaultdict(list)
     rows = await session.execute(
-        select(Invite.role, Invite.assignment_id, Invite.team_id, Invite.slot, Invite.id,
-               Invite.used_at.is_not(None))
-        .where(Invite.campaign_id == campaign_id, Invite.revoked_at.is_(None))
+        select(
+            Invite.role,
+            Invite.assignment_id,
+            Invite.team_id,
+            Invite.slot,
+            Invite.id,
+            Invite.used_at.is_not(None),
+        ).where(Invite.campaign_id == campaign_id, Invite.revoked_at.is_(None))
     )
     for role, assignment_id, team_id, slot, invite_id, used in rows:
         existing[(role, assignment_id, team_id, slot)].append((invite_id, used))
     new_rows = [
-        _invite_row(campaign_id, key, now, ttl) for key in sorted(wanted - existing.keys(),
-                                                                   key=_slot_order)
+        _invite_row(campaign_id, key, now, ttl)
+        for key in sorted(wanted - existing.keys(), key=_slot_order)
     ]
     if new_rows:
         await session.execute(insert(Invite), new_rows)
@@ -92,9 +95,7 @@ async def ensure_invite_slots(
         if not used
     ]
     if dropped:
-        await session.execute(
-            update(Invite).where(Invite.id.in_(dropped)).values(revoked_at=now)
-        )
+        await session.execute(update(Invite).where(Invite.id.in_(dropped)).values(revoked_at=now))
     return len(new_rows)
 
 
@@ -103,9 +104,7 @@ def _slot_order(key: SlotKey) -> tuple[str, int, int, int]:
     return (role, assignment_id or 0, team_id or 0, slot)
 
 
-def _invite_row(
-    campaign_id: int, key: SlotKey, now: datetime, ttl: timedelta
-) -> dict[str, Any]:
+def _invite_row(campaign_id: int, key: SlotKey, now: datetime, ttl: timedelta) -> dict[str, Any]:
     role, assignment_id, team_id, slot = key
     return {
         "code": new_code(),
@@ -140,7 +139,8 @@ class InviteRow:
 
 
 _ROLE_ORDER = case(
-    {Role.ADMIN.value: 0, Role.TEAM_LEADER.value: 1, Role.TEAM_MEMBER.value: 2}, value=Invite.role,
+    {Role.ADMIN.value: 0, Role.TEAM_LEADER.value: 1, Role.TEAM_MEMBER.value: 2},
+    value=Invite.role,
     else_=3,
 )
 
@@ -167,8 +167,9 @@ async def list_invites(
         .outerjoin(unit_team, unit_team.id == Assignment.team_id)
         .outerjoin(Person, Person.id == Invite.used_by)
         .where(Invite.campaign_id == campaign_id)
-        .order_by(Assignment.position.nulls_first(), _ROLE_ORDER, Invite.team_id, Invite.slot,
-                  Invite.id)
+        .order_by(
+            Assignment.position.nulls_first(), _ROLE_ORDER, Invite.team_id, Invite.slot, Invite.id
+        )
     )
     rows = []
     for invite, unit_code, unit_name, team_code, unit_team_code, used_by in await session.execute(
@@ -222,8 +223,12 @@ async def revoke_invite(
         .values(revoked_at=now)
     )
     await audit.record(
-        session, now=now, action="invite.revoke", campaign_id=invite.campaign_id,
-        actor_label=actor_label, subject=invite.code,
+        session,
+        now=now,
+        action="invite.revoke",
+        campaign_id=invite.campaign_id,
+        actor_label=actor_label,
+        subject=invite.code,
     )
     return invite
 
@@ -246,7 +251,8 @@ async def new_invite(
             select(Invite.slot).where(
                 Invite.campaign_id == campaign.id,
                 Invite.role == role,
-                Invite.assignment_id.is_(None) if assignment_id is None
+                Invite.assignment_id.is_(None)
+                if assignment_id is None
                 else Invite.assignment_id == assignment_id,
                 Invite.team_id.is_(None) if team_id is None else Invite.team_id == team_id,
                 Invite.revoked_at.is_(None),
@@ -259,8 +265,12 @@ async def new_invite(
     session.add(invite)
     await session.flush()
     await audit.record(
-        session, now=now, action="invite.new", campaign_id=campaign.id,
-        actor_label=actor_label, subject=invite.code,
+        session,
+        now=now,
+        action="invite.new",
+        campaign_id=campaign.id,
+        actor_label=actor_label,
+        subject=invite.code,
         details={"role": role.value, "unit": unit_code, "team": team_code},
     )
     return invite
@@ -277,9 +287,9 @@ async def _invite_target(
         if not unit_code:
             raise InviteError("unit_required")
         assignment_id = await session.scalar(
-            select(Assignment.id).join(Unit).where(
-                Assignment.campaign_id == campaign.id, Unit.code == unit_code
-            )
+            select(Assignment.id)
+            .join(Unit)
+            .where(Assignment.campaign_id == campaign.id, Unit.code == unit_code)
         )
         if assignment_id is None:
             raise InviteError("unknown_unit", unit=unit_code)
@@ -352,7 +362,12 @@ async def redeem_invite(
         person.is_admin = True
     await session.flush()
     await audit.record(
-        session, now=now, action="invite.redeem", campaign_id=invite.campaign_id,
-        actor_id=person.id, subject=invite.code, details={"role": invite.role},
+        session,
+        now=now,
+        action="invite.redeem",
+        campaign_id=invite.campaign_id,
+        actor_id=person.id,
+        subject=invite.code,
+        details={"role": invite.role},
     )
     return RedeemResult(RedeemOutcome.OK, invite, membership)

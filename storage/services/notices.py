@@ -27,6 +27,7 @@ Functions flush at most and never commit: the caller owns the transaction.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import shutil
@@ -102,14 +103,15 @@ class Audience:
 
 
 def parse_audience(text: str) -> Audience:
-    """"team:D1" -> Audience(TEAM, "D1"). Kinds are case-insensitive; codes are kept as
+    """ "team:D1" -> Audience(TEAM, "D1"). Kinds are case-insensitive; codes are kept as
     typed (they are matched case-insensitively). Raises NoticeError for anything else."""
     kind_text, colon, code = text.strip().partition(":")
     try:
         kind = AudienceKind(kind_text.strip().lower())
     except ValueError:
-        raise NoticeError("notices.error.bad_audience", audience=text,
-                          audiences=AUDIENCES) from None
+        raise NoticeError(
+            "notices.error.bad_audience", audience=text, audiences=AUDIENCES
+        ) from None
     code = code.strip()
     if (kind in _NEEDS_CODE) != bool(code) or (colon and kind not in _NEEDS_CODE):
         raise NoticeError("notices.error.bad_audience", audience=text, audiences=AUDIENCES)
@@ -126,8 +128,9 @@ def store_notice_file(evidence_dir: Path, source: Path) -> Path:
     if not is_allowed(source.name):
         raise NoticeError("notices.error.file_type", file=source.name)
     if source.stat().st_size > MAX_FILE_BYTES:
-        raise NoticeError("notices.error.file_too_big", file=source.name,
-                          max_mb=MAX_FILE_BYTES // (1024 * 1024))
+        raise NoticeError(
+            "notices.error.file_too_big", file=source.name, max_mb=MAX_FILE_BYTES // (1024 * 1024)
+        )
     with source.open("rb") as handle:
         digest = hashlib.file_digest(handle, "sha256").hexdigest()
     target = (evidence_dir / NOTICES_FOLDER / digest[:16] / safe_name(source.name)).resolve()
@@ -145,17 +148,24 @@ async def _check_target(session: AsyncSession, campaign_id: int, audience: Audie
     audience with the code as the campaign spells it."""
     if audience.kind == AudienceKind.TEAM:
         assert audience.code is not None
-        code = await session.scalar(select(Team.code).where(
-            Team.campaign_id == campaign_id, func.lower(Team.code) == audience.code.lower()))
+        code = await session.scalar(
+            select(Team.code).where(
+                Team.campaign_id == campaign_id, func.lower(Team.code) == audience.code.lower()
+            )
+        )
         if code is None:
             raise NoticeError("notices.error.unknown_team", team=audience.code)
         return Audience(audience.kind, code)
     if audience.kind == AudienceKind.UNIT:
         assert audience.code is not None
         code = await session.scalar(
-            select(Unit.code).join(Assignment, Assignment.unit_id == Unit.id)
-            .where(Assignment.campaign_id == campaign_id,
-                   func.lower(Unit.code) == audience.code.lower()))
+            select(Unit.code)
+            .join(Assignment, Assignment.unit_id == Unit.id)
+            .where(
+                Assignment.campaign_id == campaign_id,
+                func.lower(Unit.code) == audience.code.lower(),
+            )
+        )
         if code is None:
             raise NoticeError("notices.error.unknown_unit", unit=audience.code)
         return Audience(audience.kind, code)
@@ -181,25 +191,41 @@ async def create_notice(
     if send_at.tzinfo is None:
         raise ValueError("send_at must be timezone-aware")
     target = await _check_target(
-        session, campaign.id,
-        audience if isinstance(audience, Audience) else parse_audience(audience))
+        session,
+        campaign.id,
+        audience if isinstance(audience, Audience) else parse_audience(audience),
+    )
     body = text.strip()
     if not body:
         raise NoticeError("notices.error.empty_text")
     if len(body) > MAX_TEXT_LENGTH:
         raise NoticeError("notices.error.text_too_long", length=len(body), max=MAX_TEXT_LENGTH)
-    if file_path is not None and not Path(file_path).is_file():
+    if file_path is not None and not await asyncio.to_thread(Path(file_path).is_file):
         raise NoticeError("notices.error.missing_file", file=file_path)
-    notice = Notice(campaign_id=campaign.id, audience=str(target), text=body,
-                    file_path=file_path, send_at=max(send_at, now), created_by=created_by,
-                    created_at=now)
+    notice = Notice(
+        campaign_id=campaign.id,
+        audience=str(target),
+        text=body,
+        file_path=file_path,
+        send_at=max(send_at, now),
+        created_by=created_by,
+        created_at=now,
+    )
     session.add(notice)
     await session.flush()
     await audit.record(
-        session, now=now, action="notice.create", campaign_id=campaign.id, actor_id=created_by,
-        actor_label=actor_label, subject=f"notice:{notice.id}",
-        details={"audience": notice.audience, "send_at": notice.send_at.isoformat(),
-                 "file": Path(file_path).name if file_path else None},
+        session,
+        now=now,
+        action="notice.create",
+        campaign_id=campaign.id,
+        actor_id=created_by,
+        actor_label=actor_label,
+        subject=f"notice:{notice.id}",
+        details={
+            "audience": notice.audience,
+            "send_at": notice.send_at.isoformat(),
+            "file": Path(file_path).name if file_path else None,
+        },
     )
     return notice
 
@@ -223,13 +249,17 @@ async def resolve_audience(
 
 
 async def _team_people(session: AsyncSession, campaign_id: int) -> list[ChatAccount]:
-    return list(await session.scalars(
-        select(ChatAccount)
-        .join(Membership, Membership.person_id == ChatAccount.person_id)
-        .where(Membership.campaign_id == campaign_id,
-               Membership.role.in_([Role.TEAM_LEADER.value, Role.TEAM_MEMBER.value]),
-               Membership.revoked_at.is_(None))
-    ))
+    return list(
+        await session.scalars(
+            select(ChatAccount)
+            .join(Membership, Membership.person_id == ChatAccount.person_id)
+            .where(
+                Membership.campaign_id == campaign_id,
+                Membership.role.in_([Role.TEAM_LEADER.value, Role.TEAM_MEMBER.value]),
+                Membership.revoked_at.is_(None),
+            )
+        )
+    )
 
 
 async def _unit_contacts(
@@ -241,20 +271,25 @@ async def _unit_contacts(
         .join(Assignment, Assignment.id == Membership.assignment_id)
         .join(Submission, Submission.assignment_id == Assignment.id)
         .join(Campaign, Campaign.id == Assignment.campaign_id)
-        .where(Membership.campaign_id == campaign_id,
-               Membership.role == Role.UNIT_CONTACT.value, Membership.revoked_at.is_(None))
+        .where(
+            Membership.campaign_id == campaign_id,
+            Membership.role == Role.UNIT_CONTACT.value,
+            Membership.revoked_at.is_(None),
+        )
     )
     if audience.kind == AudienceKind.TEAM and audience.code:
         query = query.join(Team, Team.id == Assignment.team_id).where(
-            func.lower(Team.code) == audience.code.lower())
+            func.lower(Team.code) == audience.code.lower()
+        )
     elif audience.kind == AudienceKind.UNIT and audience.code:
         query = query.join(Unit, Unit.id == Assignment.unit_id).where(
-            func.lower(Unit.code) == audience.code.lower())
+            func.lower(Unit.code) == audience.code.lower()
+        )
     found = []
     # Status and deadline are filtered here rather than in SQL: the deadline falls back to
     # the campaign's, and comparing that coalesce with `now` is not portable to SQLite's
     # text datetimes.
-    for account, status, unit_deadline, campaign_deadline in (await session.execute(query)):
+    for account, status, unit_deadline, campaign_deadline in await session.execute(query):
         pending = status not in _DONE
         if audience.kind == AudienceKind.PENDING and not pending:
             continue
@@ -285,17 +320,34 @@ async def dispatch_notice(session: AsyncSession, notice: Notice, now: datetime) 
     document = _document(notice)
     if document is not None:
         params[DOCUMENT_PARAM] = document
-    await enqueue_many(session, [
-        {"dedupe_key": f"notice:{notice.id}:{account.id}", "kind": "notice",
-         "chat_account_id": account.id, "person_id": account.person_id,
-         "campaign_id": campaign.id, "notice_id": notice.id, "template": TEMPLATE,
-         "params": params, "not_before": now, "created_at": now}
-        for account in accounts
-    ])
+    await enqueue_many(
+        session,
+        [
+            {
+                "dedupe_key": f"notice:{notice.id}:{account.id}",
+                "kind": "notice",
+                "chat_account_id": account.id,
+                "person_id": account.person_id,
+                "campaign_id": campaign.id,
+                "notice_id": notice.id,
+                "template": TEMPLATE,
+                "params": params,
+                "not_before": now,
+                "created_at": now,
+            }
+            for account in accounts
+        ],
+    )
     notice.dispatched_at = now
-    await audit.record(session, now=now, action="notice.dispatch", campaign_id=campaign.id,
-                       actor_label="scheduler", subject=f"notice:{notice.id}",
-                       details={"recipients": len(accounts)})
+    await audit.record(
+        session,
+        now=now,
+        action="notice.dispatch",
+        campaign_id=campaign.id,
+        actor_label="scheduler",
+        subject=f"notice:{notice.id}",
+        details={"recipients": len(accounts)},
+    )
     return len(accounts)
 
 
@@ -342,10 +394,13 @@ def _state(notice: Notice) -> NoticeState:
 
 async def notice_report(session: AsyncSession, campaign_id: int) -> list[NoticeReport]:
     """Every notice of the campaign by send time, with its delivery counts."""
-    notices = list(await session.scalars(
-        select(Notice).where(Notice.campaign_id == campaign_id)
-        .order_by(Notice.send_at, Notice.id)
-    ))
+    notices = list(
+        await session.scalars(
+            select(Notice)
+            .where(Notice.campaign_id == campaign_id)
+            .order_by(Notice.send_at, Notice.id)
+        )
+    )
     counts: dict[int, Counter[str]] = {n.id: Counter() for n in notices}
     if notices:
         rows = await session.execute(
@@ -361,11 +416,16 @@ async def notice_report(session: AsyncSession, campaign_id: int) -> list[NoticeR
 
 def _report(notice: Notice, count: Counter[str]) -> NoticeReport:
     return NoticeReport(
-        id=notice.id, audience=notice.audience, send_at=notice.send_at,
+        id=notice.id,
+        audience=notice.audience,
+        send_at=notice.send_at,
         excerpt=excerpt(notice.text),
         file_name=Path(notice.file_path).name if notice.file_path else None,
-        state=_state(notice), dispatched_at=notice.dispatched_at,
-        recipients=sum(count.values()), sent=count[OutboxStatus.SENT],
+        state=_state(notice),
+        dispatched_at=notice.dispatched_at,
+        recipients=sum(count.values()),
+        sent=count[OutboxStatus.SENT],
         pending=count[OutboxStatus.PENDING] + count[OutboxStatus.SENDING],
-        failed=count[OutboxStatus.FAILED], unreachable=count[OutboxStatus.UNREACHABLE],
+        failed=count[OutboxStatus.FAILED],
+        unreachable=count[OutboxStatus.UNREACHABLE],
     )

@@ -55,8 +55,9 @@ async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
     """
     if not rows:
         return
-    values = [{"status": OutboxStatus.PENDING.value, "params": {}, "attempts": 0, **r}
-              for r in rows]
+    values = [
+        {"status": OutboxStatus.PENDING.value, "params": {}, "attempts": 0, **r} for r in rows
+    ]
     dialect = dialect_name(session)
     builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # Core, not the ORM bulk path: a reminder pass may write tens of thousands of rows.
@@ -82,15 +83,21 @@ async def enqueue(
 ) -> None:
     await enqueue_many(
         session,
-        [{
-            "dedupe_key": dedupe_key, "kind": kind, "chat_account_id": chat_account_id,
-            "template": template, "params": params or {}, "not_before": not_before or now,
-            "created_at": now, "person_id": person_id, "campaign_id": campaign_id,
-            "notice_id": notice_id,
-        }],
+        [
+            {
+                "dedupe_key": dedupe_key,
+                "kind": kind,
+                "chat_account_id": chat_account_id,
+                "template": template,
+                "params": params or {},
+                "not_before": not_before or now,
+                "created_at": now,
+                "person_id": person_id,
+                "campaign_id": campaign_id,
+                "notice_id": notice_id,
+            }
+        ],
     )
-
-
 
 
 # -- delivery -------------------------------------------------------------------------------
@@ -159,10 +166,16 @@ async def mark_sent(
     )
     statement = (
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id,
-               (OutboxMessage.status == OutboxStatus.SENDING) | interrupted)
-        .values(status=OutboxStatus.SENT, sent_at=now, platform_message_id=platform_message_id,
-                last_error=None)
+        .where(
+            OutboxMessage.id == message_id,
+            (OutboxMessage.status == OutboxStatus.SENDING) | interrupted,
+        )
+        .values(
+            status=OutboxStatus.SENT,
+            sent_at=now,
+            platform_message_id=platform_message_id,
+            last_error=None,
+        )
     )
     return await _apply(session, statement)
 
@@ -178,7 +191,9 @@ async def mark_retry(
     """Back to PENDING, due again at `not_before`. `refund_attempt` undoes the claim's
     attempts + 1 when the message itself was not at fault (rate limit, our own pacing)."""
     values: dict[str, Any] = {
-        "status": OutboxStatus.PENDING, "not_before": not_before, "claimed_at": None,
+        "status": OutboxStatus.PENDING,
+        "not_before": not_before,
+        "claimed_at": None,
         "claimed_by": None,
     }
     if error is not None:
@@ -190,9 +205,10 @@ async def mark_retry(
 
 async def mark_failed(session: AsyncSession, message_id: int, *, error: str) -> bool:
     """FAILED for good: the platform refused the message, or retries ran out."""
-    return await _apply(session, _claimed(message_id).values(
-        status=OutboxStatus.FAILED, last_error=error[:_ERROR_LENGTH]
-    ))
+    return await _apply(
+        session,
+        _claimed(message_id).values(status=OutboxStatus.FAILED, last_error=error[:_ERROR_LENGTH]),
+    )
 
 
 async def mark_unreachable(
@@ -202,12 +218,16 @@ async def mark_unreachable(
     account_id = await session.scalar(
         select(OutboxMessage.chat_account_id).where(OutboxMessage.id == message_id)
     )
-    marked = await _apply(session, _claimed(message_id).values(
-        status=OutboxStatus.UNREACHABLE, last_error=reason[:_ERROR_LENGTH]
-    ))
+    marked = await _apply(
+        session,
+        _claimed(message_id).values(
+            status=OutboxStatus.UNREACHABLE, last_error=reason[:_ERROR_LENGTH]
+        ),
+    )
     if marked and account_id is not None:
         await session.execute(
-            update(ChatAccount).where(ChatAccount.id == account_id)
+            update(ChatAccount)
+            .where(ChatAccount.id == account_id)
             .values(unreachable_at=now, unreachable_reason=reason[:_REASON_LENGTH])
             .execution_options(synchronize_session=False)
         )
@@ -225,8 +245,10 @@ async def recover_stale_claims(
     """
     stale = (
         select(OutboxMessage.id)
-        .where(OutboxMessage.status == OutboxStatus.SENDING,
-               OutboxMessage.claimed_at < now - older_than)
+        .where(
+            OutboxMessage.status == OutboxStatus.SENDING,
+            OutboxMessage.claimed_at < now - older_than,
+        )
         .order_by(OutboxMessage.id)
     )
     if _is_postgres(session):
@@ -234,7 +256,8 @@ async def recover_stale_claims(
     ids = list((await session.scalars(stale)).all())
     if ids:
         await session.execute(
-            update(OutboxMessage).where(OutboxMessage.id.in_(ids))
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids))
             .values(status=OutboxStatus.FAILED, last_error=INTERRUPTED)
             .execution_options(synchronize_session=False)
         )

@@ -43,24 +43,36 @@ class ChatUser:
 
 
 # The sender's account and person, as `settle_account` takes them.
-ACCOUNT_COLUMNS = (ChatAccount.id, ChatAccount.chat_id, ChatAccount.username,
-                   ChatAccount.language_hint, ChatAccount.unreachable_at,
-                   Person.id.label("person_id"), Person.full_name, Person.locale,
-                   Person.is_admin)
+ACCOUNT_COLUMNS = (
+    ChatAccount.id,
+    ChatAccount.chat_id,
+    ChatAccount.username,
+    ChatAccount.language_hint,
+    ChatAccount.unreachable_at,
+    Person.id.label("person_id"),
+    Person.full_name,
+    Person.locale,
+    Person.is_admin,
+)
 
 
 def account_select() -> Select[*tuple[Any, ...]]:
-    return (select(*ACCOUNT_COLUMNS)
-            .join(Person, Person.id == ChatAccount.person_id)
-            .where(ChatAccount.platform == bindparam("platform"),
-                   ChatAccount.user_id == bindparam("user_id")))
+    return (
+        select(*ACCOUNT_COLUMNS)
+        .join(Person, Person.id == ChatAccount.person_id)
+        .where(
+            ChatAccount.platform == bindparam("platform"),
+            ChatAccount.user_id == bindparam("user_id"),
+        )
+    )
 
 
 _ACCOUNT = account_select()
 
 
-async def account_for(session: AsyncSession, *, platform: str, user_id: str, **details: Any
-                      ) -> ChatUser:  # fmt: skip
+async def account_for(
+    session: AsyncSession, *, platform: str, user_id: str, **details: Any
+) -> ChatUser:
     """The account of this platform user (see `settle_account` for `details`)."""
     row = (await session.execute(_ACCOUNT, {"platform": platform, "user_id": user_id})).first()
     return await settle_account(session, row, platform=platform, user_id=user_id, **details)
@@ -84,17 +96,27 @@ async def settle_account(
     Writing to the bot proves the chat works again, so an "unreachable" mark is cleared.
     """
     if row is None:
-        return await _first_contact(session, platform=platform, user_id=user_id,
-                                    chat_id=chat_id, display_name=display_name,
-                                    username=username, language_hint=language_hint, now=now)
-    account_id, old_chat, old_username, old_hint, unreachable, person_id, name, locale, admin \
-        = row
-    if (old_chat, old_username, old_hint, unreachable) != (chat_id, username, language_hint,
-                                                           None):  # fmt: skip
+        return await _first_contact(
+            session,
+            platform=platform,
+            user_id=user_id,
+            chat_id=chat_id,
+            display_name=display_name,
+            username=username,
+            language_hint=language_hint,
+            now=now,
+        )
+    account_id, old_chat, old_username, old_hint, unreachable, person_id, name, locale, admin = row
+    if (old_chat, old_username, old_hint, unreachable) != (chat_id, username, language_hint, None):
         await session.execute(
-            update(ChatAccount).where(ChatAccount.id == account_id).values(
-                chat_id=chat_id, username=username, language_hint=language_hint,
-                unreachable_at=None, unreachable_reason=None,
+            update(ChatAccount)
+            .where(ChatAccount.id == account_id)
+            .values(
+                chat_id=chat_id,
+                username=username,
+                language_hint=language_hint,
+                unreachable_at=None,
+                unreachable_reason=None,
             )
         )
     if display_name and not name:
@@ -107,28 +129,46 @@ async def settle_account(
 
 _PEOPLE: Table = Person.__table__  # type: ignore[assignment]
 _ACCOUNTS: Table = ChatAccount.__table__  # type: ignore[assignment]
-_NEW_PERSON = insert(_PEOPLE).values(full_name=bindparam("name"), locale=None, is_admin=False,
-                                     created_at=bindparam("now")).returning(_PEOPLE.c.id)
+_NEW_PERSON = (
+    insert(_PEOPLE)
+    .values(full_name=bindparam("name"), locale=None, is_admin=False, created_at=bindparam("now"))
+    .returning(_PEOPLE.c.id)
+)
 _ACCOUNT_VALUES: dict[str, Any] = {
-    name: bindparam(name) for name in ("platform", "user_id", "chat_id", "username",
-                                       "language_hint")
+    name: bindparam(name)
+    for name in ("platform", "user_id", "chat_id", "username", "language_hint")
 } | {"created_at": bindparam("now")}
-_NEW_ACCOUNT = (insert(_ACCOUNTS).values(person_id=bindparam("person"), **_ACCOUNT_VALUES)
-                .returning(_ACCOUNTS.c.id))
+_NEW_ACCOUNT = (
+    insert(_ACCOUNTS)
+    .values(person_id=bindparam("person"), **_ACCOUNT_VALUES)
+    .returning(_ACCOUNTS.c.id)
+)
 
 
-async def _first_contact(session: AsyncSession, *, platform: str, user_id: str, chat_id: str,
-                         display_name: str, username: str | None, language_hint: str | None,
-                         now: datetime) -> ChatUser:  # fmt: skip
+async def _first_contact(
+    session: AsyncSession,
+    *,
+    platform: str,
+    user_id: str,
+    chat_id: str,
+    display_name: str,
+    username: str | None,
+    language_hint: str | None,
+    now: datetime,
+) -> ChatUser:
     """A new person and their chat account (once per person: plain statements)."""
-    params = {"name": display_name, "platform": platform, "user_id": user_id,
-              "chat_id": chat_id, "username": username, "language_hint": language_hint,
-              "now": now}
+    params = {
+        "name": display_name,
+        "platform": platform,
+        "user_id": user_id,
+        "chat_id": chat_id,
+        "username": username,
+        "language_hint": language_hint,
+        "now": now,
+    }
     person_id = (await session.execute(_NEW_PERSON, params)).scalar_one()
-    account_id = (await session.execute(_NEW_ACCOUNT, {**params, "person": person_id})
-                  ).scalar_one()
-    return ChatUser(account_id, platform, user_id, chat_id, person_id, display_name, None,
-                    False)
+    account_id = (await session.execute(_NEW_ACCOUNT, {**params, "person": person_id})).scalar_one()
+    return ChatUser(account_id, platform, user_id, chat_id, person_id, display_name, None, False)
 
 
 async def person_row(session: AsyncSession, user: ChatUser) -> Person:
@@ -175,9 +215,23 @@ class PersonRole:
         return f"{self.campaign_code} · {where}" if where else self.campaign_code
 
 
-ROLE_COLUMNS = (Membership.id, Membership.role, Campaign.id, Campaign.code, Campaign.title,
-                Campaign.timezone, Campaign.deadline, Campaign.updated_at, Assignment.id,
-                Unit.code, Unit.name, Assignment.deadline, Team.id, Team.code, Team.name)
+ROLE_COLUMNS = (
+    Membership.id,
+    Membership.role,
+    Campaign.id,
+    Campaign.code,
+    Campaign.title,
+    Campaign.timezone,
+    Campaign.deadline,
+    Campaign.updated_at,
+    Assignment.id,
+    Unit.code,
+    Unit.name,
+    Assignment.deadline,
+    Team.id,
+    Team.code,
+    Team.name,
+)
 
 
 def _role_joins(person: Any) -> Any:
@@ -197,23 +251,28 @@ def _role_joins(person: Any) -> Any:
 
 _NEWEST_FIRST = (Campaign.created_at.desc(), Membership.id)
 _ROLE_TABLES, _ACTIVE = _role_joins(bindparam("person"))
-_ROLES = (select(*ROLE_COLUMNS, Submission).select_from(_ROLE_TABLES).where(_ACTIVE)
-          .order_by(*_NEWEST_FIRST))
+_ROLES = (
+    select(*ROLE_COLUMNS, Submission)
+    .select_from(_ROLE_TABLES)
+    .where(_ACTIVE)
+    .order_by(*_NEWEST_FIRST)
+)
 _ROLE_AT = len(ACCOUNT_COLUMNS)
 
 
-def sender_select(*extra: Any, before: Sequence[Any] = (), base: Any = None
-                  ) -> Select[*tuple[Any, ...]]:  # fmt: skip
+def sender_select(
+    *extra: Any, before: Sequence[Any] = (), base: Any = None
+) -> Select[*tuple[Any, ...]]:
     """A sender's account and person, and their roles (one row per role; one row with the
     role columns empty when they have none), then `extra` columns, which may use the
     role's tables (the submission's id, say). With `base` (a FROM such as a CTE), the
     sender is outer-joined to it and `before` (its columns) come first in each row: a row
     with nothing of the sender then means they have no account yet."""
     tables, active = _role_joins(Person.id)
-    sender = join(ChatAccount, Person, Person.id == ChatAccount.person_id).outerjoin(
-        tables, active)
-    theirs = and_(ChatAccount.platform == bindparam("platform"),
-                  ChatAccount.user_id == bindparam("user_id"))
+    sender = join(ChatAccount, Person, Person.id == ChatAccount.person_id).outerjoin(tables, active)
+    theirs = and_(
+        ChatAccount.platform == bindparam("platform"), ChatAccount.user_id == bindparam("user_id")
+    )
     columns = (*before, *ACCOUNT_COLUMNS, *ROLE_COLUMNS, Submission, *extra)
     if base is None:
         query = select(*columns).select_from(sender).where(theirs)
@@ -222,14 +281,24 @@ def sender_select(*extra: Any, before: Sequence[Any] = (), base: Any = None
     return query.order_by(*_NEWEST_FIRST)
 
 
-async def settle_sender(session: AsyncSession, rows: Sequence[Sequence[Any]], *,
-                        platform: str, user_id: str, **details: Any
-                        ) -> tuple[ChatUser, list[PersonRole]]:  # fmt: skip
+async def settle_sender(
+    session: AsyncSession,
+    rows: Sequence[Sequence[Any]],
+    *,
+    platform: str,
+    user_id: str,
+    **details: Any,
+) -> tuple[ChatUser, list[PersonRole]]:
     """The account and roles from rows of `sender_select` (see `settle_account` for
     `details`), without its `before` columns; extra columns are the caller's."""
     known = bool(rows) and rows[0][0] is not None  # (an outer join to `base`: no account)
-    account = await settle_account(session, rows[0][:_ROLE_AT] if known else None,
-                                   platform=platform, user_id=user_id, **details)
+    account = await settle_account(
+        session,
+        rows[0][:_ROLE_AT] if known else None,
+        platform=platform,
+        user_id=user_id,
+        **details,
+    )
     width = _ROLE_AT + len(ROLE_COLUMNS) + 1
     return account, _roles([row[_ROLE_AT:width] for row in role_rows(rows)])
 
@@ -249,12 +318,39 @@ async def roles_of(session: AsyncSession, person_id: int) -> list[PersonRole]:
 def _roles(rows: Sequence[Sequence[Any]]) -> list[PersonRole]:
     return [
         PersonRole(
-            membership_id=m_id, role=Role(role), campaign_id=c_id, campaign_code=c_code,
-            campaign_title=c_title, timezone=tz, campaign_deadline=c_deadline,
-            assignment_id=a_id, unit_code=u_code, unit_name=u_name, unit_deadline=a_deadline,
-            team_id=t_id, team_code=t_code, team_name=t_name, campaign_version=c_version,
+            membership_id=m_id,
+            role=Role(role),
+            campaign_id=c_id,
+            campaign_code=c_code,
+            campaign_title=c_title,
+            timezone=tz,
+            campaign_deadline=c_deadline,
+            assignment_id=a_id,
+            unit_code=u_code,
+            unit_name=u_name,
+            unit_deadline=a_deadline,
+            team_id=t_id,
+            team_code=t_code,
+            team_name=t_name,
+            campaign_version=c_version,
             submission=submission,
         )
-        for (m_id, role, c_id, c_code, c_title, tz, c_deadline, c_version, a_id, u_code,
-             u_name, a_deadline, t_id, t_code, t_name, submission) in rows
+        for (
+            m_id,
+            role,
+            c_id,
+            c_code,
+            c_title,
+            tz,
+            c_deadline,
+            c_version,
+            a_id,
+            u_code,
+            u_name,
+            a_deadline,
+            t_id,
+            t_code,
+            t_name,
+            submission,
+        ) in rows
     ]

@@ -14,6 +14,7 @@ async def full_names(session: AsyncSession, person_ids: Collection[int]) -> dict
     """The full name of each of these people, by id (unknown ids are left out)."""
     if not person_ids:
         return {}
-    rows = await session.execute(select(Person.id, Person.full_name).where(
-        Person.id.in_(sorted(person_ids))))
+    rows = await session.execute(
+        select(Person.id, Person.full_name).where(Person.id.in_(sorted(person_ids)))
+    )
     return dict(rows.all())

@@ -21,68 +21,140 @@ TEXT_LIMIT = 2000
 
 
 async def _accounts(session: AsyncSession, **where: object) -> list[tuple[int, int]]:
-    query = (select(ChatAccount.id, ChatAccount.person_id)
-             .join(Membership, Membership.person_id == ChatAccount.person_id)
-             .where(Membership.revoked_at.is_(None)))
+    query = (
+        select(ChatAccount.id, ChatAccount.person_id)
+        .join(Membership, Membership.person_id == ChatAccount.person_id)
+        .where(Membership.revoked_at.is_(None))
+    )
     if "assignment_id" in where:
-        query = query.where(Membership.assignment_id == where["assignment_id"],
-                            Membership.role == Role.UNIT_CONTACT.value)
+        query = query.where(
+            Membership.assignment_id == where["assignment_id"],
+            Membership.role == Role.UNIT_CONTACT.value,
+        )
     if "team_id" in where:
-        query = query.where(Membership.team_id == where["team_id"],
-                            Membership.role.in_([Role.TEAM_LEADER.value,
-                                                 Role.TEAM_MEMBER.value]))
+        query = query.where(
+            Membership.team_id == where["team_id"],
+            Membership.role.in_([Role.TEAM_LEADER.value, Role.TEAM_MEMBER.value]),
+        )
     rows = await session.execute(query.order_by(ChatAccount.id))
     return [(a, p) for a, p in rows]
 
 
 async def _tell(
-    session: AsyncSession, recipients: list[tuple[int, int]], campaign_id: int, key: str,
-    template: str, params: Mapping[str, object], now: datetime,
+    session: AsyncSession,
+    recipients: list[tuple[int, int]],
+    campaign_id: int,
+    key: str,
+    template: str,
+    params: Mapping[str, object],
+    now: datetime,
 ) -> None:
     kind = key.split(":", 1)[0]
-    await enqueue_many(session, [
-        {"dedupe_key": f"{key}:{account_id}", "kind": kind, "chat_account_id": account_id,
-         "person_id": person_id, "campaign_id": campaign_id, "template": template,
-         "params": params, "not_before": now, "created_at": now}
-        for account_id, person_id in recipients
-    ])
+    await enqueue_many(
+        session,
+        [
+            {
+                "dedupe_key": f"{key}:{account_id}",
+                "kind": kind,
+                "chat_account_id": account_id,
+                "person_id": person_id,
+                "campaign_id": campaign_id,
+                "template": template,
+                "params": params,
+                "not_before": now,
+                "created_at": now,
+            }
+            for account_id, person_id in recipients
+        ],
+    )
 
 
 async def ask(
-    session: AsyncSession, assignment: Assignment, submission_id: int, text: str, *,
-    person_id: int, person_name: str, now: datetime,
+    session: AsyncSession,
+    assignment: Assignment,
+    submission_id: int,
+    text: str,
+    *,
+    person_id: int,
+    person_name: str,
+    now: datetime,
 ) -> Question:
     question = Question(submission_id=submission_id, text=text, asked_by=person_id, asked_at=now)
     session.add(question)
     await session.flush()
     campaign = await session.get(Campaign, assignment.campaign_id)
     assert campaign is not None
-    params = {"unit": assignment.unit.name, "campaign": campaign.code, "name": person_name,
-              "text": text, "_buttons": [[button("questions.answer_button",
-                                                 f"qa:{question.id}")]]}
-    await _tell(session, await _accounts(session, team_id=assignment.team_id), campaign.id,
-                f"question:{question.id}", "questions.to_team", params, now)
-    await audit.record(session, now=now, action="question.ask", campaign_id=campaign.id,
-                       actor_id=person_id, subject=assignment.unit.code)
+    params = {
+        "unit": assignment.unit.name,
+        "campaign": campaign.code,
+        "name": person_name,
+        "text": text,
+        "_buttons": [[button("questions.answer_button", f"qa:{question.id}")]],
+    }
+    await _tell(
+        session,
+        await _accounts(session, team_id=assignment.team_id),
+        campaign.id,
+        f"question:{question.id}",
+        "questions.to_team",
+        params,
+        now,
+    )
+    await audit.record(
+        session,
+        now=now,
+        action="question.ask",
+        campaign_id=campaign.id,
+        actor_id=person_id,
+        subject=assignment.unit.code,
+    )
     return question
 
 
 async def answer(
-    session: AsyncSession, question: Question, assignment: Assignment, text: str, *,
-    person_id: int, person_name: str, now: datetime,
+    session: AsyncSession,
+    question: Question,
+    assignment: Assignment,
+    text: str,
+    *,
+    person_id: int,
+    person_name: str,
+    now: datetime,
 ) -> Question:
-    reply = Question(submission_id=question.submission_id, parent_id=question.id, text=text,
-                     asked_by=person_id, asked_at=now)
+    reply = Question(
+        submission_id=question.submission_id,
+        parent_id=question.id,
+        text=text,
+        asked_by=person_id,
+        asked_at=now,
+    )
     session.add(reply)
     await session.flush()
     campaign = await session.get(Campaign, assignment.campaign_id)
     assert campaign is not None
-    params = {"question": question.text, "answer": text, "name": person_name,
-              "campaign": campaign.code}
-    await _tell(session, await _accounts(session, assignment_id=assignment.id), campaign.id,
-                f"answer:{reply.id}", "questions.to_unit", params, now)
-    await audit.record(session, now=now, action="question.answer", campaign_id=campaign.id,
-                       actor_id=person_id, subject=assignment.unit.code)
+    params = {
+        "question": question.text,
+        "answer": text,
+        "name": person_name,
+        "campaign": campaign.code,
+    }
+    await _tell(
+        session,
+        await _accounts(session, assignment_id=assignment.id),
+        campaign.id,
+        f"answer:{reply.id}",
+        "questions.to_unit",
+        params,
+        now,
+    )
+    await audit.record(
+        session,
+        now=now,
+        action="question.answer",
+        campaign_id=campaign.id,
+        actor_id=person_id,
+        subject=assignment.unit.code,
+    )
     return reply
 
 
@@ -91,5 +163,8 @@ async def question_by_id(session: AsyncSession, question_id: int) -> Question | 
 
 
 async def thread(session: AsyncSession, submission_id: int) -> list[Question]:
-    return list(await session.scalars(
-        select(Question).where(Question.submission_id == submission_id).order_by(Question.id)))
+    return list(
+        await session.scalars(
+            select(Question).where(Question.submission_id == submission_id).order_by(Question.id)
+        )
+    )

@@ -44,42 +44,66 @@ class ReviewError(Exception):
 
 async def pending_flags(session: AsyncSession, submission_id: int) -> list[ReviewFlag]:
     """Flags written since the report came in, not yet sent back to the unit."""
-    return list(await session.scalars(
-        select(ReviewFlag).where(ReviewFlag.submission_id == submission_id,
-                                 ReviewFlag.returned_at.is_(None))
-        .order_by(ReviewFlag.id)))
+    return list(
+        await session.scalars(
+            select(ReviewFlag)
+            .where(ReviewFlag.submission_id == submission_id, ReviewFlag.returned_at.is_(None))
+            .order_by(ReviewFlag.id)
+        )
+    )
 
 
 async def unresolved_flags(session: AsyncSession, submission_id: int) -> list[ReviewFlag]:
     """Flags the unit has not dealt with yet: pending ones and those sent back with the
     report until it is submitted again."""
-    return list(await session.scalars(
-        select(ReviewFlag).where(ReviewFlag.submission_id == submission_id,
-                                 ReviewFlag.resolved_at.is_(None))
-        .order_by(ReviewFlag.id)))
+    return list(
+        await session.scalars(
+            select(ReviewFlag)
+            .where(ReviewFlag.submission_id == submission_id, ReviewFlag.resolved_at.is_(None))
+            .order_by(ReviewFlag.id)
+        )
+    )
 
 
 async def flag_item(
-    session: AsyncSession, submission: Submission, item_id: int, comment: str, *,
-    person_id: int, now: datetime,
+    session: AsyncSession,
+    submission: Submission,
+    item_id: int,
+    comment: str,
+    *,
+    person_id: int,
+    now: datetime,
 ) -> ReviewFlag:
     """Ask for more on one item; a second comment on the same item replaces the first."""
     if submission.status != SubmissionStatus.SUBMITTED:
         raise ReviewError(ReviewRefusal.NOT_SUBMITTED)
-    await session.execute(delete(ReviewFlag).where(
-        ReviewFlag.submission_id == submission.id, ReviewFlag.item_id == item_id,
-        ReviewFlag.returned_at.is_(None)))
-    flag = ReviewFlag(submission_id=submission.id, item_id=item_id, comment=comment,
-                      flagged_by=person_id, flagged_at=now)
+    await session.execute(
+        delete(ReviewFlag).where(
+            ReviewFlag.submission_id == submission.id,
+            ReviewFlag.item_id == item_id,
+            ReviewFlag.returned_at.is_(None),
+        )
+    )
+    flag = ReviewFlag(
+        submission_id=submission.id,
+        item_id=item_id,
+        comment=comment,
+        flagged_by=person_id,
+        flagged_at=now,
+    )
     session.add(flag)
     await session.flush()
     return flag
 
 
 async def unflag_item(session: AsyncSession, submission: Submission, item_id: int) -> None:
-    await session.execute(delete(ReviewFlag).where(
-        ReviewFlag.submission_id == submission.id, ReviewFlag.item_id == item_id,
-        ReviewFlag.returned_at.is_(None)))
+    await session.execute(
+        delete(ReviewFlag).where(
+            ReviewFlag.submission_id == submission.id,
+            ReviewFlag.item_id == item_id,
+            ReviewFlag.returned_at.is_(None),
+        )
+    )
 
 
 async def _assignment(session: AsyncSession, submission: Submission) -> Assignment:
@@ -95,14 +119,22 @@ async def _unit_contacts(session: AsyncSession, assignment_id: int) -> list[tupl
     rows = await session.execute(
         select(ChatAccount.id, ChatAccount.person_id, Membership.id)
         .join(Membership, Membership.person_id == ChatAccount.person_id)
-        .where(Membership.assignment_id == assignment_id,
-               Membership.role == Role.UNIT_CONTACT.value, Membership.revoked_at.is_(None))
-        .order_by(ChatAccount.id))
+        .where(
+            Membership.assignment_id == assignment_id,
+            Membership.role == Role.UNIT_CONTACT.value,
+            Membership.revoked_at.is_(None),
+        )
+        .order_by(ChatAccount.id)
+    )
     return [(a, p, m) for a, p, m in rows]
 
 
 async def return_report(
-    session: AsyncSession, submission: Submission, checklist: Checklist, *, person_id: int,
+    session: AsyncSession,
+    submission: Submission,
+    checklist: Checklist,
+    *,
+    person_id: int,
     now: datetime,
 ) -> list[ReviewFlag]:
     """Send the report back: the flagged items reopen, the rest stay locked, and every
@@ -122,28 +154,60 @@ async def return_report(
     campaign = assignment.campaign
     listing = "\n".join(
         f"• {item.code}: {flag.comment}"
-        for flag in flags[:MAX_FLAGS_LISTED] if (item := checklist.by_id(flag.item_id))
+        for flag in flags[:MAX_FLAGS_LISTED]
+        if (item := checklist.by_id(flag.item_id))
     )
-    params = {"unit": assignment.unit.name, "campaign": campaign.title, "items": listing,
-              "count": len(flags)}
-    await _tell_unit(session, assignment.id, campaign.id, "review.returned_notice",
-                     f"returned:{submission.id}:{submission.version}", params, now)
-    await audit.record(session, now=now, action="submission.return", campaign_id=campaign.id,
-                       actor_id=person_id, subject=assignment.unit.code,
-                       details={"items": [f.item_id for f in flags]})
+    params = {
+        "unit": assignment.unit.name,
+        "campaign": campaign.title,
+        "items": listing,
+        "count": len(flags),
+    }
+    await _tell_unit(
+        session,
+        assignment.id,
+        campaign.id,
+        "review.returned_notice",
+        f"returned:{submission.id}:{submission.version}",
+        params,
+        now,
+    )
+    await audit.record(
+        session,
+        now=now,
+        action="submission.return",
+        campaign_id=campaign.id,
+        actor_id=person_id,
+        subject=assignment.unit.code,
+        details={"items": [f.item_id for f in flags]},
+    )
     return flags
 
 
 async def _tell_unit(
-    session: AsyncSession, assignment_id: int, campaign_id: int, template: str, key: str,
-    params: Mapping[str, object], now: datetime,
+    session: AsyncSession,
+    assignment_id: int,
+    campaign_id: int,
+    template: str,
+    key: str,
+    params: Mapping[str, object],
+    now: datetime,
 ) -> None:
     rows = [
-        {"dedupe_key": f"{key}:{account_id}", "kind": "review", "chat_account_id": account_id,
-         "person_id": person_id, "campaign_id": campaign_id, "template": template,
-         "params": {**params, "_buttons": [[button("reminders.continue",
-                                                   f"pick:{membership_id}")]]},
-         "not_before": now, "created_at": now}
+        {
+            "dedupe_key": f"{key}:{account_id}",
+            "kind": "review",
+            "chat_account_id": account_id,
+            "person_id": person_id,
+            "campaign_id": campaign_id,
+            "template": template,
+            "params": {
+                **params,
+                "_buttons": [[button("reminders.continue", f"pick:{membership_id}")]],
+            },
+            "not_before": now,
+            "created_at": now,
+        }
         for account_id, person_id, membership_id in await _unit_contacts(session, assignment_id)
     ]
     await enqueue_many(session, rows)
@@ -166,32 +230,55 @@ async def item_scores(
 ) -> list[ItemScore]:
     states = await answer_states(session, submission.id)
     appraisals = {
-        a.item_id: a for a in await session.scalars(
-            select(Appraisal).where(Appraisal.submission_id == submission.id))
+        a.item_id: a
+        for a in await session.scalars(
+            select(Appraisal).where(Appraisal.submission_id == submission.id)
+        )
     }
     result = []
     for item in checklist.items:
         state = states.get(item.id)
         own = score(item, state.value) if state and state.value is not None else 0.0
         appraisal = appraisals.get(item.id)
-        result.append(ItemScore(item.id, own, appraisal.score if appraisal else None,
-                                appraisal.reason if appraisal else None))
+        result.append(
+            ItemScore(
+                item.id,
+                own,
+                appraisal.score if appraisal else None,
+                appraisal.reason if appraisal else None,
+            )
+        )
     return result
 
 
 async def appraise_item(
-    session: AsyncSession, submission: Submission, checklist: Checklist, item_id: int,
-    value: float, reason: str | None, *, person_id: int, now: datetime,
+    session: AsyncSession,
+    submission: Submission,
+    checklist: Checklist,
+    item_id: int,
+    value: float,
+    reason: str | None,
+    *,
+    person_id: int,
+    now: datetime,
 ) -> float:
     """Set the appraised score of one item (0..its points); returns the new total."""
     item = checklist.by_id(item_id)
     if item is None or not 0 <= value <= item.points:
         raise ReviewError(ReviewRefusal.BAD_SCORE)
-    appraisal = await session.scalar(select(Appraisal).where(
-        Appraisal.submission_id == submission.id, Appraisal.item_id == item_id))
+    appraisal = await session.scalar(
+        select(Appraisal).where(
+            Appraisal.submission_id == submission.id, Appraisal.item_id == item_id
+        )
+    )
     if appraisal is None:
-        appraisal = Appraisal(submission_id=submission.id, item_id=item_id, score=value,
-                              appraised_by=person_id, appraised_at=now)
+        appraisal = Appraisal(
+            submission_id=submission.id,
+            item_id=item_id,
+            score=value,
+            appraised_by=person_id,
+            appraised_at=now,
+        )
         session.add(appraisal)
     appraisal.score, appraisal.reason = value, reason
     appraisal.appraised_by, appraisal.appraised_at = person_id, now
@@ -202,7 +289,11 @@ async def appraise_item(
 
 
 async def accept_report(
-    session: AsyncSession, submission: Submission, checklist: Checklist, *, person_id: int,
+    session: AsyncSession,
+    submission: Submission,
+    checklist: Checklist,
+    *,
+    person_id: int,
     now: datetime,
 ) -> float:
     """Accept: the appraised score defaults to the self-score of every item not appraised."""
@@ -216,12 +307,29 @@ async def accept_report(
     submission.version += 1
     assignment = await _assignment(session, submission)
     campaign = assignment.campaign
-    params = {"unit": assignment.unit.name, "campaign": campaign.title,
-              "score": fmt_points(total), "max": fmt_points(checklist.max_score),
-              "time": fmt_datetime(now, campaign.timezone)}
-    await _tell_unit(session, assignment.id, campaign.id, "review.accepted_notice",
-                     f"accepted:{submission.id}", params, now)
-    await audit.record(session, now=now, action="submission.accept", campaign_id=campaign.id,
-                       actor_id=person_id, subject=assignment.unit.code,
-                       details={"appraised_score": total})
+    params = {
+        "unit": assignment.unit.name,
+        "campaign": campaign.title,
+        "score": fmt_points(total),
+        "max": fmt_points(checklist.max_score),
+        "time": fmt_datetime(now, campaign.timezone),
+    }
+    await _tell_unit(
+        session,
+        assignment.id,
+        campaign.id,
+        "review.accepted_notice",
+        f"accepted:{submission.id}",
+        params,
+        now,
+    )
+    await audit.record(
+        session,
+        now=now,
+        action="submission.accept",
+        campaign_id=campaign.id,
+        actor_id=person_id,
+        subject=assignment.unit.code,
+        details={"appraised_score": total},
+    )
     return total

@@ -111,8 +111,10 @@ _STATES = "cchc.answer_states"
 
 def _touches_states(session: Session) -> bool:
     """Pending ORM changes to answers or evidence in this session?"""
-    return any(isinstance(o, (Answer, EvidenceFile))
-               for o in (*session.new, *session.dirty, *session.deleted))
+    return any(
+        isinstance(o, (Answer, EvidenceFile))
+        for o in (*session.new, *session.dirty, *session.deleted)
+    )
 
 
 @event.listens_for(Session, "after_flush")
@@ -127,10 +129,12 @@ def states_select(submission: Any, *, within: Any = None) -> CompoundSelect:
     correlated = () if within is None else (within,)
     return union_all(
         select(Answer.item_id, Answer.value, Answer.note, literal(0).label("files"))
-        .where(Answer.submission_id == submission).correlate(*correlated),
+        .where(Answer.submission_id == submission)
+        .correlate(*correlated),
         select(EvidenceFile.item_id, null(), null(), func.count())
         .where(EvidenceFile.submission_id == submission, EvidenceFile.removed_at.is_(None))
-        .correlate(*correlated).group_by(EvidenceFile.item_id),
+        .correlate(*correlated)
+        .group_by(EvidenceFile.item_id),
     )
 
 
@@ -146,8 +150,7 @@ def states_column(submission: Any, dialect: str) -> Any:
         row = func.json_build_array(rows.c.item_id, rows.c.value, rows.c.note, rows.c.files)
         aggregate = func.json_agg(row, type_=JSON)
     else:  # SQLite keeps JSON as text: json() turns an answer back into JSON, not a string
-        row = func.json_array(rows.c.item_id, func.json(rows.c.value), rows.c.note,
-                              rows.c.files)
+        row = func.json_array(rows.c.item_id, func.json(rows.c.value), rows.c.note, rows.c.files)
         aggregate = func.json_group_array(row, type_=JSON)
     return select(aggregate).scalar_subquery()
 
@@ -166,8 +169,9 @@ async def answer_states(session: AsyncSession, submission_id: int) -> dict[int, 
     return _keep_states(session, submission_id, rows)
 
 
-def _keep_states(session: AsyncSession, submission_id: int, rows: Iterable[Sequence[Any]]
-                 ) -> dict[int, AnswerState]:  # fmt: skip
+def _keep_states(
+    session: AsyncSession, submission_id: int, rows: Iterable[Sequence[Any]]
+) -> dict[int, AnswerState]:
     """The states from rows of `states_select`, kept for the session's later reads."""
     answers: dict[int, tuple[Any, str | None]] = {}
     files: dict[int, int] = {}
@@ -176,8 +180,10 @@ def _keep_states(session: AsyncSession, submission_id: int, rows: Iterable[Seque
             files[item_id] = count
         else:
             answers[item_id] = (value, note)
-    states = {item_id: AnswerState(value, note, files.pop(item_id, 0))
-              for item_id, (value, note) in answers.items()}
+    states = {
+        item_id: AnswerState(value, note, files.pop(item_id, 0))
+        for item_id, (value, note) in answers.items()
+    }
     for item_id, count in files.items():  # evidence sent before the answer
         states[item_id] = AnswerState(None, None, count)
     # Not a dict read earlier: a query's autoflush may have dropped it (see _forget_states).
@@ -185,8 +191,12 @@ def _keep_states(session: AsyncSession, submission_id: int, rows: Iterable[Seque
     return states
 
 
-def _remember(session: AsyncSession, submission_id: int, item_id: int,
-              change: Callable[[AnswerState], AnswerState]) -> None:
+def _remember(
+    session: AsyncSession,
+    submission_id: int,
+    item_id: int,
+    change: Callable[[AnswerState], AnswerState],
+) -> None:
     """Keep the cached states right after this session changed one item (a statement the
     ORM does not see: an answer's value, a file added)."""
     states = session.info.get(_STATES, {}).get(submission_id)
@@ -203,9 +213,9 @@ async def progress_of(
 
 _SUBMISSIONS: Table = Submission.__table__  # type: ignore[assignment]
 _TOUCH_STATEMENT = (
-    update(_SUBMISSIONS).where(_SUBMISSIONS.c.id == bindparam("submission"))
-    .values(status=bindparam("status"), updated_at=bindparam("now"),
-            version=bindparam("version"))
+    update(_SUBMISSIONS)
+    .where(_SUBMISSIONS.c.id == bindparam("submission"))
+    .values(status=bindparam("status"), updated_at=bindparam("now"), version=bindparam("version"))
 )
 
 
@@ -214,14 +224,21 @@ def _touched(submission: Submission, now: datetime) -> dict[str, Any]:
     status = submission.status
     if status == SubmissionStatus.NOT_STARTED:
         status = SubmissionStatus.IN_PROGRESS
-    return {"submission": submission.id, "status": str(status), "now": now,
-            "version": submission.version + 1}
+    return {
+        "submission": submission.id,
+        "status": str(status),
+        "now": now,
+        "version": submission.version + 1,
+    }
 
 
 def _keep_touched(submission: Submission, values: dict[str, Any]) -> None:
     # The loaded object set to match what was written: the ORM has nothing left to flush.
-    for key, value in (("status", values["status"]), ("updated_at", values["now"]),
-                       ("version", values["version"])):
+    for key, value in (
+        ("status", values["status"]),
+        ("updated_at", values["now"]),
+        ("version", values["version"]),
+    ):
         set_committed_value(submission, key, value)
 
 
@@ -241,23 +258,34 @@ _VALUE = bindparam("value", type_=_ANSWERS.c.value.type)
 def _upsert_answer(builder: Any) -> Any:
     """One statement for the first answer and for a change (a new revision number)."""
     statement = builder(_ANSWERS).values(
-        submission_id=bindparam("submission"), item_id=bindparam("item"), value=_VALUE,
-        answered_by=bindparam("person"), answered_at=bindparam("now"), revision=1,
+        submission_id=bindparam("submission"),
+        item_id=bindparam("item"),
+        value=_VALUE,
+        answered_by=bindparam("person"),
+        answered_at=bindparam("now"),
+        revision=1,
         reopened=False,  # spelled out: a column default is not filled in inside a WITH
     )
     changed = statement.excluded
     return statement.on_conflict_do_update(
         index_elements=["submission_id", "item_id"],
-        set_={"value": changed.value, "answered_by": changed.answered_by,
-              "answered_at": changed.answered_at, "revision": _ANSWERS.c.revision + 1},
+        set_={
+            "value": changed.value,
+            "answered_by": changed.answered_by,
+            "answered_at": changed.answered_at,
+            "revision": _ANSWERS.c.revision + 1,
+        },
     ).returning(_ANSWERS.c.id, _ANSWERS.c.revision)
 
 
 # Every answer goes through these: Core statements built once, no ORM objects to flush.
 _UPSERT_ANSWER = _upsert_answer(sqlite.insert)  # SQLite; PostgreSQL: _RECORD_IN_ONE
 _NEW_REVISION = insert(_REVISIONS).values(
-    answer_id=bindparam("answer"), revision=bindparam("revision"), value=_VALUE,
-    answered_by=bindparam("person"), answered_at=bindparam("now"),
+    answer_id=bindparam("answer"),
+    revision=bindparam("revision"),
+    value=_VALUE,
+    answered_by=bindparam("person"),
+    answered_at=bindparam("now"),
 )
 
 
@@ -265,12 +293,20 @@ def _record_in_one() -> Any:
     """PostgreSQL: the answer, its revision and the report's touch as one statement (each
     statement is a round trip there; on SQLite they are calls in the process)."""
     answer = _upsert_answer(postgresql.insert).cte("answer")
-    revision = insert(_REVISIONS).from_select(
-        ["answer_id", "revision", "value", "answered_by", "answered_at"],
-        select(answer.c.id, answer.c.revision, _VALUE,
-               bindparam("person", type_=_REVISIONS.c.answered_by.type),
-               bindparam("now", type_=_REVISIONS.c.answered_at.type)),
-    ).cte("revision")
+    revision = (
+        insert(_REVISIONS)
+        .from_select(
+            ["answer_id", "revision", "value", "answered_by", "answered_at"],
+            select(
+                answer.c.id,
+                answer.c.revision,
+                _VALUE,
+                bindparam("person", type_=_REVISIONS.c.answered_by.type),
+                bindparam("now", type_=_REVISIONS.c.answered_at.type),
+            ),
+        )
+        .cte("revision")
+    )
     return select(answer.c.id).add_cte(revision, _TOUCH_STATEMENT.cte("touch"))
 
 
@@ -288,43 +324,65 @@ async def record_answer(
 ) -> None:
     """Set (or with None: clear) the answer; every change is kept as a revision. Written
     when this returns: one statement on PostgreSQL, three on SQLite."""
-    params = {"item": item.id, "value": value, "person": person_id,
-              **_touched(submission, now)}
+    params = {"item": item.id, "value": value, "person": person_id, **_touched(submission, now)}
     if dialect_name(session) == "postgresql":
         await session.execute(_RECORD_IN_ONE, params)
     else:
         answer_id, revision = (await session.execute(_UPSERT_ANSWER, params)).one()
-        await session.execute(_NEW_REVISION, {**params, "answer": answer_id,
-                                              "revision": revision})
+        await session.execute(_NEW_REVISION, {**params, "answer": answer_id, "revision": revision})
         await session.execute(_TOUCH_STATEMENT, params)
     _keep_touched(submission, params)
     _remember(session, submission.id, item.id, lambda old: replace(old, value=value))
 
 
 async def record_note(
-    session: AsyncSession, submission: Submission, item: ItemInfo, note: str, *,
-    person_id: int, now: datetime,
+    session: AsyncSession,
+    submission: Submission,
+    item: ItemInfo,
+    note: str,
+    *,
+    person_id: int,
+    now: datetime,
 ) -> None:
     """Giải trình: the unit explains why an item has no evidence."""
     answer = await session.scalar(
         select(Answer).where(Answer.submission_id == submission.id, Answer.item_id == item.id)
     )
     if answer is None:
-        answer = Answer(submission_id=submission.id, item_id=item.id, value=None,
-                        answered_by=person_id, answered_at=now)
+        answer = Answer(
+            submission_id=submission.id,
+            item_id=item.id,
+            value=None,
+            answered_by=person_id,
+            answered_at=now,
+        )
         session.add(answer)
     answer.note = note
     await _touch(session, submission, now)
 
 
 async def add_evidence(
-    session: AsyncSession, submission: Submission, item: ItemInfo, stored: StoredFile, *,
-    file_name: str, mime_type: str, person_id: int, now: datetime,
+    session: AsyncSession,
+    submission: Submission,
+    item: ItemInfo,
+    stored: StoredFile,
+    *,
+    file_name: str,
+    mime_type: str,
+    person_id: int,
+    now: datetime,
 ) -> bool:
     """Attach a stored file; the same content sent twice for an item is kept once (False)."""
-    params = {**_touched(submission, now), "item": item.id, "file_name": file_name,
-              "size": stored.size, "mime_type": mime_type, "sha256": stored.sha256,
-              "storage_path": stored.relative_path, "person": person_id}
+    params = {
+        **_touched(submission, now),
+        "item": item.id,
+        "file_name": file_name,
+        "size": stored.size,
+        "mime_type": mime_type,
+        "sha256": stored.sha256,
+        "storage_path": stored.relative_path,
+        "person": person_id,
+    }
     if dialect_name(session) == "postgresql":
         if (await session.execute(_ADD_EVIDENCE, params)).first() is None:
             return False
@@ -334,36 +392,53 @@ async def add_evidence(
         await session.execute(_NEW_FILE, params)
         await session.execute(_TOUCH_STATEMENT, params)
     _keep_touched(submission, params)
-    _remember(session, submission.id, item.id,
-              lambda old: replace(old, evidence_count=old.evidence_count + 1))
+    _remember(
+        session,
+        submission.id,
+        item.id,
+        lambda old: replace(old, evidence_count=old.evidence_count + 1),
+    )
     return True
 
 
 _FILES: Table = EvidenceFile.__table__  # type: ignore[assignment]
 _SAME_CONTENT = select(_FILES.c.id).where(  # this content, already attached to the item
-    _FILES.c.submission_id == bindparam("submission"), _FILES.c.item_id == bindparam("item"),
-    _FILES.c.sha256 == bindparam("sha256"), _FILES.c.removed_at.is_(None),
+    _FILES.c.submission_id == bindparam("submission"),
+    _FILES.c.item_id == bindparam("item"),
+    _FILES.c.sha256 == bindparam("sha256"),
+    _FILES.c.removed_at.is_(None),
 )
-_FILE_BINDS = {"submission_id": "submission", "item_id": "item", "file_name": "file_name",
-               "size": "size", "mime_type": "mime_type", "sha256": "sha256",
-               "storage_path": "storage_path", "uploaded_by": "person", "uploaded_at": "now"}
-_NEW_FILE = insert(_FILES).values({column: bindparam(bind)
-                                   for column, bind in _FILE_BINDS.items()})
+_FILE_BINDS = {
+    "submission_id": "submission",
+    "item_id": "item",
+    "file_name": "file_name",
+    "size": "size",
+    "mime_type": "mime_type",
+    "sha256": "sha256",
+    "storage_path": "storage_path",
+    "uploaded_by": "person",
+    "uploaded_at": "now",
+}
+_NEW_FILE = insert(_FILES).values({column: bindparam(bind) for column, bind in _FILE_BINDS.items()})
 
 
 def _add_evidence_in_one() -> Any:
     """PostgreSQL: the file's row, unless the item has this content already, and then the
     report's touch, as one statement (three round trips one by one)."""
-    row = select(*[bindparam(bind, type_=_FILES.c[column].type)
-                   for column, bind in _FILE_BINDS.items()])
-    new = (insert(_FILES).from_select(list(_FILE_BINDS), row.where(~_SAME_CONTENT.exists()))
-           .returning(_FILES.c.id).cte("new_file"))
+    row = select(
+        *[bindparam(bind, type_=_FILES.c[column].type) for column, bind in _FILE_BINDS.items()]
+    )
+    new = (
+        insert(_FILES)
+        .from_select(list(_FILE_BINDS), row.where(~_SAME_CONTENT.exists()))
+        .returning(_FILES.c.id)
+        .cte("new_file")
+    )
     touch = _TOUCH_STATEMENT.where(select(new.c.id).exists()).cte("touch")
     return select(new.c.id).add_cte(touch)
 
 
 _ADD_EVIDENCE = _add_evidence_in_one()
-
 
 
 async def evidence_of(
@@ -372,8 +447,11 @@ async def evidence_of(
     return list(
         await session.scalars(
             select(EvidenceFile)
-            .where(EvidenceFile.submission_id == submission_id, EvidenceFile.item_id == item_id,
-                   EvidenceFile.removed_at.is_(None))
+            .where(
+                EvidenceFile.submission_id == submission_id,
+                EvidenceFile.item_id == item_id,
+                EvidenceFile.removed_at.is_(None),
+            )
             .order_by(EvidenceFile.id)
         )
     )
@@ -419,17 +497,25 @@ async def submit(
     if resubmission:
         await _resolve_flags(session, submission.id, now)
     await _alert_team(session, assignment, campaign, submission, progress, now, resubmission)
-    await audit.record(session, now=now, action="submission.submit", campaign_id=campaign.id,
-                       actor_id=person_id, subject=assignment.unit.code,
-                       details={"late": submission.late, "self_score": progress.self_score})
+    await audit.record(
+        session,
+        now=now,
+        action="submission.submit",
+        campaign_id=campaign.id,
+        actor_id=person_id,
+        subject=assignment.unit.code,
+        details={"late": submission.late, "self_score": progress.self_score},
+    )
     return SubmitResult(True, progress, submission.late)
 
 
 async def _resolve_flags(session: AsyncSession, submission_id: int, now: datetime) -> None:
     for flag in await session.scalars(
-        select(ReviewFlag).where(ReviewFlag.submission_id == submission_id,
-                                 ReviewFlag.returned_at.is_not(None),
-                                 ReviewFlag.resolved_at.is_(None))
+        select(ReviewFlag).where(
+            ReviewFlag.submission_id == submission_id,
+            ReviewFlag.returned_at.is_not(None),
+            ReviewFlag.resolved_at.is_(None),
+        )
     ):
         flag.resolved_at = now
 
@@ -442,32 +528,51 @@ async def team_accounts(
         await session.scalars(
             select(ChatAccount)
             .join(Membership, Membership.person_id == ChatAccount.person_id)
-            .where(Membership.team_id == team_id, Membership.role.in_(roles),
-                   Membership.revoked_at.is_(None))
+            .where(
+                Membership.team_id == team_id,
+                Membership.role.in_(roles),
+                Membership.revoked_at.is_(None),
+            )
             .order_by(ChatAccount.id)
         )
     )
 
 
 async def _alert_team(
-    session: AsyncSession, assignment: Assignment, campaign: Campaign, submission: Submission,
-    progress: Progress, now: datetime, resubmission: bool,
+    session: AsyncSession,
+    assignment: Assignment,
+    campaign: Campaign,
+    submission: Submission,
+    progress: Progress,
+    now: datetime,
+    resubmission: bool,
 ) -> None:
     unit: Unit = assignment.unit
     template = "alerts.resubmitted" if resubmission else "alerts.submitted"
     if submission.late:
         template += "_late"
     params = {
-        "unit": unit.name, "campaign": campaign.code, "time": fmt_datetime(now, campaign.timezone),
-        "answered": progress.answered, "total": progress.total,
-        "score": fmt_points(progress.self_score), "max": fmt_points(progress.max_score),
+        "unit": unit.name,
+        "campaign": campaign.code,
+        "time": fmt_datetime(now, campaign.timezone),
+        "answered": progress.answered,
+        "total": progress.total,
+        "score": fmt_points(progress.self_score),
+        "max": fmt_points(progress.max_score),
         "_buttons": [[button("alerts.open_unit", f"ru:{assignment.id}")]],
     }
     rows = [
-        {"dedupe_key": f"submitted:{submission.id}:{submission.version}:{account.id}",
-         "kind": "alert", "chat_account_id": account.id, "person_id": account.person_id,
-         "campaign_id": campaign.id, "template": template, "params": params,
-         "not_before": now, "created_at": now}
+        {
+            "dedupe_key": f"submitted:{submission.id}:{submission.version}:{account.id}",
+            "kind": "alert",
+            "chat_account_id": account.id,
+            "person_id": account.person_id,
+            "campaign_id": campaign.id,
+            "template": template,
+            "params": params,
+            "not_before": now,
+            "created_at": now,
+        }
         for account in await team_accounts(session, assignment.team_id)
     ]
     await enqueue_many(session, rows)

@@ -70,8 +70,17 @@ async def unit_states(
     if assignment_id is not None:
         query = query.where(Assignment.id == assignment_id)
     return [
-        UnitState(a.id, a.team_id, u.code, u.name, s.status, s.late, s.submitted_at,
-                  a.deadline or deadline, s.self_score)
+        UnitState(
+            a.id,
+            a.team_id,
+            u.code,
+            u.name,
+            s.status,
+            s.late,
+            s.submitted_at,
+            a.deadline or deadline,
+            s.self_score,
+        )
         for a, u, s, deadline in (await session.execute(query))
     ]
 
@@ -124,33 +133,43 @@ async def _contacts(session: AsyncSession, campaign_id: int) -> dict[int, list[_
         select(Membership.assignment_id, Person.id, Person.full_name, ChatAccount.unreachable_at)
         .join(Person, Person.id == Membership.person_id)
         .join(ChatAccount, ChatAccount.person_id == Person.id)
-        .where(Membership.campaign_id == campaign_id,
-               Membership.role == Role.UNIT_CONTACT.value, Membership.revoked_at.is_(None))
+        .where(
+            Membership.campaign_id == campaign_id,
+            Membership.role == Role.UNIT_CONTACT.value,
+            Membership.revoked_at.is_(None),
+        )
         .order_by(Person.id)
     )
     found: dict[int, dict[int, _Contact]] = defaultdict(dict)
     for assignment_id, person_id, full_name, unreachable_at in rows:
         if assignment_id is None:
             continue
-        contact = found[assignment_id].setdefault(
-            person_id, _Contact(full_name or f"#{person_id}"))
+        contact = found[assignment_id].setdefault(person_id, _Contact(full_name or f"#{person_id}"))
         contact.reachable = contact.reachable or unreachable_at is None
     return {aid: list(people.values()) for aid, people in found.items()}
 
 
-def _summarise(team: Team, units: Sequence[UnitState], contacts: Mapping[int, list[_Contact]],
-               now: datetime) -> TeamSummary:
+def _summarise(
+    team: Team, units: Sequence[UnitState], contacts: Mapping[int, list[_Contact]], now: datetime
+) -> TeamSummary:
     statuses = [u.status for u in units]
     return TeamSummary(
-        team_id=team.id, code=team.code, name=team.name, total=len(units),
+        team_id=team.id,
+        code=team.code,
+        name=team.name,
+        total=len(units),
         submitted=sum(s in DONE for s in statuses),
         in_progress=statuses.count(SubmissionStatus.IN_PROGRESS),
         not_started=statuses.count(SubmissionStatus.NOT_STARTED),
         returned=statuses.count(SubmissionStatus.RETURNED),
         not_submitted=tuple(u.unit_name for u in units if u.status not in DONE),
         overdue=tuple(u.unit_name for u in units if u.overdue(now)),
-        unreachable=tuple(f"{c.name} ({u.unit_name})" for u in units
-                          for c in contacts.get(u.assignment_id, []) if not c.reachable),
+        unreachable=tuple(
+            f"{c.name} ({u.unit_name})"
+            for u in units
+            for c in contacts.get(u.assignment_id, [])
+            if not c.reachable
+        ),
         no_contact=tuple(u.unit_name for u in units if not contacts.get(u.assignment_id)),
     )
 
@@ -159,8 +178,9 @@ async def team_summaries(
     session: AsyncSession, campaign: Campaign, now: datetime
 ) -> list[TeamSummary]:
     """The state of every team of the campaign at `now`, in team order."""
-    teams = list(await session.scalars(
-        select(Team).where(Team.campaign_id == campaign.id).order_by(Team.id)))
+    teams = list(
+        await session.scalars(select(Team).where(Team.campaign_id == campaign.id).order_by(Team.id))
+    )
     by_team: dict[int, list[UnitState]] = defaultdict(list)
     for state in await unit_states(session, campaign_id=campaign.id):
         by_team[state.team_id].append(state)

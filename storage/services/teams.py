@@ -10,11 +10,15 @@ from storage.db.models import Team
 
 async def campaign_teams(session: AsyncSession, campaign_id: int) -> list[Team]:
     """The campaign's teams, by code."""
-    return list(await session.scalars(
-        select(Team).where(Team.campaign_id == campaign_id).order_by(Team.code)))
+    return list(
+        await session.scalars(
+            select(Team).where(Team.campaign_id == campaign_id).order_by(Team.code)
+        )
+    )
 
 
 async def team_id_by_code(session: AsyncSession, campaign_id: int, code: str) -> int | None:
     """The id of the campaign's team with exactly this code, None when there is none."""
-    return await session.scalar(select(Team.id).where(
-        Team.campaign_id == campaign_id, Team.code == code))
+    return await session.scalar(
+        select(Team.id).where(Team.campaign_id == campaign_id, Team.code == code)
+    )

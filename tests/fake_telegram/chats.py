@@ -62,8 +62,15 @@ class ChatStore:
         self._messages: dict[int, dict[int, StoredMessage]] = defaultdict(dict)
         self._next_id: dict[int, int] = defaultdict(lambda: 1)
 
-    def store(self, chat_id: int, *, from_bot: bool, text: str | None = None,
-              caption: str | None = None, markup: JSON | None = None) -> StoredMessage:  # fmt: skip
+    def store(
+        self,
+        chat_id: int,
+        *,
+        from_bot: bool,
+        text: str | None = None,
+        caption: str | None = None,
+        markup: JSON | None = None,
+    ) -> StoredMessage:
         # In a private chat the user's and the bot's messages share one id sequence.
         message_id = self._next_id[chat_id]
         self._next_id[chat_id] = message_id + 1

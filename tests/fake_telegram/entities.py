@@ -19,10 +19,24 @@ CALLBACK_DATA_LIMIT = 64  # bytes, UTF-8
 
 ALLOWED_TAGS = frozenset(
     {
-        "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
-        "tg-spoiler", "span", "blockquote", "tg-emoji",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "a",
+        "code",
+        "pre",
+        "tg-spoiler",
+        "span",
+        "blockquote",
+        "tg-emoji",
     }
-)  # fmt: skip
+)
 _TAG_RE = re.compile(r"<(/?)([^\s<>/]*)([^<>]*)>")
 _ENTITY_RE = re.compile(r"&(#[0-9]+|#[xX][0-9a-fA-F]+|lt|gt|amp|quot);")
 _SPECIAL_RE = re.compile(r"[<&]")

@@ -67,8 +67,9 @@ class FileStore:
         self._by_path: dict[str, StoredFile] = {}
         self._numbers = itertools.count(1)
 
-    def store(self, data: bytes, folder: str, file_name: str | None,
-              mime_type: str | None) -> StoredFile:  # fmt: skip
+    def store(
+        self, data: bytes, folder: str, file_name: str | None, mime_type: str | None
+    ) -> StoredFile:
         number = next(self._numbers)
         suffix = ("." + file_name.rsplit(".", 1)[-1]) if file_name and "." in file_name else ""
         if folder == "photos":

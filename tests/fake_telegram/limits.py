@@ -78,15 +78,22 @@ class Gates:
         self._chat_limit: tuple[int, float] | None = None
         self._chat_windows: dict[int, SlidingWindow] = {}
 
-    def set_rate_limits(self, global_per_second: int | None,
-                        per_chat: tuple[int, float] | None) -> None:  # fmt: skip
+    def set_rate_limits(
+        self, global_per_second: int | None, per_chat: tuple[int, float] | None
+    ) -> None:
         self._global_limit = SlidingWindow(global_per_second, 1.0) if global_per_second else None
         self._chat_limit = per_chat
         self._chat_windows.clear()
 
-    def fail_next(self, count: int, status: int, retry_after: int | None,
-                  description: str | None, methods: Iterable[str], chat_id: int | None
-                  ) -> None:  # fmt: skip
+    def fail_next(
+        self,
+        count: int,
+        status: int,
+        retry_after: int | None,
+        description: str | None,
+        methods: Iterable[str],
+        chat_id: int | None,
+    ) -> None:
         if status == 429 and retry_after is None:
             retry_after = 1
         self._faults.append(

@@ -30,8 +30,15 @@ TOAST_LIMIT = 200
 
 
 class BotApi:
-    def __init__(self, bot_id: int, bot_username: str, chats: ChatStore, files: FileStore,
-                 updates: UpdateQueue, webhook: Webhook) -> None:  # fmt: skip
+    def __init__(
+        self,
+        bot_id: int,
+        bot_username: str,
+        chats: ChatStore,
+        files: FileStore,
+        updates: UpdateQueue,
+        webhook: Webhook,
+    ) -> None:
         self.bot_id = bot_id
         self.bot_username = bot_username
         self.chats = chats

@@ -83,8 +83,11 @@ class People:
         for scale in (90, 320, max(width, height)):
             factor = min(1.0, scale / max(width, height))
             stored = self.files.store(data, "photos", None, "image/jpeg")
-            sizes.append(photo_size_json(stored, max(1, round(width * factor)),
-                                         max(1, round(height * factor))))  # fmt: skip
+            sizes.append(
+                photo_size_json(
+                    stored, max(1, round(width * factor)), max(1, round(height * factor))
+                )
+            )
         extra: JSON = {"photo": sizes}
         if caption is not None:
             extra["caption"] = caption

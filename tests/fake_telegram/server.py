@@ -29,14 +29,30 @@ DEFAULT_TOKEN = "123456789:AAFakeTokenForTestsOnly-abcdefghijkl"
 # Form fields that Telegram decodes as JSON, and those that are numbers.
 _JSON_FIELDS = frozenset(
     {
-        "reply_markup", "entities", "caption_entities", "allowed_updates", "commands", "scope",
-        "link_preview_options", "reply_parameters",
+        "reply_markup",
+        "entities",
+        "caption_entities",
+        "allowed_updates",
+        "commands",
+        "scope",
+        "link_preview_options",
+        "reply_parameters",
     }
-)  # fmt: skip
+)
 _INT_FIELDS = frozenset(
-    {"chat_id", "message_id", "offset", "limit", "timeout", "user_id", "cache_time",
-     "max_connections", "reply_to_message_id", "message_thread_id"}
-)  # fmt: skip
+    {
+        "chat_id",
+        "message_id",
+        "offset",
+        "limit",
+        "timeout",
+        "user_id",
+        "cache_time",
+        "max_connections",
+        "reply_to_message_id",
+        "message_thread_id",
+    }
+)
 _INT_RE = re.compile(r"-?\d+")
 
 
@@ -72,8 +88,9 @@ class FakeTelegram(CallLog, People):
         self.files = FileStore()
         self.updates = UpdateQueue()
         self.hook = Webhook(self.updates, self.stats)
-        self.api = BotApi(self.bot_id, bot_username, self.chats, self.files, self.updates,
-                          self.hook)  # fmt: skip
+        self.api = BotApi(
+            self.bot_id, bot_username, self.chats, self.files, self.updates, self.hook
+        )
         self.callbacks = self.api.callbacks
         self.query_ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -199,10 +216,17 @@ class FakeTelegram(CallLog, People):
             obj = message[kind][-1] if kind == "photo" else message[kind]
             stored = self.files.by_id(obj["file_id"])
             assert stored is not None
-            out.append(SentFile(method=method, chat_id=chat_id, message_id=message["message_id"],
-                                file_name=stored.file_name or "", data=stored.data,
-                                caption=call.params.get("caption"),
-                                reply_markup=call.reply_markup))  # fmt: skip
+            out.append(
+                SentFile(
+                    method=method,
+                    chat_id=chat_id,
+                    message_id=message["message_id"],
+                    file_name=stored.file_name or "",
+                    data=stored.data,
+                    caption=call.params.get("caption"),
+                    reply_markup=call.reply_markup,
+                )
+            )
         return out
 
     async def wait_polling(self, timeout: float = 5.0) -> None:
@@ -229,8 +253,9 @@ class FakeTelegram(CallLog, People):
             params, files = await _read_params(request)
         except TelegramError as error:
             return web.json_response(error.body(), status=error.status)
-        call = RecordedCall(-1, method, params, files, at, content_type=request.content_type,
-                            peer=_peer(request))  # fmt: skip
+        call = RecordedCall(
+            -1, method, params, files, at, content_type=request.content_type, peer=_peer(request)
+        )
         if method == "getUpdates":
             self.updates.polled.set()
         response = await self._answer(call)

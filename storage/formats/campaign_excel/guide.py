@@ -34,19 +34,26 @@ def _columns(ws: Worksheet, row: int, texts: Texts) -> int:
         row = _line(ws, row, f"{sheet.title}: {texts(f'sheet.{sheet.role}')}", Font(bold=True))
         for column in sheet.columns:
             base = f"column.{sheet.role}.{column.text_key}"
-            row = _row(ws, row, [
-                sheet.title, texts.header(sheet, column),
-                texts.yes_no(True) if column.required else "",
-                texts(f"{base}.help"), texts(f"{base}.example"),
-            ])  # fmt: skip
+            row = _row(
+                ws,
+                row,
+                [
+                    sheet.title,
+                    texts.header(sheet, column),
+                    texts.yes_no(True) if column.required else "",
+                    texts(f"{base}.help"),
+                    texts(f"{base}.example"),
+                ],
+            )
     return row
 
 
 def _scoring_forms(ws: Worksheet, row: int, texts: Texts) -> int:
     row = _line(ws, row, texts("guide.scoring_title"), Font(bold=True, size=12))
     row = _line(ws, row, texts("guide.scoring_note"), None, sum(_WIDTHS))
-    headers = [texts(f"header.{k}") if k else "" for k in ("form", "types", "", "meaning",
-                                                            "example")]  # fmt: skip
+    headers = [
+        texts(f"header.{k}") if k else "" for k in ("form", "types", "", "meaning", "example")
+    ]
     row = _row(ws, row, headers, header=True)
     for name, rule, example in SCORING_FORMS:
         types = ", ".join(t.value for t, rules in RULES_BY_TYPE.items() if rule in rules)

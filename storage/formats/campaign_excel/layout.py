@@ -71,55 +71,76 @@ _FORMS = tuple(f.value for f in InspectionForm)
 _TYPES = tuple(t.value for t in ItemType)
 _EVIDENCE = tuple(e.value for e in EvidencePolicy)
 
-CAMPAIGN = Sheet("campaign", "Đợt kiểm tra", (
-    Column("code", Kind.CODE, required=True),
-    Column("title", Kind.TEXT, required=True),
-    Column("basis", Kind.TEXT),
-    Column("timezone", Kind.TEXT),
-    Column("deadline", Kind.DATETIME, required=True),
-    Column("form", Kind.CHOICE, choices=_FORMS),
-    Column("reminders", Kind.DURATIONS),
-    Column("overdue_every", Kind.TEXT),
-    Column("overdue_limit", Kind.INTEGER),
-    Column("escalate_after", Kind.TEXT),
-    Column("quiet_hours", Kind.TEXT),
-    Column("working_days_only", Kind.BOOL),
-    Column("visit_notice_before", Kind.TEXT),
-    Column("summary_at", Kind.TEXT),
-    Column("summary_when_unchanged", Kind.BOOL),
-), aliases=("Campaign",))  # fmt: skip
-TEAMS = Sheet("teams", "Đoàn", (
-    Column("code", Kind.CODE, 12, required=True),
-    Column("name", Kind.TEXT, 45, required=True),
-    Column("leaders", Kind.INTEGER),
-    Column("members", Kind.INTEGER),
-), aliases=("Teams",))  # fmt: skip
-UNITS = Sheet("units", "Đơn vị", (
-    Column("code", Kind.CODE, 12, required=True),
-    Column("name", Kind.TEXT, 45, required=True),
-    Column("team", Kind.CODE, 12),
-    Column("form", Kind.CHOICE, 16, choices=_FORMS),
-    Column("deadline", Kind.DATETIME, 18),
-    Column("visit.at", Kind.DATETIME, 18),
-    Column("visit.place", Kind.TEXT, 35),
-    Column("visit.announced", Kind.BOOL, 12),
-    Column("contacts", Kind.INTEGER, 12),
-), aliases=("Units",))  # fmt: skip
-CHECKLIST = Sheet("checklist", "Danh mục", (
-    Column("section", Kind.TEXT, 32, required=True),
-    Column("code", Kind.CODE, 10, required=True),
-    Column("text", Kind.TEXT, 55, required=True),
-    Column("help", Kind.TEXT, 35),
-    Column("type", Kind.CHOICE, 12, required=True, choices=_TYPES),
-    Column("options", Kind.OPTIONS, 30),
-    Column("required", Kind.BOOL, 12),
-    Column("evidence", Kind.CHOICE, 13, choices=_EVIDENCE),
-    Column("points", Kind.NUMBER, 10),
-    Column("scoring", Kind.SCORING, 34),
-    Column("min", Kind.NUMBER, 10),
-    Column("max", Kind.NUMBER, 10),
-    Column("max_length", Kind.INTEGER, 12),
-), freeze="C2", aliases=("Checklist",))  # fmt: skip
+CAMPAIGN = Sheet(
+    "campaign",
+    "Đợt kiểm tra",
+    (
+        Column("code", Kind.CODE, required=True),
+        Column("title", Kind.TEXT, required=True),
+        Column("basis", Kind.TEXT),
+        Column("timezone", Kind.TEXT),
+        Column("deadline", Kind.DATETIME, required=True),
+        Column("form", Kind.CHOICE, choices=_FORMS),
+        Column("reminders", Kind.DURATIONS),
+        Column("overdue_every", Kind.TEXT),
+        Column("overdue_limit", Kind.INTEGER),
+        Column("escalate_after", Kind.TEXT),
+        Column("quiet_hours", Kind.TEXT),
+        Column("working_days_only", Kind.BOOL),
+        Column("visit_notice_before", Kind.TEXT),
+        Column("summary_at", Kind.TEXT),
+        Column("summary_when_unchanged", Kind.BOOL),
+    ),
+    aliases=("Campaign",),
+)
+TEAMS = Sheet(
+    "teams",
+    "Đoàn",
+    (
+        Column("code", Kind.CODE, 12, required=True),
+        Column("name", Kind.TEXT, 45, required=True),
+        Column("leaders", Kind.INTEGER),
+        Column("members", Kind.INTEGER),
+    ),
+    aliases=("Teams",),
+)
+UNITS = Sheet(
+    "units",
+    "Đơn vị",
+    (
+        Column("code", Kind.CODE, 12, required=True),
+        Column("name", Kind.TEXT, 45, required=True),
+        Column("team", Kind.CODE, 12),
+        Column("form", Kind.CHOICE, 16, choices=_FORMS),
+        Column("deadline", Kind.DATETIME, 18),
+        Column("visit.at", Kind.DATETIME, 18),
+        Column("visit.place", Kind.TEXT, 35),
+        Column("visit.announced", Kind.BOOL, 12),
+        Column("contacts", Kind.INTEGER, 12),
+    ),
+    aliases=("Units",),
+)
+CHECKLIST = Sheet(
+    "checklist",
+    "Danh mục",
+    (
+        Column("section", Kind.TEXT, 32, required=True),
+        Column("code", Kind.CODE, 10, required=True),
+        Column("text", Kind.TEXT, 55, required=True),
+        Column("help", Kind.TEXT, 35),
+        Column("type", Kind.CHOICE, 12, required=True, choices=_TYPES),
+        Column("options", Kind.OPTIONS, 30),
+        Column("required", Kind.BOOL, 12),
+        Column("evidence", Kind.CHOICE, 13, choices=_EVIDENCE),
+        Column("points", Kind.NUMBER, 10),
+        Column("scoring", Kind.SCORING, 34),
+        Column("min", Kind.NUMBER, 10),
+        Column("max", Kind.NUMBER, 10),
+        Column("max_length", Kind.INTEGER, 12),
+    ),
+    freeze="C2",
+    aliases=("Checklist",),
+)
 GUIDE_TITLE = "Hướng dẫn"
 TABLES = (TEAMS, UNITS, CHECKLIST)
 SHEETS = (CAMPAIGN, *TABLES)

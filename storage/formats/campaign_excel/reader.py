@@ -141,8 +141,14 @@ class _WorkbookReader:
             seen.add(key)
             self._campaign_value(document, key, column, value, at_label)
 
-    def _campaign_value(self, document: dict[str, Any], key: str, column: Column | None,
-                        value: AnyCell, at_label: Place) -> None:
+    def _campaign_value(
+        self,
+        document: dict[str, Any],
+        key: str,
+        column: Column | None,
+        value: AnyCell,
+        at_label: Place,
+    ) -> None:
         if column is None:  # let the document checks report it, with their suggestion
             self.places.places[key] = at_label
             document[key] = cell_value(value, Kind.TEXT)
@@ -209,8 +215,7 @@ class _WorkbookReader:
         keys = [c.key for c in sheet.columns]
         close = difflib.get_close_matches(_key_part(text).lower(), keys, n=1, cutoff=0.6)
         if close:
-            self.places.add("unknown_column_did_you_mean", place, column=text,
-                            suggestion=close[0])  # fmt: skip
+            self.places.add("unknown_column_did_you_mean", place, column=text, suggestion=close[0])
         else:
             self.places.add("unknown_column", place, column=text)
 
@@ -241,11 +246,11 @@ class _WorkbookReader:
             if not sections or (title is not None and title != sections[-1].get("section")):
                 path = f"checklist[{len(sections)}]"
                 # no section column (already reported): the row stands for the section
-                self.places.record(path, {"section": places["section"]} if "section" in places
-                                   else places)  # fmt: skip
+                self.places.record(
+                    path, {"section": places["section"]} if "section" in places else places
+                )
                 self.places.places[f"{path}.items"] = self.places.places[path]  # an empty one
-                sections.append({"items": []} if title is None else {"section": title,
-                                                                     "items": []})  # fmt: skip
+                sections.append({"items": []} if title is None else {"section": title, "items": []})
             if values:
                 items = sections[-1]["items"]
                 path = f"checklist[{len(sections) - 1}].items[{len(items)}]"

@@ -70,8 +70,9 @@ def write_template(
     if example:
         rows["teams"] = [asdict(team) for team in example.teams]
         rows["units"] = [_unit_row(u, default_form, zone, texts) for u in example.units]
-        rows["checklist"] = [_item_row(s.title, i, texts) for s in example.sections
-                             for i in s.items]  # fmt: skip
+        rows["checklist"] = [
+            _item_row(s.title, i, texts) for s in example.sections for i in s.items
+        ]
     for sheet in TABLES:
         _write_table(workbook.create_sheet(sheet.title), sheet, texts, rows[sheet.role])
     workbook.save(Path(path))
@@ -99,11 +100,14 @@ def _campaign_values(
     example: CampaignSpec, default_form: InspectionForm | None, zone: tzinfo, texts: Texts
 ) -> dict[str, Any]:
     return {
-        "code": example.code, "title": example.title, "basis": example.basis or None,
-        "timezone": example.timezone, "deadline": _local(example.deadline, zone),
+        "code": example.code,
+        "title": example.title,
+        "basis": example.basis or None,
+        "timezone": example.timezone,
+        "deadline": _local(example.deadline, zone),
         "form": default_form.value if default_form else None,
         **_policy_values(example.policy, texts),
-    }  # fmt: skip
+    }
 
 
 def _policy_values(policy: ReminderPolicy, texts: Texts) -> dict[str, Any]:
@@ -127,26 +131,34 @@ def _unit_row(
 ) -> dict[str, Any]:
     visit = unit.visit
     return {
-        "code": unit.code, "name": unit.name, "team": unit.team,
+        "code": unit.code,
+        "name": unit.name,
+        "team": unit.team,
         "form": None if unit.form is default_form else unit.form.value,
         "deadline": _local(unit.deadline, zone),
         "visit.at": _local(visit.at, zone) if visit else None,
         "visit.place": visit.place or None if visit else None,
         "visit.announced": texts.yes_no(visit.announced) if visit else None,
         "contacts": unit.contacts,
-    }  # fmt: skip
+    }
 
 
 def _item_row(section: str, item: ItemSpec, texts: Texts) -> dict[str, Any]:
     return {
-        "section": section, "code": item.code, "text": item.text, "help": item.help or None,
-        "type": item.type.value, "options": "; ".join(item.options) or None,
-        "required": texts.yes_no(item.required), "evidence": item.evidence.value,
+        "section": section,
+        "code": item.code,
+        "text": item.text,
+        "help": item.help or None,
+        "type": item.type.value,
+        "options": "; ".join(item.options) or None,
+        "required": texts.yes_no(item.required),
+        "evidence": item.evidence.value,
         "points": plain(item.points) if item.points else None,
         "scoring": rule_text(item.scoring) or None,
-        "min": _plain_or_none(item.min), "max": _plain_or_none(item.max),
+        "min": _plain_or_none(item.min),
+        "max": _plain_or_none(item.max),
         "max_length": item.max_length,
-    }  # fmt: skip
+    }
 
 
 def _plain_or_none(number: float | None) -> int | float | None:

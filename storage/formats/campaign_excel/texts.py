@@ -26,8 +26,11 @@ class Texts:
     def keys(self, prefix: str) -> list[str]:
         """The keys under `prefix` ("guide.notes."), in the catalog's order."""
         start = f"{NAMESPACE}.{prefix}"
-        return [k[len(NAMESPACE) + 1:] for k in self.catalog.texts[DEFAULT_LOCALE]
-                if k.startswith(start)]  # fmt: skip
+        return [
+            k[len(NAMESPACE) + 1 :]
+            for k in self.catalog.texts[DEFAULT_LOCALE]
+            if k.startswith(start)
+        ]
 
     def header(self, sheet: Sheet, column: Column) -> str:
         """ "Mã đơn vị (code)": the label, then the key the reader goes by."""

@@ -14,9 +14,19 @@ from storage.rules.answers import fold
 
 SECTION_KEYS = ("section", "items")
 ITEM_KEYS = (
-    "code", "text", "help", "type", "options", "required", "evidence", "points", "scoring",
-    "min", "max", "max_length",
-)  # fmt: skip
+    "code",
+    "text",
+    "help",
+    "type",
+    "options",
+    "required",
+    "evidence",
+    "points",
+    "scoring",
+    "min",
+    "max",
+    "max_length",
+)
 
 
 def read_checklist(root: Node) -> list[SectionSpec]:
@@ -27,8 +37,11 @@ def read_checklist(root: Node) -> list[SectionSpec]:
         if node is None:
             continue
         title = node.required("section", values.text)
-        items = [i for e in node.entries("items", "empty_section")
-                 if (i := _item(node, e, codes)) is not None]  # fmt: skip
+        items = [
+            i
+            for e in node.entries("items", "empty_section")
+            if (i := _item(node, e, codes)) is not None
+        ]
         if title:
             sections.append(SectionSpec(title, tuple(items)))
     return sections
@@ -48,8 +61,9 @@ def _item(section: Node, entry: Value, codes: Codes) -> ItemSpec | None:
     evidence_value = node.get("evidence")
     evidence = (
         values.choice(doc, evidence_value, EvidencePolicy, "bad_evidence")
-        if evidence_value else EvidencePolicy.NONE
-    )  # fmt: skip
+        if evidence_value
+        else EvidencePolicy.NONE
+    )
     points = _points(node)
     options = _options(node, kind)
     low, high = _range(node, kind)
@@ -59,10 +73,19 @@ def _item(section: Node, entry: Value, codes: Codes) -> ItemSpec | None:
         return None
     assert code and text and kind and evidence and options is not None
     return ItemSpec(
-        code=code, text=text, type=kind, help=help_text, options=options,
-        required=bool(required), evidence=evidence, points=points or 0.0,
-        scoring=rule, min=low, max=high, max_length=max_length,
-    )  # fmt: skip
+        code=code,
+        text=text,
+        type=kind,
+        help=help_text,
+        options=options,
+        required=bool(required),
+        evidence=evidence,
+        points=points or 0.0,
+        scoring=rule,
+        min=low,
+        max=high,
+        max_length=max_length,
+    )
 
 
 def _points(node: Node) -> float | None:
@@ -124,8 +147,13 @@ def _range(node: Node, kind: ItemType | None) -> tuple[float | None, float | Non
         bounds.append(number)
     low, high = bounds
     if low is not None and high is not None and low > high:
-        doc.add("min_above_max", node.path("min"), node.key_line("min"),
-                min=scoring.plain(low), max=scoring.plain(high))  # fmt: skip
+        doc.add(
+            "min_above_max",
+            node.path("min"),
+            node.key_line("min"),
+            min=scoring.plain(low),
+            max=scoring.plain(high),
+        )
     return low, high
 
 

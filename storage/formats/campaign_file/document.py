@@ -21,11 +21,25 @@ from storage.formats.campaign_spec import CampaignSpec, InspectionForm, Problem
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 DEFAULT_FORM = InspectionForm.REPORT
 TOP_KEYS = (
-    "code", "title", "basis", "timezone", "deadline", "form", "reminders", "overdue_every",
-    "overdue_limit", "escalate_after", "working_days_only", "quiet_hours",
-    "visit_notice_before", "summary_at", "summary_when_unchanged", "teams", "units",
+    "code",
+    "title",
+    "basis",
+    "timezone",
+    "deadline",
+    "form",
+    "reminders",
+    "overdue_every",
+    "overdue_limit",
+    "escalate_after",
+    "working_days_only",
+    "quiet_hours",
+    "visit_notice_before",
+    "summary_at",
+    "summary_when_unchanged",
+    "teams",
+    "units",
     "checklist",
-)  # fmt: skip
+)
 
 
 def check_campaign_document(
@@ -60,9 +74,16 @@ def read_campaign(root: Node) -> CampaignSpec | None:
     if code is None or title is None or deadline is None or doc.problems:
         return None
     return CampaignSpec(
-        code=code, title=title, timezone=timezone, deadline=deadline, basis=basis,
-        policy=policy, teams=tuple(teams), units=tuple(units), sections=tuple(sections),
-    )  # fmt: skip
+        code=code,
+        title=title,
+        timezone=timezone,
+        deadline=deadline,
+        basis=basis,
+        policy=policy,
+        teams=tuple(teams),
+        units=tuple(units),
+        sections=tuple(sections),
+    )
 
 
 def _timezone(root: Node) -> tuple[str, tzinfo]:

@@ -114,8 +114,9 @@ class Node:
             line = line_at(self.data, key, of_value=False)
             close = difflib.get_close_matches(name.lower(), allowed, n=1, cutoff=0.6)
             if close:
-                self.doc.add("unknown_key_did_you_mean", self.path(name), line, key=name,
-                             suggestion=close[0])  # fmt: skip
+                self.doc.add(
+                    "unknown_key_did_you_mean", self.path(name), line, key=name, suggestion=close[0]
+                )
             else:
                 self.doc.add("unknown_key", self.path(name), line, key=name)
 
@@ -194,8 +195,9 @@ class Codes:
     def add(self, code: str, value: Value) -> bool:
         key = code.casefold()
         if key in self.seen:
-            self.doc.add("duplicate_code", value.where, value.line, code=code,
-                         first=self.seen[key][1])  # fmt: skip
+            self.doc.add(
+                "duplicate_code", value.where, value.line, code=code, first=self.seen[key][1]
+            )
             return False
         self.seen[key] = (code, value.where)
         return True

@@ -29,10 +29,8 @@ def read_policy(root: Node) -> ReminderPolicy:
         visit_notice_before=root.optional("visit_notice_before", values.duration)
         or base.visit_notice_before,
         summary_at=summary,
-        summary_when_unchanged=bool(
-            values.boolean(doc, root.get("summary_when_unchanged"), False)
-        ),
-    )  # fmt: skip
+        summary_when_unchanged=bool(values.boolean(doc, root.get("summary_when_unchanged"), False)),
+    )
 
 
 def _switchable(root: Node, key: str, reader: Reader[T], default: T | None) -> T | None:

@@ -59,8 +59,9 @@ def format_problem(problem: Problem, tr: Translate) -> str:
     """ "Dòng 12, mục units[3].team: Không có đoàn "D9"..." in the reader's language."""
     message = tr(f"campaign_file.problem.{problem.code}", **problem.params)
     if problem.line is not None and problem.where:
-        return tr("campaign_file.problem_at", line=problem.line, where=problem.where,
-                  message=message)  # fmt: skip
+        return tr(
+            "campaign_file.problem_at", line=problem.line, where=problem.where, message=message
+        )
     if problem.line is not None:
         return tr("campaign_file.problem_line", line=problem.line, message=message)
     if problem.where:

@@ -66,8 +66,9 @@ class UnitReader:
         form_value = node.get("form")
         form = (
             values.choice(doc, form_value, InspectionForm, "bad_form")
-            if form_value else self.default_form
-        )  # fmt: skip
+            if form_value
+            else self.default_form
+        )
         deadline_value = node.get("deadline")
         deadline = values.local_datetime(doc, deadline_value, self.zone) if deadline_value else None
         visit = self._visit(node, form)
