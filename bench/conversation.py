@@ -33,10 +33,10 @@ about that).
 
 Floors (issue 14), checked at the end: at saturation, ratio >= 0.25 of the echo bot on
 SQLite and >= 0.2 on PostgreSQL; paced, p99 < 150 ms; in both, not one answer lost: every
-answer the contacts gave is in the answers table (contacts x 7 when all finish), no update ended in an error, and the bot made
-no failed Bot API call (getUpdates aside). The exit status is 1 when a floor is missed.
-`--queries` prints Bot API requests and SQL statements per update, `--profile` dumps a
-cProfile of the conversations (setup excluded).
+answer the contacts gave is in the answers table (contacts x 7 when all finish), no update
+ended in an error, and the bot made no failed Bot API call (getUpdates aside). The exit
+status is 1 when a floor is missed. `--queries` prints Bot API requests and SQL statements
+per update, `--profile` dumps a cProfile of the conversations (setup excluded).
 """
 
 from __future__ import annotations
