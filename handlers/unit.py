@@ -54,7 +54,8 @@ async def active_unit(turn: Turn, *, announce: bool = True) -> UnitContext | Non
         role = contacts[0]
         turn.remember(role=role.membership_id)
     assert role.assignment_id is not None
-    submission = await submission_for(turn.session, role.assignment_id, role.submission_id)
+    # The role came with its unit's report (storage.services.people); read it only when not.
+    submission = role.submission or await submission_for(turn.session, role.assignment_id)
     checklist = await turn.deps.checklists.get(
         turn.session, role.campaign_id, role.campaign_version
     )
