@@ -34,6 +34,10 @@ class Sender:
     display_name: str = ""
     username: str | None = None
     language: str | None = None  # the platform's hint, e.g. "en", "vi"
+    # A one-to-one chat with the bot (Telegram chat.type "private"; the web chat always;
+    # Zalo's chat_type PRIVATE). In any other chat (a group, a channel) nothing personal
+    # runs: handlers.group_chat answers instead (see handlers.dispatcher).
+    private: bool = True
 
 
 # Downloads the attachment to the given path; the handler decides where (after checking

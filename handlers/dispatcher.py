@@ -3,6 +3,8 @@
 Whatever happens inside a handler, the person gets an answer in their language and never a
 traceback; an error rolls back only that event, so one person's problem stops no one else.
 Replies are returned after the commit: an answer is acknowledged only once it is durable.
+An event from a chat that is not private (a group) runs nothing personal: it goes to
+handlers.group_chat before the sender's account is even read.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from handlers import (
     team_review,
 )
 from handlers.context import Deps, Turn
+from handlers.group_chat import answer_group
 from handlers.numbered import number_choices, numbered_choice
 from handlers.tokens import Token, parse
 from storage.db import transaction
@@ -139,7 +142,9 @@ class Dispatcher:
         """Download an acceptable attachment before the transaction, so a slow download
         never holds the database's write lock. Refused files are not downloaded at all."""
         attachment = inbound.attachment
-        if attachment is None or not is_allowed(attachment.file_name):
+        if attachment is None or not inbound.sender.private or not is_allowed(attachment.file_name):
+            return None
+        if attachment.size == 0:  # nothing to fetch: the handler says the file is empty
             return None
         if attachment.size is not None and attachment.size > self.deps.max_evidence_bytes:
             return None
@@ -156,6 +161,8 @@ class Dispatcher:
         deps, sender = self.deps, inbound.sender
         async with transaction(deps.sessions) as session:
             now = deps.clock.now()
+            if not sender.private:  # a group: nothing personal, not even the account
+                return await answer_group(deps, session, inbound, now)
             chat = await open_chat(
                 session,
                 platform=sender.platform,

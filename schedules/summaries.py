@@ -31,14 +31,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, false, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.localtime import fmt_datetime
-from storage.db.models import Campaign, ChatAccount, Person, ScheduleMark
+from storage.db.models import Campaign, ChatAccount, ScheduleMark
 from storage.formats.campaign_spec import policy_from_dict
 from storage.rules.timing import parse_summary_at, summary_due
 from storage.services.outbox import enqueue_many
+from storage.services.people import admin_accounts
 from storage.services.submissions import team_accounts
 from storage.services.team_status import TeamSummary, fingerprint_of, team_summaries
 
@@ -52,29 +53,6 @@ ALL_TEAMS = "all"  # the team part of the admins' state mark and dedupe key
 
 
 # -- who gets what -------------------------------------------------------------------------
-
-
-async def admin_accounts(
-    session: AsyncSession, admin_user_ids: Mapping[str, frozenset[str]]
-) -> list[ChatAccount]:
-    """Reachable accounts of admins: Person.is_admin, or a user id listed in the settings
-    for its platform (ADMIN_TELEGRAM_IDS)."""
-    listed = [
-        and_(ChatAccount.platform == platform, ChatAccount.user_id.in_(sorted(ids)))
-        for platform, ids in admin_user_ids.items()
-        if ids
-    ]
-    return list(
-        await session.scalars(
-            select(ChatAccount)
-            .join(Person, Person.id == ChatAccount.person_id)
-            .where(
-                or_(Person.is_admin.is_(True), *listed, false()),
-                ChatAccount.unreachable_at.is_(None),
-            )
-            .order_by(ChatAccount.id)
-        )
-    )
 
 
 async def _mark(session: AsyncSession, key: str, now: datetime) -> ScheduleMark:

@@ -64,11 +64,33 @@ class Chat:
     name: str = "Nguyễn Thị Lan"
     language: str | None = "vi"
     platform: str = "telegram"
+    group: str | None = None  # a group chat's id: the person writes there, not privately
     last: list[Reply] = field(default_factory=list)
     history: list[Reply] = field(default_factory=list)
 
     def _sender(self) -> Sender:
-        return Sender(self.platform, self.user_id, self.user_id, self.name, None, self.language)
+        chat_id = self.group or self.user_id
+        return Sender(
+            self.platform,
+            self.user_id,
+            chat_id,
+            self.name,
+            None,
+            self.language,
+            private=self.group is None,
+        )
+
+    def in_group(self, group: str) -> Chat:
+        """The same person writing in a group chat (their own chat's replies stay apart)."""
+        return Chat(
+            self.dispatcher,
+            self.clock,
+            self.user_id,
+            self.name,
+            self.language,
+            self.platform,
+            group,
+        )
 
     async def send(self, inbound: Inbound) -> list[Reply]:
         self.last = await self.dispatcher.handle(inbound)

@@ -18,8 +18,9 @@ _COMMAND_RE = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@(\w+))?(?:\s+(.*))?$", re.D
 
 
 def _sender(user: User | None, chat: Chat) -> Sender:
+    private = chat.type == "private"  # else "group", "supergroup" or "channel"
     if user is None:  # channel posts and anonymous admins: the chat speaks
-        return Sender(PLATFORM, str(chat.id), str(chat.id), chat.title or "")
+        return Sender(PLATFORM, str(chat.id), str(chat.id), chat.title or "", private=private)
     return Sender(
         platform=PLATFORM,
         user_id=str(user.id),
@@ -27,6 +28,7 @@ def _sender(user: User | None, chat: Chat) -> Sender:
         display_name=user.full_name,
         username=user.username,
         language=user.language_code,
+        private=private,
     )
 
 

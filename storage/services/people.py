@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, and_, bindparam, func, insert, join, select, update
+from sqlalchemy import (
+    Select,
+    Table,
+    and_,
+    bindparam,
+    false,
+    func,
+    insert,
+    join,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db.models import (
@@ -169,6 +181,51 @@ async def _first_contact(
     person_id = (await session.execute(_NEW_PERSON, params)).scalar_one()
     account_id = (await session.execute(_NEW_ACCOUNT, {**params, "person": person_id})).scalar_one()
     return ChatUser(account_id, platform, user_id, chat_id, person_id, display_name, None, False)
+
+
+async def keep_private_chat(
+    session: AsyncSession, *, platform: str, user_id: str, group_chat_id: str
+) -> None:
+    """An account whose chat became a group chat goes back to the person's private chat.
+
+    Before group chats were refused (issue 15), a message in a group moved the sender's
+    account there, and reminders and alerts followed it into the group. A private chat's id
+    is the user id on every platform we serve (Telegram says so; the web chat and Zalo too),
+    so that is where such an account goes back to. Usually nothing matches.
+    """
+    await session.execute(
+        update(ChatAccount)
+        .where(
+            ChatAccount.platform == platform,
+            ChatAccount.user_id == user_id,
+            ChatAccount.chat_id == group_chat_id,
+            ChatAccount.chat_id != user_id,
+        )
+        .values(chat_id=user_id)
+    )
+
+
+async def admin_accounts(
+    session: AsyncSession, admin_user_ids: Mapping[str, frozenset[str]]
+) -> list[ChatAccount]:
+    """Reachable accounts of admins: Person.is_admin, or a user id listed in the settings
+    for its platform (ADMIN_TELEGRAM_IDS)."""
+    listed = [
+        and_(ChatAccount.platform == platform, ChatAccount.user_id.in_(sorted(ids)))
+        for platform, ids in admin_user_ids.items()
+        if ids
+    ]
+    return list(
+        await session.scalars(
+            select(ChatAccount)
+            .join(Person, Person.id == ChatAccount.person_id)
+            .where(
+                or_(Person.is_admin.is_(True), *listed, false()),
+                ChatAccount.unreachable_at.is_(None),
+            )
+            .order_by(ChatAccount.id)
+        )
+    )
 
 
 async def person_row(session: AsyncSession, user: ChatUser) -> Person:
