@@ -33,7 +33,7 @@ from handlers import (
 from handlers.context import Deps, Turn
 from handlers.group_chat import answer_group
 from handlers.numbered import number_choices, numbered_choice
-from handlers.tokens import Token, parse
+from handlers.tokens import StaleToken, Token, parse
 from storage.db import transaction
 from storage.services.chat_open import open_chat
 from storage.services.conversation_state import save_state
@@ -218,7 +218,12 @@ class Dispatcher:
         if token is None or handler is None:
             await onboarding.stale_button(turn)
             return
-        await handler(turn, token)
+        said = len(turn.replies)
+        try:
+            await handler(turn, token)
+        except StaleToken:  # a number no button of ours carries (read before any write)
+            del turn.replies[said:]
+            await onboarding.stale_button(turn)
 
     def _present(self, turn: Turn) -> None:
         """Channels without buttons (Zalo) get choices as a numbered list to answer with."""

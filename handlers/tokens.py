@@ -18,9 +18,19 @@ button stands for lives in the database). Actions:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 MAX_BYTES = 64
+# The widest number a button of ours carries: ids are PostgreSQL `integer` columns, and
+# indices and pages are smaller still. A bigger one would overflow the database driver.
+MAX_ID = 2**31 - 1
+_NUMBER = re.compile(r"-?[0-9]+")  # ASCII digits only: int() also takes "٣", " 5", "1_0"
+
+
+class StaleToken(ValueError):
+    """A token with a number no button of ours carries (forged or corrupt): the dispatcher
+    answers it as a stale button."""
 
 
 @dataclass(frozen=True)
@@ -29,10 +39,14 @@ class Token:
     args: tuple[str, ...] = ()
 
     def int_arg(self, index: int = 0) -> int | None:
-        try:
-            return int(self.args[index])
-        except (IndexError, ValueError):
+        """The argument as a number; None when it is missing or not a number (the handler
+        decides). A number outside 0..MAX_ID raises StaleToken."""
+        if index >= len(self.args) or not _NUMBER.fullmatch(self.args[index]):
             return None
+        value = int(self.args[index])
+        if not 0 <= value <= MAX_ID:
+            raise StaleToken(f"{self.action}: argument {index} out of range")
+        return value
 
 
 def make(action: str, *args: object) -> str:
