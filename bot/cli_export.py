@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.cli_root import Context, cli, pass_ctx, with_app
+from common.sizes import fmt_size
 from storage.db.models import Campaign, Team
 from storage.formats.export_xlsx import begin_snapshot, export_workbook
 from storage.formats.export_zip import export_evidence_zip
@@ -176,7 +177,7 @@ async def _export_zip(
                 "export.cli.done_zip",
                 files=stats.files,
                 path=path,
-                size=f"{stats.bytes / 1e6:.1f}",
+                size=fmt_size(stats.bytes, ctx.locale),
                 manifest=stats.manifest_name,
             ),
             False,

@@ -14,6 +14,7 @@ from html import escape
 
 from common.localtime import fmt_datetime, parse_local
 from common.messages import Choice
+from common.sizes import fmt_size
 from handlers.access import Scope, deny, scope_of
 from handlers.cards import short
 from handlers.context import Turn
@@ -21,6 +22,7 @@ from handlers.onboarding import stale_button
 from handlers.tokens import Token, make
 from storage.db.models import Campaign
 from storage.services.campaigns import campaign_by_id, open_campaigns
+from storage.services.evidence import is_allowed, safe_name
 from storage.services.notices import (
     NoticeError,
     create_notice,
@@ -84,21 +86,38 @@ async def received_file(turn: Turn) -> None:
     """A file sent while writing the notice is attached to it."""
     attachment = turn.inbound.attachment
     if turn.prefetched is None or attachment is None:
-        turn.say(turn.t("evidence.download_failed"))
+        turn.say(_not_downloaded(turn))
         return
-    named = turn.prefetched.with_name(attachment.file_name)
-    turn.prefetched.rename(named)
-    try:
-        stored = store_notice_file(turn.deps.evidence.root, named)
+    try:  # under the sender's name, made safe (the download keeps its own)
+        stored = store_notice_file(turn.deps.evidence.root, turn.prefetched, attachment.file_name)
     except NoticeError as error:
-        turn.say(turn.t(error.key, **error.params))
+        params = {k: escape(v) if isinstance(v, str) else v for k, v in error.params.items()}
+        turn.say(turn.t(error.key, **params))
         return
-    finally:
-        named.unlink(missing_ok=True)
-    turn.remember(file=str(stored), file_name=attachment.file_name)
-    turn.say(turn.t("broadcast.file_attached", name=escape(attachment.file_name)))
+    turn.remember(file=str(stored), file_name=stored.name)
+    turn.say(turn.t("broadcast.file_attached", name=escape(stored.name)))
     if turn.state.data.get("text"):
         await _ask_audience(turn)
+
+
+def _not_downloaded(turn: Turn) -> str:
+    """Why a file sent with the notice was not fetched (the dispatcher's prefetch)."""
+    attachment = turn.inbound.attachment
+    if attachment is None:
+        return turn.t("evidence.download_failed")
+    name = escape(safe_name(attachment.file_name))
+    if not is_allowed(attachment.file_name):
+        return turn.t("notices.error.file_type", file=name)
+    if attachment.size == 0:
+        return turn.t("notices.error.file_empty", file=name)
+    if attachment.size is not None and attachment.size > turn.deps.max_evidence_bytes:
+        locale = turn.tr.locale
+        return turn.t(
+            "evidence.too_big",
+            size=fmt_size(attachment.size, locale),
+            max=fmt_size(turn.deps.max_evidence_bytes, locale),
+        )
+    return turn.t("evidence.download_failed")
 
 
 async def _ask_audience(turn: Turn) -> None:

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from html import escape
 
+from common.sizes import fmt_size
 from handlers.checklist import show_item, show_next
 from handlers.context import Turn
 from handlers.evidence_ask import ask_evidence, evidence_buttons
 from handlers.onboarding import stale_button
 from handlers.tokens import Token
 from handlers.unit import UnitContext, active_unit
+from storage.rules.file_content import ContentProblem
 from storage.services.checklist import ItemInfo
-from storage.services.evidence import extension, is_allowed
+from storage.services.evidence import RefusedFile, extension, is_allowed, safe_name
 from storage.services.submissions import add_evidence, answer_states, edit_refusal, record_note
 
 NOTE_MAX_LENGTH = 1000
+MIME_TYPE_LENGTH = 100  # EvidenceFile.mime_type; the platform passes on what the sender said
 WAITING_STATES = ("evidence", "answer", "multi", "note")
 
 
@@ -109,36 +112,53 @@ async def received_file(turn: Turn) -> None:
 
 
 def _file_problem(turn: Turn, file_name: str, size: int | None) -> str | None:
-    limit_mb = turn.deps.max_evidence_bytes // (1024 * 1024)
+    """Why a file cannot be taken, before its content is looked at; None if it can."""
+    name = escape(safe_name(file_name))
     if not is_allowed(file_name):
         return turn.t("evidence.bad_type", ext=escape(extension(file_name) or "?"))
-    if size is not None and size > turn.deps.max_evidence_bytes:
-        return turn.t("evidence.too_big", size=f"{size / 1048576:.1f}", max=limit_mb)
-    if turn.prefetched is None or not turn.prefetched.exists():
-        return turn.t("evidence.download_failed")
-    if turn.prefetched.stat().st_size > turn.deps.max_evidence_bytes:
+    if size == 0:
+        return turn.t("evidence.empty", name=name)
+    if size is None or size <= turn.deps.max_evidence_bytes:  # as told; now as downloaded
+        if turn.prefetched is None or not turn.prefetched.exists():
+            return turn.t("evidence.download_failed")
+        size = turn.prefetched.stat().st_size
+    if size > turn.deps.max_evidence_bytes:
         return turn.t(
-            "evidence.too_big", size=f"{turn.prefetched.stat().st_size / 1048576:.1f}", max=limit_mb
+            "evidence.too_big",
+            size=fmt_size(size, turn.tr.locale),
+            max=fmt_size(turn.deps.max_evidence_bytes, turn.tr.locale),
         )
     return None
+
+
+def _refusal(turn: Turn, file_name: str, problem: ContentProblem) -> str:
+    """Why the store refused the file's content (empty, not of its type), and what to do."""
+    name = safe_name(file_name)
+    return turn.t(f"evidence.{problem.value}", name=escape(name), ext=escape(extension(name)))
 
 
 async def _keep(turn: Turn, ctx: UnitContext, item: ItemInfo) -> None:
     attachment = turn.inbound.attachment
     assert attachment is not None and turn.prefetched is not None
     role = ctx.role
-    stored = await turn.deps.evidence.keep_off_loop(
-        turn.prefetched,
-        folder=(role.campaign_code, role.unit_code or "", item.code),
-        file_name=attachment.file_name,
-    )
+    try:
+        stored = await turn.deps.evidence.keep_off_loop(
+            turn.prefetched,
+            folder=(role.campaign_code, role.unit_code or "", item.code),
+            file_name=attachment.file_name,
+        )
+    except RefusedFile as refused:
+        turn.say(
+            _refusal(turn, attachment.file_name, refused.problem), evidence_buttons(turn, item)
+        )
+        return
     added = await add_evidence(
         turn.session,
         ctx.submission,
         item,
         stored,
-        file_name=attachment.file_name,
-        mime_type=attachment.mime_type,
+        file_name=stored.file_name,
+        mime_type=attachment.mime_type[:MIME_TYPE_LENGTH],
         person_id=turn.person.id,
         now=turn.now,
     )
@@ -150,17 +170,13 @@ async def _keep(turn: Turn, ctx: UnitContext, item: ItemInfo) -> None:
     turn.say(
         turn.t(
             key,
-            name=escape(attachment.file_name),
-            size=_size(stored.size),
+            name=escape(stored.file_name),
+            size=fmt_size(stored.size, turn.tr.locale),
             count=count,
             code=escape(item.code),
         ),
         evidence_buttons(turn, item),
     )
-
-
-def _size(size: int) -> str:
-    return f"{size / 1048576:.1f} MB" if size >= 1048576 else f"{max(1, size // 1024)} KB"
 
 
 CHOICES = {"e": pressed_add, "n": pressed_next, "x": pressed_explain}

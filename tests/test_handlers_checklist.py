@@ -24,6 +24,7 @@ from tests.chat_harness import Chat, import_and_codes, make_deps
 from tests.conftest import Db
 
 PDF = "%PDF-1.4\n% bằng chứng\n".encode()
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00jpeg"  # a JPEG's first bytes: what photos start with
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ async def _answer_all(chat: Chat) -> None:
     await chat.file("ke-hoach.pdf", PDF)
     await chat.press_label("Tiếp tục")
     await chat.press_label("Có")  # 1.2 yes/no, evidence required
-    await chat.file("anh.jpg", b"\xff\xd8jpeg", "image/jpeg", InboundKind.PHOTO)
+    await chat.file("anh.jpg", JPEG, "image/jpeg", InboundKind.PHOTO)
     await chat.press_label("Tiếp tục")
     await chat.text("95,5 %")  # 1.3 percent
     await chat.text("0")  # 5.2 number
@@ -219,7 +220,7 @@ async def test_evidence_type_size_and_duplicates(world, db, clock):
     await chat.file("virus.exe", b"MZ")
     assert "Không nhận tệp loại «.exe»" in chat.text_out
     await chat.file("big.pdf", b"%PDF", size=25 * 1024 * 1024)
-    assert "Tệp quá lớn (25.0 MB); tối đa 20 MB" in chat.text_out
+    assert "Tệp quá lớn (25 MB); tối đa 20 MB" in chat.text_out
     await chat.file("qd.pdf", PDF)
     await chat.file("qd-copy.pdf", PDF)
     assert "đã có trong mục 1.1" in chat.text_out

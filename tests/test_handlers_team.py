@@ -16,7 +16,7 @@ from storage.formats.campaign_spec import TeamSpec
 from tests import factories
 from tests.chat_harness import Chat, import_and_codes, make_deps
 from tests.conftest import Db
-from tests.test_handlers_checklist import PDF, _answer_all
+from tests.test_handlers_checklist import JPEG, PDF, _answer_all
 
 
 def _two_teams():
@@ -159,7 +159,7 @@ async def test_evidence_is_sent_back_as_a_document(people, db):
     await leader.press(f"ue:{await _u1(db)}")
     await leader.press(leader.button("ef:").token)
     document = next(r.document for r in leader.last if r.document)
-    assert document is not None and document.path.read_bytes() in (PDF, b"\xff\xd8jpeg")
+    assert document is not None and document.path.read_bytes() in (PDF, JPEG)
 
 
 ACTIONS = ["ru:{a}", "ua:{a}:0", "ue:{a}", "uq:{a}", "rf:{a}:0", "rt:{a}", "ac:{a}", "ap:{a}:0"]

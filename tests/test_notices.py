@@ -434,7 +434,7 @@ def test_cli_send_now_later_with_a_file_and_list(backend_url: str, tmp_path: Pat
     asyncio.run(_cli_world(backend_url, tmp_path))
     evidence = tmp_path / "evidence"
     attachment = tmp_path / "de-cuong.docx"
-    attachment.write_bytes(b"PK outline")
+    attachment.write_bytes(b"PK\x03\x04 outline")
 
     now = run(
         backend_url,
@@ -491,7 +491,7 @@ def test_cli_send_now_later_with_a_file_and_list(backend_url: str, tmp_path: Pat
     assert notices[0].dispatched_at is not None and notices[2].dispatched_at is not None
     assert [r.notice_id for r in rows] == [notices[0].id] * 3 + [notices[2].id]
     copied = Path(rows[0].params[DOCUMENT_PARAM]["path"])
-    assert copied.is_file() and copied.read_bytes() == b"PK outline"
+    assert copied.is_file() and copied.read_bytes() == b"PK\x03\x04 outline"
     assert copied.is_relative_to((evidence / "notices").resolve())
 
     listed = json.loads(

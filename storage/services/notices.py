@@ -57,7 +57,7 @@ from storage.db.models import (
     Unit,
 )
 from storage.services import audit
-from storage.services.evidence import is_allowed, safe_name
+from storage.services.evidence import check_file, extension, is_allowed, safe_name
 from storage.services.outbox import DOCUMENT_PARAM, enqueue_many
 
 TEMPLATE = "notices.notice"
@@ -121,19 +121,26 @@ def parse_audience(text: str) -> Audience:
 # -- storing -------------------------------------------------------------------------------
 
 
-def store_notice_file(evidence_dir: Path, source: Path) -> Path:
+def store_notice_file(evidence_dir: Path, source: Path, file_name: str | None = None) -> Path:
     """Copy a file to attach under EVIDENCE_DIR/notices/<sha256 prefix>/<name>; returns the
-    absolute path. The copy outlives the original, which the admin may move or delete before
-    the notice goes out; the same content is stored once."""
-    if not is_allowed(source.name):
-        raise NoticeError("notices.error.file_type", file=source.name)
+    absolute path. `file_name` is the name it goes out under (the sender's; the source's
+    own by default), made safe by the evidence store's `safe_name`. The copy outlives the
+    original, which the admin may move or delete before the notice goes out; the same
+    content is stored once. Refuses what the evidence store refuses: other types, empty
+    files, and bytes that do not match the name's type."""
+    name = safe_name(file_name if file_name is not None else source.name)
+    if not is_allowed(name):
+        raise NoticeError("notices.error.file_type", file=name)
     if source.stat().st_size > MAX_FILE_BYTES:
         raise NoticeError(
-            "notices.error.file_too_big", file=source.name, max_mb=MAX_FILE_BYTES // (1024 * 1024)
+            "notices.error.file_too_big", file=name, max_mb=MAX_FILE_BYTES // (1024 * 1024)
         )
+    problem = check_file(source, name)
+    if problem is not None:
+        raise NoticeError(f"notices.error.file_{problem.value}", file=name, ext=extension(name))
     with source.open("rb") as handle:
         digest = hashlib.file_digest(handle, "sha256").hexdigest()
-    target = (evidence_dir / NOTICES_FOLDER / digest[:16] / safe_name(source.name)).resolve()
+    target = (evidence_dir / NOTICES_FOLDER / digest[:16] / name).resolve()
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
         # Copy beside the target, then rename: a half-copied file is never sent.
