@@ -10,6 +10,7 @@ from __future__ import annotations
 from bot.app import App
 from common.messages import Capabilities
 from handlers.context import Deps
+from handlers.invite_guard import InviteGuard
 from schedules.pacing import RateLimits
 from storage.services.evidence import EvidenceStore
 
@@ -27,6 +28,7 @@ def build_deps(app: App, username: str | None = None) -> Deps:
         },
         admin_ids={"telegram": frozenset(str(i) for i in settings.admin_telegram_ids)},
         max_evidence_bytes=settings.evidence_max_bytes,
+        invite_guard=InviteGuard(limit=settings.invite_wrong_codes_per_minute),
         bot_username=username,
     )
 

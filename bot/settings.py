@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     evidence_dir: Path = Path("data/evidence")
     evidence_max_bytes: int = 20 * 1024 * 1024  # Telegram lets bots download up to 20 MB
     invite_ttl_days: int = 30
+    # Wrong invite codes per minute from all chats together (per process) before every
+    # code check is refused until the minute ends; the admins get an alert.
+    invite_wrong_codes_per_minute: int = Field(default=30, ge=1)
     log_level: str = "INFO"
     # Outbox delivery limits (Telegram's documented defaults).
     telegram_rate_per_second: float = 30.0

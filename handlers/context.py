@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from common.clock import Clock
 from common.i18n import Catalog, Translator
 from common.messages import Capabilities, Choice, Inbound, OutFile, Reply
+from handlers.invite_guard import InviteGuard
 from storage.services.checklist import ChecklistCache
 from storage.services.conversation_state import ChatState
 from storage.services.evidence import EvidenceStore
@@ -32,6 +33,7 @@ class Deps:
     max_evidence_bytes: int = 20 * 1024 * 1024
     bad_code_limit: int = 5  # wrong invite codes allowed per window, per chat
     bad_code_window_s: int = 600
+    invite_guard: InviteGuard = field(default_factory=InviteGuard)  # and across all chats
     bot_username: str | None = None
     on_outbox: Callable[[], None] = lambda: None  # wakes the delivery worker
 

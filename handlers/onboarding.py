@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from datetime import datetime, timedelta
 from html import escape
@@ -13,8 +14,10 @@ from handlers.tokens import Token, make
 from handlers.unit import roles
 from storage.db.models import Role
 from storage.services.invite_codes import looks_like_code
-from storage.services.invites import RedeemOutcome, redeem_invite
+from storage.services.invites import RedeemOutcome, alert_invite_flood, redeem_invite
 from storage.services.people import PersonRole, person_row
+
+log = logging.getLogger(__name__)
 
 LANGUAGES = {"vi": "Tiếng Việt", "en": "English"}
 
@@ -42,12 +45,19 @@ def _bad_code_attempts(turn: Turn) -> list[datetime]:
     return [t for t in recent if turn.now - t < window]
 
 
+def _too_many(turn: Turn, wait: timedelta) -> None:
+    minutes = max(1, math.ceil(wait.total_seconds() / 60))
+    turn.say(turn.t("onboarding.too_many_codes", minutes=minutes))
+
+
 async def _redeem(turn: Turn, typed: str) -> None:
     attempts = _bad_code_attempts(turn)
     if len(attempts) >= turn.deps.bad_code_limit:
-        wait = timedelta(seconds=turn.deps.bad_code_window_s) - (turn.now - min(attempts))
-        minutes = max(1, math.ceil(wait.total_seconds() / 60))
-        turn.say(turn.t("onboarding.too_many_codes", minutes=minutes))
+        _too_many(turn, timedelta(seconds=turn.deps.bad_code_window_s) - (turn.now - min(attempts)))
+        return
+    guard = turn.deps.invite_guard
+    if guard.closed(turn.now):  # too many wrong codes from all chats: not even looked up
+        _too_many(turn, guard.reopens_in(turn.now))
         return
     person = await person_row(turn.session, turn.account)
     result = await redeem_invite(turn.session, typed, person, now=turn.now)
@@ -63,7 +73,23 @@ async def _redeem(turn: Turn, typed: str) -> None:
             return
     if result.outcome != RedeemOutcome.USED:
         turn.remember(bad_codes=[t.isoformat() for t in [*attempts, turn.now]])
+        if guard.count_wrong(turn.now, turn.account.chat_id):
+            await _alert_flood(turn)
     turn.say(turn.t(f"onboarding.code_{result.outcome.value}", code=escape(typed[:40])))
+
+
+async def _alert_flood(turn: Turn) -> None:
+    guard, now = turn.deps.invite_guard, turn.now
+    admins = await alert_invite_flood(
+        turn.session,
+        now=now,
+        since=guard.window_start(now),
+        limit=guard.limit,
+        chats=guard.chats(now),
+        admin_user_ids=turn.deps.admin_ids,
+    )
+    log.warning("%s wrong invite codes this minute: code checks paused", guard.limit)
+    turn.wrote_outbox = admins > 0
 
 
 def _greet(turn: Turn, role: PersonRole, *, again: bool) -> None:

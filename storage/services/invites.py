@@ -7,6 +7,7 @@ also ends the role it granted. `redeem` is what `/start CODE` calls.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -16,6 +17,7 @@ from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from common.localtime import fmt_datetime
 from storage.db.models import (
     Assignment,
     Campaign,
@@ -28,6 +30,8 @@ from storage.db.models import (
 )
 from storage.services import audit
 from storage.services.invite_codes import new_code, normalize_code
+from storage.services.outbox import enqueue_many
+from storage.services.people import admin_accounts
 
 SlotKey = tuple[str, int | None, int | None, int]  # role, assignment_id, team_id, slot
 
@@ -371,3 +375,49 @@ async def redeem_invite(
         details={"role": invite.role},
     )
     return RedeemResult(RedeemOutcome.OK, invite, membership)
+
+
+# -- many wrong codes from many chats (handlers/invite_guard.py) ---------------------------
+
+FLOOD_TEMPLATE = "alerts.invite_flood"
+
+
+async def alert_invite_flood(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    since: datetime,
+    limit: int,
+    chats: int,
+    admin_user_ids: Mapping[str, frozenset[str]],
+) -> int:
+    """Tell every reachable admin that `limit` wrong codes came from `chats` chats in the
+    window starting at `since`, and that code checks are paused until it ends. Keyed by
+    the window: a second call for it (another process's) adds nothing. Returns the number
+    of admin accounts."""
+    accounts = await admin_accounts(session, admin_user_ids)
+    params = {"limit": limit, "chats": chats, "time": fmt_datetime(since)}
+    await enqueue_many(
+        session,
+        [
+            {
+                "dedupe_key": f"invite-flood:{since.isoformat()}:{account.id}",
+                "kind": "alert",
+                "chat_account_id": account.id,
+                "person_id": account.person_id,
+                "template": FLOOD_TEMPLATE,
+                "params": params,
+                "not_before": now,
+                "created_at": now,
+            }
+            for account in accounts
+        ],
+    )
+    await audit.record(
+        session,
+        now=now,
+        action="invite.flood",
+        subject=since.isoformat(),
+        details={"limit": limit, "chats": chats, "admins": len(accounts)},
+    )
+    return len(accounts)
