@@ -1,8 +1,9 @@
 """Group chats (and channels): the bot works in private chat only.
 
 In a chat that is not one-to-one, nothing personal runs: no command, no button, no code is
-redeemed, no file is downloaded, and the sender's account is neither created nor touched
-(its chat stays their private chat, where reminders and alerts go). Whatever a unit or a
+redeemed, no file is downloaded, and the sender's account is not created, nor moved to the
+group: its chat stays their private chat, where reminders and alerts go (an account a group
+message moved there before this rule goes back, storage.services.people.keep_private_chat). Whatever a unit or a
 team has is never shown where others read along. The bot says so, briefly and not on every
 message: a plain message gets the note once per group, a command again only after
 `REMIND_AFTER`; a pressed button (an old one, from before this rule) gets it as a toast,
