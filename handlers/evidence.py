@@ -18,6 +18,7 @@ from storage.services.evidence import RefusedFile, extension, is_allowed, safe_n
 from storage.services.submissions import add_evidence, answer_states, edit_refusal, record_note
 
 NOTE_MAX_LENGTH = 1000
+EXTENSION_SHOWN = 16
 MIME_TYPE_LENGTH = 100  # EvidenceFile.mime_type; the platform passes on what the sender said
 WAITING_STATES = ("evidence", "answer", "multi", "note")
 
@@ -115,7 +116,8 @@ def _file_problem(turn: Turn, file_name: str, size: int | None) -> str | None:
     """Why a file cannot be taken, before its content is looked at; None if it can."""
     name = escape(safe_name(file_name))
     if not is_allowed(file_name):
-        return turn.t("evidence.bad_type", ext=escape(extension(file_name) or "?"))
+        ext = extension(file_name)[:EXTENSION_SHOWN] or "?"  # as sent: any length
+        return turn.t("evidence.bad_type", ext=escape(ext))
     if size == 0:
         return turn.t("evidence.empty", name=name)
     if size is None or size <= turn.deps.max_evidence_bytes:  # as told; now as downloaded

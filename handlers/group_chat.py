@@ -2,13 +2,13 @@
 
 In a chat that is not one-to-one, nothing personal runs: no command, no button, no code is
 redeemed, no file is downloaded, and the sender's account is not created, nor moved to the
-group: its chat stays their private chat, where reminders and alerts go (an account a group
-message moved there before this rule goes back, storage.services.people.keep_private_chat). Whatever a unit or a
-team has is never shown where others read along. The bot says so, briefly and not on every
-message: a plain message gets the note once per group, a command again only after
-`REMIND_AFTER`; a pressed button (an old one, from before this rule) gets it as a toast,
-which only the presser sees. The note is in Vietnamese, the groups' language; the toast in
-the presser's.
+group: its chat stays their private chat, where reminders and alerts go (an account that a
+group message moved there before this rule goes back: people.keep_private_chat). Whatever
+a unit or a team has is never shown where others read along. The bot says so, briefly and
+not on every message: a plain message gets the note once per group, a command again only
+after `REMIND_AFTER`; a pressed button (an old one, from before this rule) gets it as a
+toast, which only the presser sees. The note is in Vietnamese, the groups' language; the
+toast in the presser's.
 
 A code posted in a group is seen by everyone there: the bot says it was not used and
 should be sent privately at once (or replaced). That warning is never held back.

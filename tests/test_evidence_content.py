@@ -188,3 +188,10 @@ async def test_a_long_or_odd_file_name_is_kept_under_a_safe_name(world, db, cloc
     assert "/" not in kept.file_name and kept.file_name.endswith(".pdf")
     assert len(kept.file_name.encode()) <= MAX_NAME_BYTES
     assert f"«{kept.file_name}»" in chat.text_out  # what is shown is what is kept
+
+
+async def test_a_refused_type_with_a_huge_extension_is_told_briefly(world, clock):  # noqa: F811
+    chat = await _at_evidence(world, clock)
+    await chat.file("virus." + "x" * 5000, b"MZ")
+    assert "Không nhận tệp loại «.xxxxxxxxxxxxxxxx»" in chat.text_out
+    assert len(chat.text_out) < 300
