@@ -63,6 +63,10 @@ class Inbound:
     choice: str | None = None  # the token of a pressed Choice (<= 64 bytes)
     message_id: str | None = None  # for CHOICE: the message carrying the button
     attachment: Attachment | None = None
+    # The platform's id of the update that brought the event, when the platform may deliver
+    # that update again (Telegram: the bot's id and the update_id): the dispatcher handles
+    # a key only once. None (web chat, Zalo): nothing to recognise.
+    update_key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,10 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.i18n import normalize_locale
 from common.messages import Capabilities, Deliver, Inbound, InboundKind, Reply
@@ -38,6 +41,7 @@ from storage.db import transaction
 from storage.services.chat_open import open_chat
 from storage.services.conversation_state import save_state
 from storage.services.evidence import is_allowed
+from storage.services.handled_updates import first_time
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +165,8 @@ class Dispatcher:
         deps, sender = self.deps, inbound.sender
         async with transaction(deps.sessions) as session:
             now = deps.clock.now()
+            if not await self._first_time(session, inbound, now):
+                return []  # answered the first time
             if not sender.private:  # a group: nothing personal, not even the account
                 return await answer_group(deps, session, inbound, now)
             chat = await open_chat(
@@ -192,6 +198,15 @@ class Dispatcher:
         if turn.wrote_outbox:
             deps.on_outbox()
         return turn.replies
+
+    async def _first_time(self, session: AsyncSession, inbound: Inbound, now: datetime) -> bool:
+        """Record the event's update as handled, in the event's transaction; False for an
+        update the platform delivered again after it was handled (and committed) once."""
+        key, platform = inbound.update_key, inbound.sender.platform
+        if key is None or await first_time(session, platform, key, now):
+            return True
+        log.info("%s update %s was handled already: not again", platform, key)
+        return False
 
     async def _route(self, turn: Turn) -> None:
         inbound = turn.inbound

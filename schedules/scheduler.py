@@ -5,7 +5,7 @@ transaction and calling the same services the handlers use. Jobs are registered 
 ids, `replace_existing=True`, `coalesce=True` and `max_instances=1`, and all run once at
 start, so a process that was down catches up at once (without flooding: see
 schedules/reminders.py and schedules/summaries.py; schedules/notices.py dispatches the
-notices whose time has come).
+notices whose time has come). `run_pruning` forgets the handled updates older than a week.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from common.clock import Clock
 from schedules.notices import dispatch_due_notices
 from schedules.reminders import plan_reminders
 from storage.db import transaction
+from storage.services.handled_updates import prune as prune_handled_updates
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,12 @@ async def run_summaries(jobs: Jobs) -> int:
     return written
 
 
+async def run_pruning(jobs: Jobs) -> int:
+    """Forget handled updates old enough that no platform delivers them again."""
+    async with transaction(jobs.sessions) as session:
+        return await prune_handled_updates(session, now=jobs.clock.now())
+
+
 async def run_all(jobs: Jobs) -> None:
     """One pass of every job (used at start and by the demo's time control)."""
     for job in (run_notices, run_reminders, run_summaries):
@@ -92,6 +99,7 @@ JOB_INTERVALS = {
     "notices": (run_notices, timedelta(seconds=10)),
     "reminders": (run_reminders, timedelta(minutes=1)),
     "summaries": (run_summaries, timedelta(minutes=1)),
+    "handled_updates": (run_pruning, timedelta(hours=1)),
 }
 
 

@@ -1,7 +1,7 @@
 """The aiogram adapter end to end against the fake Bot API, and the fake's own fidelity.
 
 Nothing sleeps: tests wait on recorded calls (`fake.wait_for`) or feed one update straight
-into the dispatcher and `drain` the processor, which makes "nothing else was sent" checks
+into the processor and `drain` it, which makes "nothing else was sent" checks
 deterministic.
 """
 
@@ -16,23 +16,22 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiogram import Bot, Dispatcher
+from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.channels.telegram import (
     DEFAULT_APOLOGY,
-    PollWhenSettled,
     TelegramChannel,
     UpdateProcessor,
     bot_username,
     build_bot,
-    build_dispatcher,
     run_polling,
     run_webhook,
     set_commands,
 )
 from bot.channels.telegram_outbound import Outbound, keyboard
+from bot.channels.telegram_polling import Pacing
 from bot.channels.telegram_text import split_html, visible_length
 from common.clock import FrozenClock
 from common.messages import (
@@ -130,16 +129,20 @@ async def polling(
     await asyncio.wait_for(task, 10)
 
 
+def take(processor: UpdateProcessor, update: dict[str, Any]) -> asyncio.Future[None]:
+    """A raw update (as the fake queued it) into the processor, as polling hands it over."""
+    return processor.take(Update.model_validate(update, context={"bot": processor.bot}))
+
+
 class Direct:
-    """Feeds one update through the dispatcher and waits until its replies are out."""
+    """Feeds one update to the processor and waits until its replies are out."""
 
     def __init__(self, bot: Bot, processor: UpdateProcessor) -> None:
         self.bot = bot
         self.processor = processor
-        self.dispatcher: Dispatcher = build_dispatcher(processor)
 
     async def feed(self, update: dict[str, Any]) -> None:
-        await self.dispatcher.feed_raw_update(self.bot, update)
+        take(self.processor, update)
         await self.processor.drain()
 
 
@@ -393,9 +396,8 @@ async def test_replies_go_out_in_the_chats_turn_other_chats_not_held_up(
         return [Reply(f"re {event.text}")]
 
     processor = UpdateProcessor(bot, InTurns(slow_first))
-    dispatcher = build_dispatcher(processor)
     for chat, text in [(CHAT, "1"), (CHAT, "2"), (7, "other chat")]:
-        await dispatcher.feed_raw_update(bot, fake.send_text(chat, text))
+        take(processor, fake.send_text(chat, text))
     await fake.wait_for(message_to(7, "re other chat"))
     assert started == ["1", "other chat"]  # chat 42's second message waits its turn
     gate.set()
@@ -418,23 +420,19 @@ async def test_a_handler_failing_before_it_delivers_still_gets_an_apology_out(
     assert len(fake.callback_answers()) == 1 and fake.unanswered_callbacks() == []
 
 
-async def test_polling_waits_a_moment_only_while_updates_are_in_flight(
-    fake: FakeTelegram, bot: Bot
+@pytest.mark.parametrize(
+    ("busy", "stale", "delay"),
+    [
+        (False, 0, 0.0),  # idle: at once (the long poll waits on Telegram's side)
+        (True, 0, 0.01),  # busy: let the next updates gather first
+        (True, 40, 0.05),  # a backlog came back again: each costs parsing, ask less often
+        (True, 1000, 0.2),  # never longer than the recheck
+    ],
+)
+def test_polling_waits_a_moment_only_while_updates_are_in_flight(
+    busy: bool, stale: int, delay: float
 ) -> None:
-    busy, pauses = False, []
-
-    async def sleep(seconds: float) -> None:
-        pauses.append(seconds)
-
-    pacing = PollWhenSettled(lambda: busy, pause=0.01, sleep=sleep)
-    bot.session.middleware(pacing)
-    await bot.get_updates(timeout=0)  # idle: at once
-    busy = True
-    await bot.get_me()  # other methods: never held
-    await bot.get_updates(timeout=0)  # busy: let the next updates gather first
-    bot.session.middleware.unregister(pacing)
-    assert pauses == [0.01]
-    assert [c.method for c in fake.calls].count("getUpdates") == 2
+    assert Pacing().delay(busy=busy, stale=stale) == pytest.approx(delay)
 
 
 async def test_stopping_confirms_the_updates_taken_in(fake: FakeTelegram, bot: Bot) -> None:

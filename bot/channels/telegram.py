@@ -3,7 +3,9 @@
 Every update becomes a neutral `Inbound` (telegram_inbound), goes through the conversation
 handler and its replies are rendered back (telegram_outbound); telegram_updates ties the
 two together. Chats are served concurrently, each update in a task the processor owns, so
-stopping waits for the replies in flight before the HTTP session closes.
+stopping waits for the replies in flight before the HTTP session closes. Telegram is told
+an update is done only once its event left its transaction: polling's offset
+(telegram_polling) and the webhook's 200 (telegram_webhook) wait for it.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import (
@@ -25,15 +27,15 @@ from aiogram.client.session.middlewares.base import (
 )
 from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.exceptions import AiogramError, TelegramNetworkError
-from aiogram.methods import GetUpdates, Response, TelegramMethod
+from aiogram.exceptions import TelegramNetworkError
+from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import BotCommand, File, Message, Update, User
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from aiohttp_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError
 
 from bot.channels.telegram_outbound import TelegramChannel
+from bot.channels.telegram_polling import Confirmations, confirm, poll
 from bot.channels.telegram_updates import (
     DEFAULT_APOLOGY,
     Apology,
@@ -41,6 +43,7 @@ from bot.channels.telegram_updates import (
     bot_username,
     default_apology,
 )
+from bot.channels.telegram_webhook import WebhookIntake
 from common.clock import Clock
 from common.messages import ConversationHandler
 
@@ -52,10 +55,9 @@ __all__ = [
     "ConversationHandler",
     "TelegramChannel",
     "UpdateProcessor",
+    "WebhookIntake",
     "bot_username",
     "build_bot",
-    "build_dispatcher",
-    "build_webhook_app",
     "run_polling",
     "run_webhook",
     "set_commands",
@@ -111,56 +113,6 @@ class ProxyFailures(BaseRequestMiddleware):
             raise TelegramNetworkError(method=method, message=message) from error
 
 
-class PollWhenSettled(BaseRequestMiddleware):
-    """Under load, ask for the next updates a moment later, in one batch.
-
-    While updates are still being handled, a getUpdates sent at once brings back one or two
-    updates: a round trip for each. Pausing `pause` seconds first lets the next ones gather,
-    so each poll brings a batch. An idle bot polls at once: no delay when it is quiet."""
-
-    def __init__(
-        self,
-        busy: Callable[[], bool],
-        pause: float = 0.01,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self.busy, self.pause, self.sleep = busy, pause, sleep
-
-    async def __call__(
-        self,
-        make_request: NextRequestMiddlewareType[TelegramType],
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-    ) -> Response[TelegramType]:
-        if isinstance(method, GetUpdates) and self.busy():
-            await self.sleep(self.pause)
-        return await make_request(bot, method)
-
-
-def build_dispatcher(processor: UpdateProcessor) -> Dispatcher:
-    """Every message and every pressed button go to the processor (registered on the
-    dispatcher itself: a router of its own would only add a level to every update)."""
-    # Conversation state lives in our database: aiogram's FSM would only add work per update.
-    dispatcher = Dispatcher(disable_fsm=True)
-    dispatcher.update.outer_middleware(processor.track)
-    dispatcher.message.register(processor.on_message)
-    dispatcher.callback_query.register(processor.on_callback)
-    return dispatcher
-
-
-async def _confirm_taken(bot: Bot, last_update_id: int | None) -> None:
-    """Tell Telegram the updates handled so far are done, so the next start does not get
-    them again. Polling confirms an update only with the next getUpdates, which a stop
-    cuts short; a getUpdates with the next offset confirms them (what it returns is not
-    confirmed: the next process gets it)."""
-    if last_update_id is None:
-        return
-    try:
-        await bot.get_updates(offset=last_update_id + 1, limit=1, timeout=0)
-    except (TimeoutError, AiogramError, OSError) as error:
-        log.warning("could not confirm updates up to %s: %s", last_update_id, error)
-
-
 @contextlib.contextmanager
 def _stop_on_signals(stop_event: asyncio.Event) -> Iterator[None]:
     """SIGINT/SIGTERM set the stop event (when we run in the main thread)."""
@@ -188,70 +140,45 @@ async def run_polling(
     drain_timeout: float = 10.0,
     close_session: bool = True,
 ) -> None:
-    """Long-poll getUpdates until `stop_event` is set (or SIGINT/SIGTERM when None)."""
+    """Long-poll getUpdates until `stop_event` is set (or SIGINT/SIGTERM when None).
+
+    A stop lets the updates in flight finish (`drain_timeout` seconds, then they are
+    cancelled) and confirms those handled: the others go to the next start."""
     processor = UpdateProcessor(bot, handler, apology=apology, clock=clock)
-    dispatcher = build_dispatcher(processor)
+    confirmations = Confirmations()
     own_stop = stop_event or asyncio.Event()
-    pacing = PollWhenSettled(lambda: processor.busy)
-    bot.session.middleware(pacing)
     try:
         # getUpdates is refused while a webhook is set (e.g. after running in webhook mode).
         await bot.delete_webhook(drop_pending_updates=False)
         polling = asyncio.create_task(
-            dispatcher.start_polling(
+            poll(
                 bot,
+                processor,
+                confirmations,
                 polling_timeout=polling_timeout,
-                handle_as_tasks=False,  # the processor spawns its own tasks
-                handle_signals=False,
-                close_bot_session=False,
                 allowed_updates=ALLOWED_UPDATES,
             )
         )
         with _stop_on_signals(own_stop) if stop_event is None else contextlib.nullcontext():
-            await _until_stopped(dispatcher, polling, own_stop)
+            await _until_stopped(polling, own_stop)
     finally:
-        bot.session.middleware.unregister(pacing)
         await processor.drain(drain_timeout)
-        await _confirm_taken(bot, processor.last_update_id)
+        await confirm(bot, confirmations.offset)
         if close_session:
             await bot.session.close()
 
 
-async def _until_stopped(
-    dispatcher: Dispatcher, polling: asyncio.Task[None], stop_event: asyncio.Event
-) -> None:
+async def _until_stopped(polling: asyncio.Task[None], stop_event: asyncio.Event) -> None:
     stopper = asyncio.create_task(stop_event.wait())
     try:
         await asyncio.wait({polling, stopper}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         stopper.cancel()
-        if not polling.done():
-            try:
-                await dispatcher.stop_polling()
-            except RuntimeError:  # stopped before polling even started
-                polling.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await polling
+        polling.cancel()  # a getUpdates cut short: what it would have brought stays pending
+        with contextlib.suppress(asyncio.CancelledError):
+            await polling
     if not polling.cancelled():
-        polling.result()  # re-raise a polling failure (e.g. 401 on getMe)
-
-
-def build_webhook_app(processor: UpdateProcessor, *, secret: str, path: str) -> web.Application:
-    """An aiohttp app taking Telegram's POSTs at `path`; a wrong or missing
-    X-Telegram-Bot-Api-Secret-Token header gets 401."""
-    if not secret:
-        raise ValueError("a webhook needs a secret token: anyone could post updates otherwise")
-    requests = SimpleRequestHandler(
-        dispatcher=build_dispatcher(processor),
-        bot=processor.bot,
-        secret_token=secret,
-        handle_in_background=False,  # our handler only spawns a task: answering is instant
-    )
-    app = web.Application()
-    # Not requests.register(): it would close the bot session on app shutdown, and the
-    # session must outlive the app until the replies in flight are sent.
-    app.router.add_post(path, requests.handle)
-    return app
+        polling.result()  # re-raise a polling failure (e.g. 401: a revoked token)
 
 
 async def run_webhook(
@@ -275,8 +202,8 @@ async def run_webhook(
     `path` is given); the webhook stays set on exit so Telegram keeps updates meanwhile.
     """
     processor = UpdateProcessor(bot, handler, apology=apology, clock=clock)
-    app = build_webhook_app(processor, secret=secret, path=path or urlsplit(url).path or "/")
-    runner = web.AppRunner(app, access_log=None)
+    intake = WebhookIntake(processor, secret=secret)
+    runner = web.AppRunner(intake.app(path or urlsplit(url).path or "/"), access_log=None)
     await runner.setup()
     own_stop = stop_event or asyncio.Event()
     try:
@@ -285,8 +212,9 @@ async def run_webhook(
         with _stop_on_signals(own_stop) if stop_event is None else contextlib.nullcontext():
             await own_stop.wait()
     finally:
-        await runner.cleanup()  # stop taking updates first, then finish the ones taken
-        await processor.drain(drain_timeout)
+        intake.close()  # take no more updates: Telegram delivers them to the next start
+        await processor.drain(drain_timeout)  # each POST in flight is answered meanwhile
+        await runner.cleanup()
         if close_session:
             await bot.session.close()
 

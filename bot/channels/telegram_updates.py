@@ -2,19 +2,22 @@
 
 The replies are sent by the `deliver` handed to the conversation handler with the event, in
 the chat's turn (see bot/channels/conversation.py): no lock of our own here. A pressed
-button's query is answered exactly once, whatever happens.
+button's query is answered exactly once, whatever happens. Each update's event carries the
+update's key, so the dispatcher handles an update Telegram delivers again only once, and
+the processor tells the channel when Telegram may forget an update (`take`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import AiogramError
-from aiogram.types import CallbackQuery, Message, TelegramObject, Update
+from aiogram.types import CallbackQuery, Message, Update
 
 from bot.channels.conversation import converse
 from bot.channels.telegram_inbound import callback_to_inbound, message_to_inbound
@@ -22,6 +25,7 @@ from bot.channels.telegram_outbound import Outbound, Sleep, chat_ref, to_deliver
 from common.clock import Clock, SystemClock
 from common.messages import (
     ConversationHandler,
+    Deliver,
     Inbound,
     InboundKind,
     RateLimited,
@@ -50,8 +54,8 @@ class UpdateProcessor:
     """Runs the conversation handler for each update; its replies are sent in the chat's
     turn (see the module's docstring).
 
-    aiogram calls `on_message` / `on_callback`; each spawns a task and returns at once, so
-    chats are served concurrently and `drain` can wait for every update in flight.
+    `take` starts each update in a task of its own and returns at once, so chats are served
+    concurrently and `drain` can wait for every update in flight.
     """
 
     def __init__(
@@ -70,24 +74,27 @@ class UpdateProcessor:
         self.clock = clock or SystemClock()
         self.outbound = Outbound(bot, flood_wait=flood_wait, sleep=sleep)
         self._tasks: set[asyncio.Task[None]] = set()
-        self.last_update_id: int | None = None  # the newest update taken in (polling)
 
-    async def track(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        update: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        """aiogram outer middleware on updates: remember how far we have taken updates in."""
-        if isinstance(update, Update) and update.update_id > (self.last_update_id or -1):
-            self.last_update_id = update.update_id
-        return await handler(update, data)
+    def take(self, update: Update) -> asyncio.Future[None]:
+        """Start handling `update`; the future returned is done once Telegram may forget it.
 
-    async def on_message(self, message: Message) -> None:
-        self._spawn(self._process_message(message))
-
-    async def on_callback(self, callback_query: CallbackQuery) -> None:
-        self._spawn(self._process_callback(callback_query))
+        That is once the update's event has left its transaction, committed or rolled back
+        and apologised for: the dispatcher delivers only after that, so the first call of
+        `deliver` marks it (or the end of the task, for an update that never got that far).
+        It is cancelled when the task is cancelled before (a stop): the update was not
+        handled, and Telegram must hand it out again."""
+        handled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        key = f"{self.bot.id}:{update.update_id}"  # update ids are counted per bot
+        if update.message is not None:
+            work = self._process_message(update.message, key, handled)
+        elif update.callback_query is not None:
+            work = self._process_callback(update.callback_query, key, handled)
+        else:  # a kind we do not ask for (allowed_updates): nothing to do
+            handled.set_result(None)
+            return handled
+        task = self._spawn(work)
+        task.add_done_callback(lambda _: _settle(handled, cancelled=task.cancelled()))
+        return handled
 
     @property
     def busy(self) -> bool:
@@ -103,24 +110,30 @@ class UpdateProcessor:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
-    async def _process_message(self, message: Message) -> None:
+    async def _process_message(
+        self, message: Message, key: str, handled: asyncio.Future[None]
+    ) -> None:
         try:
             username = await bot_username(self.bot)
             event = message_to_inbound(self.bot, message, clock=self.clock, bot_username=username)
+            event = replace(event, update_key=key)
 
             async def deliver(replies: list[Reply]) -> None:
                 await self._deliver(event, replies)
 
-            await converse(self.handler, event, deliver, self._apology)
+            await converse(self.handler, event, _settling(handled, deliver), self._apology)
         except Exception:  # a task has nobody to report to: log, never crash the loop
             log.exception("failed to process message %s", message.message_id)
 
-    async def _process_callback(self, query: CallbackQuery) -> None:
+    async def _process_callback(
+        self, query: CallbackQuery, key: str, handled: asyncio.Future[None]
+    ) -> None:
         answered = False
 
         async def answer(toast: str | None) -> None:
@@ -130,14 +143,14 @@ class UpdateProcessor:
                 await self._answer(query.id, toast)
 
         try:
-            event = callback_to_inbound(query, clock=self.clock)
+            event = replace(callback_to_inbound(query, clock=self.clock), update_key=key)
 
             async def deliver(replies: list[Reply]) -> None:
                 # The answer first: it stops the button's spinner before the edit arrives.
                 await answer(next((r.toast for r in replies if r.toast), None))
                 await self._deliver(event, replies)
 
-            await converse(self.handler, event, deliver, self._apology)
+            await converse(self.handler, event, _settling(handled, deliver), self._apology)
         except Exception:
             log.exception("failed to process callback query %s", query.id)
         finally:
@@ -179,3 +192,22 @@ class UpdateProcessor:
             await self.bot.send_message(chat, text, parse_mode=None)
         except AiogramError as error:
             log.error("apology to %s failed too: %s", chat, error)
+
+
+def _settling(handled: asyncio.Future[None], deliver: Deliver) -> Deliver:
+    """`deliver`, marking the update handled first: replies come after the transaction."""
+
+    async def settled_then_deliver(replies: list[Reply]) -> None:
+        _settle(handled)
+        await deliver(replies)
+
+    return settled_then_deliver
+
+
+def _settle(handled: asyncio.Future[None], *, cancelled: bool = False) -> None:
+    if handled.done():
+        return
+    if cancelled:
+        handled.cancel()
+    else:
+        handled.set_result(None)

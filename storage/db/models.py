@@ -460,6 +460,17 @@ class OutboxMessage(Base):
     chat_account: Mapped[ChatAccount] = relationship()
 
 
+class HandledUpdate(Base):
+    """An inbound update already handled, by the platform's own id for it, so an update the
+    platform delivers again (after a crash, or a webhook answered with an error) is not
+    handled twice. Written in the same transaction as the event; kept for a week."""
+
+    __tablename__ = "handled_updates"
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    update_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    handled_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class ScheduleMark(Base):
     """Remembers what a time-driven job last did (e.g. the last summary's fingerprint)."""
 

@@ -240,6 +240,13 @@ class FakeTelegram(CallLog, People):
         """POST one update to a webhook like Telegram does (see Webhook.post_update)."""
         return await self.hook.post_update(update, url=url, secret_token=secret_token)
 
+    async def wait_delivered(
+        self, update_id: int, *, times: int = 1, timeout: float = 5.0
+    ) -> list[int]:
+        """Until the webhook delivered an update `times` times: the HTTP status of each
+        delivery (0: the connection failed)."""
+        return await self.hook.wait_delivered(update_id, times=times, timeout=timeout)
+
     # ---- HTTP entry points ---------------------------------------------------------------------
 
     async def _api(self, request: web.Request) -> web.StreamResponse:

@@ -1,8 +1,10 @@
 """Webhook mode: the fake POSTs each update to the registered URL, as Telegram does.
 
-Deliveries are made once; a failed one is recorded (status 0 when the connection failed)
-and not retried. Plain http URLs on any port are accepted (Telegram demands https on
-443/80/88/8443).
+Every delivery is recorded (status 0 when the connection failed). An update is confirmed
+by a 2xx answer only: after any other, it stays pending, as on Telegram, which tries it
+again later on its own schedule; the fake tries it again at the next setWebhook (the bot's
+next start) and not before. Plain http URLs on any port are accepted (Telegram demands
+https on 443/80/88/8443).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 import aiohttp
 
 from tests.fake_telegram.errors import JSON, bad_request
-from tests.fake_telegram.records import Stats
+from tests.fake_telegram.records import Stats, wake
 from tests.fake_telegram.updates import UpdateQueue
 
 
@@ -25,6 +27,7 @@ class Webhook:
         self._client: aiohttp.ClientSession | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
         self._slots: asyncio.Semaphore | None = None
+        self._delivered: set[asyncio.Future[None]] = set()
 
     async def start(self) -> None:
         self._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
@@ -108,4 +111,22 @@ class Webhook:
             except aiohttp.ClientError:
                 status = 0  # connection refused/reset: recorded as 0
             self.stats.webhook_deliveries.append((update["update_id"], status))
-            self.updates.remove(update)
+            if 200 <= status < 300:
+                self.updates.remove(update)
+            wake(self._delivered)
+
+    async def wait_delivered(
+        self, update_id: int, *, times: int = 1, timeout: float = 5.0
+    ) -> list[int]:
+        """Until the update was delivered `times` times: the statuses of its deliveries."""
+        async with asyncio.timeout(timeout):
+            while True:
+                statuses = [s for u, s in self.stats.webhook_deliveries if u == update_id]
+                if len(statuses) >= times:
+                    return statuses
+                waiter = asyncio.get_running_loop().create_future()
+                self._delivered.add(waiter)
+                try:
+                    await waiter
+                finally:
+                    self._delivered.discard(waiter)
