@@ -1,4 +1,5 @@
-"""`cchc-bot notice ...`: store a notice for an audience (now or at a time), list notices.
+"""`cchc-bot notice ...`: store a notice for an audience (now or at a time), list notices,
+send again what a crash left in doubt.
 
 `notice send` only stores the notice; the running bot's scheduler dispatches due notices
 and its delivery worker sends them. A notice due now is dispatched here too, in the same
@@ -20,18 +21,20 @@ from bot.cli_root import Context, cli, pass_ctx, with_app
 from common.localtime import fmt_datetime, parse_local
 from storage.db import transaction
 from storage.db.models import Campaign, Notice
-from storage.services import campaigns
+from storage.services import audit, campaigns
 from storage.services.notices import (
     AUDIENCES,
     NoticeError,
     NoticeReport,
     create_notice,
     dispatch_notice,
+    notice_by_id,
     notice_report,
     parse_audience,
     resolve_audience,
     store_notice_file,
 )
+from storage.services.outbox_delivery import resend_in_doubt
 
 COLUMNS = (
     "id",
@@ -43,6 +46,7 @@ COLUMNS = (
     "pending",
     "failed",
     "unreachable",
+    "in_doubt",
     "text",
 )
 
@@ -163,7 +167,8 @@ def _report_stored(
 @pass_ctx
 @with_app
 async def notice_list(ctx: Context, app: App, campaign_code: str, fmt: str) -> None:
-    """List the notices of CAMPAIGN with how many were sent, pending, failed, unreachable."""
+    """List the notices of CAMPAIGN with how many were sent, pending, failed, unreachable
+    and in doubt (being sent when the bot stopped: `notice resend` sends them again)."""
     async with transaction(app.sessions) as session:
         found = await _campaign(ctx, session, campaign_code)
         reports = await notice_report(session, found.id)
@@ -190,6 +195,7 @@ def _row(ctx: Context, report: NoticeReport, tz: str) -> list[Any]:
         report.pending,
         report.failed,
         report.unreachable,
+        report.in_doubt,
         text,
     ]
 
@@ -209,4 +215,36 @@ def _record(report: NoticeReport, tz: str) -> dict[str, Any]:
         "pending": report.pending,
         "failed": report.failed,
         "unreachable": report.unreachable,
+        "in_doubt": report.in_doubt,
     }
+
+
+@notice.command("resend")
+@click.argument("campaign_code", metavar="CAMPAIGN")
+@click.argument("notice_id", metavar="NOTICE", type=int)
+@pass_ctx
+@with_app
+async def notice_resend(ctx: Context, app: App, campaign_code: str, notice_id: int) -> None:
+    """Send NOTICE's messages in doubt again (those being sent when the bot stopped; some
+    may have arrived, so a recipient can get the notice twice)."""
+    now = app.clock.now()
+    async with transaction(app.sessions) as session:
+        found = await _campaign(ctx, session, campaign_code)
+        stored = await notice_by_id(session, notice_id)
+        if stored is None or stored.campaign_id != found.id:
+            raise click.ClickException(
+                ctx.tr("notices.cli.unknown_notice", code=found.code, id=notice_id)
+            )
+        count = await resend_in_doubt(session, now=now, notice_id=notice_id)
+        if count:
+            await audit.record(
+                session,
+                now=now,
+                action="notice.resend",
+                campaign_id=found.id,
+                actor_label="cli",
+                subject=f"notice:{notice_id}",
+                details={"in_doubt": count},
+            )
+    key = "notices.cli.resent" if count else "notices.cli.nothing_to_resend"
+    click.echo(ctx.tr(key, id=notice_id, count=count))

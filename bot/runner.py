@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from dataclasses import dataclass
 
 from aiogram import Bot
@@ -33,6 +34,7 @@ from bot.settings import OFFICIAL_TELEGRAM_API, Settings
 from common.messages import Inbound
 from handlers.dispatcher import Dispatcher
 from schedules.delivery import DeliveryWorker
+from schedules.pacing import Pacer
 from schedules.scheduler import Jobs, start_scheduler
 
 log = logging.getLogger(__name__)
@@ -64,13 +66,20 @@ async def run_bot(
     bot = telegram_bot(app.settings)
     username = app.settings.bot_username or await bot_username(bot)
     await _set_menu(app, bot)
+    # One send budget for the bot, shared by replies and the outbox. It starts with a
+    # window's pause: a process restarted in a hurry does not know what its predecessor
+    # sent in the last second.
+    limiter = Pacer(telegram_limits(app), started=time.monotonic())
+    instance = app.settings.outbox_instance or socket.gethostname()
     worker = DeliveryWorker(
         app.sessions,
         {"telegram": TelegramChannel(bot)},
         make_renderer(app.catalog),
         app.clock,
-        {"telegram": telegram_limits(app)},
-        worker_id=f"{socket.gethostname()}:{os.getpid()}",
+        {"telegram": limiter},
+        worker_id=f"{instance}:{os.getpid()}:{secrets.token_hex(4)}",
+        instance=instance,
+        pace_clock=time.monotonic,  # as the replies' Outbound counts
     )
     deps = build_deps(app, username)
     deps.on_outbox = worker.notify
@@ -102,6 +111,7 @@ async def run_bot(
                 secret=secret.get_secret_value() if secret else secrets.token_urlsafe(32),
                 stop_event=stop,
                 close_session=False,
+                limiter=limiter,
             )
         else:
             await run_polling(
@@ -111,6 +121,7 @@ async def run_bot(
                 clock=app.clock,
                 stop_event=stop,
                 close_session=False,
+                limiter=limiter,
             )
     finally:
         stop.set()

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     telegram_rate_per_second: float = 30.0
     telegram_rate_per_chat: float = 1.0
     telegram_group_per_minute: int = 20
+    # Names this process for the outbox (default: the host name). At most one running
+    # process per name: at start, claims of an earlier process of the same name are its
+    # predecessor's, left by a crash, and are taken back at once.
+    outbox_instance: str | None = None
 
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod

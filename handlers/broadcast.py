@@ -20,7 +20,8 @@ from handlers.cards import short
 from handlers.context import Turn
 from handlers.onboarding import stale_button
 from handlers.tokens import Token, make
-from storage.db.models import Campaign
+from storage.db.models import Campaign, Notice
+from storage.services import audit
 from storage.services.campaigns import campaign_by_id, open_campaigns
 from storage.services.evidence import is_allowed, safe_name
 from storage.services.notices import (
@@ -32,6 +33,7 @@ from storage.services.notices import (
     resolve_audience,
     store_notice_file,
 )
+from storage.services.outbox_delivery import resend_in_doubt
 from storage.services.teams import campaign_teams, team_id_by_code
 
 TEXT_LIMIT = 3500  # leaves room for the header within Telegram's 4096
@@ -264,16 +266,27 @@ async def cancel(turn: Turn, token: Token) -> None:
     turn.say(turn.t("onboarding.cancelled"), edit=True)
 
 
-async def report(turn: Turn, token: Token) -> None:
+async def _own_notice(turn: Turn, token: Token, action: str) -> Notice | None:
+    """The notice a report button points at, if this person may see it (admin, author)."""
     notice = await notice_by_id(turn.session, token.int_arg(0) or 0)
     scope = await scope_of(turn)
     if notice is None or not (scope.admin or notice.created_by == turn.person.id):
-        await deny(turn, "broadcast.report", f"notice:{token.int_arg(0)}")
-        return
+        await deny(turn, action, f"notice:{token.int_arg(0)}")
+        return None
+    return notice
+
+
+async def report(turn: Turn, token: Token) -> None:
+    notice = await _own_notice(turn, token, "broadcast.report")
+    if notice is not None:
+        await _say_report(turn, notice)
+
+
+async def _say_report(turn: Turn, notice: Notice, *, note: str = "") -> None:
     row = next(
         r for r in await notice_report(turn.session, notice.campaign_id) if r.id == notice.id
     )
-    turn.say(
+    lines = [
         turn.t(
             "broadcast.report_text",
             excerpt=escape(row.excerpt),
@@ -282,10 +295,37 @@ async def report(turn: Turn, token: Token) -> None:
             failed=row.failed,
             unreachable=row.unreachable,
             recipients=row.recipients,
-        ),
-        [[turn.button("broadcast.refresh", make("bcr", notice.id))]],
-        edit=True,
-    )
+        )
+    ]
+    buttons = [[turn.button("broadcast.refresh", make("bcr", notice.id))]]
+    if row.in_doubt:
+        lines.append(turn.t("broadcast.in_doubt_line", count=row.in_doubt))
+        buttons.append(
+            [turn.button("broadcast.resend", make("bcd", notice.id), count=row.in_doubt)]
+        )
+    if note:
+        lines.append(note)
+    turn.say("\n".join(lines), buttons, edit=True)
+
+
+async def resend(turn: Turn, token: Token) -> None:
+    """Send the notice's messages in doubt again: the admin's (or author's) decision."""
+    notice = await _own_notice(turn, token, "broadcast.resend")
+    if notice is None:
+        return
+    count = await resend_in_doubt(turn.session, now=turn.now, notice_id=notice.id)
+    if count:
+        await audit.record(
+            turn.session,
+            now=turn.now,
+            action="notice.resend",
+            campaign_id=notice.campaign_id,
+            actor_id=turn.person.id,
+            subject=f"notice:{notice.id}",
+            details={"in_doubt": count},
+        )
+        turn.wrote_outbox = True
+    await _say_report(turn, notice, note=turn.t("broadcast.resent", count=count))
 
 
 CHOICES = {
@@ -295,6 +335,7 @@ CHOICES = {
     "bcs": send,
     "bcx": cancel,
     "bcr": report,
+    "bcd": resend,
 }
 STATE_TEXT = {"bc_text": typed_text, "bc_time": typed_time}
 STATE_FILE = {"bc_text": received_file, "bc_audience": received_file}

@@ -1,22 +1,28 @@
-"""The outbox delivery worker: claims due rows, sends them paced, marks what happened.
+"""The outbox delivery worker: claims what it is about to send, sends it paced, marks what
+happened.
 
-One batch at a time per platform: claim (committed, see storage/outbox.py for the
-at-most-once rule), then a dispatcher hands rows to send tasks in pacing order, keeping up
-to `concurrency` sends in flight (a Bot API call takes 50-200 ms: one at a time could never
-reach 30 messages per second). Each task marks its own row as soon as the platform answers.
+One batch at a time per platform: claim (committed, CLAIMED), then a dispatcher hands rows
+to send tasks in pacing order, keeping up to `concurrency` sends in flight (a Bot API call
+takes 50-200 ms: one at a time could never reach 30 messages per second). Each task marks
+its row SENDING (committed) just before the request and marks the outcome as soon as the
+platform answers. After a crash only the rows in flight are in doubt; the rest of the batch
+is sent again (storage/services/outbox.py tells the states).
 
 What a send error does to its row (the others carry on):
-  RateLimited(retry_after)  the whole bot pauses for retry_after; the row goes back to
-                            PENDING, due after the pause, its attempt refunded.
+  RateLimited(retry_after)  that chat waits retry_after (the whole bot only when most recent
+                            sends met a 429: a flood, see schedules/pacing.py); the row goes
+                            back to PENDING, due after the wait, its attempt refunded.
   TransientError, other     retried after 5 s, 10 s, 20 s... (capped) until `max_attempts`,
                             then FAILED.
-  Unreachable               UNREACHABLE, and the chat account is marked.
+  Unreachable               UNREACHABLE, and the chat account is marked: later messages to
+                            it are skipped until the person writes again.
   PermanentError            FAILED.
 A row that cannot get its turn within `max_hold` (its chat is paced, the bot is paused) is
 put back PENDING for later instead of being held: claims stay short.
 
-Messages to one chat are never in flight together, so a person reads them in order.
-Several workers on one bot (PostgreSQL) must share the bot's limits: give each
+Messages to one chat are never in flight together, so a person reads them in order. The
+bot's send budget (a `RateLimiter`) is shared with the conversation's replies, which go
+first. Several workers on one bot (PostgreSQL) must share a limiter too, or each take
 `per_bot / workers`.
 """
 
@@ -26,7 +32,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol
 
@@ -41,16 +47,18 @@ from common.messages import (
     TransientError,
     Unreachable,
 )
-from schedules.pacing import Pacer, RateLimits
+from schedules.pacing import Pacer, RateLimiter, RateLimits
 from storage.db import transaction
 from storage.db.models import ChatAccount, OutboxMessage, Person
-from storage.services.outbox import (
+from storage.services.outbox_delivery import (
+    DeadWorkers,
     claim_due,
     mark_failed,
     mark_retry,
+    mark_sending,
     mark_sent,
     mark_unreachable,
-    recover_stale_claims,
+    recover_claims,
 )
 
 log = logging.getLogger(__name__)
@@ -58,6 +66,7 @@ log = logging.getLogger(__name__)
 Render = Callable[[OutboxMessage, ChatAccount, Person | None], Reply]
 Sleep = Callable[[float], Awaitable[None]]
 Mark = Callable[[AsyncSession], Awaitable[bool]]
+PaceClock = Callable[[], float]
 
 _MIN_SLEEP = 0.001  # seconds
 
@@ -75,14 +84,16 @@ class Channel(Protocol):
 
 @dataclass(frozen=True)
 class DeliverySettings:
-    batch_size: int = 100  # rows claimed at once per platform
+    batch_size: int = 50  # rows claimed at once per platform: what goes in the next seconds
     concurrency: int = 16  # sends in flight
     max_attempts: int = 5
     backoff_base: timedelta = timedelta(seconds=5)
     backoff_cap: timedelta = timedelta(minutes=10)
     max_hold: float = 5.0  # seconds a claimed row may wait for its turn
     poll_interval: float = 1.0  # seconds between looks at the outbox when idle
-    claim_timeout: timedelta = timedelta(minutes=10)  # older SENDING rows are written off
+    # Another instance's claims older than these are a dead worker's (see DeadWorkers).
+    claim_timeout: timedelta = timedelta(minutes=2)  # CLAIMED: sent again
+    send_timeout: timedelta = timedelta(minutes=10)  # SENDING: in doubt
     recover_every: timedelta = timedelta(minutes=1)
 
     def backoff(self, attempts: int) -> timedelta:
@@ -97,6 +108,7 @@ class DeliveryStats:
     failed: int = 0
     unreachable: int = 0
     rate_limited: int = 0  # 429s met
+    skipped: int = 0  # rows whose mark before sending failed: not ours any more, not sent
     held_back: int = 0  # rows put back because their turn was too far away
     mark_errors: int = 0
 
@@ -106,7 +118,7 @@ class _Batch:
     """One platform's claimed rows being dispatched."""
 
     channel: Channel
-    pacer: Pacer
+    pacer: RateLimiter
     queue: list[OutboxMessage]
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     busy_chats: set[str] = field(default_factory=set)
@@ -116,14 +128,6 @@ def _chat(row: OutboxMessage) -> str:
     return row.chat_account.chat_id
 
 
-def _seconds(instant: datetime) -> float:
-    return instant.timestamp()
-
-
-def _instant(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
 class DeliveryWorker:
     def __init__(
         self,
@@ -131,31 +135,45 @@ class DeliveryWorker:
         channels: Mapping[str, Channel],
         render: Render,
         clock: Clock,
-        limits: RateLimits | Mapping[str, RateLimits],
+        limits: RateLimits | Mapping[str, RateLimits | RateLimiter],
         worker_id: str,
         *,
+        instance: str | None = None,
         settings: DeliverySettings | None = None,
         sleep: Sleep = asyncio.sleep,
+        pace_clock: PaceClock | None = None,
     ) -> None:
+        """`clock` is the campaign's time (due rows, marks); `pace_clock` the seconds that
+        pacing counts, which must move as `sleep` sleeps: time.monotonic in a real process
+        (the platform counts real seconds, whatever the demo clock says); by default the
+        seconds of `clock`, for tests on virtual time."""
         self.sessions = sessions
         self.channels = channels
         self.render = render
         self.clock = clock
         self.worker_id = worker_id
+        self.instance = instance  # see DeadWorkers: worker_id must start with "<instance>:"
+        if instance is not None and not worker_id.startswith(f"{instance}:"):
+            raise ValueError("worker_id must start with the instance name and a colon")
         self.settings = settings or DeliverySettings()
         self.sleep = sleep
+        self.pace_clock = pace_clock or (lambda: self.clock.now().timestamp())
         self.stats = DeliveryStats()
-        self._pacers = {p: Pacer(self._limits_for(limits, p)) for p in channels}
+        self._pacers = {p: self._limiter_for(limits, p) for p in channels}
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(self.settings.concurrency)  # sends in flight
         self._writing = asyncio.Lock()
         self._last_recovery: datetime | None = None
 
     @staticmethod
-    def _limits_for(limits: RateLimits | Mapping[str, RateLimits], platform: str) -> RateLimits:
-        if isinstance(limits, RateLimits):
-            return limits
-        return limits.get(platform) or RateLimits()
+    def _limiter_for(
+        limits: RateLimits | Mapping[str, RateLimits | RateLimiter], platform: str
+    ) -> RateLimiter:
+        """The platform's shared limiter, or a pacer of the worker's own for plain limits."""
+        given = limits if isinstance(limits, RateLimits) else limits.get(platform)
+        if given is None:
+            return Pacer(RateLimits())
+        return Pacer(given) if isinstance(given, RateLimits) else given
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -190,16 +208,27 @@ class DeliveryWorker:
             await asyncio.gather(*waits, return_exceptions=True)
 
     async def recover(self) -> int:
-        """Write off claims a dead worker left behind (never resent: at most once)."""
+        """Take back what dead workers left: never-started rows are sent again, rows whose
+        request had started are in doubt. Returns how many rows were recovered."""
         now = self.clock.now()
+        dead = DeadWorkers(
+            now=now,
+            worker_id=self.worker_id,
+            instance=self.instance,
+            claim_timeout=self.settings.claim_timeout,
+            send_timeout=self.settings.send_timeout,
+        )
         async with transaction(self.sessions) as session:
-            ids = await recover_stale_claims(
-                session, now=now, older_than=self.settings.claim_timeout
-            )
+            found = await recover_claims(session, dead)
         self._last_recovery = now
-        if ids:
-            log.warning("outbox rows %s were interrupted mid-delivery; not resent", list(ids))
-        return len(ids)
+        if found.released:
+            log.info("outbox rows %s were claimed but never sent: sending them", found.released)
+        if found.in_doubt:
+            log.warning(
+                "outbox rows %s were being sent when their worker stopped: in doubt",
+                found.in_doubt,
+            )
+        return len(found.released) + len(found.in_doubt)
 
     async def _recover_if_due(self) -> None:
         last = self._last_recovery
@@ -216,7 +245,7 @@ class DeliveryWorker:
     async def _run_platform(self, platform: str, channel: Channel) -> int:
         pacer = self._pacers[platform]
         now = self.clock.now()
-        if pacer.is_paused(_seconds(now)):
+        if pacer.is_paused(self.pace_clock()):
             return 0  # claiming now would only put rows back
         async with transaction(self.sessions) as session:
             rows = await claim_due(
@@ -237,6 +266,10 @@ class DeliveryWorker:
             while batch.queue:
                 await self._dispatch_next(batch)
         except asyncio.CancelledError:
+            # A hard stop: the rows not started go back; the requests in flight are cut
+            # short and stay SENDING (in doubt at the next start: they may have arrived).
+            for task in batch.tasks:
+                task.cancel()
             await asyncio.shield(self._put_back(batch.queue, batch.pacer))
             raise
         finally:
@@ -245,7 +278,7 @@ class DeliveryWorker:
 
     async def _dispatch_next(self, batch: _Batch) -> None:
         """Start the send that may go first, or wait for it; one step at a time."""
-        now = _seconds(self.clock.now())
+        now = self.pace_clock()
         ready = [
             (batch.pacer.earliest(_chat(r), now), r)
             for r in batch.queue
@@ -265,17 +298,48 @@ class DeliveryWorker:
             await self._start(batch, row)
 
     async def _start(self, batch: _Batch, row: OutboxMessage) -> None:
+        """Mark the row SENDING, take its slot, and start its request in a task."""
         await self._slots.acquire()
-        now = _seconds(self.clock.now())
-        if batch.pacer.earliest(_chat(row), now) > now:  # a 429 came while we waited
+        try:
+            now = self.pace_clock()
+            if batch.pacer.earliest(_chat(row), now) > now:  # a 429 came while we waited
+                self._slots.release()
+                return
+            batch.queue.remove(row)
+            # Marked here, before the slot is taken: the slot is the moment the request
+            # leaves, and a database write of varying length in between would bunch
+            # requests closer than the platform allows.
+            if not await self._mark_sending(row):
+                self.stats.skipped += 1
+                self._slots.release()
+                return
+            if not await self._wait_for_slot(batch, row):
+                self._slots.release()
+                return
+        except BaseException:
             self._slots.release()
-            return
-        batch.pacer.take(_chat(row), now)
-        batch.queue.remove(row)
+            raise
         batch.busy_chats.add(_chat(row))
         task = asyncio.create_task(self._deliver(batch, row))
         batch.tasks.add(task)
         task.add_done_callback(batch.tasks.discard)
+
+    async def _wait_for_slot(self, batch: _Batch, row: OutboxMessage) -> bool:
+        """Take the row's slot, waiting the moment a reply took meanwhile. False (and the
+        row back to PENDING) when its chat or the bot was paused meanwhile."""
+        now = self.pace_clock()
+        at = batch.pacer.earliest(_chat(row), now)
+        if at - now > self.settings.max_hold:
+            async with self._writing, transaction(self.sessions) as session:
+                await mark_retry(
+                    session, row.id, not_before=self._due(at, now), error=None, refund_attempt=True
+                )
+            self.stats.held_back += 1
+            return False
+        if at > now:
+            await self.sleep(max(at - now, _MIN_SLEEP))
+        batch.pacer.take(_chat(row), at)
+        return True
 
     async def _put_back_late(self, batch: _Batch, now: float) -> None:
         late = [
@@ -286,15 +350,20 @@ class DeliveryWorker:
         batch.queue = [r for r in batch.queue if r not in late]
         await self._put_back(late, batch.pacer)
 
-    async def _put_back(self, rows: list[OutboxMessage], pacer: Pacer) -> None:
+    async def _put_back(self, rows: list[OutboxMessage], pacer: RateLimiter) -> None:
+        """Claimed rows not started: PENDING again, due when their chat's turn comes."""
         if not rows:
             return
-        now = _seconds(self.clock.now())
-        async with transaction(self.sessions) as session:
+        now = self.pace_clock()
+        async with self._writing, transaction(self.sessions) as session:
             for row in rows:
-                due = _instant(pacer.earliest(_chat(row), now))
-                await mark_retry(session, row.id, not_before=due, error=None, refund_attempt=True)
+                due = self._due(pacer.earliest(_chat(row), now), now)
+                await mark_retry(session, row.id, not_before=due, error=None)
         self.stats.held_back += len(rows)
+
+    def _due(self, at: float, now: float) -> datetime:
+        """The campaign time at which pacing second `at` comes (`now` is pacing's now)."""
+        return self.clock.now() + timedelta(seconds=max(0.0, at - now))
 
     # -- one send --------------------------------------------------------------------------
 
@@ -308,7 +377,7 @@ class DeliveryWorker:
         await self._record(row, mark)
 
     async def _attempt(self, batch: _Batch, row: OutboxMessage) -> Mark:
-        """Render and send one row; what to write about it."""
+        """Render and send one row (marked SENDING); what to write about it."""
         account = row.chat_account
         try:
             reply = self.render(row, account, account.person)
@@ -321,9 +390,28 @@ class DeliveryWorker:
         except Exception as error:  # every failure becomes a mark; none escapes
             return self._after_failure(batch, row, error)
         self.stats.sent += 1
+        batch.pacer.delivered(_chat(row), self.pace_clock())
         return partial(
             mark_sent, message_id=row.id, now=self.clock.now(), platform_message_id=message_id
         )
+
+    async def _mark_sending(self, row: OutboxMessage) -> bool:
+        """Commit that this row's request starts now: after a crash it is in doubt, not
+        silently sent again. A failed write sends nothing (the claim is recovered later)."""
+        try:
+            async with self._writing, transaction(self.sessions) as session:
+                marked = await mark_sending(
+                    session, row.id, worker_id=self.worker_id, now=self.clock.now()
+                )
+        except Exception:
+            self.stats.mark_errors += 1
+            log.exception("could not mark outbox row %s as sending; not sent", row.id)
+            return False
+        if not marked:
+            log.warning("outbox row %s was no longer claimed by us; not sent", row.id)
+            return False
+        row.attempts += 1  # as mark_sending counted it in the database
+        return True
 
     def _after_failure(self, batch: _Batch, row: OutboxMessage, error: Exception) -> Mark:
         now = self.clock.now()
@@ -331,8 +419,13 @@ class DeliveryWorker:
         if isinstance(error, RateLimited):
             self.stats.rate_limited += 1
             until = now + timedelta(seconds=max(0.0, error.retry_after))
-            batch.pacer.pause(_seconds(until))
-            log.warning("rate limited on %s for %.1f s", batch.channel.platform, error.retry_after)
+            batch.pacer.limited(_chat(row), error.retry_after, self.pace_clock())
+            log.info(
+                "rate limited on %s chat %s for %.1f s",
+                batch.channel.platform,
+                _chat(row),
+                error.retry_after,
+            )
             return partial(
                 mark_retry, message_id=row.id, not_before=until, error=text, refund_attempt=True
             )
@@ -366,6 +459,6 @@ class DeliveryWorker:
             async with self._writing, transaction(self.sessions) as session:
                 if not await mark(session):
                     log.warning("outbox row %s was no longer ours to mark", row.id)
-        except Exception:  # the row stays SENDING and is written off later: never resent
+        except Exception:  # the row stays SENDING and is recovered as in doubt: not resent
             self.stats.mark_errors += 1
             log.exception("could not record the outcome of outbox row %s", row.id)

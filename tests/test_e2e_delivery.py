@@ -122,7 +122,7 @@ async def test_a_crash_between_sending_and_marking_never_sends_twice(
     await bot.session.close()
     monkeypatch.setattr(delivery_module, "mark_sent", real_mark_sent)
     assert (await _statuses(db))[OutboxStatus.SENDING] == 1
-    # A new process starts later; the stale claim is written off, never sent again.
+    # A new process starts later; the stale claim is in doubt, never sent again.
     clock.advance(timedelta(minutes=11))
     second, bot = _worker(db.sessions, fake, clock, "second")
     assert await second.recover() == 1
@@ -131,7 +131,7 @@ async def test_a_crash_between_sending_and_marking_never_sends_twice(
     sends = Counter(c.chat_id for c in fake.calls_to("sendMessage", ok_only=True))
     assert sorted(sends.values()) == [1, 1, 1]
     statuses = await _statuses(db)
-    assert statuses[OutboxStatus.SENT] == 2 and statuses[OutboxStatus.FAILED] == 1
+    assert statuses[OutboxStatus.SENT] == 2 and statuses[OutboxStatus.IN_DOUBT] == 1
 
 
 @pytest.fixture

@@ -30,14 +30,18 @@ from schedules.pacing import Pacer, RateLimits
 from storage import db as storage_db
 from storage.db import transaction
 from storage.db.models import ChatAccount, OutboxMessage, OutboxStatus, Person
-from storage.services.outbox import (
-    INTERRUPTED,
-    button,
+from storage.services.chat_open import open_chat
+from storage.services.outbox import button, enqueue
+from storage.services.outbox_delivery import (
+    IN_DOUBT_ERROR,
+    SKIPPED_UNREACHABLE,
+    DeadWorkers,
     claim_due,
-    enqueue,
     mark_retry,
+    mark_sending,
     mark_sent,
-    recover_stale_claims,
+    recover_claims,
+    resend_in_doubt,
 )
 from tests.conftest import Db
 
@@ -270,7 +274,7 @@ async def test_pacing_reaches_the_bot_rate(db: Db, clock: FrozenClock) -> None:
 # -- errors ----------------------------------------------------------------------------------
 
 
-async def test_429_pauses_the_whole_bot_and_retries(db: Db, clock: FrozenClock) -> None:
+async def test_429_pauses_that_chat_only_and_retries(db: Db, clock: FrozenClock) -> None:
     chats = ["201", "202", "203", "204", "205"]
     accounts = await add_chats(db, clock, chats)
     await put(db, clock, accounts)
@@ -280,13 +284,29 @@ async def test_429_pauses_the_whole_bot_and_retries(db: Db, clock: FrozenClock) 
     ((hit_at, _),) = [(t, c) for t, c in channel.attempts if c == "202"][:1]
     row = next(r for r in await rows(db) if r.chat_account_id == accounts["202"])
     assert row.status == OutboxStatus.PENDING and row.attempts == 0
-    # paused from when the answer came back (the virtual network takes a few ticks)
+    # that chat waits from when the answer came back (the virtual network takes a few ticks)
     assert hit_at + timedelta(seconds=7) <= row.not_before <= hit_at + timedelta(seconds=7.1)
-    after = [s.at for s in channel.sent if s.at > hit_at]
-    assert all(t >= hit_at + timedelta(seconds=7) for t in after)
+    # ...and the others went on at the bot's pace, within the same second
+    others = [s.at for s in channel.sent if s.at > hit_at]
+    assert len(others) == 3 and max(others) < hit_at + timedelta(seconds=1)
     await deliver_all(db, clock, w)
     assert sorted(s.chat_id for s in channel.sent) == chats
     assert w.stats.rate_limited == 1
+
+
+async def test_a_flood_of_429s_pauses_the_whole_bot(db: Db, clock: FrozenClock) -> None:
+    chats = [str(250 + n) for n in range(12)]
+    accounts = await add_chats(db, clock, chats)
+    await put(db, clock, accounts)
+    # the first 4 sends all meet a 429: the bot is over its limit, not one chat
+    channel = RecordingChannel(clock, script={c: [RateLimited(5)] for c in chats[:4]})
+    w = worker(db, clock, channel, limits=RateLimits(), concurrency=1)
+    await w.run_once()
+    fourth = [t for t, c in channel.attempts][3]
+    assert not [s for s in channel.sent if s.at < fourth + timedelta(seconds=5)]
+    await deliver_all(db, clock, w)
+    assert sorted(s.chat_id for s in channel.sent) == chats
+    assert min(s.at for s in channel.sent) >= fourth + timedelta(seconds=5)
 
 
 async def test_transient_errors_back_off_then_fail(db: Db, clock: FrozenClock) -> None:
@@ -363,51 +383,157 @@ async def test_a_renderer_that_raises_fails_its_row_only(db: Db, clock: FrozenCl
 # -- crashes ---------------------------------------------------------------------------------
 
 
-async def test_crash_between_send_and_mark_never_sends_twice(db: Db, clock: FrozenClock) -> None:
-    accounts = await add_chats(db, clock, ["701", "702"])
-    await put(db, clock, {"701": accounts["701"]})
+def dead_workers(clock: FrozenClock, worker_id: str, instance: str | None) -> DeadWorkers:
+    return DeadWorkers(
+        now=clock.now(),
+        worker_id=worker_id,
+        instance=instance,
+        claim_timeout=timedelta(minutes=2),
+        send_timeout=timedelta(minutes=10),
+    )
+
+
+async def test_a_crash_mid_send_leaves_that_row_in_doubt_and_resends_the_rest(
+    db: Db, clock: FrozenClock
+) -> None:
+    chats = ["701", "702", "703"]
+    accounts = await add_chats(db, clock, chats)
+    await put(db, clock, accounts)
     channel = RecordingChannel(clock)
     dying = RecordingChannel(clock, sent=channel.sent)  # same "platform", same inbox
+    in_flight = asyncio.Event()
 
-    async def send_then_die(chat_id: str, reply: Reply) -> str:
-        await RecordingChannel.send(dying, chat_id, reply)
-        raise asyncio.CancelledError  # the process is killed before it can mark the row
+    async def send_and_hang(chat_id: str, reply: Reply) -> str:
+        await RecordingChannel.send(dying, chat_id, reply)  # it reached the platform...
+        in_flight.set()
+        await asyncio.Event().wait()  # ...and the process is killed before the answer
+        raise AssertionError("unreachable")
 
-    dying.send = send_then_die
-    await worker(db, clock, dying, worker_id="old").run_once()
-    assert [r.status for r in await rows(db)] == [OutboxStatus.SENDING]
+    dying.send = send_and_hang
+    old = DeliveryWorker(
+        db.sessions,
+        {"telegram": dying},
+        RENDER,
+        clock,
+        FAST,
+        "host:1",
+        instance="host",
+        settings=DeliverySettings(concurrency=1),
+        sleep=virtual_sleep(clock),
+    )
+    killed = asyncio.create_task(old.run_once())
+    await asyncio.wait_for(in_flight.wait(), timeout=10)
+    # kill -9: the old worker does nothing more (its task is left hanging until the end)
+    assert Counter(r.status for r in await rows(db)) == {
+        OutboxStatus.SENDING: 1,
+        OutboxStatus.CLAIMED: 2,
+    }
 
-    await put(db, clock, {"702": accounts["702"]})
-    clock.advance(timedelta(minutes=1))
-    restarted = worker(db, clock, channel, worker_id="new")
-    assert await restarted.recover() == 0  # too recent to judge: left alone
-    await restarted.run_once()
-    clock.advance(timedelta(minutes=10))
-    assert await restarted.recover() == 1
+    restarted = DeliveryWorker(
+        db.sessions,
+        {"telegram": channel},
+        RENDER,
+        clock,
+        FAST,
+        "host:2",
+        instance="host",
+        sleep=virtual_sleep(clock),
+    )
+    assert await restarted.recover() == 3  # at once: "host:1" was our predecessor
     await deliver_all(db, clock, restarted)
-    assert Counter(s.chat_id for s in channel.sent) == {"701": 1, "702": 1}
-    crashed = next(r for r in await rows(db) if r.chat_account_id == accounts["701"])
-    assert (crashed.status, crashed.last_error) == (OutboxStatus.FAILED, INTERRUPTED)
+    assert Counter(s.chat_id for s in channel.sent) == {c: 1 for c in chats}
+    status = {r.chat_account_id: (r.status, r.last_error) for r in await rows(db)}
+    first = channel.sent[0].chat_id
+    assert status[accounts[first]] == (OutboxStatus.IN_DOUBT, IN_DOUBT_ERROR)
+    assert {v for k, v in status.items() if k != accounts[first]} == {(OutboxStatus.SENT, None)}
+
+    async with transaction(db.sessions) as session:  # the admin decides to send it again
+        assert await resend_in_doubt(session, now=clock.now()) == 1
+    await deliver_all(db, clock, restarted)
+    assert Counter(s.chat_id for s in channel.sent)[first] == 2
+    assert {r.status for r in await rows(db)} == {OutboxStatus.SENT}
+    killed.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await killed
 
 
-async def test_stale_claims_and_late_marks(db: Db, clock: FrozenClock) -> None:
-    accounts = await add_chats(db, clock, ["801", "802"])
+async def test_claims_of_another_instance_wait_for_their_timeouts(
+    db: Db, clock: FrozenClock
+) -> None:
+    accounts = await add_chats(db, clock, ["801", "802", "803"])
     await put(db, clock, accounts)
     async with transaction(db.sessions) as session:
-        claimed = await claim_due(session, now=clock.now(), worker_id="w", limit=10)
+        claimed = await claim_due(session, now=clock.now(), worker_id="other:9", limit=10)
     assert [(r.status, r.claimed_by, r.attempts) for r in claimed] == [
-        (OutboxStatus.SENDING, "w", 1)
-    ] * 2
-    clock.advance(timedelta(minutes=11))
+        (OutboxStatus.CLAIMED, "other:9", 0)
+    ] * 3
     async with transaction(db.sessions) as session:
-        assert list(
-            await recover_stale_claims(session, now=clock.now(), older_than=timedelta(minutes=10))
-        ) == [r.id for r in claimed]
+        assert await mark_sending(session, claimed[0].id, worker_id="other:9", now=clock.now())
+        assert await mark_sending(session, claimed[1].id, worker_id="other:9", now=clock.now())
+        # a row is marked sending only by the worker holding its claim
+        assert not await mark_sending(session, claimed[2].id, worker_id="me:1", now=clock.now())
+    async with transaction(db.sessions) as session:
+        found = await recover_claims(session, dead_workers(clock, "me:1", "me"))
+    assert (found.released, found.in_doubt) == ([], [])  # alive, as far as we know
+    clock.advance(timedelta(minutes=3))
+    async with transaction(db.sessions) as session:
+        found = await recover_claims(session, dead_workers(clock, "me:1", "me"))
+    assert (found.released, found.in_doubt) == ([claimed[2].id], [])
+    clock.advance(timedelta(minutes=8))
+    async with transaction(db.sessions) as session:
+        found = await recover_claims(session, dead_workers(clock, "me:1", "me"))
+        assert found.in_doubt == [claimed[0].id, claimed[1].id]
         # a slow worker that did send reports back: the row is corrected to SENT...
         assert await mark_sent(session, claimed[0].id, now=clock.now(), platform_message_id="9")
-        # ...but a retry cannot resurrect a written-off row
+        # ...but a retry cannot resurrect a row in doubt
         assert not await mark_retry(session, claimed[1].id, not_before=clock.now(), error="x")
-    assert [r.status for r in await rows(db)] == [OutboxStatus.SENT, OutboxStatus.FAILED]
+    assert [r.status for r in await rows(db)] == [
+        OutboxStatus.SENT,
+        OutboxStatus.IN_DOUBT,
+        OutboxStatus.PENDING,
+    ]
+
+
+async def test_an_unreachable_chat_is_skipped_until_the_person_writes(
+    db: Db, clock: FrozenClock
+) -> None:
+    accounts = await add_chats(db, clock, ["851", "852"])
+    await put(db, clock, accounts)
+    channel = RecordingChannel(clock, always={"851": Unreachable("Forbidden: bot was blocked")})
+    w = worker(db, clock, channel)
+    await deliver_all(db, clock, w)
+    await put(db, clock, accounts, per_chat=2)  # a second message to each: n=1
+    await deliver_all(db, clock, w)
+    assert [c for _, c in channel.attempts].count("851") == 1  # not tried again
+    skipped = [r for r in await rows(db) if r.chat_account_id == accounts["851"]]
+    assert [(r.status, r.last_error) for r in skipped][1] == (
+        OutboxStatus.UNREACHABLE,
+        SKIPPED_UNREACHABLE,
+    )
+    async with transaction(db.sessions) as session:  # the person writes to the bot again
+        await open_chat(
+            session,
+            platform="telegram",
+            user_id="851",
+            chat_id="851",
+            display_name="",
+            username=None,
+            language_hint=None,
+            now=clock.now(),
+        )
+    channel.always.clear()
+    async with transaction(db.sessions) as session:
+        await enqueue(
+            session,
+            dedupe_key="after",
+            kind="reminder",
+            chat_account_id=accounts["851"],
+            template="reminder.due",
+            params={"unit": "U", "deadline": "30/09/2021"},
+            now=clock.now(),
+        )
+    await deliver_all(db, clock, w)
+    assert channel.count("851") == 1
 
 
 # -- rendering ---------------------------------------------------------------------------------

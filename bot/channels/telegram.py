@@ -46,6 +46,7 @@ from bot.channels.telegram_updates import (
 from bot.channels.telegram_webhook import WebhookIntake
 from common.clock import Clock
 from common.messages import ConversationHandler
+from schedules.pacing import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -139,12 +140,14 @@ async def run_polling(
     polling_timeout: int = 10,
     drain_timeout: float = 10.0,
     close_session: bool = True,
+    limiter: RateLimiter | None = None,
 ) -> None:
     """Long-poll getUpdates until `stop_event` is set (or SIGINT/SIGTERM when None).
 
     A stop lets the updates in flight finish (`drain_timeout` seconds, then they are
-    cancelled) and confirms those handled: the others go to the next start."""
-    processor = UpdateProcessor(bot, handler, apology=apology, clock=clock)
+    cancelled) and confirms those handled: the others go to the next start. `limiter`: the
+    bot's send budget, shared with the outbox worker."""
+    processor = UpdateProcessor(bot, handler, apology=apology, clock=clock, limiter=limiter)
     confirmations = Confirmations()
     own_stop = stop_event or asyncio.Event()
     try:
@@ -195,13 +198,14 @@ async def run_webhook(
     clock: Clock | None = None,
     drain_timeout: float = 10.0,
     close_session: bool = True,
+    limiter: RateLimiter | None = None,
 ) -> None:
     """Serve Telegram's webhook POSTs on host:port until `stop_event` (or a signal).
 
     `url` is the public address registered with setWebhook (its path is served unless
     `path` is given); the webhook stays set on exit so Telegram keeps updates meanwhile.
     """
-    processor = UpdateProcessor(bot, handler, apology=apology, clock=clock)
+    processor = UpdateProcessor(bot, handler, apology=apology, clock=clock, limiter=limiter)
     intake = WebhookIntake(processor, secret=secret)
     runner = web.AppRunner(intake.app(path or urlsplit(url).path or "/"), access_log=None)
     await runner.setup()

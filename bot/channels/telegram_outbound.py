@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -49,12 +50,15 @@ from common.messages import (
     TransientError,
     Unreachable,
 )
+from schedules.pacing import RateLimiter
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 Markup = InlineKeyboardMarkup | None
+_MAX_TRIES = 5  # 429s one reply may meet before it gives up
+_COUNTED = (SendMessage, SendDocument, SendPhoto)  # new messages: the rate limits count these
 
 CALLBACK_DATA_LIMIT = 64  # bytes
 # Bad requests that mean "this person cannot be reached", not "this message is wrong".
@@ -113,23 +117,65 @@ def is_not_modified(error: TelegramBadRequest) -> bool:
 
 class Outbound:
     """Sends replies to one bot. Interactive replies wait out short flood limits
-    (`flood_wait` seconds at most); the outbox sets 0 and reschedules on RateLimited."""
+    (`flood_wait` seconds at most); the outbox sets 0 and reschedules on RateLimited.
 
-    def __init__(self, bot: Bot, *, flood_wait: float = 0.0, sleep: Sleep = asyncio.sleep):
+    With a `limiter` (the bot's send budget, shared with the outbox worker), every new
+    message waits for its slot first and reports a 429 to it, so replies and the outbox
+    never add up past the platform's limit. Edits and callback answers are not counted
+    (Telegram's limits count messages sent)."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        flood_wait: float = 0.0,
+        sleep: Sleep = asyncio.sleep,
+        limiter: RateLimiter | None = None,
+        pace_clock: Callable[[], float] = time.monotonic,
+    ):
         self.bot = bot
         self.flood_wait = flood_wait
         self.sleep = sleep
+        self.limiter = limiter
+        self.pace_clock = pace_clock  # the limiter's seconds (as the outbox worker's)
 
     async def call(self, method: TelegramMethod[T]) -> T:
+        chat = str(method.chat_id) if isinstance(method, _COUNTED) else None
         waited = 0.0
-        while True:
+        for _ in range(_MAX_TRIES):
+            if chat is not None and self.limiter is not None:
+                waited += await self._turn(chat, self.flood_wait - waited)
             try:
-                return await self.bot(method)
+                result = await self.bot(method)
             except TelegramRetryAfter as error:
+                if chat is not None and self.limiter is not None:
+                    self.limiter.limited(chat, float(error.retry_after), self._now())
+                    continue  # the next turn waits the pause out, within flood_wait
                 if waited + error.retry_after > self.flood_wait:
                     raise
                 waited += error.retry_after
                 await self.sleep(error.retry_after)
+                continue
+            if chat is not None and self.limiter is not None:
+                self.limiter.delivered(chat, self._now())
+            return result
+        raise RateLimited(0.0, f"{type(method).__name__}: still refused after {_MAX_TRIES} tries")
+
+    def _now(self) -> float:
+        return self.pace_clock()
+
+    async def _turn(self, chat: str, may_wait: float) -> float:
+        """Wait for this reply's slot in the bot's budget; the seconds waited. Raises
+        RateLimited when the wait would exceed `may_wait` (a long flood wait)."""
+        assert self.limiter is not None
+        now = self._now()
+        at = self.limiter.earliest(chat, now, reply=True)
+        if at - now > max(0.0, may_wait):
+            raise RateLimited(at - now, f"chat {chat} must wait {at - now:.1f} s")
+        if at > now:
+            await self.sleep(at - now)
+        self.limiter.take(chat, at, reply=True)
+        return at - now
 
     async def answer_callback(self, query_id: str, toast: str) -> None:
         await self.call(AnswerCallbackQuery(callback_query_id=query_id, text=toast or None))

@@ -26,12 +26,14 @@ from common.clock import Clock, SystemClock
 from common.messages import (
     ConversationHandler,
     Deliver,
+    DeliveryError,
     Inbound,
     InboundKind,
     RateLimited,
     Reply,
     Unreachable,
 )
+from schedules.pacing import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +69,13 @@ class UpdateProcessor:
         clock: Clock | None = None,
         flood_wait: float = 10.0,
         sleep: Sleep = asyncio.sleep,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.bot = bot
         self.handler = handler
         self.apology = apology
         self.clock = clock or SystemClock()
-        self.outbound = Outbound(bot, flood_wait=flood_wait, sleep=sleep)
+        self.outbound = Outbound(bot, flood_wait=flood_wait, sleep=sleep, limiter=limiter)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def take(self, update: Update) -> asyncio.Future[None]:
@@ -178,8 +181,8 @@ class UpdateProcessor:
         for reply in replies:
             try:
                 await self.outbound.deliver(chat, reply, edit_message_id=edit_id)
-            except (AiogramError, ValueError, OSError) as error:
-                failure = to_delivery_error(error)
+            except (AiogramError, ValueError, OSError, DeliveryError) as error:
+                failure = error if isinstance(error, DeliveryError) else to_delivery_error(error)
                 log.error("reply to %s failed: %s", chat, failure)
                 if isinstance(failure, Unreachable | RateLimited):
                     return  # nobody to tell, or told to be quiet

@@ -82,7 +82,9 @@ class SubmissionStatus(StrEnum):
 
 class OutboxStatus(StrEnum):
     PENDING = "pending"
-    SENDING = "sending"  # claimed by a worker
+    CLAIMED = "claimed"  # taken by a worker, about to be sent; its request not started yet
+    SENDING = "sending"  # its request went out (or is about to, this very moment)
+    IN_DOUBT = "in_doubt"  # a crash came during its request: whether it arrived is unknown
     SENT = "sent"
     FAILED = "failed"
     UNREACHABLE = "unreachable"

@@ -361,6 +361,9 @@ async def dispatch_notice(session: AsyncSession, notice: Notice, now: datetime) 
 # -- reporting -----------------------------------------------------------------------------
 
 
+PENDING_STATES = (OutboxStatus.PENDING, OutboxStatus.CLAIMED, OutboxStatus.SENDING)
+
+
 class NoticeState(StrEnum):
     SCHEDULED = "scheduled"
     DISPATCHED = "dispatched"
@@ -380,7 +383,8 @@ class NoticeReport:
     sent: int
     pending: int  # waiting or being sent
     failed: int
-    unreachable: int
+    unreachable: int  # the chat could not be reached, now or earlier (then not tried)
+    in_doubt: int  # a crash came while being sent: may or may not have arrived
 
 
 async def notice_by_id(session: AsyncSession, notice_id: int) -> Notice | None:
@@ -432,7 +436,8 @@ def _report(notice: Notice, count: Counter[str]) -> NoticeReport:
         dispatched_at=notice.dispatched_at,
         recipients=sum(count.values()),
         sent=count[OutboxStatus.SENT],
-        pending=count[OutboxStatus.PENDING] + count[OutboxStatus.SENDING],
+        pending=sum(count[s] for s in PENDING_STATES),
         failed=count[OutboxStatus.FAILED],
         unreachable=count[OutboxStatus.UNREACHABLE],
+        in_doubt=count[OutboxStatus.IN_DOUBT],
     )

@@ -8,6 +8,7 @@ answers a flood with whole seconds to wait, never 0.
 from __future__ import annotations
 
 import math
+import random
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -77,6 +78,14 @@ class Gates:
         self._global_limit: SlidingWindow | None = None
         self._chat_limit: tuple[int, float] | None = None
         self._chat_windows: dict[int, SlidingWindow] = {}
+        self._random_429: tuple[float, int, random.Random] | None = None
+        self.flood_refusals = 0  # 429s the flood limits gave: the bot went too fast
+        self.injected_refusals = 0  # 429s inject_429 gave at random
+
+    def inject_429(self, share: float, retry_after: int, seed: int) -> None:
+        """Refuse `share` of the message sends at random with a 429 (one chat's limit, as
+        Telegram gives it to a chat written to too often), reproducibly from `seed`."""
+        self._random_429 = (share, retry_after, random.Random(seed))
 
     def set_rate_limits(
         self, global_per_second: int | None, per_chat: tuple[int, float] | None
@@ -108,6 +117,7 @@ class Gates:
                 raise fault.error()
         self._faults = [f for f in self._faults if f.remaining > 0]
         if method in MESSAGE_METHODS:
+            self._check_random(method)
             self._check_flood(chat_id)
         if method in CHAT_METHODS and chat_id is not None:
             if chat_id in self.missing_chats:
@@ -116,6 +126,14 @@ class Gates:
                 raise TelegramError(403, "Forbidden: bot was blocked by the user")
             if chat_id in self.deactivated:
                 raise TelegramError(403, "Forbidden: user is deactivated")
+
+    def _check_random(self, method: str) -> None:
+        if self._random_429 is None:
+            return
+        share, retry_after, draw = self._random_429
+        if draw.random() < share:
+            self.injected_refusals += 1
+            raise TelegramError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
 
     def _check_flood(self, chat_id: int | None) -> None:
         now = self.clock()
@@ -128,4 +146,5 @@ class Gates:
         if retry is None and self._global_limit is not None:
             retry = self._global_limit.hit(now)
         if retry is not None:
+            self.flood_refusals += 1
             raise TelegramError(429, f"Too Many Requests: retry after {retry}", retry)

@@ -157,6 +157,11 @@ class FakeTelegram(CallLog, People):
         """
         self.gates.fail_next(count, status, retry_after, description, methods, chat_id)
 
+    def inject_429(self, share: float, *, retry_after: int = 2, seed: int = 1) -> None:
+        """Refuse `share` (0-1) of message sends at random with 429 retry_after; the
+        counts are `gates.injected_refusals`, apart from `gates.flood_refusals`."""
+        self.gates.inject_429(share, retry_after, seed)
+
     def block(self, chat_id: int) -> None:
         """The user blocked the bot: sends answer 403 "Forbidden: bot was blocked by the user"."""
         self.gates.blocked.add(chat_id)
