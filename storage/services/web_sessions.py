@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.localtime import fmt_datetime
-from storage.db.models import ChatAccount, WebLoginLink, WebSession
+from storage.db.models import ChatAccount, Person, WebLoginLink, WebSession
 from storage.services import audit
 from storage.services.outbox import enqueue_many
 
@@ -27,6 +27,24 @@ IDLE_TTL = timedelta(hours=2)
 ABSOLUTE_TTL = timedelta(hours=12)
 _BROWSER_LENGTH = 200  # WebSession.browser
 SIGNED_IN_TEMPLATE = "console.signed_in"
+
+
+async def find_person(session: AsyncSession, spec: str) -> Person | None:
+    """A person named on the command line: their id ("12"), a chat account
+    ("telegram:123456"), or their exact full name when only one person has it."""
+    spec = spec.strip()
+    if spec.isdigit():
+        return await session.get(Person, int(spec))
+    platform, _, user_id = spec.partition(":")
+    if user_id:
+        account = await session.scalar(
+            select(ChatAccount).where(
+                ChatAccount.platform == platform, ChatAccount.user_id == user_id
+            )
+        )
+        return account.person if account else None
+    named = (await session.scalars(select(Person).where(Person.full_name == spec).limit(2))).all()
+    return named[0] if len(named) == 1 else None
 
 
 def token_hash(token: str) -> str:
