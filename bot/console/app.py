@@ -15,10 +15,11 @@ runs in its own database transaction, like a chat event.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp_jinja2
 import jinja2
@@ -27,8 +28,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.clock import Clock
 from common.i18n import SUPPORTED, Catalog, normalize_locale
+from common.localtime import fmt_date, fmt_datetime
+from handlers.console_access import board_teams, campaign_ids, deny_web, person_scope
 from storage.db import transaction
-from storage.db.models import Person, WebSession
+from storage.db.models import Campaign, Person, WebSession
+from storage.services.board import (
+    BoardSort,
+    BoardStatus,
+    board_counts,
+    board_page,
+    campaigns_by_id,
+)
 from storage.services.web_sessions import (
     ABSOLUTE_TTL,
     live_session,
@@ -58,6 +68,17 @@ class Viewer:
     locale: str
 
 
+E = TypeVar("E", bound=StrEnum)
+
+
+def _enum(kind: type[E], value: str | None) -> E | None:
+    """A query parameter as one of the enum's values; anything else is no filter."""
+    try:
+        return kind(value) if value else None
+    except ValueError:
+        return None
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -71,7 +92,9 @@ class Console:
         clock: Clock,
         *,
         secure_cookies: bool = False,
+        admin_ids: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
+        self.admin_ids = admin_ids or {}
         self.sessions = sessions
         self.catalog = catalog
         self.clock = clock
@@ -90,6 +113,7 @@ class Console:
         app.router.add_get("/login/{token}", self.login_page)
         app.router.add_post("/login/{token}", self.login)
         app.router.add_post("/logout", self.logout)
+        app.router.add_get("/c/{campaign_id:[0-9]+}", self.board)
         app.router.add_get("/static/{name}", self.static)
         return app
 
@@ -196,18 +220,84 @@ class Console:
     async def home(self, request: web.Request) -> web.Response:
         async with transaction(self.sessions) as session:
             viewer = await self.viewer(request, session)
-        if viewer is None:
-            locale = self.locale_of(request)
-            return self.page(
-                request,
-                "message.html",
-                locale,
-                401,
-                title="console.title",
-                text="console.need_sign_in",
-            )
+            if viewer is None:
+                return self.page(
+                    request,
+                    "message.html",
+                    self.locale_of(request),
+                    401,
+                    title="console.title",
+                    text="console.need_sign_in",
+                )
+            scope, linked = await person_scope(session, viewer.person, self.admin_ids)
+            shown = None if scope.admin else campaign_ids(scope, linked)
+            found = await campaigns_by_id(session, shown)
         return self.page(
-            request, "home.html", viewer.locale, viewer=viewer, csrf=viewer.web_session.csrf_token
+            request,
+            "home.html",
+            viewer.locale,
+            viewer=viewer,
+            csrf=viewer.web_session.csrf_token,
+            campaigns=found,
+        )
+
+    async def board(self, request: web.Request) -> web.Response:
+        campaign_id = int(request.match_info["campaign_id"])
+        query = request.query
+        status = _enum(BoardStatus, query.get("status"))
+        sort = _enum(BoardSort, query.get("sort")) or BoardSort.POSITION
+        page = int(query["page"]) if query.get("page", "").isdigit() else 1
+        search = query.get("q", "")[:100]
+        async with transaction(self.sessions) as session:
+            viewer = await self.viewer(request, session)
+            if viewer is None:
+                raise web.HTTPSeeOther("/")
+            scope, linked = await person_scope(session, viewer.person, self.admin_ids)
+            campaign = await session.get(Campaign, campaign_id)
+            if campaign is None or not (scope.admin or campaign_id in campaign_ids(scope, linked)):
+                await deny_web(
+                    session,
+                    now=self.clock.now(),
+                    person_id=viewer.person.id,
+                    action="board",
+                    subject=f"campaign:{campaign_id}",
+                )
+                campaign = None  # refused after the commit: the audit entry must stay
+            else:
+                teams = board_teams(scope)
+                counts = await board_counts(session, campaign_id, team_ids=teams)
+                rows = await board_page(
+                    session,
+                    campaign_id,
+                    team_ids=teams,
+                    status=status,
+                    sort=sort,
+                    page=page,
+                    search=search,
+                )
+        if campaign is None:
+            raise web.HTTPNotFound()
+        done = sum(
+            counts[s] for s in (BoardStatus.SUBMITTED, BoardStatus.LATE, BoardStatus.ACCEPTED)
+        )
+        tz = campaign.timezone
+        return self.page(
+            request,
+            "board.html",
+            viewer.locale,
+            viewer=viewer,
+            campaign=campaign,
+            counts=counts,
+            total=sum(counts.values()),
+            done=done,
+            board=rows,
+            chosen=status.value if status else "",
+            sort=sort.value,
+            search=search,
+            statuses=list(BoardStatus),
+            sorts=list(BoardSort),
+            date=lambda value: fmt_date(value, tz),
+            datetime=lambda value: fmt_datetime(value, tz),
         )
 
     async def logout(self, request: web.Request) -> web.StreamResponse:

@@ -16,7 +16,14 @@ log = logging.getLogger(__name__)
 
 def console_for(app: App) -> Console:
     url = app.settings.console_url() or ""
-    return Console(app.sessions, app.catalog, app.clock, secure_cookies=url.startswith("https://"))
+    admins = {"telegram": frozenset(str(i) for i in app.settings.admin_telegram_ids)}
+    return Console(
+        app.sessions,
+        app.catalog,
+        app.clock,
+        secure_cookies=url.startswith("https://"),
+        admin_ids=admins,
+    )
 
 
 @asynccontextmanager
