@@ -93,7 +93,9 @@ class Console:
         *,
         secure_cookies: bool = False,
         admin_ids: Mapping[str, frozenset[str]] | None = None,
+        root: str = "",
     ) -> None:
+        self.root = root.rstrip("/")  # where the app is mounted ("/desk" in the demo)
         self.admin_ids = admin_ids or {}
         self.sessions = sessions
         self.catalog = catalog
@@ -152,10 +154,15 @@ class Console:
     ) -> web.Response:
         tr = self.catalog.for_locale(locale)
         response = aiohttp_jinja2.render_template(
-            template, request, {"t": tr, "lang": locale, **context}, status=status
+            template,
+            request,
+            {"t": tr, "lang": locale, "root": self.root, **context},
+            status=status,
         )
         if "lang" in request.query:
-            response.set_cookie(LANG_COOKIE, locale, path="/", httponly=True, samesite="Lax")
+            response.set_cookie(
+                LANG_COOKIE, locale, path=f"{self.root}/", httponly=True, samesite="Lax"
+            )
         return response
 
     # -- sessions ----------------------------------------------------------------------------
@@ -165,7 +172,7 @@ class Console:
             COOKIE,
             token,
             max_age=int(ABSOLUTE_TTL.total_seconds()),
-            path="/",
+            path=f"{self.root}/",
             httponly=True,
             samesite="Lax",
             secure=self.secure_cookies,
@@ -213,7 +220,7 @@ class Console:
                 title="console.link_invalid_title",
                 text="console.link_invalid",
             )
-        moved = web.HTTPSeeOther("/")
+        moved = web.HTTPSeeOther(f"{self.root}/")
         self.set_cookie(moved, opened.token)
         raise moved
 
@@ -251,7 +258,7 @@ class Console:
         async with transaction(self.sessions) as session:
             viewer = await self.viewer(request, session)
             if viewer is None:
-                raise web.HTTPSeeOther("/")
+                raise web.HTTPSeeOther(f"{self.root}/")
             scope, linked = await person_scope(session, viewer.person, self.admin_ids)
             campaign = await session.get(Campaign, campaign_id)
             if campaign is None or not (scope.admin or campaign_id in campaign_ids(scope, linked)):
@@ -304,7 +311,7 @@ class Console:
         async with transaction(self.sessions) as session:
             viewer = await self.viewer(request, session)
             if viewer is None:
-                raise web.HTTPSeeOther("/")
+                raise web.HTTPSeeOther(f"{self.root}/")
             await self.check_csrf(request, viewer)
             await revoke_all(session, viewer.person.id, now=self.clock.now())
         response = self.page(
@@ -314,7 +321,7 @@ class Console:
             title="console.signed_out_title",
             text="console.signed_out",
         )
-        response.del_cookie(COOKIE, path="/")
+        response.del_cookie(COOKIE, path=f"{self.root}/")
         return response
 
     async def static(self, request: web.Request) -> web.FileResponse:
