@@ -19,7 +19,7 @@ from bot.console.app import Console
 from common.clock import FrozenClock
 from handlers.dispatcher import Dispatcher
 from storage.db import transaction
-from storage.db.models import AuditEntry, Campaign, Person
+from storage.db.models import Assignment, AuditEntry, Campaign, Person, Unit
 from storage.formats.campaign_spec import TeamSpec
 from tests import factories
 from tests.chat_harness import CATALOG, Chat, import_and_codes, make_deps
@@ -63,6 +63,14 @@ async def world(db: Db, clock: FrozenClock, tmp_path: Path):
         assert admin is not None
         admin.is_admin = True
         ids = {c.code: c.id for c in await session.scalars(select(Campaign))}
+        units = {
+            code: id_
+            for id_, code in await session.execute(
+                select(Assignment.id, Unit.code)
+                .join(Unit, Unit.id == Assignment.unit_id)
+                .where(Assignment.campaign_id == ids["KT-A"])
+            )
+        }
     console = Console(db.sessions, CATALOG, clock)
     clients = {}
     for role in ROLES:
@@ -73,7 +81,7 @@ async def world(db: Db, clock: FrozenClock, tmp_path: Path):
             token = LINK.search(chats[role].text_out).group(1)
             assert (await client.post(f"/login/{token}", allow_redirects=False)).status == 303
         clients[role] = client
-    yield clients, ids
+    yield clients, ids, units
     for client in clients.values():
         await client.close()
 
@@ -89,9 +97,20 @@ EXPECTED = {
 }
 
 
+# A unit's report (campaign KT-A): 200 or the refusal's status.
+UNIT_PAGES = {
+    "contact": {"U1": 200, "U3": 404},
+    "member": {"U1": 200, "U3": 404},
+    "leader": {"U1": 200, "U3": 404},
+    "other_team": {"U1": 404, "U3": 200},
+    "admin": {"U1": 200, "U3": 200},
+    "anonymous": {"U1": 303, "U3": 303},
+}
+
+
 @pytest.mark.parametrize("role", ROLES)
 async def test_every_route_for_every_role(world, db, role):
-    clients, ids = world
+    clients, ids, units = world
     client = clients[role]
     home = await client.get("/")
     assert home.status == (401 if role == "anonymous" else 200)
@@ -106,6 +125,15 @@ async def test_every_route_for_every_role(world, db, role):
             assert set(re.findall(r'data-unit="(U\d)"', html)) == expected
             if "U3" in expected:  # the unit's name as typed in the file, escaped
                 assert "UBND &lt;i&gt;Phường&lt;/i&gt; 3" in html
+    for unit, expected_status in UNIT_PAGES[role].items():
+        response = await client.get(f"/u/{units[unit]}", allow_redirects=False)
+        html = await response.text()
+        assert response.status == expected_status, (role, unit)
+        if expected_status == 200:
+            assert len(re.findall(r'data-item="', html)) == 7
+            assert "Chưa bắt đầu" in html
+        else:
+            assert 'data-item="' not in html
     unknown = await client.get("/c/999999", allow_redirects=False)
     assert unknown.status == (303 if role == "anonymous" else 404)
     assert (await client.get("/static/../app.py")).status == 404
@@ -114,13 +142,17 @@ async def test_every_route_for_every_role(world, db, role):
         denied = (
             await session.scalars(select(AuditEntry).where(AuditEntry.action == "access.denied"))
         ).all()
-    refusals = sum(1 for e in EXPECTED[role].values() if e == 404) + (role != "anonymous")
+    refusals = (
+        sum(1 for e in EXPECTED[role].values() if e == 404)
+        + sum(1 for e in UNIT_PAGES[role].values() if e == 404)
+        + (role != "anonymous")
+    )
     assert len(denied) == refusals
     assert all(d.details["via"] == "web" for d in denied)
 
 
 async def test_board_counts_filters_and_english(world, clock):
-    clients, ids = world
+    clients, ids, _ = world
     client = clients["admin"]
     html = await (await client.get(f"/c/{ids['KT-A']}")).text()
     assert "0/3 đã nộp" in html
@@ -134,3 +166,31 @@ async def test_board_counts_filters_and_english(world, clock):
     assert bad.status == 200  # nonsense in the query is no filter, never an error
     english = await (await client.get(f"/c/{ids['KT-A']}?lang=en")).text()
     assert "0/3 submitted" in english
+
+
+async def test_unit_report_shows_who_answered_and_when(world, db, clock):
+    from storage.services.checklist import ChecklistCache
+    from storage.services.submissions import record_answer, submission_for
+
+    clients, ids, units = world
+    async with transaction(db.sessions) as session:
+        contact = await session.scalar(select(Person).where(Person.full_name == "Đầu Mối"))
+        assert contact is not None
+        submission = await submission_for(session, units["U1"])
+        checklist = await ChecklistCache().get(session, ids["KT-A"])
+        await record_answer(
+            session,
+            submission,
+            checklist.items[0],
+            "2020-12-15",
+            person_id=contact.id,
+            now=clock.now(),
+        )
+    html = await (await clients["leader"].get(f"/u/{units['U1']}")).text()
+    row = re.search(r'<tr data-item="1.1">(.*?)</tr>', html, re.S)
+    assert row
+    assert "15/12/2020" in row.group(1)
+    assert "Đầu Mối" in row.group(1)
+    assert "01/09/2021 08:00" in row.group(1)  # the clock's 01:00 UTC, in the campaign's zone
+    board = await (await clients["leader"].get(f"/c/{ids['KT-A']}")).text()
+    assert "Đang làm" in board and "1/7" in board

@@ -32,6 +32,9 @@ from common.localtime import fmt_date, fmt_datetime
 from handlers.console_access import board_teams, campaign_ids, deny_web, person_scope
 from storage.db import transaction
 from storage.db.models import Campaign, Person, WebSession
+from storage.rules.answers import format_value
+from storage.services.answers_read import answers_by_item, evidence_counts
+from storage.services.assignments import assignment_by_id
 from storage.services.board import (
     BoardSort,
     BoardStatus,
@@ -39,6 +42,9 @@ from storage.services.board import (
     board_page,
     campaigns_by_id,
 )
+from storage.services.checklist import ChecklistCache
+from storage.services.person_names import full_names
+from storage.services.submissions import submission_for
 from storage.services.web_sessions import (
     ABSOLUTE_TTL,
     live_session,
@@ -97,6 +103,7 @@ class Console:
     ) -> None:
         self.root = root.rstrip("/")  # where the app is mounted ("/desk" in the demo)
         self.admin_ids = admin_ids or {}
+        self.checklists = ChecklistCache()
         self.sessions = sessions
         self.catalog = catalog
         self.clock = clock
@@ -116,6 +123,7 @@ class Console:
         app.router.add_post("/login/{token}", self.login)
         app.router.add_post("/logout", self.logout)
         app.router.add_get("/c/{campaign_id:[0-9]+}", self.board)
+        app.router.add_get("/u/{assignment_id:[0-9]+}", self.unit_report)
         app.router.add_get("/static/{name}", self.static)
         return app
 
@@ -305,6 +313,60 @@ class Console:
             sorts=list(BoardSort),
             date=lambda value: fmt_date(value, tz),
             datetime=lambda value: fmt_datetime(value, tz),
+        )
+
+    async def unit_report(self, request: web.Request) -> web.Response:
+        """One unit's report: every item with its answer, who gave it and when, and how
+        many evidence files it has (read-only for now: review actions stay in chat)."""
+        assignment_id = int(request.match_info["assignment_id"])
+        async with transaction(self.sessions) as session:
+            viewer = await self.viewer(request, session)
+            if viewer is None:
+                raise web.HTTPSeeOther(f"{self.root}/")
+            scope, _ = await person_scope(session, viewer.person, self.admin_ids)
+            assignment = await assignment_by_id(session, assignment_id)
+            if assignment is None or not scope.sees(assignment):
+                await deny_web(
+                    session,
+                    now=self.clock.now(),
+                    person_id=viewer.person.id,
+                    action="unit_report",
+                    subject=f"assignment:{assignment_id}",
+                )
+                assignment = None  # refused after the commit: the audit entry must stay
+            else:
+                campaign = assignment.campaign
+                submission = await submission_for(session, assignment.id)
+                checklist = await self.checklists.get(session, campaign.id, campaign.updated_at)
+                answers = await answers_by_item(session, submission.id)
+                files = await evidence_counts(session, submission.id)
+                names = await full_names(session, {a.answered_by for a in answers.values()})
+                unit_name, tz = assignment.unit.name, campaign.timezone
+        if assignment is None:
+            raise web.HTTPNotFound()
+        tr = self.catalog.for_locale(viewer.locale)
+        rows = [
+            {
+                "item": item,
+                "value": format_value(item, answers[item.id].value, tr)
+                if item.id in answers
+                else "",
+                "by": names.get(answers[item.id].answered_by, "") if item.id in answers else "",
+                "at": fmt_datetime(answers[item.id].answered_at, tz) if item.id in answers else "",
+                "files": files.get(item.id, 0),
+            }
+            for item in checklist.items
+        ]
+        return self.page(
+            request,
+            "unit.html",
+            viewer.locale,
+            unit_name=unit_name,
+            campaign=campaign,
+            report_status="late"
+            if submission.status == "submitted" and submission.late
+            else submission.status,
+            rows=rows,
         )
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
