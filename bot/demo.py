@@ -290,7 +290,14 @@ async def running_demo(settings: Settings, options: DemoOptions) -> AsyncIterato
         routes.register(web_app)
         # The desk console beside the chat: /web in the chat gives the switched-to person
         # a link into it.
-        desk = Console(app.sessions, app.catalog, clock, admin_ids=deps.admin_ids, root=DESK)
+        desk = Console(
+            app.sessions,
+            app.catalog,
+            clock,
+            admin_ids=deps.admin_ids,
+            root=DESK,
+            evidence=deps.evidence,
+        )
         web_app.add_subapp(DESK, desk.app())
         runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=5)
         await runner.setup()

@@ -21,6 +21,7 @@ from handlers.dispatcher import Dispatcher
 from storage.db import transaction
 from storage.db.models import Assignment, AuditEntry, Campaign, Person, Unit
 from storage.formats.campaign_spec import TeamSpec
+from storage.services.evidence import EvidenceStore
 from tests import factories
 from tests.chat_harness import CATALOG, Chat, import_and_codes, make_deps
 from tests.conftest import Db
@@ -71,7 +72,7 @@ async def world(db: Db, clock: FrozenClock, tmp_path: Path):
                 .where(Assignment.campaign_id == ids["KT-A"])
             )
         }
-    console = Console(db.sessions, CATALOG, clock)
+    console = Console(db.sessions, CATALOG, clock, evidence=EvidenceStore(tmp_path / "ev"))
     clients = {}
     for role in ROLES:
         client = TestClient(TestServer(console.app()))
@@ -194,3 +195,77 @@ async def test_unit_report_shows_who_answered_and_when(world, db, clock):
     assert "01/09/2021 08:00" in row.group(1)  # the clock's 01:00 UTC, in the campaign's zone
     board = await (await clients["leader"].get(f"/c/{ids['KT-A']}")).text()
     assert "Đang làm" in board and "1/7" in board
+
+
+async def _evidence(db, clock, tmp_path, assignment_id, item_id, person_id, name, mime, body):
+    from storage.db.models import EvidenceFile
+    from storage.services.submissions import submission_for
+
+    relative = f"a{assignment_id}/{name}"
+    (tmp_path / "ev" / f"a{assignment_id}").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "ev" / relative).write_bytes(body)
+    async with transaction(db.sessions) as session:
+        submission = await submission_for(session, assignment_id)
+        row = EvidenceFile(
+            submission_id=submission.id,
+            item_id=item_id,
+            file_name=name,
+            size=len(body),
+            mime_type=mime,
+            sha256="0" * 64,
+            storage_path=relative,
+            uploaded_by=person_id,
+            uploaded_at=clock.now(),
+        )
+        session.add(row)
+        await session.flush()
+        return row.id
+
+
+async def test_evidence_inline_only_for_images_and_pdf_and_only_in_scope(
+    world, db, clock, tmp_path
+):
+    from storage.db.models import Item
+
+    clients, ids, units = world
+    async with transaction(db.sessions) as session:
+        item = await session.scalar(
+            select(Item.id).where(Item.campaign_id == ids["KT-A"], Item.code == "1.1")
+        )
+        person = await session.scalar(select(Person.id).where(Person.full_name == "Đầu Mối"))
+    pdf = b"%PDF-1.4\n%%EOF\n"
+    page = b"<html><script>alert(1)</script></html>"
+    ours = await _evidence(
+        db, clock, tmp_path, units["U1"], item, person, "Kế hoạch.pdf", "application/pdf", pdf
+    )
+    html_file = await _evidence(
+        db, clock, tmp_path, units["U1"], item, person, "x.html", "text/html", page
+    )
+    theirs = await _evidence(
+        db, clock, tmp_path, units["U3"], item, person, "b.pdf", "application/pdf", pdf
+    )
+    leader = clients["leader"]
+    report = await (await leader.get(f"/u/{units['U1']}")).text()
+    assert f'data-file="{ours}"' in report and "Kế hoạch.pdf" in report
+    shown = await leader.get(f"/f/{ours}")
+    assert shown.status == 200 and await shown.read() == pdf
+    assert shown.headers["Content-Type"] == "application/pdf"
+    assert shown.headers["Content-Disposition"].startswith("inline;")
+    assert "K%E1%BA%BF" in shown.headers["Content-Disposition"]
+    assert shown.headers["X-Content-Type-Options"] == "nosniff"
+    saved = await leader.get(f"/f/{html_file}")
+    assert saved.headers["Content-Type"] == "application/octet-stream"
+    assert saved.headers["Content-Disposition"].startswith("attachment;")
+    assert (await leader.get(f"/f/{theirs}")).status == 404  # another team's unit
+    assert (await leader.get("/f/987654")).status == 404
+    assert (await clients["anonymous"].get(f"/f/{ours}", allow_redirects=False)).status == 303
+    assert (await clients["other_team"].get(f"/f/{theirs}")).status == 200
+    async with transaction(db.sessions) as session:
+        denied = set(
+            (
+                await session.scalars(
+                    select(AuditEntry.subject).where(AuditEntry.action == "access.denied")
+                )
+            ).all()
+        )
+    assert {f"evidence:{theirs}", "evidence:987654"} <= denied

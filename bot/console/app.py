@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import aiohttp_jinja2
 import jinja2
@@ -31,9 +32,14 @@ from common.i18n import SUPPORTED, Catalog, normalize_locale
 from common.localtime import fmt_date, fmt_datetime
 from handlers.console_access import board_teams, campaign_ids, deny_web, person_scope
 from storage.db import transaction
-from storage.db.models import Campaign, Person, WebSession
+from storage.db.models import Campaign, EvidenceFile, Person, WebSession
 from storage.rules.answers import format_value
-from storage.services.answers_read import answers_by_item, evidence_counts
+from storage.services.answers_read import (
+    answers_by_item,
+    evidence_file,
+    evidence_files,
+    submission_assignment_id,
+)
 from storage.services.assignments import assignment_by_id
 from storage.services.board import (
     BoardSort,
@@ -43,6 +49,7 @@ from storage.services.board import (
     campaigns_by_id,
 )
 from storage.services.checklist import ChecklistCache
+from storage.services.evidence import EvidenceStore
 from storage.services.person_names import full_names
 from storage.services.submissions import submission_for
 from storage.services.web_sessions import (
@@ -53,6 +60,9 @@ from storage.services.web_sessions import (
 )
 
 HERE = Path(__file__).parent
+# Shown in the browser (a preview); every other type is downloaded as an attachment and
+# sent as octet-stream, so a browser never runs an uploaded HTML or SVG file as a page.
+INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif", "application/pdf"})
 STATIC_FILES = {"style.css": "text/css"}
 COOKIE = "cchc_console"
 LANG_COOKIE = "cchc_lang"
@@ -100,7 +110,9 @@ class Console:
         secure_cookies: bool = False,
         admin_ids: Mapping[str, frozenset[str]] | None = None,
         root: str = "",
+        evidence: EvidenceStore | None = None,
     ) -> None:
+        self.evidence = evidence
         self.root = root.rstrip("/")  # where the app is mounted ("/desk" in the demo)
         self.admin_ids = admin_ids or {}
         self.checklists = ChecklistCache()
@@ -124,6 +136,7 @@ class Console:
         app.router.add_post("/logout", self.logout)
         app.router.add_get("/c/{campaign_id:[0-9]+}", self.board)
         app.router.add_get("/u/{assignment_id:[0-9]+}", self.unit_report)
+        app.router.add_get("/f/{evidence_id:[0-9]+}", self.evidence_download)
         app.router.add_get("/static/{name}", self.static)
         return app
 
@@ -339,7 +352,9 @@ class Console:
                 submission = await submission_for(session, assignment.id)
                 checklist = await self.checklists.get(session, campaign.id, campaign.updated_at)
                 answers = await answers_by_item(session, submission.id)
-                files = await evidence_counts(session, submission.id)
+                files: dict[int, list[EvidenceFile]] = {}
+                for found in await evidence_files(session, submission.id):
+                    files.setdefault(found.item_id, []).append(found)
                 names = await full_names(session, {a.answered_by for a in answers.values()})
                 unit_name, tz = assignment.unit.name, campaign.timezone
         if assignment is None:
@@ -353,7 +368,7 @@ class Console:
                 else "",
                 "by": names.get(answers[item.id].answered_by, "") if item.id in answers else "",
                 "at": fmt_datetime(answers[item.id].answered_at, tz) if item.id in answers else "",
-                "files": files.get(item.id, 0),
+                "files": files.get(item.id, []),
             }
             for item in checklist.items
         ]
@@ -367,6 +382,50 @@ class Console:
             if submission.status == "submitted" and submission.late
             else submission.status,
             rows=rows,
+        )
+
+    async def evidence_download(self, request: web.Request) -> web.StreamResponse:
+        """An evidence file by its id: the path comes from the database row, never from
+        the request; the person must see the file's unit."""
+        evidence_id = int(request.match_info["evidence_id"])
+        async with transaction(self.sessions) as session:
+            viewer = await self.viewer(request, session)
+            if viewer is None:
+                raise web.HTTPSeeOther(f"{self.root}/")
+            scope, _ = await person_scope(session, viewer.person, self.admin_ids)
+            row = await evidence_file(session, evidence_id)
+            assignment_id = (
+                await submission_assignment_id(session, row.submission_id) if row else None
+            )
+            assignment = await assignment_by_id(session, assignment_id or 0)
+            if (
+                row is None
+                or row.removed_at is not None
+                or assignment is None
+                or not scope.sees(assignment)
+            ):
+                await deny_web(
+                    session,
+                    now=self.clock.now(),
+                    person_id=viewer.person.id,
+                    action="evidence",
+                    subject=f"evidence:{evidence_id}",
+                )
+                row = None  # refused after the commit: the audit entry must stay
+        if row is None or self.evidence is None:
+            raise web.HTTPNotFound()
+        path = self.evidence.path_of(row.storage_path)
+        if not path.is_file():
+            raise web.HTTPNotFound()
+        inline = row.mime_type in INLINE_TYPES
+        return web.FileResponse(
+            path,
+            headers={
+                "Content-Type": row.mime_type if inline else "application/octet-stream",
+                "Content-Disposition": f"{'inline' if inline else 'attachment'}; "
+                f"filename*=UTF-8''{quote(row.file_name)}",
+                "Cache-Control": "private, no-store",
+            },
         )
 
     async def logout(self, request: web.Request) -> web.StreamResponse:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bot.app import App
 from bot.console.app import Console
+from storage.services.evidence import EvidenceStore
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ def console_for(app: App) -> Console:
         app.clock,
         secure_cookies=url.startswith("https://"),
         admin_ids=admins,
+        evidence=EvidenceStore(app.settings.evidence_dir),
     )
 
 
