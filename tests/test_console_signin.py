@@ -174,3 +174,11 @@ async def test_without_public_url_the_chat_says_the_console_is_off(db, clock, tm
     await chat.command("web")
     assert "PUBLIC_URL" in chat.text_out
     assert "/login/" not in chat.text_out
+
+
+async def test_a_sign_in_posted_from_another_site_is_refused(world):
+    leader, client = world
+    token = await link_from(leader)
+    forged = await client.post(f"/login/{token}", headers={"Origin": "https://evil.example"})
+    assert forged.status == 403
+    assert (await sign_in(client, token)).status == 303  # the link is still good

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp_jinja2
 import jinja2
@@ -95,6 +95,15 @@ def _enum(kind: type[E], value: str | None) -> E | None:
         return None
 
 
+def _same_site(request: web.Request) -> None:
+    """A POST from another site's page is refused (the sign-in form has no session to
+    carry a CSRF token yet: without this, a page elsewhere could sign a visitor in as
+    someone else). Browsers send Origin with every cross-site POST."""
+    origin = request.headers.get("Origin")
+    if origin is not None and urlsplit(origin).netloc != request.host:
+        raise web.HTTPForbidden(text="cross-site request")
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -143,6 +152,8 @@ class Console:
     @web.middleware
     async def _headers(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
+            if request.method == "POST":
+                _same_site(request)
             response = await handler(request)
         except web.HTTPNotFound:
             # The same page for "no such thing" and "not yours" (handlers/access.py).
