@@ -181,4 +181,6 @@ async def test_a_sign_in_posted_from_another_site_is_refused(world):
     token = await link_from(leader)
     forged = await client.post(f"/login/{token}", headers={"Origin": "https://evil.example"})
     assert forged.status == 403
+    hidden = await client.post(f"/login/{token}", headers={"Origin": "null"})
+    assert hidden.status == 403
     assert (await sign_in(client, token)).status == 303  # the link is still good

@@ -70,7 +70,9 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none';"
     " base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" even on
+    # the console's own forms, and the cross-site check below could not tell them apart.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
@@ -98,7 +100,8 @@ def _enum(kind: type[E], value: str | None) -> E | None:
 def _same_site(request: web.Request) -> None:
     """A POST from another site's page is refused (the sign-in form has no session to
     carry a CSRF token yet: without this, a page elsewhere could sign a visitor in as
-    someone else). Browsers send Origin with every cross-site POST."""
+    someone else). Browsers send Origin with every cross-site POST ("null" from a page
+    that hides its origin: refused too)."""
     origin = request.headers.get("Origin")
     if origin is not None and urlsplit(origin).netloc != request.host:
         raise web.HTTPForbidden(text="cross-site request")
