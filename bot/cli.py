@@ -16,6 +16,7 @@ from bot import (  # noqa: F401  (each registers its subcommands)
     cli_invites,
     cli_notice,
     cli_run,
+    cli_web,
 )
 from bot.app import App
 from bot.cli_root import Context, cli, pass_ctx, with_app

@@ -31,6 +31,7 @@ from sqlalchemy import select
 from bot.app import App, open_app
 from bot.channels.web import WebChannel
 from bot.channels.web_server import WebServer, page_locale
+from bot.console.app import Console
 from bot.demo_seed import (
     DEMO_START,
     GUEST,
@@ -71,6 +72,9 @@ class DemoOptions:
     port: int = 8080
     telegram: bool = False  # serve the same data on Telegram too (needs BOT_TOKEN)
     numbered: bool = False  # web choices as numbered lists, as on Zalo
+
+
+DESK = "/desk"  # where the demo serves the desk console
 
 
 def demo_settings(base: Settings, folder: os.PathLike[str] | str) -> Settings:
@@ -284,10 +288,22 @@ async def running_demo(settings: Settings, options: DemoOptions) -> AsyncIterato
         web_app = server.app()
         routes = DemoRoutes(server)
         routes.register(web_app)
+        # The desk console beside the chat: /web in the chat gives the switched-to person
+        # a link into it.
+        desk = Console(
+            app.sessions,
+            app.catalog,
+            clock,
+            admin_ids=deps.admin_ids,
+            root=DESK,
+            evidence=deps.evidence,
+        )
+        web_app.add_subapp(DESK, desk.app())
         runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=5)
         await runner.setup()
         await web.TCPSite(runner, options.host, options.port).start()
         host, port = runner.addresses[0][:2]
+        deps.console_url = f"http://{host}:{port}{DESK}"
 
         campaign = await import_example(app.sessions)
         demo = RunningDemo(

@@ -30,6 +30,7 @@ def build_deps(app: App, username: str | None = None) -> Deps:
         max_evidence_bytes=settings.evidence_max_bytes,
         invite_guard=InviteGuard(limit=settings.invite_wrong_codes_per_minute),
         bot_username=username,
+        console_url=settings.console_url(),
     )
 
 

@@ -28,6 +28,7 @@ from bot.channels.telegram import (
     run_webhook,
     set_commands,
 )
+from bot.console.serve import serving_console
 from bot.deps import build_deps, telegram_limits
 from bot.outbox_render import make_renderer
 from bot.settings import OFFICIAL_TELEGRAM_API, Settings
@@ -97,6 +98,8 @@ async def run_bot(
     # full passes, whose pauses otherwise show up as slow replies.
     gc.freeze()
     log.info("bot @%s starting (%s)", username, "webhook" if webhook else "long polling")
+    console = contextlib.AsyncExitStack()
+    await console.enter_async_context(serving_console(app))
     try:
         if webhook:
             secret = app.settings.webhook_secret
@@ -125,6 +128,7 @@ async def run_bot(
             )
     finally:
         stop.set()
+        await console.aclose()
         await stop_scheduler()
         with contextlib.suppress(asyncio.CancelledError):
             await delivery

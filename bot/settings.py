@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     # code check is refused until the minute ends; the admins get an alert.
     invite_wrong_codes_per_minute: int = Field(default=30, ge=1)
     log_level: str = "INFO"
+    # The desk console (bot/console): served by `cchc-bot run` on WEB_PORT when set; the
+    # sign-in links it sends start with PUBLIC_URL (https:// makes its cookies Secure).
+    web_port: int | None = Field(default=None, ge=1, le=65535)
+    web_host: str = "0.0.0.0"
+    public_url: str | None = None
     # Outbox delivery limits (Telegram's documented defaults).
     telegram_rate_per_second: float = 30.0
     telegram_rate_per_chat: float = 1.0
@@ -101,6 +106,12 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: str) -> str:
         return value.upper()
+
+    def console_url(self) -> str | None:
+        """Where the console's links point: PUBLIC_URL, else this host's WEB_PORT."""
+        if self.web_port is None:
+            return None
+        return (self.public_url or f"http://127.0.0.1:{self.web_port}").rstrip("/")
 
     @property
     def tz(self) -> ZoneInfo:

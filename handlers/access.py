@@ -15,6 +15,7 @@ from handlers.unit import roles
 from storage.db.models import Assignment, Role
 from storage.services import audit
 from storage.services.assignments import assignment_by_id
+from storage.services.people import PersonRole
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,13 @@ class Scope:
 
 
 async def scope_of(turn: Turn) -> Scope:
-    linked = await roles(turn)
+    return scope_from(await roles(turn), is_admin=turn.is_admin)
+
+
+def scope_from(linked: list[PersonRole], *, is_admin: bool) -> Scope:
+    """The scope of a person with these roles (chat turns and console requests alike)."""
     return Scope(
-        admin=turn.is_admin or any(r.role == Role.ADMIN for r in linked),
+        admin=is_admin or any(r.role == Role.ADMIN for r in linked),
         leader_teams=frozenset(
             r.team_id for r in linked if r.role == Role.TEAM_LEADER and r.team_id is not None
         ),

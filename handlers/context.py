@@ -35,6 +35,7 @@ class Deps:
     bad_code_window_s: int = 600
     invite_guard: InviteGuard = field(default_factory=InviteGuard)  # and across all chats
     bot_username: str | None = None
+    console_url: str | None = None  # PUBLIC_URL of the desk console; None: not served
     on_outbox: Callable[[], None] = lambda: None  # wakes the delivery worker
 
 

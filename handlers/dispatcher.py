@@ -32,6 +32,7 @@ from handlers import (
     status,
     team,
     team_review,
+    web_login,
 )
 from handlers.context import Deps, Turn
 from handlers.group_chat import answer_group
@@ -62,6 +63,7 @@ COMMANDS: dict[str, Handler] = {
     "export": export.start,
     "hoi": questions.ask_command,
     "ask": questions.ask_command,
+    "web": web_login.web,
 }
 
 CHOICES: dict[str, ChoiceHandler] = {

@@ -118,3 +118,32 @@ def test_demo_on_telegram_needs_a_token(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "Cần BOT_TOKEN" in result.output
     assert list(tmp_path.glob("cchc-demo-*")) == []  # refused before making anything
+
+
+async def test_demo_shows_the_desk_console_through_web_in_the_chat(tmp_path: Path) -> None:
+    """The demo's team leader types /web in the web chat and opens the desk console."""
+    import json
+    import re
+
+    import aiohttp
+
+    from bot.demo import DESK, DemoOptions, demo_settings, running_demo
+    from bot.settings import Settings
+
+    settings = demo_settings(Settings(_env_file=None), tmp_path / "demo")
+    async with running_demo(settings, DemoOptions(port=0)) as demo:
+        await demo.server.inject("demo-leader", "/web")
+        said = json.dumps([m.as_json() for m in demo.channel.history("demo-leader")])
+        link = re.search(re.escape(demo.url + DESK) + r"/login/[A-Za-z0-9_-]+", said)
+        assert link, said[-500:]
+        # unsafe=True: the jar keeps cookies of an IP address (the demo's 127.0.0.1).
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
+            async with client.post(link.group(0)) as home:
+                assert home.status == 200
+                html = await home.text()
+            board = re.search(r'href="(/desk/c/\d+)"', html)
+            assert board, html
+            async with client.get(demo.url + board.group(1)) as page:
+                assert page.status == 200
+                assert "đã nộp" in await page.text()
+                assert len(re.findall(r"data-unit=", await page.text())) == 23

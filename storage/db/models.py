@@ -498,3 +498,35 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(200), default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# -- the desk console's sign-in (bot/console) ---------------------------------------------
+
+
+class WebLoginLink(Base):
+    """A one-time sign-in link for the desk console, asked for in chat (/web) or from the
+    CLI. Only the SHA-256 of its token is kept: a copy of the database opens nothing."""
+
+    __tablename__ = "web_login_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A browser signed in to the desk console. Stored server side so it can be revoked
+    (sign out everywhere, /web off); the cookie holds a token whose SHA-256 is kept here."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    browser: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]  # the absolute limit; idle expiry counts from last_seen_at
+    revoked_at: Mapped[datetime | None]

@@ -1,0 +1,1 @@
+"""The desk console: the same campaign in a web browser (aiohttp + Jinja2 templates)."""

@@ -1,0 +1,45 @@
+"""Serving the console beside the bot: `cchc-bot run` starts it on WEB_PORT."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiohttp import web
+
+from bot.app import App
+from bot.console.app import Console
+from storage.services.evidence import EvidenceStore
+
+log = logging.getLogger(__name__)
+
+
+def console_for(app: App) -> Console:
+    url = app.settings.console_url() or ""
+    admins = {"telegram": frozenset(str(i) for i in app.settings.admin_telegram_ids)}
+    return Console(
+        app.sessions,
+        app.catalog,
+        app.clock,
+        secure_cookies=url.startswith("https://"),
+        admin_ids=admins,
+        evidence=EvidenceStore(app.settings.evidence_dir),
+    )
+
+
+@asynccontextmanager
+async def serving_console(app: App) -> AsyncIterator[None]:
+    """The console on WEB_HOST:WEB_PORT while the block runs; nothing when WEB_PORT is unset."""
+    port = app.settings.web_port
+    if port is None:
+        yield
+        return
+    runner = web.AppRunner(console_for(app).app())
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, app.settings.web_host, port).start()
+        log.info("desk console on port %s, links to %s", port, app.settings.console_url())
+        yield
+    finally:
+        await runner.cleanup()

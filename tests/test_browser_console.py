@@ -1,0 +1,89 @@
+"""The desk console in a real browser (Debian's Chromium driven by Playwright), on a
+390 px phone and a 1366x768 office screen: sign in by the link /web sent in chat, open
+the campaign board, filter it, sign out everywhere. Screenshots go to
+test-artifacts/browser-console/ (look at them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from bot.console.app import Console
+from common.clock import FrozenClock
+from handlers.dispatcher import Dispatcher
+from tests import factories
+from tests.chat_harness import CATALOG, Chat, import_and_codes, make_deps
+from tests.conftest import ROOT, Db
+from tests.test_browser_demo import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
+
+pytestmark = pytest.mark.browser
+
+from playwright.async_api import async_playwright, expect  # noqa: E402
+
+ARTIFACTS = ROOT / "test-artifacts" / "browser-console"
+VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1366, "height": 768}}
+
+
+@pytest.fixture
+async def served(db: Db, clock: FrozenClock, tmp_path: Path) -> AsyncIterator[tuple[Chat, str]]:
+    codes = await import_and_codes(db, clock, factories.campaign())
+    server = TestServer(Console(db.sessions, CATALOG, clock).app(), host="127.0.0.1")
+    await server.start_server()
+    base = str(server.make_url("")).rstrip("/")
+    dispatcher = Dispatcher(make_deps(db, clock, tmp_path, console_url=base))
+    leader = Chat(dispatcher, clock, name="Nguyễn Văn Trưởng")
+    await leader.command("start", codes["team_leader:D1"][0])
+    try:
+        yield leader, base
+    finally:
+        await server.close()
+
+
+@pytest.mark.parametrize("screen", list(VIEWPORTS))
+async def test_sign_in_board_and_sign_out(served, db, screen):
+    if db.backend != "sqlite":
+        pytest.skip("the browser walk runs once; both backends are covered without it")
+    leader, base = served
+    await leader.command("web")
+    link = re.search(re.escape(base) + r"/login/[A-Za-z0-9_-]+", leader.text_out)
+    assert link
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        phone = screen == "phone"
+        context = await browser.new_context(
+            viewport=VIEWPORTS[screen], is_mobile=phone, has_touch=phone
+        )
+        context.set_default_timeout(WAIT_MS)
+        page = await context.new_page()
+        try:
+            await page.goto(link.group(0))
+            await page.get_by_role("button", name="Đăng nhập").click()
+            await expect(page.get_by_role("heading")).to_have_text("Xin chào, Nguyễn Văn Trưởng")
+            await page.get_by_role("link", name="Kiểm tra công tác CCHC - thử nghiệm").click()
+            await expect(page.locator(".counts .done")).to_have_text("0/3 đã nộp")
+            await expect(page.locator("tr[data-unit]")).to_have_count(3)
+            # Nothing sticks out sideways on the phone but the table, which scrolls itself.
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            assert width <= VIEWPORTS[screen]["width"]
+            await page.screenshot(path=str(ARTIFACTS / f"board-{screen}.png"), full_page=True)
+            await page.get_by_role("searchbox").fill("Phường 2")
+            await page.get_by_role("button", name="Lọc").click()
+            await expect(page.locator("tr[data-unit]")).to_have_count(1)
+            await page.get_by_role("link", name="English").click()
+            await expect(page.locator(".counts .done")).to_have_text("0/3 submitted")
+            await page.goto(base + "/")
+            await page.get_by_role("button", name="Sign out everywhere").click()
+            await expect(page.get_by_role("heading")).to_have_text("Signed out")
+            await page.screenshot(path=str(ARTIFACTS / f"signed-out-{screen}.png"))
+            await page.goto(base + "/")
+            await expect(page.locator(".message")).to_contain_text("/web")
+        finally:
+            await browser.close()
