@@ -163,6 +163,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(self.settings.concurrency)  # sends in flight
         self._writing = asyncio.Lock()
+        self._outcomes: list[tuple[OutboxMessage, Mark]] = []  # to write, see _record
         self._last_recovery: datetime | None = None
 
     @staticmethod
@@ -453,12 +454,21 @@ class DeliveryWorker:
         return partial(mark_retry, message_id=row.id, not_before=due, error=text)
 
     async def _record(self, row: OutboxMessage, mark: Mark) -> None:
-        try:
-            # One outcome write at a time: SQLite takes one writer anyway, and its busy
-            # handler backs off in sleeps of up to 100 ms; queueing here is faster.
-            async with self._writing, transaction(self.sessions) as session:
-                if not await mark(session):
-                    log.warning("outbox row %s was no longer ours to mark", row.id)
-        except Exception:  # the row stays SENDING and is recovered as in doubt: not resent
-            self.stats.mark_errors += 1
-            log.exception("could not record the outcome of outbox row %s", row.id)
+        """Write one outcome. Outcomes that come while another write holds the lock are
+        written together in the next transaction: one commit for several sends."""
+        self._outcomes.append((row, mark))
+        # One write at a time: SQLite takes one writer anyway, and its busy handler backs
+        # off in sleeps of up to 100 ms; queueing here is faster.
+        async with self._writing:
+            outcomes, self._outcomes = self._outcomes, []
+            if not outcomes:  # an earlier holder of the lock wrote ours
+                return
+            try:
+                async with transaction(self.sessions) as session:
+                    for done, write in outcomes:
+                        if not await write(session):
+                            log.warning("outbox row %s was no longer ours to mark", done.id)
+            except Exception:  # the rows stay SENDING, recovered as in doubt: not resent
+                self.stats.mark_errors += len(outcomes)
+                ids = [done.id for done, _ in outcomes]
+                log.exception("could not record the outcome of outbox rows %s", ids)
