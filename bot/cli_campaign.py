@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -193,7 +194,15 @@ def _overview_record(o: campaigns.CampaignOverview) -> dict[str, object]:
         "invites_total": o.invites_total,
         "invites_used": o.invites_used,
         "people": o.people,
+        "by_hand": o.by_hand,
     }
+
+
+def _by_hand_line(o: campaigns.CampaignOverview, tr: Callable[..., str]) -> list[str]:
+    """Which items the team scores by hand (issue 18), when there are any."""
+    if not o.by_hand:
+        return []
+    return [tr("scoring.show_by_hand", count=len(o.by_hand), codes=", ".join(o.by_hand))]
 
 
 @campaign.command("show")
@@ -218,6 +227,7 @@ async def campaign_show(ctx: Context, app: App, code: str, fmt: str) -> None:
         tr("cli.show.deadline", deadline=fmt_datetime(c.deadline, c.timezone), tz=c.timezone),
         tr("cli.show.size", units=o.units, items=o.items, teams=len(o.teams)),
         *(tr("cli.show.team", code=code, name=name, units=n) for code, name, n in o.teams),
+        *_by_hand_line(o, tr),
         tr(
             "cli.show.progress",
             submitted=_submitted(o),

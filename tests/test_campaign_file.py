@@ -360,7 +360,6 @@ def test_problems_render_in_both_languages() -> None:
             "        points: 1\n        scoring: {thresholds: {90: 1}}",
             ("scoring_wrong_type", f"{I0}.scoring", 17),
         ),
-        ("        type: yesno", "        type: percent", ("scoring_missing", f"{I0}.scoring", 13)),
         (
             "        type: yesno\n        points: 1",
             "        type: percent\n        points: 1\n        scoring:\n          thresholds:\n"

@@ -146,3 +146,23 @@ async def _answers(url: str) -> int:
 
 def test_example_file_is_in_the_repository() -> None:
     assert (ROOT / "examples" / "hcmc-2021-team1.yaml").exists()
+
+
+def test_items_without_rule_import_and_show_as_scored_by_hand(
+    backend_url: str, tmp_path: Path
+) -> None:
+    # issue 18: an item with points and no `scoring` is scored by hand, not refused
+    text = EXAMPLE_CAMPAIGN.read_text(encoding="utf-8")
+    text = text.replace("        scoring: {thresholds: {100: 1, 80: 0.5}}\n", "", 1)
+    path = tmp_path / "by_hand.yaml"
+    path.write_text(text, encoding="utf-8")
+    imported = run(backend_url, "campaign", "import", str(path))
+    assert imported.exit_code == 0, imported.output
+    shown = run(backend_url, "campaign", "show", "KT2021-D1")
+    assert "Chấm tay (1 tiêu chí" in shown.output and "1.5" in shown.output
+    record = json.loads(
+        run(backend_url, "campaign", "show", "KT2021-D1", "--format", "json").output
+    )
+    assert record["by_hand"] == ["1.5"]
+    english = run(backend_url, "campaign", "show", "KT2021-D1", lang="en")
+    assert "Scored by hand (1 items" in english.output

@@ -103,8 +103,6 @@ def test_parse_scoring_valid(
 @pytest.mark.parametrize(
     ("kind", "points", "raw", "options", "code", "path"),
     [
-        (ItemType.PERCENT, 2, None, (), "scoring_missing", ()),
-        (ItemType.DATE, 1, None, (), "scoring_missing", ()),
         (ItemType.TEXT, 1, None, (), "scoring_text", ()),
         (ItemType.TEXT, 0, "yes", (), "scoring_text", ()),
         (ItemType.YESNO, 1, "no", (), "scoring_unknown_form", ()),

@@ -22,11 +22,17 @@ YAML form (campaign file) -> item types -> normalised dict:
         {"rule": "each", "points": 0.25}
     scoring: {proportional: 70}             number, percent
         {"rule": "proportional", "target": 70.0}
+    scoring: by_hand  (default but yesno)   every type with points
+        {"rule": "by_hand"}
 
 Meaning:
 
 * yes: full points for "yes". The default for a yes/no item with points when `scoring` is
-  left out; any other scored type must say how it is scored.
+  left out.
+* by_hand: no rule can score the item; the unit proposes a self-score (tự chấm) in the
+  campaign's steps and the team appraises it (storage/rules/self_score.py). The default
+  for any other item with points when `scoring` is left out (issue 18: such items are
+  scored by hand, not refused).
 * answered: full points for any answer (a date item where having the document is enough).
 * thresholds (alias at_least): the value must reach a threshold; the highest threshold
   reached gives its points ("≥90%: 2; ≥70%: 1"). For multi the value is the number of
@@ -64,17 +70,18 @@ from storage.rules.answers import (
 
 # The scoring rules each item type accepts (normalised names).
 RULES_BY_TYPE: dict[ItemType, tuple[str, ...]] = {
-    ItemType.YESNO: ("yes",),
-    ItemType.CHOICE: ("choices",),
-    ItemType.MULTI: ("choices", "each", "at_least"),
-    ItemType.NUMBER: ("at_least", "at_most", "proportional"),
-    ItemType.PERCENT: ("at_least", "at_most", "proportional"),
-    ItemType.DATE: ("on_or_before", "answered"),
+    ItemType.YESNO: ("yes", "by_hand"),
+    ItemType.CHOICE: ("choices", "by_hand"),
+    ItemType.MULTI: ("choices", "each", "at_least", "by_hand"),
+    ItemType.NUMBER: ("at_least", "at_most", "proportional", "by_hand"),
+    ItemType.PERCENT: ("at_least", "at_most", "proportional", "by_hand"),
+    ItemType.DATE: ("on_or_before", "answered", "by_hand"),
     ItemType.TEXT: (),
 }
 
 # The YAML spelling of each rule: scalar forms and mapping keys.
-_SCALAR_FORMS = {"yes": "yes", "co": "yes", "answered": "answered"}
+_SCALAR_FORMS = {"yes": "yes", "co": "yes", "answered": "answered", "by_hand": "by_hand"}
+BY_HAND = {"rule": "by_hand"}
 _MAPPING_FORMS = {
     "thresholds": "at_least",
     "at_least": "at_least",
@@ -90,7 +97,6 @@ _YAML_NAME = {"at_least": "thresholds"}  # how problems name a rule to the admin
 # Every problem code parse_scoring reports and the params of its catalog text
 # (`campaign_file.problem.<code>`).
 PROBLEM_PARAMS: dict[str, tuple[str, ...]] = {
-    "scoring_missing": ("points",),
     "scoring_text": (),
     "scoring_unknown_form": ("value", "allowed"),
     "scoring_wrong_type": ("form", "type", "allowed"),
@@ -145,10 +151,18 @@ class _Problems(list[ScoringProblem]):
 
 
 def default_rule(item_type: str, points: float) -> dict[str, Any] | None:
-    """The rule of an item whose `scoring` is left out: yes/no items score "yes"."""
-    if ItemType(item_type) is ItemType.YESNO and points > 0:
-        return {"rule": "yes"}
-    return None
+    """The rule of an item whose `scoring` is left out: yes/no items score "yes", other
+    items with points are scored by hand."""
+    kind = ItemType(item_type)
+    if points <= 0 or kind is ItemType.TEXT:
+        return None
+    return {"rule": "yes"} if kind is ItemType.YESNO else dict(BY_HAND)
+
+
+def is_by_hand(item: ScoredItem) -> bool:
+    """Whether the team scores the item by hand (no rule can)."""
+    rule = item.scoring or default_rule(item.type, float(item.points or 0))
+    return rule is not None and rule.get("rule") == "by_hand"
 
 
 def parse_scoring(
@@ -162,10 +176,7 @@ def parse_scoring(
             problems.add("scoring_text")
         return None, problems
     if raw is None:
-        rule = default_rule(kind, points)
-        if rule is None and points > 0:
-            problems.add("scoring_missing", points=plain(points))
-        return rule, problems
+        return default_rule(kind, points), problems
     found = _form_of(raw, problems)
     if found is None:
         return None, problems
@@ -377,6 +388,7 @@ def _read_proportional(ctx: _Context, found: _Form) -> dict[str, Any]:
 _READERS = {
     "yes": _read_scalar,
     "answered": _read_scalar,
+    "by_hand": _read_scalar,
     "at_least": _read_steps,
     "at_most": _read_steps,
     "on_or_before": _read_on_or_before,
@@ -390,7 +402,10 @@ _READERS = {
 
 
 def score(item: ScoredItem, value: Any) -> float:
-    """Points an answer earns: 0 when unanswered or of the wrong shape, never above points."""
+    """Points an answer earns: 0 when unanswered or of the wrong shape, never above points.
+
+    An item scored by hand earns 0 here: its points come from the self-score and the
+    appraisal, never from the answer."""
     points = float(item.points or 0)
     rule = item.scoring or default_rule(item.type, points)
     if value is None or rule is None or points <= 0 or ItemType(item.type) is ItemType.TEXT:

@@ -11,6 +11,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db.models import Assignment, Campaign, Invite, Item, Membership, Submission, Team
+from storage.rules.scoring import is_by_hand
 
 
 @dataclass
@@ -24,6 +25,7 @@ class CampaignOverview:
     invites_total: int = 0
     invites_used: int = 0
     people: int = 0
+    by_hand: list[str] = field(default_factory=list)  # codes of items scored by hand
 
 
 async def get_campaign(session: AsyncSession, code: str) -> Campaign | None:
@@ -65,6 +67,10 @@ async def overview(session: AsyncSession, campaign: Campaign) -> CampaignOvervie
     result.items = await _count(
         session, select(func.count()).select_from(Item).where(Item.campaign_id == cid)
     )
+    checklist = await session.scalars(
+        select(Item).where(Item.campaign_id == cid).order_by(Item.position)
+    )
+    result.by_hand = [item.code for item in checklist if is_by_hand(item)]
     team_rows = await session.execute(
         select(Team.code, Team.name, func.count(Assignment.id))
         .outerjoin(Assignment, Assignment.team_id == Team.id)
