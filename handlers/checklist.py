@@ -331,6 +331,9 @@ async def pick_unit(turn: Turn, token: Token) -> None:
         return
     turn.set_state("idle", role=chosen)
     turn.remember(role=chosen)
+    item = token.int_arg(1)  # a reminder's jump to the first item still missing
+    if item is not None:
+        turn.remember(item=item)
     await resume(turn)
 
 
