@@ -123,7 +123,9 @@ def render_gaps(catalog: Catalog, locale: str, raw: Any) -> str:
         return ""
     parts = []
     for kind in ("unanswered", "lacking"):
-        found = raw.get(kind) if isinstance(raw.get(kind), dict) else {}
+        found = raw.get(kind)
+        if not isinstance(found, dict):
+            continue
         items = [i for i in found.get("items", []) if isinstance(i, list) and len(i) == 2]
         if not items:
             continue
