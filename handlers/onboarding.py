@@ -12,7 +12,7 @@ from common.messages import Choice
 from handlers.context import Turn
 from handlers.tokens import Token, make
 from handlers.unit import roles
-from storage.db.models import Role
+from storage.db.models import Role, SubmissionStatus
 from storage.services.invite_codes import looks_like_code
 from storage.services.invites import RedeemOutcome, alert_invite_flood, redeem_invite
 from storage.services.people import PersonRole, person_row
@@ -105,9 +105,19 @@ def _greet(turn: Turn, role: PersonRole, *, again: bool) -> None:
     }
     key = f"onboarding.greet_{role.role.value}"
     text = turn.t(key, **params)
+    if _overdue(turn, role):
+        text += "\n\n" + turn.t("edges.joined_overdue", deadline=params["deadline"])
     if again:
         text = turn.t("onboarding.already_linked") + "\n\n" + text
     turn.say(text, _next_buttons(turn, [role]))
+
+
+def _overdue(turn: Turn, role: PersonRole) -> bool:
+    """A unit contact joining after the deadline, their report not in yet."""
+    if role.role != Role.UNIT_CONTACT or turn.now <= role.deadline:
+        return False
+    status = role.submission.status if role.submission is not None else None
+    return status not in (SubmissionStatus.SUBMITTED, SubmissionStatus.ACCEPTED)
 
 
 def _next_buttons(turn: Turn, linked: list[PersonRole]) -> list[list[Choice]]:

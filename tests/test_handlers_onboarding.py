@@ -163,3 +163,18 @@ async def test_person_typed_html_is_escaped(world, clock):
     chat = Chat(dispatcher, clock)
     await chat.command("start", "<b>&")
     assert "&lt;b&gt;&amp;" in chat.text_out and "<b>&" not in chat.text_out
+
+
+async def test_joining_after_the_deadline_says_the_report_is_overdue(world, clock):
+    """Issue 19: the greeting of a unit contact who joins late says the report is overdue."""
+    codes, dispatcher = world
+    early = Chat(dispatcher, clock)
+    await early.command("start", codes["U1"][0])
+    assert "quá hạn" not in early.text_out
+    clock.set(factories.DEADLINE + timedelta(hours=1))
+    late = Chat(dispatcher, clock)
+    await late.command("start", codes["U2"][0])
+    assert "Báo cáo của đơn vị đã quá hạn" in late.text_out and "28/09/2021 17:00" in late.text_out
+    leader = Chat(dispatcher, clock)
+    await leader.command("start", codes["team_leader:D1"][0])
+    assert "quá hạn" not in leader.text_out
