@@ -12,7 +12,7 @@ from common.messages import Choice
 from handlers.context import Turn
 from handlers.tokens import Token, make
 from handlers.unit import roles
-from storage.db.models import Role, SubmissionStatus
+from storage.db.models import Person, Role, SubmissionStatus
 from storage.services.invite_codes import looks_like_code
 from storage.services.invites import RedeemOutcome, alert_invite_flood, redeem_invite
 from storage.services.people import PersonRole, person_row
@@ -69,6 +69,7 @@ async def _redeem(turn: Turn, typed: str) -> None:
             None,
         )
         if role is not None:
+            _name_if_blank(turn, person, role)
             _greet(turn, role, again=result.outcome == RedeemOutcome.ALREADY_YOURS)
             return
     if result.outcome != RedeemOutcome.USED:
@@ -90,6 +91,16 @@ async def _alert_flood(turn: Turn) -> None:
     )
     log.warning("%s wrong invite codes this minute: code checks paused", guard.limit)
     turn.wrote_outbox = admins > 0
+
+
+def _name_if_blank(turn: Turn, person: Person, role: PersonRole) -> None:
+    """Someone whose platform gave no display name is named by role and unit (or team),
+    so answer histories and exports never show an empty name; a name the platform sends
+    later still replaces it only when blank (storage/services/people.py), so this stays."""
+    if person.full_name.strip():
+        return
+    where = role.unit_name or role.team_name or role.campaign_title
+    person.full_name = turn.t(f"edges.role_{role.role.value}", where=where)
 
 
 def _greet(turn: Turn, role: PersonRole, *, again: bool) -> None:

@@ -178,3 +178,26 @@ async def test_joining_after_the_deadline_says_the_report_is_overdue(world, cloc
     leader = Chat(dispatcher, clock)
     await leader.command("start", codes["team_leader:D1"][0])
     assert "quá hạn" not in leader.text_out
+
+
+async def test_someone_without_a_display_name_is_named_by_role_and_unit(world, db, clock):
+    """Issue 19: no empty name in answer histories or exports: role and unit instead."""
+    from sqlalchemy import select
+
+    from storage.db.models import Assignment, Person, Unit
+
+    codes, dispatcher = world
+    nameless = Chat(dispatcher, clock, name="")
+    await nameless.command("start", codes["U1"][0])
+    await nameless.command("checklist")
+    await nameless.text("31/12/2020")
+    named = Chat(dispatcher, clock, name="Lê Văn Tâm")
+    await named.command("start", codes["U1"][1])
+    async with db.sessions() as session:
+        names = sorted(await session.scalars(select(Person.full_name)))
+        assignment = await session.scalar(select(Assignment.id).join(Unit).where(Unit.code == "U1"))
+    assert names == ["Cán bộ đầu mối – Ủy ban nhân dân Phường 1", "Lê Văn Tâm"]
+    leader = Chat(dispatcher, clock, name="Trưởng đoàn A")
+    await leader.command("start", codes["team_leader:D1"][0])
+    await leader.press(f"ua:{assignment}:0")
+    assert "Cán bộ đầu mối – Ủy ban nhân dân Phường 1" in leader.text_out
