@@ -249,3 +249,13 @@ async def test_export_in_chat_admin_all_leader_own_team(people, db):
         assert {code for code in ("U1", "U2", "U3") if code in cells} == expected, who
     await people["lan"].command("export")
     assert "không có quyền" in people["lan"].text_out
+
+
+async def test_the_export_file_is_named_by_the_campaigns_local_time(people, clock):
+    """Issue 19: the name carried the server's wall clock, not the campaign's time."""
+    from datetime import UTC, datetime
+
+    clock.set(datetime(2021, 9, 20, 18, 30, tzinfo=UTC))  # 21/09/2021 01:30 in Hồ Chí Minh
+    await people["admin"].command("export")
+    document = next(r.document for r in people["admin"].last if r.document)
+    assert document is not None and document.file_name.endswith("-20210921-0130.xlsx")
