@@ -313,7 +313,7 @@ def _unit_rows(
     return rows
 
 
-_REPORT_SLOTS = (SlotKind.BEFORE, SlotKind.OVERDUE)
+_REPORT_SLOTS = (SlotKind.BEFORE, SlotKind.DUE, SlotKind.OVERDUE)
 
 
 def _continue_button(membership_id: int, gap: ReportGaps | None) -> dict[str, str]:
@@ -346,6 +346,8 @@ def _message(
     params.update(unanswered=gap.unanswered, total=gap.total, no_evidence=gap.no_evidence)
     kind = "overdue" if slot.kind == SlotKind.OVERDUE else "before"
     ready = gap.unanswered == 0 and gap.no_evidence == 0
+    if slot.kind == SlotKind.DUE:
+        return f"edges.due_now{'_ready' if ready else ''}", params
     return f"reminders.{kind}{'_ready' if ready else ''}", params
 
 

@@ -118,8 +118,10 @@ async def test_reminders_arrive_in_order_overdue_repeats_to_a_limit_and_escalate
         clock.set(DEADLINE - timedelta(days=4) + timedelta(hours=step))
         await _plan(db, clock)
     keys = [r.dedupe_key.split(":")[3:5] for r in await _rows(db, lan)]
-    assert [k[0] for k in keys] == ["before", "before", *["overdue"] * 5]
+    assert [k[0] for k in keys] == ["before", "before", "due", *["overdue"] * 5]
     assert keys[:2] == [["before", "P3D"], ["before", "PT2H"]]
+    due = (await _rows(db, lan))[2]
+    assert due.template == "edges.due_now" and due.not_before == DEADLINE
     escalations = await _rows(db, leader)
     # U2's deadline is two days earlier: it is escalated first, on its own.
     assert [r.template for r in escalations] == ["reminders.escalation"] * 2
