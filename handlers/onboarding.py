@@ -14,6 +14,7 @@ from handlers.tokens import Token, make
 from handlers.unit import roles
 from storage.db.models import Person, Role, SubmissionStatus
 from storage.services.invite_codes import looks_like_code
+from storage.services.invite_target import live_unit_invite
 from storage.services.invites import RedeemOutcome, alert_invite_flood, redeem_invite
 from storage.services.people import PersonRole, person_row
 
@@ -50,7 +51,46 @@ def _too_many(turn: Turn, wait: timedelta) -> None:
     turn.say(turn.t("onboarding.too_many_codes", minutes=minutes))
 
 
-async def _redeem(turn: Turn, typed: str) -> None:
+async def _asked_before_moving(turn: Turn, typed: str) -> bool:
+    """A unit contact typing a code for another unit is asked first: the chat would move
+    to that unit (the first stays theirs, reachable again through /checklist)."""
+    current = [r for r in await roles(turn) if r.role == Role.UNIT_CONTACT]
+    if not current:
+        return False
+    target = await live_unit_invite(turn.session, typed, turn.now)
+    if target is None or any(r.assignment_id == target.assignment_id for r in current):
+        return False
+    active = next((r for r in current if r.membership_id == turn.state.data.get("role")), None)
+    first = (active or current[0]).unit_name or ""
+    turn.set_state("confirm_code", code=typed)
+    turn.say(
+        turn.t("edges.second_code", current=escape(first), unit=escape(target.unit_name)),
+        [
+            [turn.button("edges.second_code_yes", make("cm"))],
+            [turn.button("common.cancel", make("cmx"))],
+        ],
+    )
+    return True
+
+
+async def confirm_second_code(turn: Turn, token: Token) -> None:
+    code = turn.state.data.get("code") if turn.state.state == "confirm_code" else None
+    if not isinstance(code, str):
+        await stale_button(turn)
+        return
+    turn.set_state("idle")
+    await _redeem(turn, code, confirmed=True)
+
+
+async def keep_first_unit(turn: Turn, token: Token) -> None:
+    if turn.state.state != "confirm_code":
+        await stale_button(turn)
+        return
+    turn.set_state("idle")
+    turn.say(turn.t("edges.second_code_kept"))
+
+
+async def _redeem(turn: Turn, typed: str, *, confirmed: bool = False) -> None:
     attempts = _bad_code_attempts(turn)
     if len(attempts) >= turn.deps.bad_code_limit:
         _too_many(turn, timedelta(seconds=turn.deps.bad_code_window_s) - (turn.now - min(attempts)))
@@ -58,6 +98,8 @@ async def _redeem(turn: Turn, typed: str) -> None:
     guard = turn.deps.invite_guard
     if guard.closed(turn.now):  # too many wrong codes from all chats: not even looked up
         _too_many(turn, guard.reopens_in(turn.now))
+        return
+    if not confirmed and await _asked_before_moving(turn, typed):
         return
     person = await person_row(turn.session, turn.account)
     result = await redeem_invite(turn.session, typed, person, now=turn.now)
@@ -212,4 +254,4 @@ async def stale_button(turn: Turn) -> None:
     turn.say(text, toast=text)
 
 
-CHOICES = {"lang": choose_language}
+CHOICES = {"lang": choose_language, "cm": confirm_second_code, "cmx": keep_first_unit}

@@ -201,3 +201,27 @@ async def test_someone_without_a_display_name_is_named_by_role_and_unit(world, d
     await leader.command("start", codes["team_leader:D1"][0])
     await leader.press(f"ua:{assignment}:0")
     assert "Cán bộ đầu mối – Ủy ban nhân dân Phường 1" in leader.text_out
+
+
+async def test_a_second_code_for_another_unit_asks_before_moving_the_chat(world, db, clock):
+    """Issue 19: the chat moved silently to the second code's unit."""
+    from sqlalchemy import select
+
+    from storage.db.models import Invite
+
+    codes, dispatcher = world
+    chat = Chat(dispatcher, clock)
+    await chat.command("start", codes["U1"][0])
+    await chat.command("start", codes["U2"][0])
+    assert "Mã này dành cho <b>Ủy ban nhân dân Phường 2</b>" in chat.text_out
+    assert "Ủy ban nhân dân Phường 1</b> vẫn được giữ nguyên" in chat.text_out
+    await chat.press_label("Hủy")
+    assert "Mã chưa được dùng" in chat.text_out
+    async with db.sessions() as session:
+        used = await session.scalar(select(Invite.used_by).where(Invite.code == codes["U2"][0]))
+    assert used is None
+    await chat.command("start", codes["U2"][0])
+    await chat.press_label("Chuyển sang đơn vị mới")
+    assert "Bạn đã được liên kết với <b>Ủy ban nhân dân Phường 2</b>" in chat.text_out
+    await chat.command("start", codes["U1"][0])  # one's own code again: no question
+    assert "Mã này dành cho" not in chat.text_out
