@@ -263,6 +263,7 @@ async def test_a_person_in_two_campaigns_picks_the_unit(db, clock, tmp_path):
     chat = Chat(Dispatcher(make_deps(db, clock, tmp_path)), clock)
     await chat.command("start", a["U1"][0])
     await chat.command("start", b["U3"][0])
+    await chat.press_label("Chuyển sang đơn vị mới")  # asked first (issue 19)
     await chat.command("checklist")
     assert "Mục 1/7" in chat.text_out  # the unit just joined is the active one
     pick = await _pick_buttons(chat)

@@ -106,6 +106,9 @@ async def test_return_resubmit_accept_appraise(people, db):
     assert "Đoàn yêu cầu bổ sung" in lan.text_out and "1.3" in lan.text_out
     await lan.command("checklist")
     assert "Mục 3/7 · 1.3" in lan.text_out  # only the reopened item
+    # Issue 19: the reopened card says what the team asked.
+    assert "Đoàn kiểm tra đề nghị bổ sung:" in lan.text_out
+    assert "Tỷ lệ 95,5% chưa có báo cáo chứng minh" in lan.text_out
     first_yes = next(
         c.token for r in lan.history for row in r.choices for c in row if c.token.startswith("v:")
     )
