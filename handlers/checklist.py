@@ -14,6 +14,7 @@ from handlers.cards import item_card, mark_of, pager, short, value_text
 from handlers.context import Turn
 from handlers.evidence_ask import ask_evidence
 from handlers.onboarding import stale_button
+from handlers.reopened_evidence import accepts_evidence
 from handlers.review import show_review
 from handlers.tokens import Token, make
 from handlers.unit import UnitContext, active_unit, roles
@@ -87,6 +88,11 @@ async def show_item(
     selected = _selected(turn, item, states)
     text, choices = item_card(turn, ctx, item, states, selected)
     text = await _team_comment(turn, ctx, item) + text
+    if item.evidence == "none" and await accepts_evidence(turn, ctx, item):
+        # before the two navigation rows, where the card puts it for other items
+        choices.insert(
+            len(choices) - 2, [turn.button("checklist.add_evidence", make("e", item.id))]
+        )
     if item.type == "multi":
         turn.set_state("multi", item=item.id, sel=sorted(selected))
     else:

@@ -109,6 +109,10 @@ async def test_return_resubmit_accept_appraise(people, db):
     # Issue 19: the reopened card says what the team asked.
     assert "Đoàn kiểm tra đề nghị bổ sung:" in lan.text_out
     assert "Tỷ lệ 95,5% chưa có báo cáo chứng minh" in lan.text_out
+    # ...and the item (evidence "none") takes the document the comment asks for.
+    await lan.press_label("tài liệu")
+    await lan.file("bao-cao-ty-le.pdf", PDF)
+    assert "Đã nhận «bao-cao-ty-le.pdf»" in lan.text_out
     first_yes = next(
         c.token for r in lan.history for row in r.choices for c in row if c.token.startswith("v:")
     )
