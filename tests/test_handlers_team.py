@@ -4,6 +4,7 @@ resubmit, accept and appraise, questions, and who may do what."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -86,7 +87,7 @@ async def test_summary_has_counts_names_and_a_real_png_chart(people, db):
     assert "Đoàn kiểm tra số 2" in admin.text_out and "Đã nộp 1/2" in admin.text_out
 
 
-async def test_return_resubmit_accept_appraise(people, db):
+async def test_return_resubmit_accept_appraise(people, db, clock):
     lan, leader, member = people["lan"], people["leader"], people["member"]
     await _submitted(lan)
     assignment = await _u1(db)
@@ -100,6 +101,7 @@ async def test_return_resubmit_accept_appraise(people, db):
     await member.press(member.button("rt:").token)
     await member.press_label("Xác nhận trả lại")
     assert "Đã trả lại báo cáo" in member.text_out
+    clock.advance(timedelta(hours=2))  # the unit corrects later
     [notice] = await _outbox(db, "review.returned_notice")
     assert "1.3: Tỷ lệ 95,5% chưa có báo cáo chứng minh" in notice.params["items"]
     await lan.command("status")
@@ -122,7 +124,8 @@ async def test_return_resubmit_accept_appraise(people, db):
     await lan.text("97")
     await lan.press_label("Nộp báo cáo")
     await lan.press_label("Xác nhận")
-    assert len(await _outbox(db, "alerts.resubmitted")) == 1
+    [alert] = await _outbox(db, "edges.resubmitted")
+    assert alert.params["changes"] == "1.3: 95.5 → 97"  # issue 19: what changed, per item
     await leader.press(f"ru:{assignment}")
     await leader.press(leader.button("ac:").token)
     await leader.press_label("Xác nhận chấp nhận")
