@@ -50,7 +50,7 @@ def _row(row: InviteRow, ctx: Context | None = None) -> list[Any]:
     role = ctx.tr(f"cli.role.{row.role}") if ctx else row.role
     state = ctx.tr(f"cli.state.{row.state}") if ctx else row.state
     return [
-        row.code,
+        format_code(row.code),  # read aloud or typed in groups; accepted either way
         role,
         row.unit_code,
         row.unit_name,
@@ -141,4 +141,8 @@ async def invites_new(
             )
     except InviteError as exc:
         raise click.ClickException(ctx.tr(f"cli.invite_error.{exc.reason}", **exc.params)) from exc
-    click.echo(ctx.tr("cli.invite_created", code=invite.code, expires=fmt_date(invite.expires_at)))
+    click.echo(
+        ctx.tr(
+            "cli.invite_created", code=format_code(invite.code), expires=fmt_date(invite.expires_at)
+        )
+    )

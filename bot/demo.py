@@ -55,6 +55,7 @@ from schedules.pacing import RateLimits
 from schedules.scheduler import Jobs, run_all, start_scheduler
 from storage.db.models import ChatAccount
 from storage.services.evidence import EvidenceStore
+from storage.services.invite_codes import format_code
 from storage.services.invites import InviteState, list_invites
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,10 @@ class RunningDemo:
                 for p in self.campaign.people
             ],
             "codes": [
-                {"code": code, "label": catalog.t(locale, "web.demo.code_label", unit=unit)}
+                {
+                    "code": format_code(code),  # as printed everywhere; accepted either way
+                    "label": catalog.t(locale, "web.demo.code_label", unit=unit),
+                }
                 for code, unit in self.campaign.to_try
                 if code in live
             ],

@@ -26,6 +26,7 @@ from common.messages import Choice, OutFile, Reply
 from schedules.delivery import Render
 from storage.db.models import ChatAccount, OutboxMessage, Person
 from storage.services.outbox import BUTTONS_PARAM, DOCUMENT_PARAM
+from storage.services.report_gaps import GAPS_PARAM
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +116,41 @@ def render_document(raw: Any) -> OutFile | None:
     return OutFile(path=path, file_name=raw["name"], mime_type=mime)
 
 
+def render_gaps(catalog: Catalog, locale: str, raw: Any) -> str:
+    """`params["_gaps"]` (storage/services/report_gaps.py): the items a report still lacks,
+    one per line under a heading per kind, "… and N more" past the first ten."""
+    if not isinstance(raw, dict):
+        return ""
+    parts = []
+    for kind in ("unanswered", "lacking"):
+        found = raw.get(kind)
+        if not isinstance(found, dict):
+            continue
+        items = [i for i in found.get("items", []) if isinstance(i, list) and len(i) == 2]
+        if not items:
+            continue
+        lines = [catalog.t(locale, f"edges.gaps_{kind}")]
+        lines += [
+            f"• <b>{html.escape(str(code), quote=False)}</b> {html.escape(str(title), quote=False)}"
+            for code, title in items
+        ]
+        more = found.get("more")
+        if isinstance(more, int) and more > 0:
+            lines.append(catalog.t(locale, "edges.gaps_more", count=more))
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
 def make_renderer(catalog: Catalog) -> Render:
     """The `render` the delivery worker calls for each row it sends."""
 
     def render(message: OutboxMessage, account: ChatAccount, person: Person | None) -> Reply:
         locale = recipient_locale(account, person)
         params = message.params or {}
+        text = render_text(catalog, locale, message.template, params)
+        gaps = render_gaps(catalog, locale, params.get(GAPS_PARAM))
         return Reply(
-            text=render_text(catalog, locale, message.template, params),
+            text=f"{text}\n\n{gaps}" if gaps else text,
             choices=render_buttons(catalog, locale, params.get(BUTTONS_PARAM)),
             document=render_document(params.get(DOCUMENT_PARAM)),
         )

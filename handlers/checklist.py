@@ -14,6 +14,7 @@ from handlers.cards import item_card, mark_of, pager, short, value_text
 from handlers.context import Turn
 from handlers.evidence_ask import ask_evidence
 from handlers.onboarding import stale_button
+from handlers.reopened_evidence import accepts_evidence
 from handlers.review import show_review
 from handlers.tokens import Token, make
 from handlers.unit import UnitContext, active_unit, roles
@@ -21,6 +22,7 @@ from storage.db.models import SubmissionStatus
 from storage.rules.answers import AnswerError, parse_answer, render_error, validate_value
 from storage.rules.progress import AnswerState, is_answered
 from storage.services.checklist import ItemInfo
+from storage.services.review import unresolved_flags
 from storage.services.submissions import (
     EditRefusal,
     answer_states,
@@ -85,12 +87,30 @@ async def show_item(
     states = states if states is not None else await answer_states(turn.session, ctx.submission.id)
     selected = _selected(turn, item, states)
     text, choices = item_card(turn, ctx, item, states, selected)
+    text = await _team_comment(turn, ctx, item) + text
+    if item.evidence == "none" and await accepts_evidence(turn, ctx, item):
+        # before the two navigation rows, where the card puts it for other items
+        choices.insert(
+            len(choices) - 2, [turn.button("checklist.add_evidence", make("e", item.id))]
+        )
     if item.type == "multi":
         turn.set_state("multi", item=item.id, sel=sorted(selected))
     else:
         turn.set_state("answer", item=item.id)
     turn.remember(typed=item.type in TYPED)
     turn.say(prefix + text, choices, edit=edit)
+
+
+async def _team_comment(turn: Turn, ctx: UnitContext, item: ItemInfo) -> str:
+    """After a return for correction, the reopened item's card starts with what the team
+    asked (the comment the unit must act on), not only in the one return notice."""
+    if ctx.submission.status != SubmissionStatus.RETURNED:
+        return ""
+    flags = await unresolved_flags(turn.session, ctx.submission.id)
+    comments = [escape(f.comment) for f in flags if f.item_id == item.id]
+    if not comments:
+        return ""
+    return turn.t("edges.team_comment", comment="\n".join(comments)) + "\n\n"
 
 
 def _selected(turn: Turn, item: ItemInfo, states: dict[int, AnswerState]) -> set[int]:
@@ -331,6 +351,9 @@ async def pick_unit(turn: Turn, token: Token) -> None:
         return
     turn.set_state("idle", role=chosen)
     turn.remember(role=chosen)
+    item = token.int_arg(1)  # a reminder's jump to the first item still missing
+    if item is not None:
+        turn.remember(item=item)
     await resume(turn)
 
 

@@ -38,6 +38,7 @@ from handlers.context import Deps, Turn
 from handlers.group_chat import answer_group
 from handlers.numbered import number_choices, numbered_choice
 from handlers.tokens import StaleToken, Token, parse
+from handlers.too_long import refused_as_too_long
 from storage.db import transaction
 from storage.services.chat_open import open_chat
 from storage.services.conversation_state import save_state
@@ -212,6 +213,8 @@ class Dispatcher:
 
     async def _route(self, turn: Turn) -> None:
         inbound = turn.inbound
+        if refused_as_too_long(turn):
+            return
         if inbound.kind == InboundKind.TEXT:
             token = numbered_choice(turn.state.data, inbound.text)
             if token is not None:

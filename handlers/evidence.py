@@ -10,6 +10,7 @@ from handlers.checklist import show_item, show_next
 from handlers.context import Turn
 from handlers.evidence_ask import ask_evidence, evidence_buttons
 from handlers.onboarding import stale_button
+from handlers.reopened_evidence import accepts_evidence
 from handlers.tokens import Token
 from handlers.unit import UnitContext, active_unit
 from storage.rules.file_content import ContentProblem
@@ -28,7 +29,7 @@ async def _item(turn: Turn, item_id: int | None) -> tuple[UnitContext, ItemInfo]
     if ctx is None:
         return None
     item = ctx.checklist.by_id(item_id or 0)
-    if item is None or item.evidence == "none":
+    if item is None or not await accepts_evidence(turn, ctx, item):
         await stale_button(turn)
         return None
     if await edit_refusal(turn.session, ctx.submission, item.id) is not None:
@@ -99,7 +100,7 @@ async def received_file(turn: Turn) -> None:
     item_id = turn.state.data.get("item") if turn.state.state in WAITING_STATES else None
     ctx = await active_unit(turn) if item_id else None
     item = ctx.checklist.by_id(item_id or 0) if ctx else None
-    if ctx is None or item is None or item.evidence == "none":
+    if ctx is None or item is None or not await accepts_evidence(turn, ctx, item):
         turn.say(turn.t("evidence.no_item"))
         return
     if await edit_refusal(turn.session, ctx.submission, item.id) is not None:

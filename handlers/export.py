@@ -4,8 +4,8 @@ a leader or member gets their own team's units only."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
+from common.localtime import zone
 from common.messages import OutFile
 from handlers.access import deny, scope_of
 from handlers.context import Turn
@@ -45,7 +45,8 @@ async def picked(turn: Turn, token: Token) -> None:
 async def _export(turn: Turn, campaign: Campaign) -> None:
     scope = await scope_of(turn)
     team_ids = None if scope.admin else scope.team_ids
-    stamp = datetime.now().strftime("%Y%m%d-%H%M")  # noqa: DTZ005 (a file name, local is fine)
+    # The campaign's local time, from the injected clock: the name a leader files it under.
+    stamp = turn.now.astimezone(zone(campaign.timezone)).strftime("%Y%m%d-%H%M")
     name = f"{campaign.code}-{stamp}.xlsx"
     path = turn.deps.evidence.root / ".exports" / uuid.uuid4().hex / name
     path.parent.mkdir(parents=True, exist_ok=True)

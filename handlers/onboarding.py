@@ -12,8 +12,9 @@ from common.messages import Choice
 from handlers.context import Turn
 from handlers.tokens import Token, make
 from handlers.unit import roles
-from storage.db.models import Role
+from storage.db.models import Person, Role, SubmissionStatus
 from storage.services.invite_codes import looks_like_code
+from storage.services.invite_target import live_unit_invite
 from storage.services.invites import RedeemOutcome, alert_invite_flood, redeem_invite
 from storage.services.people import PersonRole, person_row
 
@@ -50,7 +51,46 @@ def _too_many(turn: Turn, wait: timedelta) -> None:
     turn.say(turn.t("onboarding.too_many_codes", minutes=minutes))
 
 
-async def _redeem(turn: Turn, typed: str) -> None:
+async def _asked_before_moving(turn: Turn, typed: str) -> bool:
+    """A unit contact typing a code for another unit is asked first: the chat would move
+    to that unit (the first stays theirs, reachable again through /checklist)."""
+    current = [r for r in await roles(turn) if r.role == Role.UNIT_CONTACT]
+    if not current:
+        return False
+    target = await live_unit_invite(turn.session, typed, turn.now)
+    if target is None or any(r.assignment_id == target.assignment_id for r in current):
+        return False
+    active = next((r for r in current if r.membership_id == turn.state.data.get("role")), None)
+    first = (active or current[0]).unit_name or ""
+    turn.set_state("confirm_code", code=typed)
+    turn.say(
+        turn.t("edges.second_code", current=escape(first), unit=escape(target.unit_name)),
+        [
+            [turn.button("edges.second_code_yes", make("cm"))],
+            [turn.button("common.cancel", make("cmx"))],
+        ],
+    )
+    return True
+
+
+async def confirm_second_code(turn: Turn, token: Token) -> None:
+    code = turn.state.data.get("code") if turn.state.state == "confirm_code" else None
+    if not isinstance(code, str):
+        await stale_button(turn)
+        return
+    turn.set_state("idle")
+    await _redeem(turn, code, confirmed=True)
+
+
+async def keep_first_unit(turn: Turn, token: Token) -> None:
+    if turn.state.state != "confirm_code":
+        await stale_button(turn)
+        return
+    turn.set_state("idle")
+    turn.say(turn.t("edges.second_code_kept"))
+
+
+async def _redeem(turn: Turn, typed: str, *, confirmed: bool = False) -> None:
     attempts = _bad_code_attempts(turn)
     if len(attempts) >= turn.deps.bad_code_limit:
         _too_many(turn, timedelta(seconds=turn.deps.bad_code_window_s) - (turn.now - min(attempts)))
@@ -58,6 +98,8 @@ async def _redeem(turn: Turn, typed: str) -> None:
     guard = turn.deps.invite_guard
     if guard.closed(turn.now):  # too many wrong codes from all chats: not even looked up
         _too_many(turn, guard.reopens_in(turn.now))
+        return
+    if not confirmed and await _asked_before_moving(turn, typed):
         return
     person = await person_row(turn.session, turn.account)
     result = await redeem_invite(turn.session, typed, person, now=turn.now)
@@ -69,6 +111,7 @@ async def _redeem(turn: Turn, typed: str) -> None:
             None,
         )
         if role is not None:
+            _name_if_blank(turn, person, role)
             _greet(turn, role, again=result.outcome == RedeemOutcome.ALREADY_YOURS)
             return
     if result.outcome != RedeemOutcome.USED:
@@ -92,6 +135,16 @@ async def _alert_flood(turn: Turn) -> None:
     turn.wrote_outbox = admins > 0
 
 
+def _name_if_blank(turn: Turn, person: Person, role: PersonRole) -> None:
+    """Someone whose platform gave no display name is named by role and unit (or team),
+    so answer histories and exports never show an empty name; a name the platform sends
+    later still replaces it only when blank (storage/services/people.py), so this stays."""
+    if person.full_name.strip():
+        return
+    where = role.unit_name or role.team_name or role.campaign_title
+    person.full_name = turn.t(f"edges.role_{role.role.value}", where=where)
+
+
 def _greet(turn: Turn, role: PersonRole, *, again: bool) -> None:
     if role.role == Role.UNIT_CONTACT:
         turn.remember(role=role.membership_id)
@@ -105,9 +158,19 @@ def _greet(turn: Turn, role: PersonRole, *, again: bool) -> None:
     }
     key = f"onboarding.greet_{role.role.value}"
     text = turn.t(key, **params)
+    if _overdue(turn, role):
+        text += "\n\n" + turn.t("edges.joined_overdue", deadline=params["deadline"])
     if again:
         text = turn.t("onboarding.already_linked") + "\n\n" + text
     turn.say(text, _next_buttons(turn, [role]))
+
+
+def _overdue(turn: Turn, role: PersonRole) -> bool:
+    """A unit contact joining after the deadline, their report not in yet."""
+    if role.role != Role.UNIT_CONTACT or turn.now <= role.deadline:
+        return False
+    status = role.submission.status if role.submission is not None else None
+    return status not in (SubmissionStatus.SUBMITTED, SubmissionStatus.ACCEPTED)
 
 
 def _next_buttons(turn: Turn, linked: list[PersonRole]) -> list[list[Choice]]:
@@ -191,4 +254,4 @@ async def stale_button(turn: Turn) -> None:
     turn.say(text, toast=text)
 
 
-CHOICES = {"lang": choose_language}
+CHOICES = {"lang": choose_language, "cm": confirm_second_code, "cmx": keep_first_unit}

@@ -49,6 +49,7 @@ from storage.db.models import (
 from storage.formats.campaign_spec import ReminderPolicy, policy_from_dict
 from storage.rules.timing import Slot, SlotKind, due_now, reminder_slots, visit_slots
 from storage.services.outbox import button, enqueue_many
+from storage.services.report_gaps import GAPS_PARAM, ReportGaps, gaps_param, report_gaps
 
 DONE = (SubmissionStatus.SUBMITTED.value, SubmissionStatus.ACCEPTED.value)
 MAX_UNITS_LISTED = 30
@@ -106,8 +107,9 @@ async def _plan_campaign(
     if due_units:
         contacts = await _contacts(session, campaign.id)
         missing = await _missing(session, campaign.id)
-        stats.queries += 3
-        rows = _unit_rows(campaign, due_units, contacts, missing, now, stats)
+        gaps = await report_gaps(session, campaign.id, (u.submission_id for u in due_units))
+        stats.queries += 5
+        rows = _unit_rows(campaign, due_units, contacts, missing, gaps, now, stats)
         rows += await _escalation_rows(session, campaign, due_units, now, stats)
         await enqueue_many(session, rows)
     mark.value = {"at": now.isoformat()}
@@ -274,6 +276,7 @@ def _unit_rows(
     units: list[_Unit],
     contacts: dict[int, list[_Recipient]],
     missing: _MissingTable,
+    gaps: dict[int, ReportGaps],
     now: datetime,
     stats: PlanStats,
 ) -> list[dict[str, Any]]:
@@ -283,6 +286,9 @@ def _unit_rows(
             if slot.kind == SlotKind.ESCALATE:
                 continue  # to the team, see _escalation_rows
             template, params = _message(campaign, unit, slot, missing.get(unit.submission_id))
+            gap = gaps.get(unit.submission_id) if slot.kind in _REPORT_SLOTS else None
+            if gap is not None:
+                params[GAPS_PARAM] = gaps_param(gap)
             for to in contacts.get(unit.assignment_id, []):
                 rows.append(
                     _row(
@@ -296,9 +302,7 @@ def _unit_rows(
                         f"{slot.key}:{to.account_id}",
                         params={
                             **params,
-                            "_buttons": [
-                                [button("reminders.continue", f"pick:{to.membership_id}")]
-                            ],
+                            "_buttons": [[_continue_button(to.membership_id, gap)]],
                         },
                     )
                 )
@@ -307,6 +311,17 @@ def _unit_rows(
                 else:
                     stats.reminders += 1
     return rows
+
+
+_REPORT_SLOTS = (SlotKind.BEFORE, SlotKind.DUE, SlotKind.OVERDUE)
+
+
+def _continue_button(membership_id: int, gap: ReportGaps | None) -> dict[str, str]:
+    """Straight to the first item still missing, when there is one."""
+    first = gap.first if gap is not None else None
+    if first is None:
+        return button("reminders.continue", f"pick:{membership_id}")
+    return button("edges.jump_first", f"pick:{membership_id}:{first.item_id}")
 
 
 def _message(
@@ -331,6 +346,8 @@ def _message(
     params.update(unanswered=gap.unanswered, total=gap.total, no_evidence=gap.no_evidence)
     kind = "overdue" if slot.kind == SlotKind.OVERDUE else "before"
     ready = gap.unanswered == 0 and gap.no_evidence == 0
+    if slot.kind == SlotKind.DUE:
+        return f"edges.due_now{'_ready' if ready else ''}", params
     return f"reminders.{kind}{'_ready' if ready else ''}", params
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from bot.demo import DemoOptions, RunningDemo, demo_settings, running_demo
 from bot.settings import Settings
+from storage.services.invite_codes import format_code
 from tests.conftest import IN_CI, ROOT
 
 pytestmark = pytest.mark.browser
@@ -107,7 +108,7 @@ async def test_visitor_submits_leader_sees_it_time_brings_a_reminder(
     await shot(page, "01-entry-with-invite-code")
 
     # Join with the code, exactly as /start CODE.
-    await page.locator("#codes button", has_text=code).click()
+    await page.locator("#codes button", has_text=format_code(code)).click()
     await page.locator("#code-form button").click()
     await says(page, "Bạn đã được liên kết với Sở Nội vụ")
     await expect(page.locator("#entry")).to_be_hidden()

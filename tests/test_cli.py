@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -50,12 +51,15 @@ def test_list_show_csv_revoke_and_new(backend_url: str) -> None:
     assert "30/09/2021 17:00" in shown.output
     csv_out = run(backend_url, "invites", "KT2021-D1", "--format", "csv").output
     code = csv_out.splitlines()[1].split(",")[0]
+    grouped = r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]"  # issue 19: printed one way
+    assert re.fullmatch(grouped, code), code
     revoked = run(backend_url, "invites", "revoke", code.lower())
     assert revoked.exit_code == 0 and "thu hồi" in revoked.output
     again = run(backend_url, "invites", "revoke", code)
     assert again.exit_code == 1 and "đã bị thu hồi" in again.output
     new = run(backend_url, "invites", "new", "KT2021-D1", "--role", "team_leader", "--team", "D1")
     assert new.exit_code == 0 and "Mã mời mới" in new.output
+    assert re.search(grouped, new.output), new.output
     unknown = run(backend_url, "campaign", "show", "NOPE", lang="en")
     assert unknown.exit_code == 1 and "There is no campaign NOPE" in unknown.output
 

@@ -263,6 +263,7 @@ async def test_a_person_in_two_campaigns_picks_the_unit(db, clock, tmp_path):
     chat = Chat(Dispatcher(make_deps(db, clock, tmp_path)), clock)
     await chat.command("start", a["U1"][0])
     await chat.command("start", b["U3"][0])
+    await chat.press_label("Chuyển sang đơn vị mới")  # asked first (issue 19)
     await chat.command("checklist")
     assert "Mục 1/7" in chat.text_out  # the unit just joined is the active one
     pick = await _pick_buttons(chat)
@@ -304,3 +305,15 @@ async def test_every_token_fits_in_64_bytes(world, clock):
     await chat.press(chat.button("ls").token)
     tokens = [c.token for r in chat.history for row in r.choices for c in row]
     assert tokens and all(len(t.encode()) <= 64 for t in tokens)
+
+
+@pytest.mark.parametrize("platform", ["telegram", "zalo"])
+async def test_an_over_long_text_is_refused_and_the_question_stays(world, clock, platform):
+    """Issue 19: a text over 4096 characters on any channel gets the clear "vượt quá giới
+    hạn" answer and records nothing; the same item then takes a normal answer."""
+    chat = await _joined(world, clock, platform=platform)
+    await chat.command("checklist")
+    await chat.text("31/12/2020 " + "x" * 5000)
+    assert "vượt quá giới hạn 4096 ký tự" in chat.text_out
+    await chat.text("31/12/2020")  # still the first item's question
+    assert "tài liệu kiểm chứng" in chat.text_out

@@ -163,3 +163,65 @@ async def test_person_typed_html_is_escaped(world, clock):
     chat = Chat(dispatcher, clock)
     await chat.command("start", "<b>&")
     assert "&lt;b&gt;&amp;" in chat.text_out and "<b>&" not in chat.text_out
+
+
+async def test_joining_after_the_deadline_says_the_report_is_overdue(world, clock):
+    """Issue 19: the greeting of a unit contact who joins late says the report is overdue."""
+    codes, dispatcher = world
+    early = Chat(dispatcher, clock)
+    await early.command("start", codes["U1"][0])
+    assert "quá hạn" not in early.text_out
+    clock.set(factories.DEADLINE + timedelta(hours=1))
+    late = Chat(dispatcher, clock)
+    await late.command("start", codes["U2"][0])
+    assert "Báo cáo của đơn vị đã quá hạn" in late.text_out and "28/09/2021 17:00" in late.text_out
+    leader = Chat(dispatcher, clock)
+    await leader.command("start", codes["team_leader:D1"][0])
+    assert "quá hạn" not in leader.text_out
+
+
+async def test_someone_without_a_display_name_is_named_by_role_and_unit(world, db, clock):
+    """Issue 19: no empty name in answer histories or exports: role and unit instead."""
+    from sqlalchemy import select
+
+    from storage.db.models import Assignment, Person, Unit
+
+    codes, dispatcher = world
+    nameless = Chat(dispatcher, clock, name="")
+    await nameless.command("start", codes["U1"][0])
+    await nameless.command("checklist")
+    await nameless.text("31/12/2020")
+    named = Chat(dispatcher, clock, name="Lê Văn Tâm")
+    await named.command("start", codes["U1"][1])
+    async with db.sessions() as session:
+        names = sorted(await session.scalars(select(Person.full_name)))
+        assignment = await session.scalar(select(Assignment.id).join(Unit).where(Unit.code == "U1"))
+    assert names == ["Cán bộ đầu mối – Ủy ban nhân dân Phường 1", "Lê Văn Tâm"]
+    leader = Chat(dispatcher, clock, name="Trưởng đoàn A")
+    await leader.command("start", codes["team_leader:D1"][0])
+    await leader.press(f"ua:{assignment}:0")
+    assert "Cán bộ đầu mối – Ủy ban nhân dân Phường 1" in leader.text_out
+
+
+async def test_a_second_code_for_another_unit_asks_before_moving_the_chat(world, db, clock):
+    """Issue 19: the chat moved silently to the second code's unit."""
+    from sqlalchemy import select
+
+    from storage.db.models import Invite
+
+    codes, dispatcher = world
+    chat = Chat(dispatcher, clock)
+    await chat.command("start", codes["U1"][0])
+    await chat.command("start", codes["U2"][0])
+    assert "Mã này dành cho <b>Ủy ban nhân dân Phường 2</b>" in chat.text_out
+    assert "Ủy ban nhân dân Phường 1</b> vẫn được giữ nguyên" in chat.text_out
+    await chat.press_label("Hủy")
+    assert "Mã chưa được dùng" in chat.text_out
+    async with db.sessions() as session:
+        used = await session.scalar(select(Invite.used_by).where(Invite.code == codes["U2"][0]))
+    assert used is None
+    await chat.command("start", codes["U2"][0])
+    await chat.press_label("Chuyển sang đơn vị mới")
+    assert "Bạn đã được liên kết với <b>Ủy ban nhân dân Phường 2</b>" in chat.text_out
+    await chat.command("start", codes["U1"][0])  # one's own code again: no question
+    assert "Mã này dành cho" not in chat.text_out

@@ -4,6 +4,7 @@ resubmit, accept and appraise, questions, and who may do what."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -86,7 +87,7 @@ async def test_summary_has_counts_names_and_a_real_png_chart(people, db):
     assert "Đoàn kiểm tra số 2" in admin.text_out and "Đã nộp 1/2" in admin.text_out
 
 
-async def test_return_resubmit_accept_appraise(people, db):
+async def test_return_resubmit_accept_appraise(people, db, clock):
     lan, leader, member = people["lan"], people["leader"], people["member"]
     await _submitted(lan)
     assignment = await _u1(db)
@@ -100,12 +101,20 @@ async def test_return_resubmit_accept_appraise(people, db):
     await member.press(member.button("rt:").token)
     await member.press_label("Xác nhận trả lại")
     assert "Đã trả lại báo cáo" in member.text_out
+    clock.advance(timedelta(hours=2))  # the unit corrects later
     [notice] = await _outbox(db, "review.returned_notice")
     assert "1.3: Tỷ lệ 95,5% chưa có báo cáo chứng minh" in notice.params["items"]
     await lan.command("status")
     assert "Đoàn yêu cầu bổ sung" in lan.text_out and "1.3" in lan.text_out
     await lan.command("checklist")
     assert "Mục 3/7 · 1.3" in lan.text_out  # only the reopened item
+    # Issue 19: the reopened card says what the team asked.
+    assert "Đoàn kiểm tra đề nghị bổ sung:" in lan.text_out
+    assert "Tỷ lệ 95,5% chưa có báo cáo chứng minh" in lan.text_out
+    # ...and the item (evidence "none") takes the document the comment asks for.
+    await lan.press_label("tài liệu")
+    await lan.file("bao-cao-ty-le.pdf", PDF)
+    assert "Đã nhận «bao-cao-ty-le.pdf»" in lan.text_out
     first_yes = next(
         c.token for r in lan.history for row in r.choices for c in row if c.token.startswith("v:")
     )
@@ -115,7 +124,8 @@ async def test_return_resubmit_accept_appraise(people, db):
     await lan.text("97")
     await lan.press_label("Nộp báo cáo")
     await lan.press_label("Xác nhận")
-    assert len(await _outbox(db, "alerts.resubmitted")) == 1
+    [alert] = await _outbox(db, "edges.resubmitted")
+    assert alert.params["changes"] == "1.3: 95.5 → 97"  # issue 19: what changed, per item
     await leader.press(f"ru:{assignment}")
     await leader.press(leader.button("ac:").token)
     await leader.press_label("Xác nhận chấp nhận")
@@ -249,3 +259,13 @@ async def test_export_in_chat_admin_all_leader_own_team(people, db):
         assert {code for code in ("U1", "U2", "U3") if code in cells} == expected, who
     await people["lan"].command("export")
     assert "không có quyền" in people["lan"].text_out
+
+
+async def test_the_export_file_is_named_by_the_campaigns_local_time(people, clock):
+    """Issue 19: the name carried the server's wall clock, not the campaign's time."""
+    from datetime import UTC, datetime
+
+    clock.set(datetime(2021, 9, 20, 18, 30, tzinfo=UTC))  # 21/09/2021 01:30 in Hồ Chí Minh
+    await people["admin"].command("export")
+    document = next(r.document for r in people["admin"].last if r.document)
+    assert document is not None and document.file_name.endswith("-20210921-0130.xlsx")

@@ -82,7 +82,7 @@ async def test_a_reminder_says_exactly_what_is_missing(world, db, clock):
     assert "Còn 6/7 mục chưa trả lời, 0 mục thiếu tài liệu kiểm chứng" in reply.text
     assert "30/09/2021 17:00" in reply.text
     [[button]] = reply.choices
-    assert button.token.startswith("pick:") and "Tiếp tục" in button.label
+    assert button.token.startswith("pick:") and "Đến mục còn thiếu" in button.label
 
 
 async def test_planning_twice_or_after_a_lost_mark_never_duplicates(world, db, clock):
@@ -118,8 +118,10 @@ async def test_reminders_arrive_in_order_overdue_repeats_to_a_limit_and_escalate
         clock.set(DEADLINE - timedelta(days=4) + timedelta(hours=step))
         await _plan(db, clock)
     keys = [r.dedupe_key.split(":")[3:5] for r in await _rows(db, lan)]
-    assert [k[0] for k in keys] == ["before", "before", *["overdue"] * 5]
+    assert [k[0] for k in keys] == ["before", "before", "due", *["overdue"] * 5]
     assert keys[:2] == [["before", "P3D"], ["before", "PT2H"]]
+    due = (await _rows(db, lan))[2]
+    assert due.template == "edges.due_now" and due.not_before == DEADLINE
     escalations = await _rows(db, leader)
     # U2's deadline is two days earlier: it is escalated first, on its own.
     assert [r.template for r in escalations] == ["reminders.escalation"] * 2
@@ -149,3 +151,42 @@ async def test_visit_notices_only_for_announced_visits(world, db, clock):
     clock.set(DEADLINE + timedelta(days=6))
     await _plan(db, clock)
     assert await _rows(db, world["U3"]) == []  # đột xuất: never revealed to the unit
+
+
+async def test_a_reminder_lists_the_missing_items_and_jumps_to_the_first(world, db, clock):
+    """Issue 19: the reminder names what is missing (codes and short titles) and its button
+    opens the first missing item itself, here 1.1 (answered, its evidence missing)."""
+    lan = world["U1"]
+    await lan.command("checklist")
+    await lan.text("01/12/2020")  # 1.1 answered...
+    await lan.press_label("Tiếp tục")  # ...without its required document
+    await _plan(db, clock)
+    clock.set(DEADLINE - timedelta(days=3) + timedelta(minutes=1))
+    await _plan(db, clock)
+    [row] = await _rows(db, lan)
+    async with db.sessions() as session:
+        account = await session.get(ChatAccount, row.chat_account_id)
+        person = await session.get(Person, row.person_id)
+        assert account is not None
+        reply = make_renderer(CATALOG)(row, account, person)
+    unanswered, lacking = reply.text.split("Mục còn thiếu tài liệu kiểm chứng:")
+    assert "Mục bắt buộc chưa trả lời:" in unanswered and "• <b>1.2</b>" in unanswered
+    assert "<b>1.1</b>" not in unanswered and "• <b>1.1</b> Ban hành kế hoạch" in lacking
+    [[button]] = reply.choices
+    assert "Đến mục còn thiếu đầu tiên" in button.label
+    await lan.command("checklist")
+    assert "Ban hành kế hoạch" not in lan.text_out  # the chat is further on, at 1.2
+    await lan.press(button.token)
+    assert "Ban hành kế hoạch" in lan.text_out
+
+
+def test_gaps_past_ten_end_with_and_n_more() -> None:
+    from bot.outbox_render import render_gaps
+    from storage.services.report_gaps import GapItem, ReportGaps, gaps_param, short_title
+
+    items = [GapItem(i, f"1.{i}", f"Tiêu chí số {i}") for i in range(1, 14)]
+    text = render_gaps(CATALOG, "vi", gaps_param(ReportGaps(unanswered=items, lacking=items[:1])))
+    assert text.count("• ") == 11 and "<b>1.10</b>" in text and "<b>1.11</b>" not in text
+    assert "… và 3 mục khác" in text and "Mục còn thiếu tài liệu kiểm chứng:" in text
+    assert "… and 3 more" in render_gaps(CATALOG, "en", gaps_param(ReportGaps(unanswered=items)))
+    assert short_title("Kế hoạch " * 20).endswith("…") and len(short_title("x " * 60)) <= 49

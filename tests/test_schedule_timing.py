@@ -191,7 +191,8 @@ BEFORE_CASES = [
 def test_before_reminders(rules: ReminderPolicy, deadline: datetime, expected: list) -> None:
     slots = reminder_slots(deadline, rules, HCM)
     assert table(slots, {SlotKind.BEFORE}) == expected
-    assert all(s.due < deadline and s.expires == deadline for s in slots)
+    before = [s for s in slots if s.kind == SlotKind.BEFORE]
+    assert all(s.due < deadline and s.expires == deadline for s in before)
 
 
 OVERDUE_CASES = [
@@ -254,10 +255,20 @@ def test_slot_keys_are_stable_and_sorted() -> None:
     assert [s.key for s in first] == [
         "before:P3D",
         "before:P1D",
+        "due",
         "overdue:1",
         "overdue:2",
         "escalate",
     ]
+
+
+def test_a_notice_at_the_deadline_itself() -> None:
+    """Issue 19: "Đã đến hạn nộp" at D; moved to the next working morning when D is off."""
+    [due] = [s for s in reminder_slots(at(2021, 9, 30, 17), policy(), HCM) if s.kind == "due"]
+    assert (due.key, due.due) == ("due", at(2021, 9, 30, 17))
+    weekend = policy(working_days_only=True)
+    [due] = [s for s in reminder_slots(at(2021, 10, 2, 17), weekend, HCM) if s.kind == "due"]
+    assert due.due == at(2021, 10, 4, 8)
 
 
 # -- visits ------------------------------------------------------------------------------------
@@ -322,8 +333,8 @@ CATCH_UP_RULES = policy(
         pytest.param(
             at(2021, 9, 29, 12),
             at(2021, 9, 30, 18),
-            [],
-            id="back after the deadline: 'due soon' is never sent late",
+            ["due"],
+            id="back after the deadline: 'due soon' is never sent late, 'due now' is",
         ),
         pytest.param(
             at(2021, 9, 29, 12),

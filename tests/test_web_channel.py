@@ -199,7 +199,6 @@ def test_page_events_become_inbound(clock: FrozenClock) -> None:
         {"type": "choice", "token": "x" * 65},
         {"type": "choice", "token": "a", "message": 3},
         {"type": "sticker"},
-        {"type": "text", "text": "x" * 5000},
     ):
         with pytest.raises(ProtocolError):
             event_inbound(sender, bad, now)
@@ -479,3 +478,30 @@ async def test_numbered_mode_with_the_real_dispatcher(
             assert (await until(ws, "message"))["message"]["choices"] == []
     stored = list((tmp_path / "evidence").rglob("*ke-hoach.pdf"))
     assert len(stored) == 1 and stored[0].read_bytes() == PDF
+
+
+async def test_an_over_long_text_is_kept_in_its_bubble_and_answered(
+    db: Db, clock: FrozenClock, tmp_path: Path
+) -> None:
+    """Issue 19: over 4096 characters the text was dropped without a word (no bubble, no
+    reply); now its bubble stays and the bot says it is over the limit, in the same question."""
+    codes = await import_and_codes(db, clock, factories.campaign())
+    channel = WebChannel(clock=clock, timezone="Asia/Ho_Chi_Minh")
+    deps = make_deps(db, clock, tmp_path)
+    deps.capabilities = {**deps.capabilities, "web": channel.capabilities}
+    server = WebServer(
+        channel, Dispatcher(deps).handle, catalog=CATALOG, upload_dir=tmp_path / "uploads"
+    )
+    long_text = "Giải trình " + "x" * 5000
+    async with TestClient(TestServer(server.app())) as client:
+        await open_page(client)
+        async with client.ws_connect("/ws") as ws:
+            await frame(ws)
+            await ws.send_json({"type": "text", "text": f"/start {codes['U1'][0]}"})
+            await until(ws, "message")
+            await until(ws, "message")
+            await ws.send_json({"type": "text", "text": long_text})
+            echo = (await until(ws, "message"))["message"]
+            assert echo["from"] == "me" and echo["html"] == html.escape(long_text, quote=False)
+            reply = (await until(ws, "message"))["message"]["html"]
+            assert "vượt quá giới hạn 4096 ký tự" in reply and f"dài {len(long_text)}" in reply

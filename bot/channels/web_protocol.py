@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from common.messages import Choice, Inbound, InboundKind, Sender
 
 PLATFORM = "web"
-MAX_TEXT = 4096  # characters a person may type in one message (as on Telegram)
+MAX_TEXT = 4096  # characters a bot message carries (as on Telegram)
 MAX_TOKEN_BYTES = 64
 
 # "/start CODE": the same command syntax as Telegram, so a person who learnt one knows both
@@ -118,9 +118,9 @@ class ProtocolError(ValueError):
 
 
 def text_inbound(sender: Sender, text: str, now: datetime) -> Inbound:
-    """Typed text: a COMMAND when it starts like "/start", else TEXT."""
-    if len(text) > MAX_TEXT:
-        raise ProtocolError("text too long")
+    """Typed text: a COMMAND when it starts like "/start", else TEXT. A text of any length
+    goes on: the conversation answers an over-long one (handlers/too_long.py); the socket's
+    frame limit bounds what arrives at all."""
     match = _COMMAND_RE.match(text.strip())
     if match is None:
         return Inbound(InboundKind.TEXT, sender, now, text=text)

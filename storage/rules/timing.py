@@ -13,6 +13,8 @@ Deadline reminders (`reminder_slots`), for a unit deadline D:
     is not strictly before D (or, with working days, falls on a day off); then it moves
     back to one minute before the quiet period began (`LAST_CALL`), and the working-day
     rule is applied again. A "before" slot is therefore never moved past its deadline.
+  - "due": at D itself, key "due" ("Đã đến hạn nộp", to units not submitted yet), moved
+    later like "overdue" when D falls in quiet hours or on a day off.
   - "overdue": every `overdue_every` after D, at most `overdue_limit` times, key
     "overdue:<n>" (n from 1). Working days: a slot on a day off moves LATER, to the next
     working day at `OFFICE_OPENS` (08:00 local); quiet hours: to the end of the period.
@@ -70,6 +72,7 @@ _MAX_MOVES = 400  # bounds the adjustment loops (a year of days off cannot be ex
 
 class SlotKind(StrEnum):
     BEFORE = "before"
+    DUE = "due"  # at the deadline itself: "Đã đến hạn nộp"
     OVERDUE = "overdue"
     ESCALATE = "escalate"
     VISIT_NOTICE = "visit_notice"
@@ -78,6 +81,7 @@ class SlotKind(StrEnum):
 
 _STREAMS = {
     SlotKind.BEFORE: "deadline",
+    SlotKind.DUE: "deadline",
     SlotKind.OVERDUE: "deadline",
     SlotKind.ESCALATE: "escalation",
     SlotKind.VISIT_NOTICE: "visit",
@@ -230,6 +234,7 @@ def reminder_slots(deadline: datetime, policy: ReminderPolicy, tz: str) -> list[
     deadline = deadline.astimezone(UTC)
     return [
         *_before_slots(deadline, policy, zone),
+        Slot("due", SlotKind.DUE, move_later(deadline, policy, zone), deadline),
         *_overdue_slots(deadline, policy, zone),
         *_escalation_slot(deadline, policy, zone),
     ]

@@ -53,6 +53,7 @@ from storage.services import audit
 from storage.services.checklist import Checklist, ItemInfo
 from storage.services.evidence import StoredFile
 from storage.services.outbox import button, enqueue_many
+from storage.services.resubmit_changes import NOTHING, reopened_changes
 
 OPEN_STATUSES = (SubmissionStatus.NOT_STARTED, SubmissionStatus.IN_PROGRESS)
 
@@ -494,9 +495,10 @@ async def submit(
     submission.self_score = progress.self_score
     submission.updated_at = now
     submission.version += 1
+    changes = await reopened_changes(session, submission.id) if resubmission else None
     if resubmission:
         await _resolve_flags(session, submission.id, now)
-    await _alert_team(session, assignment, campaign, submission, progress, now, resubmission)
+    await _alert_team(session, assignment, campaign, submission, progress, now, changes)
     await audit.record(
         session,
         now=now,
@@ -545,10 +547,11 @@ async def _alert_team(
     submission: Submission,
     progress: Progress,
     now: datetime,
-    resubmission: bool,
+    changes: list[str] | None,
 ) -> None:
+    """`changes`: on a resubmission, "code: old → new" per reopened item."""
     unit: Unit = assignment.unit
-    template = "alerts.resubmitted" if resubmission else "alerts.submitted"
+    template = "edges.resubmitted" if changes is not None else "alerts.submitted"
     if submission.late:
         template += "_late"
     params = {
@@ -561,6 +564,8 @@ async def _alert_team(
         "max": fmt_points(progress.max_score),
         "_buttons": [[button("alerts.open_unit", f"ru:{assignment.id}")]],
     }
+    if changes is not None:
+        params["changes"] = "\n".join(changes) or NOTHING
     rows = [
         {
             "dedupe_key": f"submitted:{submission.id}:{submission.version}:{account.id}",
