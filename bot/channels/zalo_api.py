@@ -24,7 +24,7 @@ from common.messages import (
 
 OFFICIAL_ZALO_API = "https://bot-api.zaloplatforms.com"
 # Zalo publishes no rate limit and sends no retry-after with its 429 "Quota exceeded".
-QUOTA_PAUSE = 5.0  # seconds
+QUOTA_PAUSE = 1.0  # seconds; the outbox worker pauses the whole bot this long
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
