@@ -13,15 +13,17 @@ from bot.cli_root import Context, cli, with_app
     "--webhook",
     "webhook_url",
     metavar="URL",
-    help="Serve a webhook at this public HTTPS URL instead of long polling.",
+    help="Serve webhooks at this public HTTPS URL (Zalo at URL/zalo) instead of polling.",
 )
 @click.option("--host", default="0.0.0.0", show_default=True, help="Webhook: address to listen on.")
 @click.option("--port", default=8080, show_default=True, help="Webhook: port to listen on.")
 @click.pass_context
 def run(click_ctx: click.Context, webhook_url: str | None, host: str, port: int) -> None:
-    """Run the Telegram bot (long polling, or a webhook with --webhook URL)."""
+    """Run the bot on every configured channel: Telegram (BOT_TOKEN), Zalo (ZALO_BOT_TOKEN).
+
+    Long polling, or webhooks with --webhook URL: Telegram's at URL, Zalo's at URL/zalo."""
     ctx: Context = click_ctx.obj
-    if not ctx.settings.token():
+    if not ctx.settings.token() and not ctx.settings.zalo_token():
         click.echo(ctx.tr("cli.no_token"), err=True)
         raise SystemExit(2)
     # Imported here: aiogram costs seconds to load, and no other command needs it.

@@ -26,7 +26,10 @@ def build_deps(app: App, username: str | None = None) -> Deps:
             "telegram": Capabilities(),
             "zalo": Capabilities(buttons=False, documents=False, max_text=2000),
         },
-        admin_ids={"telegram": frozenset(str(i) for i in settings.admin_telegram_ids)},
+        admin_ids={
+            "telegram": frozenset(str(i) for i in settings.admin_telegram_ids),
+            "zalo": frozenset(settings.admin_zalo_ids),
+        },
         max_evidence_bytes=settings.evidence_max_bytes,
         invite_guard=InviteGuard(limit=settings.invite_wrong_codes_per_minute),
         bot_username=username,
@@ -41,3 +44,7 @@ def telegram_limits(app: App) -> RateLimits:
         per_chat=s.telegram_rate_per_chat,
         per_group_per_minute=s.telegram_group_per_minute,
     )
+
+
+def zalo_limits(app: App) -> RateLimits:
+    return RateLimits(per_bot=app.settings.zalo_rate_per_second, per_chat=1.0)

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 OFFICIAL_TELEGRAM_API = "https://api.telegram.org"
+OFFICIAL_ZALO_API = "https://bot-api.zaloplatforms.com"
 # What aiogram's session can reach Telegram through (aiohttp-socks): an HTTP proxy (CONNECT)
 # or SOCKS. A proxy spoken to over TLS (https://) is not among them.
 PROXY_SCHEMES = ("http", "socks5", "socks4")
@@ -35,6 +36,13 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///data/cchc.sqlite3"
     timezone: str = "Asia/Ho_Chi_Minh"
     admin_telegram_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    # The Zalo Bot Platform (a bot made in "Zalo Bot Manager"): served when the token is set.
+    zalo_bot_token: SecretStr | None = None
+    zalo_bot_api_url: str = OFFICIAL_ZALO_API
+    zalo_webhook_secret: SecretStr | None = None  # 8-256 characters; random when unset
+    admin_zalo_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Zalo publishes no rate limit: a conservative pace, lowered further by a 429.
+    zalo_rate_per_second: float = Field(default=5.0, gt=0)
     evidence_dir: Path = Path("data/evidence")
     evidence_max_bytes: int = 20 * 1024 * 1024  # Telegram lets bots download up to 20 MB
     invite_ttl_days: int = 30
@@ -64,6 +72,13 @@ class Settings(BaseSettings):
             return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
         if isinstance(value, int):
             return [value]
+        return value
+
+    @field_validator("admin_zalo_ids", mode="before")
+    @classmethod
+    def _split_zalo_ids(cls, value: object) -> object:
+        if isinstance(value, str):  # Zalo user ids are long digit strings: kept as text
+            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
         return value
 
     @field_validator("telegram_proxy")
@@ -119,6 +134,9 @@ class Settings(BaseSettings):
 
     def token(self) -> str | None:
         return self.bot_token.get_secret_value() if self.bot_token else None
+
+    def zalo_token(self) -> str | None:
+        return self.zalo_bot_token.get_secret_value() if self.zalo_bot_token else None
 
     def proxy(self) -> str | None:
         """The proxy URL every Bot API call goes through, None for a direct connection."""

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -199,15 +199,20 @@ async def run_webhook(
     drain_timeout: float = 10.0,
     close_session: bool = True,
     limiter: RateLimiter | None = None,
+    more_routes: Callable[[web.Application], None] | None = None,
 ) -> None:
     """Serve Telegram's webhook POSTs on host:port until `stop_event` (or a signal).
 
     `url` is the public address registered with setWebhook (its path is served unless
     `path` is given); the webhook stays set on exit so Telegram keeps updates meanwhile.
+    `more_routes` adds what else the same server serves (Zalo's webhook, upload pages).
     """
     processor = UpdateProcessor(bot, handler, apology=apology, clock=clock, limiter=limiter)
     intake = WebhookIntake(processor, secret=secret)
-    runner = web.AppRunner(intake.app(path or urlsplit(url).path or "/"), access_log=None)
+    app = intake.app(path or urlsplit(url).path or "/")
+    if more_routes is not None:
+        more_routes(app)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     own_stop = stop_event or asyncio.Event()
     try:

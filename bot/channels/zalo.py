@@ -1,0 +1,229 @@
+"""The Zalo Bot Platform channel: sending, long polling, the webhook, stopping.
+
+Outbound (`ZaloChannel.send`, the delivery worker's `Channel`): a Reply becomes plain-text
+sendMessage calls of at most 2000 characters (zalo_text); Zalo has no buttons, so the
+dispatcher already turned choices into numbered lists (handlers.numbered); files cannot be
+sent, so a document or chart goes as its text alone.
+
+Inbound: `getUpdates` returns one event per call, or error 408 when nothing came within its
+timeout; a webhook POST carries one event with the `X-Bot-Api-Secret-Token` header. Each
+event is handled in a task the `ZaloEvents` processor owns (drained on a stop); the order
+of one person's events is the dispatcher's per-chat turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.channels.conversation import converse
+from bot.channels.zalo_api import ZaloApi, ZaloApiError, delivery_error
+from bot.channels.zalo_inbound import PLATFORM, event_to_inbound
+from bot.channels.zalo_text import TEXT_LIMIT, split_plain, to_plain
+from common.clock import Clock
+from common.messages import (
+    Capabilities,
+    ConversationHandler,
+    DeliveryError,
+    Inbound,
+    RateLimited,
+    Reply,
+    Unreachable,
+)
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Bot-Api-Secret-Token"
+CAPABILITIES = Capabilities(buttons=False, edit=False, documents=False, max_text=TEXT_LIMIT)
+Apology = Callable[[Inbound], str]
+
+
+def reply_texts(reply: Reply) -> list[str]:
+    """The plain-text messages a Reply becomes on Zalo (a toast alone is a message)."""
+    text = reply.text or reply.toast or ""
+    return split_plain(to_plain(text))
+
+
+class ZaloChannel:
+    """Sending to Zalo chats; what the outbox worker and the replies both use."""
+
+    platform = PLATFORM
+    capabilities = CAPABILITIES
+
+    def __init__(self, api: ZaloApi) -> None:
+        self.api = api
+
+    async def send(self, chat_id: str, reply: Reply) -> str:
+        """Every part of the reply in order; the id of the last message sent."""
+        message_id = ""
+        for part in reply_texts(reply):
+            try:
+                result = await self.api.call("sendMessage", chat_id=chat_id, text=part)
+            except ZaloApiError as error:
+                raise delivery_error(error) from error
+            if isinstance(result, dict):
+                message_id = str(result.get("message_id") or message_id)
+        return message_id
+
+    async def typing(self, chat_id: str) -> None:
+        """ "Typing..." while the event is handled: a courtesy, never a failure."""
+        try:
+            await self.api.call("sendChatAction", chat_id=chat_id, action="typing")
+        except ZaloApiError as error:
+            log.debug("sendChatAction to %s failed: %s", chat_id, error)
+
+
+class ZaloEvents:
+    """Zalo events -> the conversation handler -> replies, each event in its own task."""
+
+    def __init__(
+        self,
+        channel: ZaloChannel,
+        handler: ConversationHandler,
+        *,
+        clock: Clock,
+        apology: Apology,
+        max_photo_bytes: int,
+    ) -> None:
+        self.channel, self.handler, self.clock = channel, handler, clock
+        self.apology = apology
+        self.max_photo_bytes = max_photo_bytes
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def take(self, event: dict[str, Any]) -> asyncio.Task[None]:
+        return self._spawn(self._process(event))
+
+    async def drain(self, grace_s: float = 10.0) -> None:
+        """Wait for the events in flight; cancel those still running after `grace_s`."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _fetch(self, url: str, path: Path) -> None:
+        await self.channel.api.download(url, path, self.max_photo_bytes)
+
+    async def _process(self, event: dict[str, Any]) -> None:
+        try:
+            inbound = event_to_inbound(event, clock=self.clock, fetch=self._fetch)
+            if inbound is None:
+                return
+            await self.channel.typing(inbound.sender.chat_id)
+
+            async def deliver(replies: list[Reply]) -> None:
+                await self._deliver(inbound, replies)
+
+            await converse(self.handler, inbound, deliver, self.apology)
+        except Exception:  # a task has nobody to report to: log, never crash the loop
+            log.exception("failed to process a Zalo %s event", event.get("event_name"))
+
+    async def _deliver(self, inbound: Inbound, replies: list[Reply]) -> None:
+        chat_id = inbound.sender.chat_id
+        for reply in replies:
+            try:
+                await self.channel.send(chat_id, replace(reply, choices=[]))
+            except DeliveryError as error:
+                log.error("reply to zalo:%s failed: %s", chat_id, error)
+                if isinstance(error, Unreachable | RateLimited):
+                    return  # nobody to tell, or told to be quiet
+
+
+async def poll(
+    api: ZaloApi, events: ZaloEvents, *, polling_timeout: int = 30, retry_pause: float = 5.0
+) -> None:
+    """getUpdates forever: one event per call, 408 when none came. Polling is refused
+    while a webhook is set, so that goes first. 401 (a wrong or reset token) ends it."""
+    await _delete_webhook(api)
+    while True:
+        try:
+            event = await api.call("getUpdates", wait=polling_timeout + 10, timeout=polling_timeout)
+        except ZaloApiError as error:
+            if error.error_code == 408:
+                continue  # nothing came: ask again
+            if error.error_code == 401:
+                raise
+            log.warning("Zalo getUpdates failed (%s); again in %.0f s", error, retry_pause)
+            await asyncio.sleep(retry_pause)
+            continue
+        if isinstance(event, dict):
+            events.take(event)
+
+
+async def _delete_webhook(api: ZaloApi) -> None:
+    try:
+        await api.call("deleteWebhook")
+    except ZaloApiError as error:
+        if error.error_code == 401:
+            raise
+        log.warning("Zalo deleteWebhook failed: %s", error)
+
+
+class ZaloWebhook:
+    """The POST handler for Zalo's webhook, its secret header checked."""
+
+    def __init__(self, events: ZaloEvents, *, secret: str) -> None:
+        if not 8 <= len(secret) <= 256:
+            raise ValueError("Zalo's webhook secret_token must be 8-256 characters")
+        self.events = events
+        self.secret = secret.encode()
+        self.open = True
+
+    def routes(self, app: web.Application, path: str) -> None:
+        app.router.add_post(path, self.handle)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "").encode(errors="replace")
+        if not secrets.compare_digest(given, self.secret):
+            # The body is not read, let alone logged: it is whatever a stranger sent.
+            log.warning("Zalo webhook: wrong or missing secret from %s", request.remote)
+            return web.Response(status=403, text="Forbidden")
+        if not self.open:
+            return web.Response(status=503, text="stopping")
+        try:
+            event = await request.json()
+        except ValueError:
+            return web.Response(status=400, text="Bad Request: not JSON")
+        if not isinstance(event, dict):
+            return web.Response(status=400, text="Bad Request: not an event")
+        # Zalo does not promise redelivery: the event is taken, its message id guards
+        # against a second copy (Inbound.update_key), and the answer does not wait.
+        self.events.take(event)
+        return web.json_response({"ok": True})
+
+
+async def set_webhook(api: ZaloApi, url: str, secret: str) -> None:
+    await api.call("setWebhook", url=url, secret_token=secret)
+
+
+async def run_polling(
+    api: ZaloApi, events: ZaloEvents, stop: asyncio.Event, *, polling_timeout: int = 30
+) -> None:
+    """Poll until `stop`; then let the events in flight finish."""
+    polling = asyncio.create_task(poll(api, events, polling_timeout=polling_timeout))
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({polling, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        polling.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await polling
+        await events.drain()
+    if not polling.cancelled():
+        polling.result()  # a polling failure (401: a wrong token) is the caller's to report

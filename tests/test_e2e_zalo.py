@@ -1,0 +1,230 @@
+"""End to end on Zalo: the real channel (httpx) and runner against a local fake Zalo Bot API.
+
+A unit contact joins by typing the code, answers every item type by typing (numbers for
+the choices), sends a photo as evidence, stops; the bot restarts; they resume and submit;
+the team leader gets the alert on Zalo. No message carries markup or exceeds 2000
+characters. Runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import select, update
+
+from bot.app import open_app
+from bot.runner import run_bot
+from bot.settings import Settings
+from common.clock import FrozenClock, MovableClock
+from schedules.scheduler import Jobs, run_reminders
+from storage.db import transaction
+from storage.db.models import ChatAccount, Submission
+from storage.formats.campaign_spec import ReminderPolicy
+from tests import factories
+from tests.chat_harness import import_and_codes
+from tests.conftest import Db
+from tests.fake_zalo import FakeZalo, ZaloCall, ZaloUser
+
+# A real (tiny) JPEG: the evidence content check reads its magic bytes.
+JPEG = bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")
+MARKUP = re.compile(r"</?(b|i|code|a|u|s|pre)\b[^>]*>|&(lt|gt|amp|quot|#\d+);")
+
+
+class Person:
+    """Someone on Zalo: types, picks numbered choices by label, waits for the bot's reply."""
+
+    def __init__(self, fake: FakeZalo, user: ZaloUser) -> None:
+        self.fake, self.user = fake, user
+
+    async def expect(self, fragment: str, since: int) -> ZaloCall:
+        chat = self.user.chat
+        try:
+            return await self.fake.wait_for(
+                lambda c: (
+                    c.ok and c.method == "sendMessage" and c.chat_id == chat and fragment in c.text
+                ),
+                since=since,
+            )
+        except TimeoutError:
+            seen = [(c.method, c.ok, c.text[:300]) for c in self.fake.calls[since:]]
+            raise AssertionError(f"no {fragment!r} for {chat}; since then: {seen}") from None
+
+    async def text(self, text: str, expect: str) -> ZaloCall:
+        mark = self.fake.mark()
+        self.fake.send_text(self.user, text)
+        return await self.expect(expect, mark)
+
+    async def pick(self, label: str, expect: str) -> ZaloCall:
+        return await self.text(self.number(label), expect)
+
+    async def photo(self, data: bytes, expect: str) -> ZaloCall:
+        mark = self.fake.mark()
+        self.fake.send_photo(self.user, data)
+        return await self.expect(expect, mark)
+
+    def number(self, label: str) -> str:
+        """What to type for the choice `label` of the latest numbered list ("2" or "#2")."""
+        for text in reversed(self.fake.texts(self.user.chat)):
+            for line in text.splitlines():
+                match = re.match(r"^(#?\d+)\. (.*)$", line)
+                if match and label in match.group(2):
+                    return match.group(1)
+        raise AssertionError(f"no choice {label!r} in chat {self.user.chat}")
+
+
+@asynccontextmanager
+async def running_bot(settings: Settings, clock: FrozenClock) -> AsyncIterator[None]:
+    app = await open_app(settings, clock=clock)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_bot(app, stop=stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        await app.close()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeZalo]:
+    async with FakeZalo() as server:
+        yield server
+
+
+def zalo_settings(fake: FakeZalo, db: Db, tmp_path: Path) -> Settings:
+    return Settings(
+        zalo_bot_token=SecretStr(fake.token),
+        zalo_bot_api_url=fake.base_url,
+        database_url=db.url,
+        evidence_dir=tmp_path / "evidence",
+        _env_file=None,
+    )
+
+
+def assert_plain_and_short(fake: FakeZalo) -> None:
+    sent = [c.text for c in fake.calls if c.method == "sendMessage"]
+    assert sent and all(1 <= len(t) <= 2000 for t in sent)
+    assert [t for t in sent if MARKUP.search(t)] == []
+
+
+async def test_join_answer_photo_restart_submit_and_leader_alert_on_zalo(
+    db: Db, clock: FrozenClock, fake: FakeZalo, tmp_path: Path
+) -> None:
+    codes = await import_and_codes(db, clock, factories.campaign())
+    settings = zalo_settings(fake, db, tmp_path)
+    lan = Person(fake, fake.user("7001", "Nguyễn Lan"))
+    leader = Person(fake, fake.user("7900", "Trưởng Đoàn"))
+
+    async with running_bot(settings, clock):
+        await fake.wait_polling()
+        await leader.text(f"/start {codes['team_leader:D1'][0]}", "Trưởng đoàn")
+        # Typed without /start, in lower case with spaces: loosely typed codes join too.
+        await lan.text(f"  {codes['U1'][0].lower()} ", "Ủy ban nhân dân Phường 1")
+        await lan.pick("Bắt đầu", "Mục 1/7")
+        await lan.text("31/12/2020", "tài liệu kiểm chứng")
+        await lan.photo(JPEG, "Đã nhận")
+        await lan.pick("Tiếp tục", "Mục 2/7")
+        await lan.pick("Có", "Đã lưu mục 1.2: Có")
+    # The process stops half way; a new one continues the same conversation.
+    async with running_bot(settings, clock):
+        await fake.wait_polling()
+        await lan.pick("Giải trình", "Nhập giải trình")
+        await lan.text("Văn bản <giấy> & chưa số hóa", "Mục 3/7")
+        await lan.text("150", "⚠️")
+        await lan.text("96,5", "Đã lưu mục 1.3: 96,5%")
+        await lan.text("0", "Mục 5/7")
+        await lan.pick("Đã áp dụng", "Tiếp tục")
+        await lan.pick("Tiếp tục", "Mục 6/7")
+        await lan.pick("Chữ ký số", "Mục 6/7")
+        await lan.pick("Xong", "Mục 7/7")
+        await lan.text("Đề nghị bổ sung biên chế", "Báo cáo đã đủ để nộp")
+        await lan.pick("Nộp báo cáo", "Nộp báo cáo của")
+        await lan.pick("Xác nhận", "Đã nộp báo cáo")
+        alert = await leader.expect("đã nộp báo cáo", 0)
+        assert "Ủy ban nhân dân Phường 1" in alert.text and "7/7" in alert.text
+        await lan.text("/status", "7/7")
+        mark = fake.mark()
+        fake.send_sticker(lan.user)
+        await lan.expect("", mark)
+    refused = [c for c in fake.calls if not c.ok and c.method != "getUpdates"]
+    assert refused == [], [(c.method, c.params) for c in refused]
+    assert_plain_and_short(fake)
+    assert any(c.method == "sendChatAction" for c in fake.calls)
+    stored = list((tmp_path / "evidence").rglob("*.jpg"))
+    assert len(stored) == 1 and stored[0].read_bytes() == JPEG
+
+
+async def test_a_redelivered_zalo_event_is_handled_once(
+    db: Db, clock: FrozenClock, fake: FakeZalo, tmp_path: Path
+) -> None:
+    codes = await import_and_codes(db, clock, factories.campaign())
+    lan = Person(fake, fake.user("7002", "Lan"))
+    async with running_bot(zalo_settings(fake, db, tmp_path), clock):
+        await fake.wait_polling()
+        await lan.text(f"/start {codes['U1'][0]}", "Ủy ban nhân dân Phường 1")
+        mark = fake.mark()
+        event = fake.send_text(lan.user, lan.number("Bắt đầu"))
+        await lan.expect("Mục 1/7", mark)
+        fake.resend(event)
+        await lan.text("/status", "0/7")
+    assert sum("Mục 1/7" in t for t in fake.texts(lan.user.chat)) == 1
+
+
+async def test_reminders_on_zalo_through_quota_errors_and_a_blocked_person(
+    db: Db, clock: FrozenClock, fake: FakeZalo, tmp_path: Path
+) -> None:
+    clock = MovableClock(clock.now())  # delivery paces on the clock: it keeps ticking
+    deadline = clock.now() + timedelta(minutes=30)
+    spec = replace(
+        factories.campaign(units=2),
+        deadline=deadline,
+        policy=ReminderPolicy(
+            reminders=(timedelta(minutes=20), timedelta(minutes=10)), escalate_after=None
+        ),
+    )
+    spec = replace(spec, units=tuple(replace(u, deadline=None, visit=None) for u in spec.units))
+    codes = await import_and_codes(db, clock, spec)
+    lan = Person(fake, fake.user("7101", "Lan"))
+    gone = Person(fake, fake.user("7102", "Gone"))
+    jobs = Jobs(db.sessions, clock)
+    async with running_bot(zalo_settings(fake, db, tmp_path), clock):
+        await fake.wait_polling()
+        await lan.text(f"/start {codes['U1'][0]}", "Ủy ban nhân dân Phường 1")
+        await gone.text(f"/start {codes['U2'][0]}", "Ủy ban nhân dân Phường 2")
+        fake.block(gone.user.chat)
+        fake.fail_next(2)  # 429 "Quota exceeded" on the next two sends
+        mark = fake.mark()
+        for minutes in (11, 21):
+            clock.set(deadline - timedelta(minutes=30) + timedelta(minutes=minutes))
+            await run_reminders(jobs)
+            await lan.expect("Nhắc hạn nộp báo cáo", mark)
+            mark = fake.mark()
+        await fake.wait_until(
+            lambda: any(
+                c.method == "sendMessage" and c.chat_id == gone.user.chat and not c.ok
+                for c in fake.calls
+            ),
+            timeout=20,
+        )
+        async with transaction(db.sessions) as session:
+            await session.execute(update(Submission).values(status="submitted"))
+        clock.set(deadline + timedelta(days=2))
+        assert await run_reminders(jobs) == 0
+    reminders = [t for t in fake.texts(lan.user.chat) if "Nhắc hạn" in t]
+    assert len(reminders) == 2
+    assert fake.rate_limited == 2
+    async with db.sessions() as session:
+        blocked = await session.scalar(
+            select(ChatAccount).where(
+                ChatAccount.platform == "zalo", ChatAccount.user_id == gone.user.user_id
+            )
+        )
+        assert blocked is not None and blocked.unreachable_at is not None
