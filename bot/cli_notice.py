@@ -21,7 +21,7 @@ from bot.cli_root import Context, cli, pass_ctx, with_app
 from common.localtime import fmt_datetime, parse_local
 from storage.db import transaction
 from storage.db.models import Campaign, Notice
-from storage.services import audit, campaigns
+from storage.services import campaigns
 from storage.services.notices import (
     AUDIENCES,
     NoticeError,
@@ -31,10 +31,10 @@ from storage.services.notices import (
     notice_by_id,
     notice_report,
     parse_audience,
+    resend_notice,
     resolve_audience,
     store_notice_file,
 )
-from storage.services.outbox_delivery import resend_in_doubt
 
 COLUMNS = (
     "id",
@@ -235,16 +235,6 @@ async def notice_resend(ctx: Context, app: App, campaign_code: str, notice_id: i
             raise click.ClickException(
                 ctx.tr("notices.cli.unknown_notice", code=found.code, id=notice_id)
             )
-        count = await resend_in_doubt(session, now=now, notice_id=notice_id)
-        if count:
-            await audit.record(
-                session,
-                now=now,
-                action="notice.resend",
-                campaign_id=found.id,
-                actor_label="cli",
-                subject=f"notice:{notice_id}",
-                details={"in_doubt": count},
-            )
+        count = await resend_notice(session, stored, now, actor_label="cli")
     key = "notices.cli.resent" if count else "notices.cli.nothing_to_resend"
     click.echo(ctx.tr(key, id=notice_id, count=count))

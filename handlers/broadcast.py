@@ -21,7 +21,6 @@ from handlers.context import Turn
 from handlers.onboarding import stale_button
 from handlers.tokens import Token, make
 from storage.db.models import Campaign, Notice
-from storage.services import audit
 from storage.services.campaigns import campaign_by_id, open_campaigns
 from storage.services.evidence import is_allowed, safe_name
 from storage.services.notices import (
@@ -30,10 +29,10 @@ from storage.services.notices import (
     dispatch_notice,
     notice_by_id,
     notice_report,
+    resend_notice,
     resolve_audience,
     store_notice_file,
 )
-from storage.services.outbox_delivery import resend_in_doubt
 from storage.services.teams import campaign_teams, team_id_by_code
 
 TEXT_LIMIT = 3500  # leaves room for the header within Telegram's 4096
@@ -313,17 +312,8 @@ async def resend(turn: Turn, token: Token) -> None:
     notice = await _own_notice(turn, token, "broadcast.resend")
     if notice is None:
         return
-    count = await resend_in_doubt(turn.session, now=turn.now, notice_id=notice.id)
+    count = await resend_notice(turn.session, notice, turn.now, actor_id=turn.person.id)
     if count:
-        await audit.record(
-            turn.session,
-            now=turn.now,
-            action="notice.resend",
-            campaign_id=notice.campaign_id,
-            actor_id=turn.person.id,
-            subject=f"notice:{notice.id}",
-            details={"in_doubt": count},
-        )
         turn.wrote_outbox = True
     await _say_report(turn, notice, note=turn.t("broadcast.resent", count=count))
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import AiogramError
 from aiogram.types import CallbackQuery, Message, Update
 
 from bot.channels.conversation import converse
+from bot.channels.in_flight import InFlight
 from bot.channels.telegram_inbound import callback_to_inbound, message_to_inbound
 from bot.channels.telegram_outbound import Outbound, Sleep, chat_ref, to_delivery_error
 from common.clock import Clock, SystemClock
@@ -76,7 +76,7 @@ class UpdateProcessor:
         self.apology = apology
         self.clock = clock or SystemClock()
         self.outbound = Outbound(bot, flood_wait=flood_wait, sleep=sleep, limiter=limiter)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = InFlight()
 
     def take(self, update: Update) -> asyncio.Future[None]:
         """Start handling `update`; the future returned is done once Telegram may forget it.
@@ -95,7 +95,7 @@ class UpdateProcessor:
         else:  # a kind we do not ask for (allowed_updates): nothing to do
             handled.set_result(None)
             return handled
-        task = self._spawn(work)
+        task = self._tasks.spawn(work)
         task.add_done_callback(lambda _: _settle(handled, cancelled=task.cancelled()))
         return handled
 
@@ -106,18 +106,7 @@ class UpdateProcessor:
 
     async def drain(self, grace_s: float = 10.0) -> None:
         """Wait for the updates in flight; cancel those still running after `grace_s`."""
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        await self._tasks.drain(grace_s)
 
     async def _process_message(
         self, message: Message, key: str, handled: asyncio.Future[None]

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.channels.conversation import converse
+from bot.channels.in_flight import InFlight
 from bot.channels.zalo_api import ZaloApi, ZaloApiError, delivery_error
 from bot.channels.zalo_inbound import PLATFORM, event_to_inbound
 from bot.channels.zalo_text import TEXT_LIMIT, split_plain, to_plain
@@ -96,25 +97,14 @@ class ZaloEvents:
         self.channel, self.handler, self.clock = channel, handler, clock
         self.apology = apology
         self.max_photo_bytes = max_photo_bytes
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = InFlight()
 
     def take(self, event: dict[str, Any]) -> asyncio.Task[None]:
-        return self._spawn(self._process(event))
+        return self._tasks.spawn(self._process(event))
 
     async def drain(self, grace_s: float = 10.0) -> None:
         """Wait for the events in flight; cancel those still running after `grace_s`."""
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        await self._tasks.drain(grace_s)
 
     async def _fetch(self, url: str, path: Path) -> None:
         await self.channel.api.download(url, path, self.max_photo_bytes)

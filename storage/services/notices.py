@@ -59,6 +59,7 @@ from storage.db.models import (
 from storage.services import audit
 from storage.services.evidence import check_file, extension, is_allowed, safe_name
 from storage.services.outbox import DOCUMENT_PARAM, enqueue_many
+from storage.services.outbox_delivery import resend_in_doubt
 
 TEMPLATE = "notices.notice"
 # The rendered notice (title line + text) must fit one Telegram message (4096 characters).
@@ -441,3 +442,28 @@ def _report(notice: Notice, count: Counter[str]) -> NoticeReport:
         unreachable=count[OutboxStatus.UNREACHABLE],
         in_doubt=count[OutboxStatus.IN_DOUBT],
     )
+
+
+async def resend_notice(
+    session: AsyncSession,
+    notice: Notice,
+    now: datetime,
+    *,
+    actor_id: int | None = None,
+    actor_label: str = "",
+) -> int:
+    """Send the notice's messages in doubt again (an admin's decision: some may arrive
+    twice), audited; how many were put back."""
+    count = await resend_in_doubt(session, now=now, notice_id=notice.id)
+    if count:
+        await audit.record(
+            session,
+            now=now,
+            action="notice.resend",
+            campaign_id=notice.campaign_id,
+            actor_id=actor_id,
+            actor_label=actor_label,
+            subject=f"notice:{notice.id}",
+            details={"in_doubt": count},
+        )
+    return count
