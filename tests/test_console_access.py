@@ -188,7 +188,7 @@ async def test_unit_report_shows_who_answered_and_when(world, db, clock):
             now=clock.now(),
         )
     html = await (await clients["leader"].get(f"/u/{units['U1']}")).text()
-    row = re.search(r'<tr data-item="1.1">(.*?)</tr>', html, re.S)
+    row = re.search(r'<article class="item" data-item="1.1"[^>]*>(.*?)</article>', html, re.S)
     assert row
     assert "15/12/2020" in row.group(1)
     assert "Đầu Mối" in row.group(1)
