@@ -152,12 +152,16 @@ class ExportRoutes:
             async with self.console.sessions() as session:
                 await begin_snapshot(session)  # every sheet sees the same moment
                 await write(session, campaign, path, teams, tr)
-            return await self._stream(request, path, name, mime)
+            handle, size = await asyncio.to_thread(_open, path)
         finally:
+            # Gone from the disk at once: the open handle keeps the bytes until it closes,
+            # so an interrupted download leaves nothing behind.
             shutil.rmtree(folder, ignore_errors=True)
+        with handle:
+            return await self._stream(request, handle, size, name, mime)
 
     async def _stream(
-        self, request: web.Request, path: Path, name: str, mime: str
+        self, request: web.Request, handle: IO[bytes], size: int, name: str, mime: str
     ) -> web.StreamResponse:
         response = web.StreamResponse(
             headers={
@@ -170,11 +174,9 @@ class ExportRoutes:
         # Sent now, before the middleware could add them to a response it gets back.
         for header, value in self.headers.items():
             response.headers.setdefault(header, value)
-        handle, size = await asyncio.to_thread(_open, path)
-        with handle:
-            response.content_length = size
-            await response.prepare(request)
-            while block := await asyncio.to_thread(_read, handle):
-                await response.write(block)
+        response.content_length = size
+        await response.prepare(request)
+        while block := await asyncio.to_thread(_read, handle):
+            await response.write(block)
         await response.write_eof()
         return response
