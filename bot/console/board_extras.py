@@ -18,7 +18,7 @@ from handlers.access import Scope
 from handlers.console_access import board_teams
 from storage.rules.answers import Translate, format_number
 from storage.services.board import BoardStatus
-from storage.services.board_chart import team_bars, teams_of_campaign
+from storage.services.board_chart import TeamBar, team_bars, teams_of_campaign
 
 # The colours of handlers/charts.py (the chat's chart): green done, blue working,
 # amber returned, grey idle; late a darker amber, accepted a darker green.
@@ -46,18 +46,9 @@ def chosen_team(scope: Scope, allowed: list[int], asked: str | None) -> int | No
     return team if team in allowed and (scope.admin or team in scope.team_ids) else None
 
 
-async def board_extras(
-    session: AsyncSession,
-    campaign_id: int,
-    scope: Scope,
-    asked: str | None,
-    tr: Translate,
-) -> BoardExtras:
-    visible = board_teams(scope)
-    teams = await teams_of_campaign(session, campaign_id, visible)
-    team = chosen_team(scope, [t.id for t in teams], asked)
-    shown = frozenset({team}) if team is not None else visible
-    bars = await team_bars(session, campaign_id, shown)
+def chart_rows(bars: list[TeamBar], tr: Translate) -> list[dict[str, Any]]:
+    """Each team's bar as SVG rectangles: widths in % of the largest team, so teams of
+    different sizes compare at a glance; the counts as the person reads numbers."""
     widest = max((b.total for b in bars), default=0) or 1
     chart = []
     for bar in bars:
@@ -84,6 +75,22 @@ async def board_extras(
                 "total": format_number(bar.total, tr),
             }
         )
+    return chart
+
+
+async def board_extras(
+    session: AsyncSession,
+    campaign_id: int,
+    scope: Scope,
+    asked: str | None,
+    tr: Translate,
+) -> BoardExtras:
+    visible = board_teams(scope)
+    teams = await teams_of_campaign(session, campaign_id, visible)
+    team = chosen_team(scope, [t.id for t in teams], asked)
+    shown = frozenset({team}) if team is not None else visible
+    bars = await team_bars(session, campaign_id, shown)
+    chart = chart_rows(bars, tr)
     return BoardExtras(
         shown,
         {
