@@ -188,7 +188,7 @@ async def test_unit_report_shows_who_answered_and_when(world, db, clock):
             now=clock.now(),
         )
     html = await (await clients["leader"].get(f"/u/{units['U1']}")).text()
-    row = re.search(r'<tr data-item="1.1">(.*?)</tr>', html, re.S)
+    row = re.search(r'<article class="item" data-item="1.1"[^>]*>(.*?)</article>', html, re.S)
     assert row
     assert "15/12/2020" in row.group(1)
     assert "Đầu Mối" in row.group(1)
@@ -269,3 +269,75 @@ async def test_evidence_inline_only_for_images_and_pdf_and_only_in_scope(
             ).all()
         )
     assert {f"evidence:{theirs}", "evidence:987654"} <= denied
+
+
+# The report's actions (bot/console/report_routes.py) on KT-A's U1 (team D1) and U3 (D2):
+# who may try each one. Allowed gets the redirect back to the report (303, with a message:
+# nothing is submitted, so returning or accepting says so); refused gets 404 and an audit
+# entry; anonymous is sent to sign in.
+ACTION_NEEDS = {
+    "flag": "reviews",
+    "return": "reviews",
+    "accept": "leads",
+    "appraise": "leads",
+    "note": "reviews",
+    "reply": "reviews",
+}
+REVIEWS = {"member": {"U1"}, "leader": {"U1"}, "other_team": {"U3"}, "admin": {"U1", "U3"}}
+LEADS = {"leader": {"U1"}, "other_team": {"U3"}, "admin": {"U1", "U3"}}
+# The exports of each campaign: 200 or the refusal's status.
+EXPORTS = {
+    "contact": {"KT-A": 404, "KT-B": 404},
+    "member": {"KT-A": 200, "KT-B": 404},
+    "leader": {"KT-A": 200, "KT-B": 404},
+    "other_team": {"KT-A": 200, "KT-B": 404},
+    "admin": {"KT-A": 200, "KT-B": 200},
+    "anonymous": {"KT-A": 303, "KT-B": 303},
+}
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+async def _csrf(client: TestClient) -> str:
+    found = CSRF.search(await (await client.get("/")).text())
+    return found.group(1) if found else ""
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_every_report_action_and_export_for_every_role(world, db, role):
+    clients, ids, units = world
+    client = clients[role]
+    csrf = await _csrf(client)
+    refused = 0
+    for name, need in ACTION_NEEDS.items():
+        allowed = (REVIEWS if need == "reviews" else LEADS).get(role, set())
+        for unit in ("U1", "U3"):
+            form = {"csrf": csrf, "item": "1", "comment": "x", "text": "x", "score": "0"}
+            response = await client.post(
+                f"/u/{units[unit]}/{name}", data=form, allow_redirects=False
+            )
+            if role == "anonymous":
+                assert response.status == 303 and response.headers["Location"] == "/"
+            elif unit in allowed:
+                assert response.status == 303, (role, name, unit)
+                assert response.headers["Location"].startswith(f"/u/{units[unit]}?msg=")
+            else:
+                assert response.status == 404, (role, name, unit)
+                assert "data-item" not in await response.text()
+                refused += 1
+    for code, expected in EXPORTS[role].items():
+        for path in ("export.xlsx", "evidence.zip"):
+            response = await client.get(f"/c/{ids[code]}/{path}", allow_redirects=False)
+            assert response.status == expected, (role, code, path)
+            if expected == 200:
+                assert response.headers["Content-Disposition"].startswith("attachment;")
+                assert (await response.read())[:2] == b"PK"
+            refused += expected == 404
+    async with transaction(db.sessions) as session:
+        denied = (
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "access.denied"))
+        ).all()
+    assert len(denied) == refused
+    assert all(d.details["via"] == "web" for d in denied)
+    if role == "member":  # a member of team 1 editing the URL to team 2's unit
+        assert {d.subject for d in denied} >= {f"assignment:{units['U3']}"}
+        assert "report.accept" in {d.details["action"] for d in denied}

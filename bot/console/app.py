@@ -27,17 +27,17 @@ import jinja2
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.console.board_extras import board_extras
+from bot.console.export_routes import ExportRoutes
+from bot.console.report_routes import ReportRoutes
 from common.clock import Clock
 from common.i18n import SUPPORTED, Catalog, normalize_locale
 from common.localtime import fmt_date, fmt_datetime
-from handlers.console_access import board_teams, campaign_ids, deny_web, person_scope
+from handlers.console_access import campaign_ids, deny_web, person_scope
 from storage.db import transaction
-from storage.db.models import Campaign, EvidenceFile, Person, WebSession
-from storage.rules.answers import format_value
+from storage.db.models import Campaign, Person, WebSession
 from storage.services.answers_read import (
-    answers_by_item,
     evidence_file,
-    evidence_files,
     submission_assignment_id,
 )
 from storage.services.assignments import assignment_by_id
@@ -50,8 +50,6 @@ from storage.services.board import (
 )
 from storage.services.checklist import ChecklistCache
 from storage.services.evidence import EvidenceStore
-from storage.services.person_names import full_names
-from storage.services.submissions import submission_for
 from storage.services.web_sessions import (
     ABSOLUTE_TTL,
     live_session,
@@ -75,6 +73,9 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+# An image or PDF shown inline may be framed by the console's own report page (its PDF
+# preview), by no other site.
+INLINE_FILE_CSP = "default-src 'none'; img-src 'self'; frame-ancestors 'self'"
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,8 @@ class Console:
         app.router.add_post("/login/{token}", self.login)
         app.router.add_post("/logout", self.logout)
         app.router.add_get("/c/{campaign_id:[0-9]+}", self.board)
-        app.router.add_get("/u/{assignment_id:[0-9]+}", self.unit_report)
+        ReportRoutes(self).register(app)  # /u/{id}: the report and its actions
+        ExportRoutes(self, SECURITY_HEADERS).register(app)  # /c/{id}/export.xlsx, .zip
         app.router.add_get("/f/{evidence_id:[0-9]+}", self.evidence_download)
         app.router.add_get("/static/{name}", self.static)
         return app
@@ -306,7 +308,9 @@ class Console:
                 )
                 campaign = None  # refused after the commit: the audit entry must stay
             else:
-                teams = board_teams(scope)
+                tr = self.catalog.for_locale(viewer.locale)
+                extras = await board_extras(session, campaign_id, scope, query.get("team"), tr)
+                teams = extras.teams
                 counts = await board_counts(session, campaign_id, team_ids=teams)
                 rows = await board_page(
                     session,
@@ -340,62 +344,7 @@ class Console:
             sorts=list(BoardSort),
             date=lambda value: fmt_date(value, tz),
             datetime=lambda value: fmt_datetime(value, tz),
-        )
-
-    async def unit_report(self, request: web.Request) -> web.Response:
-        """One unit's report: every item with its answer, who gave it and when, and how
-        many evidence files it has (read-only for now: review actions stay in chat)."""
-        assignment_id = int(request.match_info["assignment_id"])
-        async with transaction(self.sessions) as session:
-            viewer = await self.viewer(request, session)
-            if viewer is None:
-                raise web.HTTPSeeOther(f"{self.root}/")
-            scope, _ = await person_scope(session, viewer.person, self.admin_ids)
-            assignment = await assignment_by_id(session, assignment_id)
-            if assignment is None or not scope.sees(assignment):
-                await deny_web(
-                    session,
-                    now=self.clock.now(),
-                    person_id=viewer.person.id,
-                    action="unit_report",
-                    subject=f"assignment:{assignment_id}",
-                )
-                assignment = None  # refused after the commit: the audit entry must stay
-            else:
-                campaign = assignment.campaign
-                submission = await submission_for(session, assignment.id)
-                checklist = await self.checklists.get(session, campaign.id, campaign.updated_at)
-                answers = await answers_by_item(session, submission.id)
-                files: dict[int, list[EvidenceFile]] = {}
-                for found in await evidence_files(session, submission.id):
-                    files.setdefault(found.item_id, []).append(found)
-                names = await full_names(session, {a.answered_by for a in answers.values()})
-                unit_name, tz = assignment.unit.name, campaign.timezone
-        if assignment is None:
-            raise web.HTTPNotFound()
-        tr = self.catalog.for_locale(viewer.locale)
-        rows = [
-            {
-                "item": item,
-                "value": format_value(item, answers[item.id].value, tr)
-                if item.id in answers
-                else "",
-                "by": names.get(answers[item.id].answered_by, "") if item.id in answers else "",
-                "at": fmt_datetime(answers[item.id].answered_at, tz) if item.id in answers else "",
-                "files": files.get(item.id, []),
-            }
-            for item in checklist.items
-        ]
-        return self.page(
-            request,
-            "unit.html",
-            viewer.locale,
-            unit_name=unit_name,
-            campaign=campaign,
-            report_status="late"
-            if submission.status == "submitted" and submission.late
-            else submission.status,
-            rows=rows,
+            **extras.context,
         )
 
     async def evidence_download(self, request: web.Request) -> web.StreamResponse:
@@ -439,6 +388,7 @@ class Console:
                 "Content-Disposition": f"{'inline' if inline else 'attachment'}; "
                 f"filename*=UTF-8''{quote(row.file_name)}",
                 "Cache-Control": "private, no-store",
+                **({"Content-Security-Policy": INLINE_FILE_CSP} if inline else {}),
             },
         )
 

@@ -74,7 +74,7 @@ class BoardPage:
     pages: int
 
 
-def _shown_status() -> ColumnElement[str]:
+def shown_status() -> ColumnElement[str]:
     return case(
         (
             Submission.status == SubmissionStatus.SUBMITTED.value,
@@ -127,7 +127,7 @@ async def board_page(
         )
     )
     deadline = func.coalesce(Assignment.deadline, Campaign.deadline)
-    shown = _shown_status()
+    shown = shown_status()
     query = _scoped(
         select(
             Assignment.id,
@@ -179,7 +179,7 @@ async def board_counts(
     session: AsyncSession, campaign_id: int, *, team_ids: frozenset[int] | None
 ) -> dict[BoardStatus, int]:
     """How many units are in each status (the counts at the top of the board)."""
-    shown = _shown_status()
+    shown = shown_status()
     query = _scoped(
         select(shown, func.count())
         .select_from(Assignment)

@@ -168,3 +168,47 @@ async def thread(session: AsyncSession, submission_id: int) -> list[Question]:
             select(Question).where(Question.submission_id == submission_id).order_by(Question.id)
         )
     )
+
+
+async def tell_unit(
+    session: AsyncSession,
+    assignment: Assignment,
+    submission_id: int,
+    text: str,
+    *,
+    person_id: int,
+    person_name: str,
+    now: datetime,
+) -> Question:
+    """The team asks the unit for more without returning the report (from the desk
+    console): a message in the unit's questions thread, sent to every contact of the unit,
+    who answers with /hoi."""
+    note = Question(submission_id=submission_id, text=text, asked_by=person_id, asked_at=now)
+    session.add(note)
+    await session.flush()
+    campaign = await session.get(Campaign, assignment.campaign_id)
+    assert campaign is not None
+    params = {
+        "unit": assignment.unit.name,
+        "campaign": campaign.code,
+        "name": person_name,
+        "text": text,
+    }
+    await _tell(
+        session,
+        await _accounts(session, assignment_id=assignment.id),
+        campaign.id,
+        f"team_note:{note.id}",
+        "desk_report.note_to_unit",
+        params,
+        now,
+    )
+    await audit.record(
+        session,
+        now=now,
+        action="question.team_note",
+        campaign_id=campaign.id,
+        actor_id=person_id,
+        subject=assignment.unit.code,
+    )
+    return note
