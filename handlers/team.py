@@ -185,6 +185,7 @@ def unit_buttons(
         rows.append(row)
     if leads and submission.status in (SubmissionStatus.SUBMITTED, SubmissionStatus.ACCEPTED):
         rows.append([turn.button("team.appraise", make("ap", a, 0))])
+        rows.append([turn.button("conclusion.open_button", make("kl", a))])
     return rows
 
 
