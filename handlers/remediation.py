@@ -246,7 +246,8 @@ async def done(turn: Turn, token: Token) -> None:
         await mark_done(turn.session, task, person_id=turn.person.id, now=turn.now)
     except FixError as error:
         text = turn.t(f"remediation.refused.{error.reason.value}")
-        turn.say(text, toast=text)
+        card, rows = _card(turn, task)
+        turn.say(f"{text}\n\n{card}", rows, toast=text)
         return
     turn.wrote_outbox = True
     turn.set_state("idle")

@@ -582,6 +582,7 @@ class Shortcoming(Base):
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     reviewed_at: Mapped[datetime | None]
     comment: Mapped[str | None] = mapped_column(Text)  # the team's word on a reopen
+    round: Mapped[int] = mapped_column(default=1)  # 2 after the first reopen...: dedupe keys
 
 
 class ShortcomingFile(Base):

@@ -163,14 +163,13 @@ async def mark_done(session: AsyncSession, task: Task, *, person_id: int, now: d
         raise FixError(FixRefusal.NO_REPORT)
     s.status = FixStatus.REPORTED
     s.reported_by, s.reported_at = person_id, now
-    stamp = int(now.timestamp())
     rows = [
         _row(
             task,
             to.account_id,
             to.person_id,
             now,
-            key=f"fixrep:{s.id}:{stamp}:{to.account_id}",
+            key=f"fixrep:{s.id}:{s.round}:{to.account_id}",
             template="remediation.reported_notice",
             params={
                 **_task_params(task),
@@ -203,14 +202,16 @@ async def review_fix(
     s.reviewed_by, s.reviewed_at = person_id, now
     s.comment = None if accept else (comment or "")[:REPORT_LIMIT]
     template = "remediation.accepted_notice" if accept else "remediation.reopened_notice"
-    stamp = int(now.timestamp())
+    review_round = s.round
+    if not accept:
+        s.round += 1  # a new round of report and review
     rows = [
         _row(
             task,
             to.account_id,
             to.person_id,
             now,
-            key=f"fixrev:{s.id}:{stamp}:{to.account_id}",
+            key=f"fixrev:{s.id}:{review_round}:{to.account_id}",
             template=template,
             params={
                 **_task_params(task),

@@ -55,6 +55,7 @@ def upgrade() -> None:
     sa.Column('reviewed_by', sa.Integer(), nullable=True),
     sa.Column('reviewed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('comment', sa.Text(), nullable=True),
+    sa.Column('round', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['conclusion_id'], ['conclusions.id'], name=op.f('fk_shortcomings_conclusion_id_conclusions'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['reported_by'], ['people.id'], name=op.f('fk_shortcomings_reported_by_people')),
     sa.ForeignKeyConstraint(['reviewed_by'], ['people.id'], name=op.f('fk_shortcomings_reviewed_by_people')),
