@@ -47,7 +47,7 @@ async def record_conclusion(leader: Chat, assignment: int) -> None:
     assert "Hạn: 01/10/2021" in leader.text_out
 
 
-async def test_leader_records_and_issues_a_conclusion(people, db, clock, tmp_path: Path):
+async def test_leader_records_and_issues_a_conclusion(people, db, clock, tmp_path: Path):  # noqa: F811
     lan, leader, member = people["lan"], people["leader"], people["member"]
     await _submitted(lan)
     assignment = await _u1(db)
@@ -77,7 +77,7 @@ async def test_leader_records_and_issues_a_conclusion(people, db, clock, tmp_pat
     assert len(await _shortcomings(db)) == 2
 
 
-async def test_contact_reports_a_fix_and_the_leader_reopens_then_accepts(people, db, clock):
+async def test_contact_reports_a_fix_and_the_leader_reopens_then_accepts(people, db, clock):  # noqa: F811
     lan, leader, binh = people["lan"], people["leader"], people["binh"]
     await _submitted(lan)
     assignment = await _u1(db)
@@ -137,7 +137,7 @@ async def test_contact_reports_a_fix_and_the_leader_reopens_then_accepts(people,
 
 
 @pytest.mark.parametrize("who", ["member", "leader2", "lan"])
-async def test_only_the_units_leader_reviews_a_fix(people, db, who):
+async def test_only_the_units_leader_reviews_a_fix(people, db, who):  # noqa: F811
     lan, leader = people["lan"], people["leader"]
     await _submitted(lan)
     assignment = await _u1(db)
