@@ -87,7 +87,7 @@ async def test_contact_reports_a_fix_and_the_leader_reopens_then_accepts(people,
     await leader.press(f"klc:{assignment}")
     await lan.command("khacphuc")
     assert "0/2 tồn tại đã khắc phục" in lan.text_out
-    first, second = await _shortcomings(db)
+    first, _second = await _shortcomings(db)
     await binh.press(f"kt:{first.id}")  # another unit's contact: not theirs
     assert "danh mục" not in binh.text_out
     await lan.press(f"kt:{first.id}")
