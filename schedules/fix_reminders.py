@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -50,7 +50,7 @@ class _Fix:
     shortcoming_id: int
     position: int
     text: str
-    due_on: Any
+    due_on: date
     assignment_id: int
     team_id: int
     unit_name: str
@@ -101,8 +101,8 @@ async def _open_fixes(session: AsyncSession) -> dict[int, list[_Fix]]:
         .order_by(Assignment.position, Shortcoming.position)
     )
     found: dict[int, list[_Fix]] = defaultdict(list)
-    for campaign_id, *fields in rows:
-        found[campaign_id].append(_Fix(*fields))
+    for campaign_id, sid, position, text, due_on, assignment_id, team_id, unit in rows:
+        found[campaign_id].append(_Fix(sid, position, text, due_on, assignment_id, team_id, unit))
     return found
 
 
