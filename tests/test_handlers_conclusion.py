@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from docx import Document
+from openpyxl import load_workbook
 from sqlalchemy import select
 
-from storage.db.models import FixStatus, OutboxMessage, Shortcoming, ShortcomingFile
-from tests.chat_harness import Chat
+from storage.db.models import Campaign, FixStatus, OutboxMessage, Shortcoming, ShortcomingFile
+from storage.formats.export_xlsx import begin_snapshot, export_workbook
+from tests.chat_harness import CATALOG, Chat
 from tests.conftest import Db
 from tests.test_handlers_checklist import PDF
 from tests.test_handlers_team import _outbox, _submitted, _u1, people  # noqa: F401
@@ -158,3 +160,35 @@ async def test_only_the_units_leader_reviews_a_fix(people, db, who):  # noqa: F8
             )
         )
     assert sent == []
+
+
+async def test_the_export_has_the_remediation_sheet(people, db, clock, tmp_path: Path):  # noqa: F811
+    lan, leader = people["lan"], people["leader"]
+    await _submitted(lan)
+    assignment = await _u1(db)
+    await record_conclusion(leader, assignment)
+    await leader.press(f"klc:{assignment}")
+    first, _second = await _shortcomings(db)
+    await lan.press(f"kr:{first.id}")
+    await lan.text("Đã cập nhật danh mục")
+    await lan.press(f"kdn:{first.id}")
+    clock.advance(timedelta(hours=3))
+    await leader.press(f"kva:{first.id}")
+    async with db.sessions() as session:
+        await begin_snapshot(session)
+        campaign_id = int(await session.scalar(select(Campaign.id)) or 0)
+        await export_workbook(
+            session, campaign_id, tmp_path / "kq.xlsx", tr=CATALOG.for_locale("vi")
+        )
+    ws = load_workbook(tmp_path / "kq.xlsx")["Khắc phục"]
+    header = [c.value for c in ws[1]]
+    assert header[:4] == ["Mã đơn vị", "Tên đơn vị", "Đoàn", "Tồn tại số"]
+    rows = [list(r) for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert len(rows) == 2
+    one, two = rows
+    assert one[0] == "U1" and one[3] == 1 and one[7] == "đã khắc phục"
+    assert one[6] == datetime(2021, 9, 16)  # a date cell
+    assert ws.cell(row=2, column=7).number_format == "dd/mm/yyyy"
+    assert isinstance(one[9], datetime)  # reviewed at, local time
+    assert two[6] == datetime(2021, 10, 1) and two[7] == "chưa khắc phục"
+    assert one[10:] == [1, 2, 50.0] and two[10:] == [1, 2, 50.0]  # numbers, not text
