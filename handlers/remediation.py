@@ -22,6 +22,7 @@ from handlers.tokens import Token, make
 from handlers.unit import active_unit, roles
 from storage.db.models import FixStatus, Role, Shortcoming
 from storage.services.carry_over import earlier_tasks
+from storage.services.conclusions import local_day
 from storage.services.evidence import RefusedFile, extension, is_allowed, safe_name
 from storage.services.remediation import (
     REPORT_LIMIT,
@@ -30,11 +31,13 @@ from storage.services.remediation import (
     add_file,
     files_of,
     mark_done,
+    progress_by_unit,
     review_fix,
     save_report,
     task_by_id,
     tasks_of,
 )
+from storage.services.team_status import UnitState
 
 MARK = {FixStatus.OPEN: "⬜", FixStatus.REPORTED: "⏳", FixStatus.FIXED: "✅"}
 
@@ -366,3 +369,23 @@ CHOICES = {
 
 STATE_TEXT = {"kp_report": typed_report, "kp_files": typed_report, "kv_reopen": typed_comment}
 STATE_FILE = {"kp_files": received_file}
+
+
+async def progress_lines(
+    turn: Turn, campaign_id: int, tz: str, units: list[UnitState]
+) -> list[str]:
+    """ "🛠 Unit: 4/6 tồn tại đã khắc phục (1 quá hạn)" for each unit with an issued
+    conclusion (the leader's /summary)."""
+    progress = await progress_by_unit(turn.session, campaign_id, today=local_day(turn.now, tz))
+    lines = []
+    for unit in units:
+        p = progress.get(unit.assignment_id)
+        if p is None:
+            continue
+        line = turn.t(
+            "remediation.summary_line", unit=escape(unit.unit_name), fixed=p.fixed, total=p.total
+        )
+        if p.overdue:
+            line += turn.t("remediation.summary_overdue", overdue=p.overdue)
+        lines.append(line)
+    return lines

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -136,6 +136,14 @@ async def test_contact_reports_a_fix_and_the_leader_reopens_then_accepts(people,
     assert still.due_on == date(2021, 10, 1)
     async with db.sessions() as session:
         assert len(list(await session.scalars(select(ShortcomingFile)))) == 1
+    await leader.command("summary")
+    assert "🛠 Ủy ban nhân dân Phường 1: 1/2 tồn tại đã khắc phục" in leader.text_out
+    clock.set(datetime(2021, 9, 20, 3, 0, tzinfo=UTC))  # past the first due date, 16/09
+    await leader.command("summary")
+    assert "(1 quá hạn)" not in leader.text_out  # the one fixed is not late, 01/10 not yet
+    clock.set(datetime(2021, 10, 5, 3, 0, tzinfo=UTC))
+    await leader.command("summary")
+    assert "1/2 tồn tại đã khắc phục (1 quá hạn)" in leader.text_out
 
 
 @pytest.mark.parametrize("who", ["member", "leader2", "lan"])
