@@ -5,6 +5,8 @@ and may answer an item with the unit's remediation rate there
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,11 +17,15 @@ from storage.db.models import (
     Conclusion,
     FixStatus,
     Shortcoming,
+    Submission,
+    SubmissionStatus,
 )
+from storage.formats.campaign_spec import AnswerSource
 from storage.rules.remediation import remediation_rate
+from storage.services.checklist import Checklist
+from storage.services.submissions import answer_states, record_answer
 
-REMEDIATION_RATE = "remediation_rate"
-ANSWER_SOURCES = frozenset({REMEDIATION_RATE})
+REMEDIATION_RATE = AnswerSource.REMEDIATION_RATE.value
 
 
 async def follow_up_of(session: AsyncSession, campaign_id: int) -> CampaignFollowUp | None:
@@ -63,3 +69,38 @@ async def earlier_rate(session: AsyncSession, assignment_id: int) -> float | Non
         return None
     tasks = found[1]
     return remediation_rate(sum(1 for s in tasks if s.status == FixStatus.FIXED), len(tasks))
+
+
+async def prefill(
+    session: AsyncSession,
+    submission: Submission,
+    checklist: Checklist,
+    *,
+    person_id: int,
+    now: datetime,
+) -> list[str]:
+    """Answer the items with `answer_from: remediation_rate` that have no answer yet, from
+    the unit's rate in the earlier campaign (scored by the item's own rule like any answer).
+    Only while the report is being written; returns the codes answered."""
+    if submission.status not in (SubmissionStatus.NOT_STARTED, SubmissionStatus.IN_PROGRESS):
+        return []
+    assignment = await session.get(Assignment, submission.assignment_id)
+    link = await follow_up_of(session, assignment.campaign_id) if assignment else None
+    if link is None or not link.answer_from:
+        return []
+    states = await answer_states(session, submission.id)
+    todo = [
+        item
+        for code, source in link.answer_from.items()
+        if source == REMEDIATION_RATE
+        and (item := next((i for i in checklist.items if i.code == code), None)) is not None
+        and (item.id not in states or states[item.id].value is None)
+    ]
+    if not todo:
+        return []
+    rate = await earlier_rate(session, submission.assignment_id)
+    if rate is None:
+        return []
+    for item in todo:
+        await record_answer(session, submission, item, rate, person_id=person_id, now=now)
+    return [item.code for item in todo]
