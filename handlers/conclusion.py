@@ -16,10 +16,12 @@ from html import escape
 from common.localtime import fmt_date
 from common.messages import Choice, OutFile
 from handlers.access import assignment_in_scope
+from handlers.cards import short
 from handlers.context import Turn
 from handlers.tokens import Token, make
-from storage.db.models import Assignment, Conclusion
+from storage.db.models import Assignment, Conclusion, FixStatus, Shortcoming
 from storage.rules.answers import split_date
+from storage.services.carry_over import earlier_tasks
 from storage.services.conclusion_notice import issue_conclusion, notice_file_name
 from storage.services.conclusions import (
     TEXT_LIMIT,
@@ -53,6 +55,7 @@ async def show_draft(
     a = assignment.id
     lines = [turn.t("conclusion.title", unit=escape(assignment.unit.name))]
     lines += _body(turn, conclusion)
+    lines += await earlier_lines(turn, assignment.id)
     rows: list[list[Choice]] = []
     if conclusion is not None and conclusion.issued_at is not None:
         lines.append(
@@ -74,6 +77,33 @@ async def show_draft(
             rows.append([turn.button("conclusion.issue_button", make("kli", a))])
     rows.append([turn.button("team.back_to_unit", make("ru", a))])
     turn.say(prefix + "\n".join(lines), rows, edit=edit)
+
+
+async def earlier_lines(turn: Turn, assignment_id: int) -> list[str]:
+    """In a follow-up campaign: the unit's shortcomings of the earlier one, open and closed."""
+    found = await earlier_tasks(turn.session, assignment_id)
+    if found is None:
+        return []
+    campaign, old = found
+    fixed = sum(1 for s in old if s.status == FixStatus.FIXED)
+    lines = [
+        turn.t("remediation.earlier_title", campaign=escape(campaign), fixed=fixed, total=len(old))
+    ]
+    return lines + [task_line(turn, s) for s in old]
+
+
+def task_line(turn: Turn, s: Shortcoming) -> str:
+    return turn.t(
+        "remediation.task_line",
+        mark=MARK.get(FixStatus(s.status), "⬜"),
+        n=s.position,
+        text=escape(short(s.text, 80)),
+        due=fmt_date(s.due_on),
+        state=turn.t(f"remediation.state.{s.status}"),
+    )
+
+
+MARK = {FixStatus.OPEN: "⬜", FixStatus.REPORTED: "⏳", FixStatus.FIXED: "✅"}
 
 
 def _body(turn: Turn, conclusion: Conclusion | None) -> list[str]:

@@ -16,12 +16,12 @@ from common.messages import Choice, OutFile
 from common.sizes import fmt_size
 from handlers.access import assignment_in_scope
 from handlers.cards import short
+from handlers.conclusion import MARK, earlier_lines, task_line
 from handlers.context import Turn
 from handlers.onboarding import stale_button
 from handlers.tokens import Token, make
 from handlers.unit import active_unit, roles
-from storage.db.models import FixStatus, Role, Shortcoming
-from storage.services.carry_over import earlier_tasks
+from storage.db.models import FixStatus, Role
 from storage.services.conclusions import local_day
 from storage.services.evidence import RefusedFile, extension, is_allowed, safe_name
 from storage.services.remediation import (
@@ -38,19 +38,6 @@ from storage.services.remediation import (
     tasks_of,
 )
 from storage.services.team_status import UnitState
-
-MARK = {FixStatus.OPEN: "⬜", FixStatus.REPORTED: "⏳", FixStatus.FIXED: "✅"}
-
-
-def _line(turn: Turn, s: Shortcoming) -> str:
-    return turn.t(
-        "remediation.task_line",
-        mark=MARK.get(FixStatus(s.status), "⬜"),
-        n=s.position,
-        text=escape(short(s.text, 80)),
-        due=fmt_date(s.due_on),
-        state=turn.t(f"remediation.state.{s.status}"),
-    )
 
 
 async def khacphuc(turn: Turn) -> None:
@@ -81,20 +68,8 @@ async def show_tasks(turn: Turn, assignment_id: int, *, prefix: str = "") -> Non
     lines = [turn.t("remediation.title", fixed=fixed, total=len(tasks))]
     if not tasks:
         lines.append(turn.t("remediation.none"))
-    lines += [_line(turn, s) for s in tasks]
-    earlier = await earlier_tasks(turn.session, assignment_id)
-    if earlier is not None:
-        campaign, old = earlier
-        old_fixed = sum(1 for s in old if s.status == FixStatus.FIXED)
-        lines.append(
-            turn.t(
-                "remediation.earlier_title",
-                campaign=escape(campaign),
-                fixed=old_fixed,
-                total=len(old),
-            )
-        )
-        lines += [_line(turn, s) for s in old]
+    lines += [task_line(turn, s) for s in tasks]
+    lines += await earlier_lines(turn, assignment_id)
     rows = [
         [
             Choice(

@@ -161,6 +161,10 @@ async def test_the_rate_is_prefilled_and_scored_and_the_old_list_shown(
         [item] = [i for i in checklist.items if i.code == "1.5"]
         scores = {s.item_id: s for s in await item_scores(session, submission, checklist)}
     assert scores[item.id].self_score == 0.5  # 80% by its rule {100: 1, 80: 0.5}
+    leader = Chat(Dispatcher(make_deps(db, clock, tmp_path)), clock, name="Trưởng đoàn")
+    await leader.command("start", codes["team_leader:D1"][0])
+    await leader.press(f"kl:{submission.assignment_id}")  # the team sees them too
+    assert "Từ đợt trước" in leader.text_out and "4/5 tồn tại" in leader.text_out
     other = Chat(Dispatcher(make_deps(db, clock, tmp_path)), clock)
     await other.command("start", codes["STC"][0])  # no earlier conclusion: nothing shown
     await other.command("khacphuc")
