@@ -127,7 +127,7 @@ async def ask_strengths(turn: Turn, token: Token) -> None:
     assignment = await _unit(turn, token.int_arg(0))
     if assignment is None:
         return
-    turn.set_state("kl_strengths", a=assignment.id)
+    turn.set_state("kl_strengths", a=assignment.id, typed=True)
     turn.say(turn.t("conclusion.ask_strengths", max=TEXT_LIMIT))
 
 
@@ -135,7 +135,7 @@ async def ask_shortcoming(turn: Turn, token: Token) -> None:
     assignment = await _unit(turn, token.int_arg(0))
     if assignment is None:
         return
-    turn.set_state("kl_text", a=assignment.id)
+    turn.set_state("kl_text", a=assignment.id, typed=True)
     turn.say(turn.t("conclusion.ask_text", max=TEXT_LIMIT))
 
 
@@ -167,11 +167,11 @@ async def typed(turn: Turn) -> None:
         )
         await _saved(turn, assignment, write)
     elif step == "kl_text":
-        turn.set_state("kl_fix", a=assignment.id, text=text)
+        turn.set_state("kl_fix", a=assignment.id, text=text, typed=True)
         turn.say(turn.t("conclusion.ask_fix", max=TEXT_LIMIT))
     else:  # kl_fix
         due = default_due(turn.now, assignment.campaign.timezone)
-        turn.set_state("kl_due", a=assignment.id, text=data.get("text", ""), fix=text)
+        turn.set_state("kl_due", a=assignment.id, text=data.get("text", ""), fix=text, typed=True)
         turn.say(
             turn.t("conclusion.ask_due", due=fmt_date(due)),
             [

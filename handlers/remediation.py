@@ -130,7 +130,7 @@ async def ask_report(turn: Turn, token: Token) -> None:
     if task.shortcoming.status != FixStatus.OPEN:
         turn.say(*_card(turn, task))
         return
-    turn.set_state("kp_report", s=task.shortcoming.id)
+    turn.set_state("kp_report", s=task.shortcoming.id, typed=True)
     turn.say(turn.t("remediation.ask_report", n=task.shortcoming.position, max=REPORT_LIMIT))
 
 
@@ -151,7 +151,7 @@ async def typed_report(turn: Turn) -> None:
         turn.set_state("idle")
         turn.say(*_card(turn, task))
         return
-    turn.set_state("kp_files", s=task.shortcoming.id)
+    turn.set_state("kp_files", s=task.shortcoming.id, typed=True)
     turn.say(
         turn.t("remediation.ask_files"),
         [[turn.button("remediation.done_button", make("kdn", task.shortcoming.id))]],
@@ -277,7 +277,7 @@ async def ask_reopen(turn: Turn, token: Token) -> None:
     task = await _team_task(turn, token.int_arg(0))
     if task is None:
         return
-    turn.set_state("kv_reopen", s=task.shortcoming.id)
+    turn.set_state("kv_reopen", s=task.shortcoming.id, typed=True)
     turn.say(turn.t("remediation.ask_comment", n=task.shortcoming.position, max=REPORT_LIMIT))
 
 

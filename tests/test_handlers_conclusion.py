@@ -200,3 +200,32 @@ async def test_the_export_has_the_remediation_sheet(people, db, clock, tmp_path:
     assert isinstance(one[9], datetime)  # reviewed at, local time
     assert two[6] == datetime(2021, 10, 1) and two[7] == "chưa khắc phục"
     assert one[10:] == [1, 2, 50.0] and two[10:] == [1, 2, 50.0]  # numbers, not text
+
+
+async def test_a_contact_without_buttons_reports_by_numbers(people, db, clock, tmp_path):  # noqa: F811
+    """Zalo: choices come as a numbered list; in a typing step "1" is text, "#1" a choice."""
+    lan, leader = people["lan"], people["leader"]
+    await _submitted(lan)
+    assignment = await _u1(db)
+    await record_conclusion(leader, assignment)
+    await leader.press(f"klc:{assignment}")
+    zalo = Chat(lan.dispatcher, clock, name="Lan Zalo", platform="zalo")
+    async with db.sessions() as session:
+        from storage.services.invites import list_invites
+
+        campaign_id = int(await session.scalar(select(Campaign.id)) or 0)
+        rows = await list_invites(session, campaign_id, now=clock.now())
+    code = next(r.code for r in rows if r.unit_code == "U1" and r.used_by is None)
+    await zalo.command("start", code)
+    await zalo.command("khacphuc")
+    assert "1. " in zalo.text_out and "0/2" in zalo.text_out
+    await zalo.text("1")  # the first task, by its number
+    assert "Yêu cầu khắc phục:" in zalo.text_out
+    await zalo.text("1")  # "Báo cáo kết quả khắc phục", the card's first choice
+    assert "những việc đã làm" in zalo.text_out
+    await zalo.text("1")  # typed as the report itself, not taken as a choice
+    assert "Gửi tài liệu kiểm chứng" in zalo.text_out
+    first, _ = await _shortcomings(db)
+    assert first.report == "1"
+    await zalo.text("#1")  # now a choice: mark as fixed
+    assert "Đã báo cáo tồn tại 1" in zalo.text_out
