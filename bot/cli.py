@@ -11,6 +11,7 @@ import click
 
 from bot import (  # noqa: F401  (each registers its subcommands)
     cli_campaign,
+    cli_conclusion,
     cli_demo,
     cli_export,
     cli_invites,

@@ -16,7 +16,11 @@ from common.localtime import fmt_datetime
 from storage.db import transaction
 from storage.formats.campaign_spec import CampaignSpec, Problem
 from storage.services import campaigns
-from storage.services.campaign_import import RemovalNeedsForce, import_campaign
+from storage.services.campaign_import import (
+    RemovalNeedsForce,
+    UnknownFollowUp,
+    import_campaign,
+)
 
 
 @cli.group()
@@ -90,6 +94,11 @@ async def campaign_import(ctx: Context, app: App, file: Path, force: bool, check
                 source_name=file.name,
                 invite_ttl=timedelta(days=app.settings.invite_ttl_days),
             )
+    except UnknownFollowUp as exc:
+        problem = Problem("unknown_follow_up", "follow_up", None, {"code": exc.code})
+        click.echo(ctx.tr("cli.import_refused", file=file.name, count=1), err=True)
+        click.echo("  - " + render_problem(ctx, problem), err=True)
+        raise SystemExit(1) from exc
     except RemovalNeedsForce as exc:
         click.echo(ctx.tr("cli.import_needs_force", count=len(exc.losses)), err=True)
         for loss in exc.losses:

@@ -50,7 +50,7 @@ from schedules.scheduler import Jobs, start_scheduler
 
 log = logging.getLogger(__name__)
 
-MENU = ("checklist", "status", "review", "help", "lang")
+MENU = ("checklist", "status", "review", "khacphuc", "help", "lang")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from storage.formats.conclusion_docx import NoticeSettings
+
 OFFICIAL_TELEGRAM_API = "https://api.telegram.org"
 OFFICIAL_ZALO_API = "https://bot-api.zaloplatforms.com"
 # What aiogram's session can reach Telegram through (aiohttp-socks): an HTTP proxy (CONNECT)
@@ -63,6 +65,16 @@ class Settings(BaseSettings):
     # process per name: at start, claims of an earlier process of the same name are its
     # predecessor's, left by a crash, and are taken back at once.
     outbox_instance: str | None = None
+    # The conclusion notice (docs/conclusions.md): a .docx template with placeholders
+    # (unset: the built-in one), the issuing body and the place of the date line.
+    conclusion_template: Path | None = None
+    conclusion_issuer: str = "Sở Nội vụ"
+    conclusion_place: str = "Thành phố Hồ Chí Minh"
+
+    def notice_settings(self) -> NoticeSettings:
+        return NoticeSettings(
+            self.conclusion_template, self.conclusion_issuer, self.conclusion_place
+        )
 
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod

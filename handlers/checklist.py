@@ -21,6 +21,7 @@ from handlers.unit import UnitContext, active_unit, roles
 from storage.db.models import SubmissionStatus
 from storage.rules.answers import AnswerError, parse_answer, render_error, validate_value
 from storage.rules.progress import AnswerState, is_answered
+from storage.services.carry_over import prefill
 from storage.services.checklist import ItemInfo
 from storage.services.review import unresolved_flags
 from storage.services.submissions import (
@@ -128,6 +129,10 @@ async def resume(turn: Turn) -> None:
     ctx = await active_unit(turn)
     if ctx is None or await locked_message(turn, ctx):
         return
+    # A follow-up campaign answers some items from the earlier one (issue 18).
+    await prefill(
+        turn.session, ctx.submission, ctx.checklist, person_id=turn.person.id, now=turn.now
+    )
     items = await walk(turn, ctx)
     states = await answer_states(turn.session, ctx.submission.id)
     current = ctx.checklist.by_id(turn.state.data.get("item") or 0)

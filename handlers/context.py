@@ -13,6 +13,7 @@ from common.clock import Clock
 from common.i18n import Catalog, Translator
 from common.messages import Capabilities, Choice, Inbound, OutFile, Reply
 from handlers.invite_guard import InviteGuard
+from storage.formats.conclusion_docx import NoticeSettings
 from storage.services.checklist import ChecklistCache
 from storage.services.conversation_state import ChatState
 from storage.services.evidence import EvidenceStore
@@ -37,6 +38,7 @@ class Deps:
     bot_username: str | None = None
     console_url: str | None = None  # PUBLIC_URL of the desk console; None: not served
     on_outbox: Callable[[], None] = lambda: None  # wakes the delivery worker
+    notice: NoticeSettings = field(default_factory=NoticeSettings)  # conclusion .docx
 
 
 @dataclass

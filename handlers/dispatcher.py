@@ -24,10 +24,12 @@ from common.messages import Capabilities, Deliver, Inbound, InboundKind, Reply
 from handlers import (
     broadcast,
     checklist,
+    conclusion,
     evidence,
     export,
     onboarding,
     questions,
+    remediation,
     review,
     status,
     team,
@@ -65,6 +67,7 @@ COMMANDS: dict[str, Handler] = {
     "hoi": questions.ask_command,
     "ask": questions.ask_command,
     "web": web_login.web,
+    "khacphuc": remediation.khacphuc,
 }
 
 CHOICES: dict[str, ChoiceHandler] = {
@@ -78,6 +81,8 @@ CHOICES: dict[str, ChoiceHandler] = {
     **questions.CHOICES,
     **broadcast.CHOICES,
     **export.CHOICES,
+    **conclusion.CHOICES,
+    **remediation.CHOICES,
 }
 
 # What typed text, a file or a photo means in each conversation state.
@@ -89,10 +94,12 @@ STATE_TEXT: dict[str, Handler] = {
     **team_review.STATE_TEXT,
     **questions.STATE_TEXT,
     **broadcast.STATE_TEXT,
+    **conclusion.STATE_TEXT,
+    **remediation.STATE_TEXT,
 }
 
 # Files and photos go to the evidence step, unless the state wants them for something else.
-STATE_FILE: dict[str, Handler] = {**broadcast.STATE_FILE}
+STATE_FILE: dict[str, Handler] = {**broadcast.STATE_FILE, **remediation.STATE_FILE}
 
 
 class Dispatcher:

@@ -12,6 +12,7 @@ from handlers.access import Scope, assignment_in_scope, deny, scope_of
 from handlers.cards import pager, short, value_text
 from handlers.charts import render_progress_chart
 from handlers.context import Turn
+from handlers.remediation import progress_lines
 from handlers.tokens import Token, make
 from storage.db.models import Assignment, Campaign, Submission, SubmissionStatus
 from storage.rules.scoring import fmt_points
@@ -85,6 +86,7 @@ async def _campaign_summary(turn: Turn, campaign: Campaign, summaries: list[Team
         if s.no_contact:
             lines.append(turn.t("team.no_contact", names=_names(s.no_contact)))
     lines.append(turn.t("team.average_score", score=average))
+    lines += await progress_lines(turn, campaign.id, campaign.timezone, states)
     chart = turn.deps.evidence.root / ".charts" / f"{uuid.uuid4().hex}.png"
     render_progress_chart(summaries, chart, turn.tr)
     buttons = [
@@ -185,6 +187,7 @@ def unit_buttons(
         rows.append(row)
     if leads and submission.status in (SubmissionStatus.SUBMITTED, SubmissionStatus.ACCEPTED):
         rows.append([turn.button("team.appraise", make("ap", a, 0))])
+        rows.append([turn.button("conclusion.open_button", make("kl", a))])
     return rows
 
 

@@ -27,6 +27,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.clock import Clock
+from schedules.fix_reminders import plan_fix_reminders
 from schedules.notices import dispatch_due_notices
 from schedules.reminders import plan_reminders
 from storage.db import transaction
@@ -48,7 +49,9 @@ class Jobs:
 async def run_reminders(jobs: Jobs) -> int:
     async with transaction(jobs.sessions) as session:
         stats = await plan_reminders(session, now=jobs.clock.now())
+        fixes = await plan_fix_reminders(session, now=jobs.clock.now())
     written = stats.reminders + stats.escalations + stats.visit_notices
+    written += fixes.reminders + fixes.escalations
     if written:
         log.info(
             "planned %d reminders, %d escalations, %d visit notices",

@@ -7,7 +7,7 @@ database enum type. Vietnamese terms appear once, in the docstrings.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -530,3 +530,88 @@ class WebSession(Base):
     last_seen_at: Mapped[datetime]
     expires_at: Mapped[datetime]  # the absolute limit; idle expiry counts from last_seen_at
     revoked_at: Mapped[datetime | None]
+
+
+# -- conclusions and remediation (issue 18, second half) ----------------------------------
+
+
+class FixStatus(StrEnum):
+    OPEN = "open"  # to be fixed (again, after a reopen)
+    REPORTED = "reported"  # the unit says it is fixed; the team has not looked yet
+    FIXED = "fixed"  # the team accepted the fix (đã khắc phục)
+
+
+class Conclusion(Base):
+    """The team's conclusion on one unit (thông báo kết luận kiểm tra): the strengths, and
+    the shortcomings in `Shortcoming`. Issued once; the notice then goes to the unit."""
+
+    __tablename__ = "conclusions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), unique=True
+    )
+    strengths: Mapped[str] = mapped_column(Text, default="")  # ưu điểm
+    concluded_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    concluded_at: Mapped[datetime]
+    issued_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    issued_at: Mapped[datetime | None]
+    document_path: Mapped[str | None] = mapped_column(String(500))  # the issued .docx
+
+    shortcomings: Mapped[list[Shortcoming]] = relationship(
+        order_by="Shortcoming.position", cascade="all, delete-orphan"
+    )
+
+
+class Shortcoming(Base):
+    """A shortcoming (tồn tại, hạn chế) with the required fix and its due date; once the
+    conclusion is issued it is the unit's remediation task (khắc phục)."""
+
+    __tablename__ = "shortcomings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conclusion_id: Mapped[int] = mapped_column(
+        ForeignKey("conclusions.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+    text: Mapped[str] = mapped_column(Text)
+    fix: Mapped[str] = mapped_column(Text)  # what the unit must do
+    due_on: Mapped[date]  # a local date in the campaign's timezone
+    status: Mapped[str] = mapped_column(String(16), default=FixStatus.OPEN)
+    report: Mapped[str | None] = mapped_column(Text)  # what the unit did
+    reported_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    reported_at: Mapped[datetime | None]
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    reviewed_at: Mapped[datetime | None]
+    comment: Mapped[str | None] = mapped_column(Text)  # the team's word on a reopen
+    round: Mapped[int] = mapped_column(default=1)  # 2 after the first reopen...: dedupe keys
+
+
+class ShortcomingFile(Base):
+    """Evidence of a fix, kept in the evidence store like a report's evidence."""
+
+    __tablename__ = "shortcoming_files"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shortcoming_id: Mapped[int] = mapped_column(
+        ForeignKey("shortcomings.id", ondelete="CASCADE"), index=True
+    )
+    file_name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    mime_type: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_path: Mapped[str] = mapped_column(String(500))  # relative to EVIDENCE_DIR
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    uploaded_at: Mapped[datetime]
+
+
+class CampaignFollowUp(Base):
+    """A campaign that follows up an earlier one (`follow_up:` in the campaign file): the
+    earlier campaign's shortcomings are shown again, and its remediation rate can answer
+    an item (`answer_from: remediation_rate`, in `answer_from`: item code -> source)."""
+
+    __tablename__ = "campaign_follow_ups"
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    earlier_campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    answer_from: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

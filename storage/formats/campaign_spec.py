@@ -77,6 +77,12 @@ class UnitSpec:
     contacts: int = 1  # invite codes for unit contacts
 
 
+class AnswerSource(StrEnum):
+    """Where an item's answer may come from (`answer_from`), in a follow-up campaign."""
+
+    REMEDIATION_RATE = "remediation_rate"  # share of the earlier shortcomings fixed, %
+
+
 @dataclass(frozen=True)
 class ItemSpec:
     code: str
@@ -91,6 +97,7 @@ class ItemSpec:
     min: float | None = None  # number: allowed range
     max: float | None = None
     max_length: int | None = None  # text: limit (default in storage/rules/answers.py)
+    answer_from: str | None = None  # AnswerSource: prefilled from an earlier campaign
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,7 @@ class CampaignSpec:
     teams: tuple[TeamSpec, ...] = ()
     units: tuple[UnitSpec, ...] = ()
     sections: tuple[SectionSpec, ...] = ()
+    follow_up: str | None = None  # the code of the earlier campaign this one follows up
 
     def items(self) -> list[ItemSpec]:
         return [item for section in self.sections for item in section.items]

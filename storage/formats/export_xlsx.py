@@ -51,6 +51,7 @@ from storage.db.models import (
     Team,
     Unit,
 )
+from storage.formats import export_remediation
 from storage.formats.campaign_spec import ItemType
 from storage.rules.answers import Translate, format_value
 from storage.rules.scoring import score
@@ -716,6 +717,12 @@ async def export_workbook(
         wb.create_sheet(tr("export.sheet.evidence")), tz, frozen_cols=0, formats={4: SIZE_FORMAT}
     )
     log = SheetWriter(wb.create_sheet(tr("export.sheet.history")), tz, frozen_cols=0)
+    fixes = SheetWriter(
+        wb.create_sheet(tr("remediation.export.sheet")),
+        tz,
+        frozen_cols=2,
+        formats=export_remediation.FORMATS,
+    )
 
     answered = _AnswerCount()
     await fill_sheet(
@@ -732,6 +739,11 @@ async def export_workbook(
     )
     history_written = await fill_sheet(
         log, _history_headers(tr), _history_rows(session, campaign_id, subjects, tr, tracker)
+    )
+    await fill_sheet(
+        fixes,
+        export_remediation.headers(tr),
+        await export_remediation.rows(session, campaign_id, team_ids, tr),
     )
     _save(wb, path)
     if progress:

@@ -8,8 +8,11 @@ is a weekend or a public holiday ends on the next working day instead.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
+from storage.formats.campaign_spec import ReminderPolicy
 from storage.rules.timing import is_working_day
 
 DEFAULT_FIX_DAYS = 15
@@ -29,3 +32,24 @@ def remediation_rate(fixed: int, total: int) -> float | None:
     if total <= 0:
         return None
     return round(100.0 * min(fixed, total) / total, 2)
+
+
+# A fix due on a day is due by the end of that office day, in the campaign's timezone.
+FIX_DUE_AT = time(17, 0)
+# Reminders of fixes follow the campaign's reminder policy (quiet hours, working days,
+# offsets); a campaign without offsets or overdue repeats gets these.
+FIX_REMINDERS = (timedelta(days=3), timedelta(days=1))
+FIX_OVERDUE_EVERY = timedelta(days=3)
+
+
+def fix_deadline(due_on: date, tz: str) -> datetime:
+    """The instant (UTC) a fix due on `due_on` is late after."""
+    return datetime.combine(due_on, FIX_DUE_AT, tzinfo=ZoneInfo(tz)).astimezone(UTC)
+
+
+def fix_policy(policy: ReminderPolicy) -> ReminderPolicy:
+    return replace(
+        policy,
+        reminders=policy.reminders or FIX_REMINDERS,
+        overdue_every=policy.overdue_every or FIX_OVERDUE_EVERY,
+    )

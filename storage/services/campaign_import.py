@@ -20,6 +20,7 @@ from storage.db.models import (
     Answer,
     Assignment,
     Campaign,
+    CampaignFollowUp,
     Invite,
     Item,
     Membership,
@@ -51,6 +52,14 @@ class RemovalNeedsForce(Exception):
         self.losses = list(losses)
 
 
+class UnknownFollowUp(Exception):
+    """`follow_up:` names no campaign in the database (or the campaign itself)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"no earlier campaign {code}")
+        self.code = code
+
+
 @dataclass
 class ImportResult:
     campaign_id: int
@@ -77,6 +86,7 @@ async def import_campaign(
     """Create or update the campaign `spec.code`. The caller owns the transaction: on
     RemovalNeedsForce (or any error) it rolls back and nothing is written."""
     campaign, created = await _upsert_campaign(session, spec, now, source_name)
+    await link_follow_up(session, campaign, spec)
     result = ImportResult(campaign_id=campaign.id, created=created)
     teams = await _sync_teams(session, campaign, spec, result)
     unit_ids = await _upsert_units(session, spec.units)
@@ -352,3 +362,23 @@ async def _create_missing_submissions(
     rows = [{"assignment_id": aid, "updated_at": now} for aid in missing]
     if rows:
         await session.execute(insert(Submission), rows)
+
+
+async def link_follow_up(session: AsyncSession, campaign: Campaign, spec: CampaignSpec) -> None:
+    """Record (or drop) the earlier campaign this one follows up and the items answered
+    from it; raises UnknownFollowUp for a code that is not another known campaign."""
+    link = await session.get(CampaignFollowUp, campaign.id)
+    if spec.follow_up is None:
+        if link is not None:
+            await session.delete(link)
+        return
+    earlier = await session.scalar(
+        select(Campaign).where(func.lower(Campaign.code) == spec.follow_up.lower())
+    )
+    if earlier is None or earlier.id == campaign.id:
+        raise UnknownFollowUp(spec.follow_up)
+    sources = {item.code: item.answer_from for item in spec.items() if item.answer_from}
+    if link is None:
+        link = CampaignFollowUp(campaign_id=campaign.id, earlier_campaign_id=earlier.id)
+        session.add(link)
+    link.earlier_campaign_id, link.answer_from = earlier.id, sources

@@ -8,7 +8,13 @@ from typing import Any
 from storage.formats.campaign_file import values
 from storage.formats.campaign_file.nodes import Codes, Node, Value, line_at, mapping, seq
 from storage.formats.campaign_file.roster import unique_code
-from storage.formats.campaign_spec import EvidencePolicy, ItemSpec, ItemType, SectionSpec
+from storage.formats.campaign_spec import (
+    AnswerSource,
+    EvidencePolicy,
+    ItemSpec,
+    ItemType,
+    SectionSpec,
+)
 from storage.rules import scoring
 from storage.rules.answers import fold
 
@@ -26,6 +32,7 @@ ITEM_KEYS = (
     "min",
     "max",
     "max_length",
+    "answer_from",
 )
 
 
@@ -69,7 +76,10 @@ def _item(section: Node, entry: Value, codes: Codes) -> ItemSpec | None:
     low, high = _range(node, kind)
     max_length = _max_length(node, kind)
     rule, rule_ok = _scoring(node, kind, points, options)
+    answer_from, source_ok = _answer_from(node, kind)
     if None in (code, text, kind, required, evidence, points, options) or not rule_ok:
+        return None
+    if not source_ok:
         return None
     assert code and text and kind and evidence and options is not None
     return ItemSpec(
@@ -85,7 +95,22 @@ def _item(section: Node, entry: Value, codes: Codes) -> ItemSpec | None:
         min=low,
         max=high,
         max_length=max_length,
+        answer_from=answer_from,
     )
+
+
+def _answer_from(node: Node, kind: ItemType | None) -> tuple[str | None, bool]:
+    """`answer_from: remediation_rate`: a percent item answered from the earlier campaign."""
+    value = node.get("answer_from")
+    if value is None:
+        return None, True
+    source = values.choice(node.doc, value, AnswerSource, "bad_answer_from")
+    if source is None:
+        return None, False
+    if kind is not None and kind != ItemType.PERCENT:
+        node.doc.add("not_for_type", value.where, value.line, key="answer_from", type=kind.value)
+        return None, False
+    return source.value, True
 
 
 def _points(node: Node) -> float | None:

@@ -24,6 +24,7 @@ TOP_KEYS = (
     "code",
     "title",
     "basis",
+    "follow_up",
     "timezone",
     "deadline",
     "form",
@@ -64,6 +65,7 @@ def read_campaign(root: Node) -> CampaignSpec | None:
     code = root.required("code", values.code)
     title = root.required("title", values.text)
     basis = root.optional("basis", values.text) or ""
+    follow_up = root.optional("follow_up", values.code)
     deadline_value = root.require("deadline")
     deadline = values.local_datetime(doc, deadline_value, zone) if deadline_value else None
     form = _default_form(root)
@@ -83,6 +85,7 @@ def read_campaign(root: Node) -> CampaignSpec | None:
         teams=tuple(teams),
         units=tuple(units),
         sections=tuple(sections),
+        follow_up=follow_up,
     )
 
 

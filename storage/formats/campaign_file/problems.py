@@ -52,6 +52,8 @@ PROBLEM_PARAMS: dict[str, tuple[str, ...]] = {
     "not_for_type": ("key", "type"),
     "percent_bound": ("value",),
     "visit_form_mismatch": ("form",),
+    "bad_answer_from": ("value", "allowed"),
+    "unknown_follow_up": ("code",),
 }
 
 
