@@ -27,6 +27,7 @@ import jinja2
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.console.admin_routes import AdminOptions, AdminPages
 from common.clock import Clock
 from common.i18n import SUPPORTED, Catalog, normalize_locale
 from common.localtime import fmt_date, fmt_datetime
@@ -63,7 +64,7 @@ HERE = Path(__file__).parent
 # Shown in the browser (a preview); every other type is downloaded as an attachment and
 # sent as octet-stream, so a browser never runs an uploaded HTML or SVG file as a page.
 INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif", "application/pdf"})
-STATIC_FILES = {"style.css": "text/css"}
+STATIC_FILES = {"style.css": "text/css", "admin.css": "text/css"}
 COOKIE = "cchc_console"
 LANG_COOKIE = "cchc_lang"
 SECURITY_HEADERS = {
@@ -123,7 +124,9 @@ class Console:
         admin_ids: Mapping[str, frozenset[str]] | None = None,
         root: str = "",
         evidence: EvidenceStore | None = None,
+        admin: AdminOptions | None = None,
     ) -> None:
+        self.admin_options = admin or AdminOptions()
         self.evidence = evidence
         self.root = root.rstrip("/")  # where the app is mounted ("/desk" in the demo)
         self.admin_ids = admin_ids or {}
@@ -150,6 +153,7 @@ class Console:
         app.router.add_get("/u/{assignment_id:[0-9]+}", self.unit_report)
         app.router.add_get("/f/{evidence_id:[0-9]+}", self.evidence_download)
         app.router.add_get("/static/{name}", self.static)
+        AdminPages(self, self.admin_options).register(app)  # bot/console/admin_routes.py
         return app
 
     @web.middleware
@@ -281,6 +285,7 @@ class Console:
             viewer=viewer,
             csrf=viewer.web_session.csrf_token,
             campaigns=found,
+            admin_nav=scope.admin,
         )
 
     async def board(self, request: web.Request) -> web.Response:
