@@ -17,10 +17,10 @@ from __future__ import annotations
 import asyncio
 import hmac
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from aiohttp import BodyPartReader, web
 
+from bot.console.admin_base import AdminPages, Viewer
 from bot.console.uploads import Upload, UploadStore, UploadTooBig, suffix_of
 from bot.problem_text import problem_text
 from common.i18n import Catalog
@@ -28,10 +28,6 @@ from storage.db import transaction
 from storage.formats.campaign_spec import CampaignSpec, Problem
 from storage.services.campaign_diff import reimport_preview
 from storage.services.campaign_import import RemovalNeedsForce, import_campaign
-
-if TYPE_CHECKING:
-    from bot.console.admin_routes import AdminPages
-    from bot.console.app import Viewer
 
 
 def read_campaign(path: Path, catalog: Catalog) -> tuple[CampaignSpec | None, list[Problem]]:

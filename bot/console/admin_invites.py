@@ -12,14 +12,13 @@ The services are `cchc-bot invites`' (storage/services/invites.py).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import segno
 from aiohttp import web
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.console.admin_base import AdminPages
 from common.localtime import fmt_date
 from storage.db import transaction
 from storage.db.models import Assignment, Campaign, Invite, Role, Team, Unit
@@ -31,9 +30,6 @@ from storage.services.invites import (
     new_invite,
     revoke_invite,
 )
-
-if TYPE_CHECKING:
-    from bot.console.admin_routes import AdminPages
 
 
 def qr_svg(link: str) -> Markup:

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from bot.console.admin_base import AdminPages, Viewer
 from common.localtime import fmt_datetime, zone
 from handlers.broadcast import ADMIN_AUDIENCES
 from storage.db import transaction
@@ -38,10 +38,6 @@ from storage.services.notices import (
     resolve_audience,
 )
 from storage.services.teams import campaign_teams
-
-if TYPE_CHECKING:
-    from bot.console.admin_routes import AdminPages
-    from bot.console.app import Viewer
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ import jinja2
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.console.admin_routes import AdminOptions, AdminPages
+from bot.console.admin_routes import AdminOptions, register_admin
 from common.clock import Clock
 from common.i18n import SUPPORTED, Catalog, normalize_locale
 from common.localtime import fmt_date, fmt_datetime
@@ -153,7 +153,7 @@ class Console:
         app.router.add_get("/u/{assignment_id:[0-9]+}", self.unit_report)
         app.router.add_get("/f/{evidence_id:[0-9]+}", self.evidence_download)
         app.router.add_get("/static/{name}", self.static)
-        AdminPages(self, self.admin_options).register(app)  # bot/console/admin_routes.py
+        register_admin(app, self, self.admin_options)  # bot/console/admin_routes.py
         return app
 
     @web.middleware
