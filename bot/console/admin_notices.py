@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.console.admin_base import AdminPages, Viewer
 from common.localtime import fmt_datetime, zone
@@ -27,6 +28,7 @@ from storage.db import transaction
 from storage.db.models import Campaign
 from storage.services.delivery_report import notice_by_channel
 from storage.services.notices import (
+    AUDIENCES,
     MAX_TEXT_LENGTH,
     NoticeError,
     create_notice,
@@ -71,10 +73,10 @@ class NoticePages:
         app.router.add_get(base + "/{notice_id:[0-9]+}", self.report)
         app.router.add_post(base + "/{notice_id:[0-9]+}/resend", self.resend)
 
-    async def _audiences(self, campaign_id: int) -> list[tuple[str, str, str]]:
+    @staticmethod
+    async def _audiences(session: AsyncSession, campaign_id: int) -> list[tuple[str, str, str]]:
         """(value, catalog key, team name) for the audience choice."""
-        async with transaction(self.console.sessions) as session:
-            teams = await campaign_teams(session, campaign_id)
+        teams = await campaign_teams(session, campaign_id)
         fixed = [(a, f"broadcast.audience.{a}", "") for a in ADMIN_AUDIENCES]
         return fixed + [(f"team:{t.code}", "broadcast.audience.team", t.name) for t in teams]
 
@@ -87,8 +89,8 @@ class NoticePages:
         problem: str = "",
         status: int = 200,
     ) -> web.Response:
-        audiences = await self._audiences(campaign_id)
         async with transaction(self.console.sessions) as session:
+            audiences = await self._audiences(session, campaign_id)
             campaign = await session.get(Campaign, campaign_id)
             reports = await notice_report(session, campaign_id)
         assert campaign is not None  # the guard refused an unknown campaign
@@ -119,12 +121,20 @@ class NoticePages:
         )
         return viewer, draft
 
-    def _problem(self, viewer: Viewer, draft: Draft, tz: str, now: datetime) -> str:
-        """What is wrong with the draft, in words; "" when it can be sent."""
+    async def _problem(
+        self, session: AsyncSession, viewer: Viewer, draft: Draft, campaign: Campaign, now: datetime
+    ) -> str:
+        """What is wrong with the draft, in words; "" when it can be sent. The audience
+        must be one the form offers (an admin's choices in chat, handlers/broadcast.py)."""
         tr = self.console.catalog.for_locale(viewer.locale)
+        offered = {value for value, _, _ in await self._audiences(session, campaign.id)}
         try:
             parse_audience(draft.audience)
-            draft.send_at(tz, now)
+            if draft.audience not in offered:
+                raise NoticeError(
+                    "notices.error.bad_audience", audience=draft.audience, audiences=AUDIENCES
+                )
+            draft.send_at(campaign.timezone, now)
         except NoticeError as error:
             return tr(error.key, **error.params)
         except ValueError:
@@ -142,15 +152,15 @@ class NoticePages:
         async with transaction(self.console.sessions) as session:
             campaign = await session.get(Campaign, campaign_id)
             assert campaign is not None
-            problem = self._problem(viewer, draft, campaign.timezone, now)
+            problem = await self._problem(session, viewer, draft, campaign, now)
             recipients = 0
             if not problem:
                 found = await resolve_audience(session, campaign_id, draft.audience, now)
                 recipients = len(found)
+            audiences = await self._audiences(session, campaign_id)
         if problem:
             return await self._compose(request, viewer, campaign_id, draft, problem, 422)
-        audiences = {value: (key, team) for value, key, team in await self._audiences(campaign_id)}
-        key, team = audiences.get(draft.audience, ("broadcast.audience.team", draft.audience))
+        key, team = next((k, t) for value, k, t in audiences if value == draft.audience)
         return self.admin.page(
             request,
             viewer,
@@ -172,7 +182,7 @@ class NoticePages:
             async with transaction(self.console.sessions) as session:
                 campaign = await session.get(Campaign, campaign_id)
                 assert campaign is not None
-                problem = self._problem(viewer, draft, campaign.timezone, now)
+                problem = await self._problem(session, viewer, draft, campaign, now)
                 if problem:
                     raise _Refused(problem)
                 notice = await create_notice(
