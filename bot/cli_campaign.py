@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +11,7 @@ import click
 from bot.app import App
 from bot.cli_output import json_text, table
 from bot.cli_root import Context, cli, pass_ctx, with_app
+from bot.problem_text import problem_text
 from common.localtime import fmt_datetime
 from storage.db import transaction
 from storage.formats.campaign_spec import CampaignSpec, Problem
@@ -28,20 +28,8 @@ def campaign() -> None:
     """Campaigns: import a campaign file, list them, show one."""
 
 
-# A workbook problem is located as "Đơn vị!C3 (team)": sheet, column letters, row.
-_CELL = re.compile(r"^(?P<sheet>[^!]+)!(?P<column>[A-Z]+)(?P<row>\d+)\s*(?P<key>.*)$")
-
-
 def render_problem(ctx: Context, problem: Problem) -> str:
-    message = ctx.tr(f"campaign_file.problem.{problem.code}", **problem.params)
-    cell = _CELL.match(problem.where)
-    if problem.line is None and cell:
-        return ctx.tr("campaign_file.problem_at_cell", message=message, **cell.groupdict())
-    if problem.line is None:
-        return ctx.tr("campaign_file.problem_at_key", where=problem.where, message=message)
-    return ctx.tr(
-        "campaign_file.problem_at", line=problem.line, where=problem.where, message=message
-    )
+    return problem_text(problem, ctx.tr)
 
 
 def load_spec(ctx: Context, path: Path) -> CampaignSpec:

@@ -25,6 +25,7 @@ from aiogram import Bot
 from aiohttp import web
 
 from bot.app import App
+from bot.channel_status import ChannelStatus
 from bot.channels.telegram import (
     TelegramChannel,
     bot_username,
@@ -121,6 +122,21 @@ async def _channels(app: App) -> _Served:
     return served
 
 
+def channel_status(app: App, served: _Served, webhook: bool) -> ChannelStatus:
+    """What the console's health page shows of each bot: its calls to the platform are
+    watched through aiogram's request middleware and httpx's response hook."""
+    status = ChannelStatus(app.clock.now, telegram_username=served.username)
+    mode = "webhook" if webhook else "polling"
+    if served.bot is not None:
+        status.add("telegram", f"@{served.username}" if served.username else "Telegram", mode)
+        served.bot.session.middleware(status.telegram_middleware())
+    if served.client is not None:
+        status.add("zalo", "Zalo", mode)
+        hook = status.zalo_hook(urlsplit(app.settings.zalo_bot_api_url).netloc)
+        served.client.event_hooks["response"] = [*served.client.event_hooks["response"], hook]
+    return status
+
+
 async def run_bot(
     app: App, *, webhook: WebhookOptions | None = None, stop: asyncio.Event | None = None
 ) -> None:
@@ -138,6 +154,7 @@ async def run_bot(
         pace_clock=time.monotonic,  # as the replies' Outbound counts
     )
     deps = build_deps(app, served.username)
+    status = channel_status(app, served, webhook is not None)
     deps.on_outbox = worker.notify
     dispatcher = Dispatcher(deps)
     stop = stop or asyncio.Event()
@@ -165,7 +182,7 @@ async def run_bot(
         "serving %s (%s)", ", ".join(served.channels), "webhook" if webhook else "long polling"
     )
     console = contextlib.AsyncExitStack()
-    await console.enter_async_context(serving_console(app))
+    await console.enter_async_context(serving_console(app, status))
     try:
         if webhook:
             work = _webhooks(app, served, dispatcher, zalo_events, webhook, apology, stop)

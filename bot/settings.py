@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     zalo_bot_api_url: str = OFFICIAL_ZALO_API
     zalo_webhook_secret: SecretStr | None = None  # 8-256 characters; random when unset
     admin_zalo_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Where a person finds the Zalo bot (e.g. https://zalo.me/...): printed as a QR code
+    # on the console's invite sheet beside the Telegram one. Unset: no Zalo QR code.
+    zalo_bot_link: str | None = None
     # Zalo publishes no rate limit: a conservative pace, lowered further by a 429.
     zalo_rate_per_second: float = Field(default=5.0, gt=0)
     evidence_dir: Path = Path("data/evidence")

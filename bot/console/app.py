@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.console.board_extras import board_extras
 from bot.console.export_routes import ExportRoutes
 from bot.console.report_routes import ReportRoutes
+from bot.console.admin_routes import AdminOptions, register_admin
 from common.clock import Clock
 from common.i18n import SUPPORTED, Catalog, normalize_locale
 from common.localtime import fmt_date, fmt_datetime
@@ -61,7 +62,7 @@ HERE = Path(__file__).parent
 # Shown in the browser (a preview); every other type is downloaded as an attachment and
 # sent as octet-stream, so a browser never runs an uploaded HTML or SVG file as a page.
 INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif", "application/pdf"})
-STATIC_FILES = {"style.css": "text/css"}
+STATIC_FILES = {"style.css": "text/css", "admin.css": "text/css"}
 COOKIE = "cchc_console"
 LANG_COOKIE = "cchc_lang"
 SECURITY_HEADERS = {
@@ -124,7 +125,9 @@ class Console:
         admin_ids: Mapping[str, frozenset[str]] | None = None,
         root: str = "",
         evidence: EvidenceStore | None = None,
+        admin: AdminOptions | None = None,
     ) -> None:
+        self.admin_options = admin or AdminOptions()
         self.evidence = evidence
         self.root = root.rstrip("/")  # where the app is mounted ("/desk" in the demo)
         self.admin_ids = admin_ids or {}
@@ -152,6 +155,7 @@ class Console:
         ExportRoutes(self, SECURITY_HEADERS).register(app)  # /c/{id}/export.xlsx, .zip
         app.router.add_get("/f/{evidence_id:[0-9]+}", self.evidence_download)
         app.router.add_get("/static/{name}", self.static)
+        register_admin(app, self, self.admin_options)  # bot/console/admin_routes.py
         return app
 
     @web.middleware
@@ -283,6 +287,7 @@ class Console:
             viewer=viewer,
             csrf=viewer.web_session.csrf_token,
             campaigns=found,
+            admin_nav=scope.admin,
         )
 
     async def board(self, request: web.Request) -> web.Response:

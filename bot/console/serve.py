@@ -5,17 +5,20 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from aiohttp import web
 
 from bot.app import App
+from bot.channel_status import ChannelStatus
+from bot.console.admin_routes import AdminOptions
 from bot.console.app import Console
 from storage.services.evidence import EvidenceStore
 
 log = logging.getLogger(__name__)
 
 
-def console_for(app: App) -> Console:
+def console_for(app: App, status: ChannelStatus | None = None) -> Console:
     url = app.settings.console_url() or ""
     admins = {"telegram": frozenset(str(i) for i in app.settings.admin_telegram_ids)}
     return Console(
@@ -25,17 +28,24 @@ def console_for(app: App) -> Console:
         secure_cookies=url.startswith("https://"),
         admin_ids=admins,
         evidence=EvidenceStore(app.settings.evidence_dir),
+        admin=AdminOptions(
+            status=status,
+            bot_username=app.settings.bot_username,
+            zalo_link=app.settings.zalo_bot_link,
+            invite_ttl=timedelta(days=app.settings.invite_ttl_days),
+        ),
     )
 
 
 @asynccontextmanager
-async def serving_console(app: App) -> AsyncIterator[None]:
-    """The console on WEB_HOST:WEB_PORT while the block runs; nothing when WEB_PORT is unset."""
+async def serving_console(app: App, status: ChannelStatus | None = None) -> AsyncIterator[None]:
+    """The console on WEB_HOST:WEB_PORT while the block runs; nothing when WEB_PORT is unset.
+    `status` is what the runner knows of its bots (the admin's channel health page)."""
     port = app.settings.web_port
     if port is None:
         yield
         return
-    runner = web.AppRunner(console_for(app).app())
+    runner = web.AppRunner(console_for(app, status).app())
     await runner.setup()
     try:
         await web.TCPSite(runner, app.settings.web_host, port).start()
