@@ -34,6 +34,7 @@ def build_deps(app: App, username: str | None = None) -> Deps:
         invite_guard=InviteGuard(limit=settings.invite_wrong_codes_per_minute),
         bot_username=username,
         console_url=settings.console_url(),
+        upload_url=settings.console_url() if settings.public_url else None,
     )
 
 

@@ -32,6 +32,7 @@ from handlers import (
     status,
     team,
     team_review,
+    upload_link,
     web_login,
 )
 from handlers.context import Deps, Turn
@@ -78,6 +79,7 @@ CHOICES: dict[str, ChoiceHandler] = {
     **questions.CHOICES,
     **broadcast.CHOICES,
     **export.CHOICES,
+    **upload_link.CHOICES,
 }
 
 # What typed text, a file or a photo means in each conversation state.

@@ -27,6 +27,7 @@ import jinja2
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.console.contact_routes import ContactRoutes, own_reports
 from common.clock import Clock
 from common.i18n import SUPPORTED, Catalog, normalize_locale
 from common.localtime import fmt_date, fmt_datetime
@@ -123,8 +124,10 @@ class Console:
         admin_ids: Mapping[str, frozenset[str]] | None = None,
         root: str = "",
         evidence: EvidenceStore | None = None,
+        max_evidence_bytes: int = 20 * 1024 * 1024,
     ) -> None:
         self.evidence = evidence
+        self.max_evidence_bytes = max_evidence_bytes  # as in chat (EVIDENCE_MAX_BYTES)
         self.root = root.rstrip("/")  # where the app is mounted ("/desk" in the demo)
         self.admin_ids = admin_ids or {}
         self.checklists = ChecklistCache()
@@ -150,6 +153,7 @@ class Console:
         app.router.add_get("/u/{assignment_id:[0-9]+}", self.unit_report)
         app.router.add_get("/f/{evidence_id:[0-9]+}", self.evidence_download)
         app.router.add_get("/static/{name}", self.static)
+        ContactRoutes(self).register(app)  # the unit contact's checklist, upload links
         return app
 
     @web.middleware
@@ -281,6 +285,7 @@ class Console:
             viewer=viewer,
             csrf=viewer.web_session.csrf_token,
             campaigns=found,
+            reports=own_reports(linked),
         )
 
     async def board(self, request: web.Request) -> web.Response:

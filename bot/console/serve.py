@@ -25,6 +25,7 @@ def console_for(app: App) -> Console:
         secure_cookies=url.startswith("https://"),
         admin_ids=admins,
         evidence=EvidenceStore(app.settings.evidence_dir),
+        max_evidence_bytes=app.settings.evidence_max_bytes,
     )
 
 
