@@ -217,6 +217,9 @@ class Console:
             secure=self.secure_cookies,
         )
 
+    def sign_out_cookie(self, response: web.StreamResponse) -> None:
+        response.del_cookie(COOKIE, path=f"{self.root}/")
+
     async def viewer(self, request: web.Request, session: AsyncSession) -> Viewer | None:
         row = await live_session(session, request.cookies.get(COOKIE), now=self.clock.now())
         if row is None:
