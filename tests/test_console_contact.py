@@ -379,6 +379,8 @@ async def test_review_then_submit_tells_the_team_and_the_chat(world):
     client, u1 = world.clients["contact"], world.units["U1"]
     review = html.unescape(await (await client.get(f"/r/{u1}/review")).text())
     assert "Báo cáo chưa đủ để nộp" in review and "Nộp báo cáo" not in review
+    assert "Còn 5 mục bắt buộc chưa trả lời:" in review  # each a link to its item
+    assert f'href="/r/{u1}#item-{world.items["1.1"]}">1.1</a>' in review
     await fill_required(world)
     review = await (await client.get(f"/r/{u1}/review")).text()
     version = re.search(r'name="version" value="(\d+)"', review)

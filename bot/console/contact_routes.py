@@ -526,8 +526,8 @@ class ContactRoutes:
             progress=progress,
             score=fmt_points(progress.self_score),
             max_score=fmt_points(progress.max_score),
-            missing_required=", ".join(codes[i] for i in progress.missing_required),
-            missing_evidence=", ".join(codes[i] for i in progress.missing_evidence),
+            missing_required=[(i, codes[i]) for i in progress.missing_required],
+            missing_evidence=[(i, codes[i]) for i in progress.missing_evidence],
             notice=notice,
         )
 
