@@ -53,10 +53,12 @@ from handlers.dispatcher import Dispatcher
 from schedules.delivery import Channel, DeliveryWorker
 from schedules.pacing import RateLimits
 from schedules.scheduler import Jobs, run_all, start_scheduler
+from storage.db import transaction
 from storage.db.models import ChatAccount
 from storage.services.evidence import EvidenceStore
 from storage.services.invite_codes import format_code
 from storage.services.invites import InviteState, list_invites
+from storage.services.web_sessions import start_session
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +162,9 @@ class DemoRoutes:
     until then everything but the page itself answers 503 and the page keeps retrying.
     """
 
-    def __init__(self, server: WebServer) -> None:
+    def __init__(self, server: WebServer, desk: Console | None = None) -> None:
         self.server = server
+        self.desk = desk  # the desk console at /desk: the switch signs in to it too
         self.demo: RunningDemo | None = None  # set once the data is ready
 
     def register(self, app: web.Application) -> None:
@@ -199,7 +202,38 @@ class DemoRoutes:
             raise web.HTTPNotFound(text="no such demo person")
         response = web.json_response(await demo.state(person.chat_id, page_locale(request)))
         self.server.set_session(response, person.chat_id)
+        await self._sign_in_to_desk(request, demo, person, response)
         return response
+
+    async def _sign_in_to_desk(
+        self, request: web.Request, demo: RunningDemo, person: DemoPerson, response: web.Response
+    ) -> None:
+        """The demo only: whoever the visitor switched to is signed in to the desk console
+        too (no /web link to open), and nobody for the guest, who has not joined yet."""
+        if self.desk is None:
+            return
+        async with transaction(demo.app.sessions) as session:
+            person_id = await session.scalar(
+                select(ChatAccount.person_id).where(
+                    ChatAccount.platform == demo.channel.platform,
+                    ChatAccount.user_id == person.chat_id,
+                )
+            )
+            opened = (
+                await start_session(
+                    session,
+                    person_id,
+                    now=demo.clock.now(),
+                    browser=request.headers.get("User-Agent", "demo"),
+                    tell=False,  # the demo's own switch: no "signed in from" message
+                )
+                if person_id is not None
+                else None
+            )
+        if opened is None:
+            self.desk.sign_out_cookie(response)
+        else:
+            self.desk.set_cookie(response, opened.token)
 
     async def time(self, request: web.Request) -> web.Response:
         chat_id = self.server.require_chat(request)
@@ -290,10 +324,8 @@ async def running_demo(settings: Settings, options: DemoOptions) -> AsyncIterato
             upload_dir=settings.evidence_dir.parent / "uploads",
         )
         web_app = server.app()
-        routes = DemoRoutes(server)
-        routes.register(web_app)
-        # The desk console beside the chat: /web in the chat gives the switched-to person
-        # a link into it.
+        # The desk console beside the chat: the person switcher signs the visitor in to
+        # it (and /web in the chat gives a link, as outside the demo).
         desk = Console(
             app.sessions,
             app.catalog,
@@ -301,7 +333,10 @@ async def running_demo(settings: Settings, options: DemoOptions) -> AsyncIterato
             admin_ids=deps.admin_ids,
             root=DESK,
             evidence=deps.evidence,
+            max_evidence_bytes=settings.evidence_max_bytes,
         )
+        routes = DemoRoutes(server, desk)
+        routes.register(web_app)
         web_app.add_subapp(DESK, desk.app())
         runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=5)
         await runner.setup()

@@ -35,6 +35,7 @@ def build_deps(app: App, username: str | None = None) -> Deps:
         bot_username=username,
         console_url=settings.console_url(),
         notice=settings.notice_settings(),
+        upload_url=settings.console_url() if settings.public_url else None,
     )
 
 

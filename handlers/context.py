@@ -37,6 +37,7 @@ class Deps:
     invite_guard: InviteGuard = field(default_factory=InviteGuard)  # and across all chats
     bot_username: str | None = None
     console_url: str | None = None  # PUBLIC_URL of the desk console; None: not served
+    upload_url: str | None = None  # PUBLIC_URL when the console is served: upload links
     on_outbox: Callable[[], None] = lambda: None  # wakes the delivery worker
     notice: NoticeSettings = field(default_factory=NoticeSettings)  # conclusion .docx
 

@@ -34,6 +34,7 @@ from handlers import (
     status,
     team,
     team_review,
+    upload_link,
     web_login,
 )
 from handlers.context import Deps, Turn
@@ -83,6 +84,7 @@ CHOICES: dict[str, ChoiceHandler] = {
     **export.CHOICES,
     **conclusion.CHOICES,
     **remediation.CHOICES,
+    **upload_link.CHOICES,
 }
 
 # What typed text, a file or a photo means in each conversation state.

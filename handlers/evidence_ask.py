@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from html import escape
 
-from common.messages import Choice
+from common.messages import Capabilities, Choice
 from handlers.context import Turn
 from handlers.tokens import make
 from storage.services.checklist import ItemInfo
@@ -14,6 +14,9 @@ from storage.services.checklist import ItemInfo
 
 def evidence_buttons(turn: Turn, item: ItemInfo) -> list[list[Choice]]:
     rows = [[turn.button("evidence.next", make("n", item.id))]]
+    if not turn.deps.capabilities.get(turn.account.platform, Capabilities()).documents:
+        # Zalo carries no documents: a personal upload link does (handlers/upload_link.py)
+        rows.append([turn.button("contact.upload_button", make("ul", item.id))])
     if item.evidence == "required":
         rows.append([turn.button("evidence.explain", make("x", item.id))])
     rows.append([turn.button("evidence.back_to_item", make("g", item.id))])

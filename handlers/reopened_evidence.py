@@ -5,16 +5,23 @@ unit must be able to send it in the same chat rather than be told the item takes
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from handlers.context import Turn
 from handlers.unit import UnitContext
-from storage.db.models import SubmissionStatus
+from storage.db.models import Submission, SubmissionStatus
 from storage.services.checklist import ItemInfo
 from storage.services.submissions import reopened_items
 
 
 async def accepts_evidence(turn: Turn, ctx: UnitContext, item: ItemInfo) -> bool:
+    return await takes_evidence(turn.session, ctx.submission, item)
+
+
+async def takes_evidence(session: AsyncSession, submission: Submission, item: ItemInfo) -> bool:
+    """The same rule for a console request (no chat turn)."""
     if item.evidence != "none":
         return True
-    if ctx.submission.status != SubmissionStatus.RETURNED:
+    if submission.status != SubmissionStatus.RETURNED:
         return False
-    return item.id in await reopened_items(turn.session, ctx.submission.id)
+    return item.id in await reopened_items(session, submission.id)

@@ -13,7 +13,7 @@ button stands for lives in the database). Actions:
     k                continue the checklist  r              review before submitting
     sb               submit (asks to confirm) sc:<version>  confirm submit
     pick:<member>    choose the active unit  lang:<code>    language
-    ru:<assignment>  (team) open a unit
+    ru:<assignment>  (team) open a unit      ul:<item>      upload link (Zalo)
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from bot.console.board_extras import board_extras
 from bot.console.export_routes import ExportRoutes
 from bot.console.report_routes import ReportRoutes
 from bot.console.admin_routes import AdminOptions, register_admin
+from bot.console.contact_routes import ContactRoutes, own_reports
 from common.clock import Clock
 from common.i18n import SUPPORTED, Catalog, normalize_locale
 from common.localtime import fmt_date, fmt_datetime
@@ -126,9 +127,11 @@ class Console:
         root: str = "",
         evidence: EvidenceStore | None = None,
         admin: AdminOptions | None = None,
+        max_evidence_bytes: int = 20 * 1024 * 1024,
     ) -> None:
         self.admin_options = admin or AdminOptions()
         self.evidence = evidence
+        self.max_evidence_bytes = max_evidence_bytes  # as in chat (EVIDENCE_MAX_BYTES)
         self.root = root.rstrip("/")  # where the app is mounted ("/desk" in the demo)
         self.admin_ids = admin_ids or {}
         self.checklists = ChecklistCache()
@@ -156,6 +159,7 @@ class Console:
         app.router.add_get("/f/{evidence_id:[0-9]+}", self.evidence_download)
         app.router.add_get("/static/{name}", self.static)
         register_admin(app, self, self.admin_options)  # bot/console/admin_routes.py
+        ContactRoutes(self).register(app)  # the unit contact's checklist, upload links
         return app
 
     @web.middleware
@@ -218,6 +222,9 @@ class Console:
             samesite="Lax",
             secure=self.secure_cookies,
         )
+
+    def sign_out_cookie(self, response: web.StreamResponse) -> None:
+        response.del_cookie(COOKIE, path=f"{self.root}/")
 
     async def viewer(self, request: web.Request, session: AsyncSession) -> Viewer | None:
         row = await live_session(session, request.cookies.get(COOKIE), now=self.clock.now())
@@ -288,6 +295,7 @@ class Console:
             csrf=viewer.web_session.csrf_token,
             campaigns=found,
             admin_nav=scope.admin,
+            reports=own_reports(linked),
         )
 
     async def board(self, request: web.Request) -> web.Response:

@@ -34,6 +34,7 @@ def console_for(app: App, status: ChannelStatus | None = None) -> Console:
             zalo_link=app.settings.zalo_bot_link,
             invite_ttl=timedelta(days=app.settings.invite_ttl_days),
         ),
+        max_evidence_bytes=app.settings.evidence_max_bytes,
     )
 
 

@@ -615,3 +615,23 @@ class CampaignFollowUp(Base):
         ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
     )
     answer_from: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# -- the unit contact's upload links (bot/console/contact_routes.py) ----------------------
+
+
+class UploadLink(Base):
+    """A personal upload link for one item of one unit's report, sent in a chat that cannot
+    carry documents (Zalo): whoever opens it may add files to that item only, until it
+    expires or is revoked. Only the SHA-256 of its token is kept."""
+
+    __tablename__ = "upload_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    chat_account_id: Mapped[int] = mapped_column(ForeignKey("chat_accounts.id", ondelete="CASCADE"))
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

@@ -21,6 +21,7 @@ from common.localtime import fmt_datetime
 from storage.db.models import ChatAccount, Person, WebLoginLink, WebSession
 from storage.services import audit
 from storage.services.outbox import enqueue_many
+from storage.services.upload_links import revoke_upload_links
 
 LINK_TTL = timedelta(minutes=10)
 IDLE_TTL = timedelta(hours=2)
@@ -91,6 +92,14 @@ async def redeem_link(
     person_id = used.scalar_one_or_none()
     if person_id is None:
         return None
+    return await start_session(session, person_id, now=now, browser=browser)
+
+
+async def start_session(
+    session: AsyncSession, person_id: int, *, now: datetime, browser: str, tell: bool = True
+) -> OpenedSession:
+    """A new browser session for the person, the chat told (`tell`): after a link was
+    used, or (untold) when the demo's person switcher signs the visitor in."""
     cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     browser = browser[:_BROWSER_LENGTH]
     row = WebSession(
@@ -107,7 +116,8 @@ async def redeem_link(
         session, now=now, action="web.signed_in", actor_id=person_id, details={"browser": browser}
     )
     await session.flush()
-    await _tell_chats(session, row, now)
+    if tell:
+        await _tell_chats(session, row, now)
     return OpenedSession(cookie, csrf, person_id, browser)
 
 
@@ -171,6 +181,7 @@ async def revoke_all(session: AsyncSession, person_id: int, *, now: datetime) ->
         .returning(WebSession.id)
     )
     closed = len(result.scalars().all())
+    await revoke_upload_links(session, person_id, now=now)  # the same person's item links
     await audit.record(
         session, now=now, action="web.signed_out", actor_id=person_id, details={"sessions": closed}
     )
