@@ -27,11 +27,11 @@ import jinja2
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.console.admin_routes import AdminOptions, register_admin
 from bot.console.board_extras import board_extras
+from bot.console.contact_routes import ContactRoutes, own_reports
 from bot.console.export_routes import ExportRoutes
 from bot.console.report_routes import ReportRoutes
-from bot.console.admin_routes import AdminOptions, register_admin
-from bot.console.contact_routes import ContactRoutes, own_reports
 from common.clock import Clock
 from common.i18n import SUPPORTED, Catalog, normalize_locale
 from common.localtime import fmt_date, fmt_datetime
