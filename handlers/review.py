@@ -12,6 +12,7 @@ from handlers.unit import UnitContext, active_unit
 from storage.db.models import SubmissionStatus
 from storage.rules.progress import AnswerState, Progress, compute_progress
 from storage.rules.scoring import fmt_points
+from storage.services.self_scores import hand_scores
 from storage.services.submissions import answer_states, submit
 
 MAX_CODES_LISTED = 30
@@ -63,7 +64,9 @@ async def show_review(
     if ctx is None:
         return
     states = states if states is not None else await answer_states(turn.session, ctx.submission.id)
-    progress = compute_progress(ctx.checklist.items, states)
+    progress = compute_progress(
+        ctx.checklist.items, states, await hand_scores(turn.session, ctx.submission.id)
+    )
     role = ctx.role
     lines = [
         turn.t(
@@ -98,7 +101,9 @@ async def ask_submit(turn: Turn, token: Token | None = None) -> None:
     if ctx is None:
         return
     states = await answer_states(turn.session, ctx.submission.id)
-    progress = compute_progress(ctx.checklist.items, states)
+    progress = compute_progress(
+        ctx.checklist.items, states, await hand_scores(turn.session, ctx.submission.id)
+    )
     if (
         ctx.submission.status in (SubmissionStatus.SUBMITTED, SubmissionStatus.ACCEPTED)
         or not progress.complete

@@ -16,6 +16,7 @@ from storage.rules.progress import compute_progress
 from storage.rules.scoring import fmt_points
 from storage.services.people import PersonRole
 from storage.services.review import item_scores
+from storage.services.self_scores import hand_scores
 from storage.services.submissions import answer_states
 from storage.services.team_status import DONE, UnitState, unit_states
 
@@ -38,7 +39,9 @@ async def show_status(turn: Turn) -> None:
 
 async def _unit_status(turn: Turn, ctx: UnitContext) -> None:
     states = await answer_states(turn.session, ctx.submission.id)
-    progress = compute_progress(ctx.checklist.items, states)
+    progress = compute_progress(
+        ctx.checklist.items, states, await hand_scores(turn.session, ctx.submission.id)
+    )
     role, submission = ctx.role, ctx.submission
     lines = [
         turn.t(

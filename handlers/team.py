@@ -27,6 +27,7 @@ from storage.services.checklist import Checklist
 from storage.services.person_names import full_names
 from storage.services.questions import thread
 from storage.services.review import unresolved_flags
+from storage.services.self_scores import hand_scores
 from storage.services.submissions import submission_for
 from storage.services.team_status import TeamSummary, team_summaries, unit_states
 
@@ -124,7 +125,11 @@ async def unit_text(
     from storage.services.submissions import answer_states
 
     campaign = assignment.campaign
-    progress = compute_progress(checklist.items, await answer_states(turn.session, submission.id))
+    progress = compute_progress(
+        checklist.items,
+        await answer_states(turn.session, submission.id),
+        await hand_scores(turn.session, submission.id),
+    )
     deadline = assignment.deadline or campaign.deadline
     lines = [
         turn.t(
