@@ -22,13 +22,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from common.i18n import normalize_locale
 from common.messages import Capabilities, Deliver, Inbound, InboundKind, Reply
 from handlers import (
+    appraisal_rounds,
     broadcast,
     checklist,
     evidence,
+    explain,
     export,
     onboarding,
     questions,
     review,
+    self_score,
     status,
     team,
     team_review,
@@ -78,6 +81,9 @@ CHOICES: dict[str, ChoiceHandler] = {
     **questions.CHOICES,
     **broadcast.CHOICES,
     **export.CHOICES,
+    **self_score.CHOICES,
+    **explain.CHOICES,
+    **appraisal_rounds.CHOICES,
 }
 
 # What typed text, a file or a photo means in each conversation state.
@@ -89,10 +95,13 @@ STATE_TEXT: dict[str, Handler] = {
     **team_review.STATE_TEXT,
     **questions.STATE_TEXT,
     **broadcast.STATE_TEXT,
+    **self_score.STATE_TEXT,
+    **explain.STATE_TEXT,
+    **appraisal_rounds.STATE_TEXT,
 }
 
 # Files and photos go to the evidence step, unless the state wants them for something else.
-STATE_FILE: dict[str, Handler] = {**broadcast.STATE_FILE}
+STATE_FILE: dict[str, Handler] = {**broadcast.STATE_FILE, **explain.STATE_FILE}
 
 
 class Dispatcher:

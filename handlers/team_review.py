@@ -10,10 +10,12 @@ from handlers.access import assignment_in_scope
 from handlers.cards import pager, short
 from handlers.context import Turn
 from handlers.onboarding import stale_button
+from handlers.self_score_card import score_text
 from handlers.tokens import Token, make
 from storage.db.models import Assignment, Submission, SubmissionStatus
 from storage.rules.answers import parse_number
 from storage.rules.scoring import fmt_points
+from storage.services.appraisal_rounds import round_of
 from storage.services.checklist import ItemInfo
 from storage.services.review import (
     ReviewError,
@@ -232,12 +234,14 @@ async def appraise_list(turn: Turn, token: Token) -> None:
         rows.append(
             [
                 Choice(
-                    f"{item.code}: {s.final:g}/{item.points:g} {mark}".strip(),
+                    f"{item.code}: {score_text(turn, s.final)}/{score_text(turn, item.points)} "
+                    f"{mark}".strip(),
                     make("ai", assignment.id, item.id),
                 )
             ]
         )
     rows += pager(turn, page, len(scored), PAGE, "ap", assignment.id)
+    rows += await round_buttons(turn, assignment, submission)
     rows.append([turn.button("team.back_to_unit", make("ru", assignment.id))])
     total = sum(s.final for s in scores.values())
     turn.say(
@@ -250,6 +254,17 @@ async def appraise_list(turn: Turn, token: Token) -> None:
         rows,
         edit=True,
     )
+
+
+async def round_buttons(
+    turn: Turn, assignment: Assignment, submission: Submission
+) -> list[list[Choice]]:
+    """Send round 1 to the unit (an accepted report), or, once sent, round 2."""
+    if await round_of(turn.session, submission.id) is not None:
+        return [[turn.button("scores.round2_button", make("r2", assignment.id))]]
+    if submission.status == SubmissionStatus.ACCEPTED:
+        return [[turn.button("scores.round1_button", make("a1", assignment.id))]]
+    return []
 
 
 async def appraise_one(turn: Turn, token: Token) -> None:
@@ -301,16 +316,21 @@ async def typed_appraisal(turn: Turn) -> None:
         reason = None
     else:
         value, reason = float(data.get("value", 0)), turn.inbound.text.strip()[:COMMENT_LIMIT]
-    total = await appraise_item(
-        turn.session,
-        submission,
-        checklist,
-        item.id,
-        value,
-        reason,
-        person_id=turn.person.id,
-        now=turn.now,
-    )
+    try:
+        total = await appraise_item(
+            turn.session,
+            submission,
+            checklist,
+            item.id,
+            value,
+            reason,
+            person_id=turn.person.id,
+            now=turn.now,
+        )
+    except ReviewError as error:  # round 1 went to the unit meanwhile: its scores are fixed
+        turn.set_state("idle")
+        turn.say(turn.t(f"scores.refused.{error.reason.value}"))
+        return
     turn.set_state("idle")
     turn.say(
         turn.t(
