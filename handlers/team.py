@@ -12,9 +12,9 @@ from handlers.access import Scope, assignment_in_scope, deny, scope_of
 from handlers.cards import pager, short, value_text
 from handlers.charts import render_progress_chart
 from handlers.context import Turn
+from handlers.self_score_card import score_text
 from handlers.tokens import Token, make
 from storage.db.models import Assignment, Campaign, Submission, SubmissionStatus
-from storage.rules.scoring import fmt_points
 from storage.services.answers_read import (
     answers_by_item,
     evidence_counts,
@@ -58,7 +58,7 @@ async def show_summary(turn: Turn) -> None:
 async def _campaign_summary(turn: Turn, campaign: Campaign, summaries: list[TeamSummary]) -> None:
     states = await unit_states(turn.session, team_ids=[s.team_id for s in summaries])
     scores = [s.self_score for s in states if s.self_score is not None]
-    average = f"{sum(scores) / len(scores):.2f}" if scores else "—"
+    average = score_text(turn, sum(scores) / len(scores)) if scores else "—"
     lines = [
         turn.t(
             "team.summary_title",
@@ -140,8 +140,8 @@ async def unit_text(
         turn.t("review.answered", answered=progress.answered, total=progress.total),
         turn.t(
             "review.score",
-            score=fmt_points(progress.self_score),
-            max=fmt_points(progress.max_score),
+            score=score_text(turn, progress.self_score),
+            max=score_text(turn, progress.max_score),
         ),
     ]
     if submission.submitted_at:
@@ -156,8 +156,8 @@ async def unit_text(
         lines.append(
             turn.t(
                 "team.appraised",
-                score=fmt_points(submission.appraised_score),
-                max=fmt_points(progress.max_score),
+                score=score_text(turn, submission.appraised_score),
+                max=score_text(turn, progress.max_score),
             )
         )
     if assignment.visit_at:

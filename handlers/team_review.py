@@ -14,7 +14,6 @@ from handlers.self_score_card import score_text
 from handlers.tokens import Token, make
 from storage.db.models import Assignment, Submission, SubmissionStatus
 from storage.rules.answers import parse_number
-from storage.rules.scoring import fmt_points
 from storage.services.appraisal_rounds import round_of
 from storage.services.checklist import ItemInfo
 from storage.services.review import (
@@ -209,8 +208,8 @@ async def confirm_accept(turn: Turn, token: Token) -> None:
         turn.t(
             "team.accepted",
             unit=escape(assignment.unit.name),
-            score=fmt_points(total),
-            max=fmt_points(checklist.max_score),
+            score=score_text(turn, total),
+            max=score_text(turn, checklist.max_score),
         ),
         [[turn.button("team.appraise", make("ap", assignment.id, 0))]],
         edit=True,
@@ -248,8 +247,8 @@ async def appraise_list(turn: Turn, token: Token) -> None:
         turn.t(
             "team.appraise_title",
             unit=escape(assignment.unit.name),
-            score=fmt_points(total),
-            max=fmt_points(checklist.max_score),
+            score=score_text(turn, total),
+            max=score_text(turn, checklist.max_score),
         ),
         rows,
         edit=True,
@@ -283,8 +282,8 @@ async def appraise_one(turn: Turn, token: Token) -> None:
         turn.t(
             "team.appraise_ask",
             code=escape(item.code),
-            self=fmt_points(own),
-            max=fmt_points(item.points),
+            self=score_text(turn, own),
+            max=score_text(turn, item.points),
         )
     )
 
@@ -304,7 +303,7 @@ async def typed_appraisal(turn: Turn) -> None:
     if turn.state.state == "appraise":
         value = parse_number(turn.inbound.text.strip(), dot_may_group=False)
         if value is None or not 0 <= value <= item.points:
-            turn.say(turn.t("team.bad_score", max=fmt_points(item.points)))
+            turn.say(turn.t("team.bad_score", max=score_text(turn, item.points)))
             return
         self_score = {s.item_id: s for s in await item_scores(turn.session, submission, checklist)}[
             item.id
@@ -336,9 +335,9 @@ async def typed_appraisal(turn: Turn) -> None:
         turn.t(
             "team.appraised_saved",
             code=escape(item.code),
-            score=fmt_points(value),
-            total=fmt_points(total),
-            max=fmt_points(checklist.max_score),
+            score=score_text(turn, value),
+            total=score_text(turn, total),
+            max=score_text(turn, checklist.max_score),
         ),
         [[turn.button("team.appraise", make("ap", assignment.id, item.index // PAGE))]],
     )
