@@ -26,6 +26,7 @@ from storage.services.campaigns import open_campaigns
 from storage.services.checklist import Checklist
 from storage.services.person_names import full_names
 from storage.services.questions import thread
+from storage.services.ranking import campaign_ranking
 from storage.services.review import unresolved_flags
 from storage.services.self_scores import hand_scores
 from storage.services.submissions import submission_for
@@ -33,6 +34,7 @@ from storage.services.team_status import TeamSummary, team_summaries, unit_state
 
 PAGE = 8
 MAX_UNIT_BUTTONS = 40
+MAX_RANKED = 10
 
 
 async def campaigns_in_scope(turn: Turn, scope: Scope) -> list[Campaign]:
@@ -86,6 +88,7 @@ async def _campaign_summary(turn: Turn, campaign: Campaign, summaries: list[Team
         if s.no_contact:
             lines.append(turn.t("team.no_contact", names=_names(s.no_contact)))
     lines.append(turn.t("team.average_score", score=average))
+    lines += await ranking_lines(turn, campaign, [s.team_id for s in summaries])
     chart = turn.deps.evidence.root / ".charts" / f"{uuid.uuid4().hex}.png"
     render_progress_chart(summaries, chart, turn.tr)
     buttons = [
@@ -97,6 +100,37 @@ async def _campaign_summary(turn: Turn, campaign: Campaign, summaries: list[Team
     ]
     turn.say(turn.t("team.chart_caption"), photo=OutFile(chart, "tien-do.png", "image/png"))
     turn.say("\n".join(lines), [buttons[n : n + 4] for n in range(0, len(buttons), 4)])
+
+
+async def ranking_lines(turn: Turn, campaign: Campaign, team_ids: list[int]) -> list[str]:
+    """The ranking by appraised score among the units shown (ties share a rank)."""
+    checklist = await turn.deps.checklists.get(turn.session, campaign.id)
+    ranked = await campaign_ranking(
+        turn.session, campaign.id, checklist.max_score, turn.now, team_ids
+    )
+    placed = [r for r in ranked if r.rank is not None]
+    if not placed:
+        return []
+    lines = ["", turn.t("scores.ranking_title")]
+    for row in placed[:MAX_RANKED]:
+        assert row.percent is not None and row.score is not None
+        lines.append(
+            turn.t(
+                "scores.ranking_line",
+                rank=row.rank,
+                unit=escape(row.unit_name),
+                percent=score_text(turn, row.percent),
+                score=score_text(turn, row.score),
+                max=score_text(turn, row.maximum),
+            )
+            + (turn.t("scores.ranking_tied") if row.tied else "")
+            + ("" if row.final else turn.t("scores.ranking_provisional"))
+        )
+    if len(placed) > MAX_RANKED:
+        lines.append(turn.t("scores.ranking_more", count=len(placed) - MAX_RANKED))
+    if len(ranked) > len(placed):
+        lines.append(turn.t("scores.ranking_unranked", count=len(ranked) - len(placed)))
+    return lines
 
 
 def _names(names: tuple[str, ...], limit: int = 15) -> str:

@@ -195,7 +195,13 @@ def _local(moment: datetime) -> datetime:
 async def test_summary_matches_the_database(db: Db, world: dict[str, Any]) -> None:
     path, stats, calls = await _export(db, world)
     wb = load_workbook(path)
-    assert wb.sheetnames == ["Tổng hợp", "Câu trả lời", "Tài liệu kiểm chứng", "Lịch sử"]
+    assert wb.sheetnames == [
+        "Tổng hợp",
+        "Câu trả lời",
+        "Tài liệu kiểm chứng",
+        "Lịch sử",
+        "Xếp hạng",
+    ]
     ws = wb["Tổng hợp"]
     assert [c.value for c in ws[1]] == [
         "STT",
@@ -374,6 +380,7 @@ async def test_headers_are_frozen_and_columns_fit(db: Db, world: dict[str, Any])
         "Câu trả lời": "C3",
         "Tài liệu kiểm chứng": "A2",
         "Lịch sử": "A2",
+        "Xếp hạng": "E2",
     }
     widths = wb["Tài liệu kiểm chứng"].column_dimensions
     assert widths["F"].width == 64 + 2  # a sha256 fits whole
@@ -386,7 +393,7 @@ async def test_headers_are_frozen_and_columns_fit(db: Db, world: dict[str, Any])
 async def test_english_headers_come_from_the_catalog(db: Db, world: dict[str, Any]) -> None:
     path, _, _ = await _export(db, world, tr=EN, locale="en")
     wb = load_workbook(path)
-    assert wb.sheetnames == ["Summary", "Answers", "Evidence", "History"]
+    assert wb.sheetnames == ["Summary", "Answers", "Evidence", "History", "Ranking"]
     assert wb["Summary"]["E2"].value == "Accepted"
     assert wb["Answers"]["E3"].value == "Yes"
 
