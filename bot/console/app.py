@@ -33,7 +33,7 @@ from common.localtime import fmt_date, fmt_datetime
 from handlers.console_access import board_teams, campaign_ids, deny_web, person_scope
 from storage.db import transaction
 from storage.db.models import Campaign, EvidenceFile, Person, WebSession
-from storage.rules.answers import format_value
+from storage.rules.answers import format_number, format_value
 from storage.services.answers_read import (
     answers_by_item,
     evidence_file,
@@ -51,6 +51,7 @@ from storage.services.board import (
 from storage.services.checklist import ChecklistCache
 from storage.services.evidence import EvidenceStore
 from storage.services.person_names import full_names
+from storage.services.ranking import campaign_ranking
 from storage.services.submissions import submission_for
 from storage.services.web_sessions import (
     ABSOLUTE_TTL,
@@ -317,6 +318,10 @@ class Console:
                     page=page,
                     search=search,
                 )
+                checklist = await self.checklists.get(session, campaign_id)
+                ranked = await campaign_ranking(
+                    session, campaign_id, checklist.max_score, self.clock.now(), teams
+                )
         if campaign is None:
             raise web.HTTPNotFound()
         done = sum(
@@ -340,6 +345,10 @@ class Console:
             sorts=list(BoardSort),
             date=lambda value: fmt_date(value, tz),
             datetime=lambda value: fmt_datetime(value, tz),
+            ranked=[r for r in ranked if r.rank is not None],
+            number=lambda value: format_number(
+                value, self.catalog.for_locale(viewer.locale), decimals=2
+            ),
         )
 
     async def unit_report(self, request: web.Request) -> web.Response:
