@@ -38,7 +38,7 @@ def hand_campaign():
     """Two items scored by hand (1 and 2 points) and one scored by its rule (1 point)."""
     items = (
         ItemSpec(
-            "2.1", "Chất lượng rà soát văn bản QPPL", ItemType.TEXT, points=1, scoring=BY_HAND
+            "2.1", "Tỷ lệ văn bản QPPL được rà soát", ItemType.PERCENT, points=1, scoring=BY_HAND
         ),
         ItemSpec(
             "2.2", "Số tin, bài tuyên truyền CCHC", ItemType.NUMBER, points=2, scoring=BY_HAND
@@ -104,7 +104,7 @@ async def _self_scores(db: Db) -> dict[str, tuple[float, str]]:
 async def _answer_and_score(lan: Chat) -> None:
     """2.1 scored 0,75 typed; 2.2 scored 1,5 by button; 4.2 yes (its rule: 1)."""
     await lan.command("checklist")
-    await lan.text("Đã rà soát 12 văn bản")
+    await lan.text("92%")
     assert "Tự chấm điểm mục 2.1" in lan.text_out
     await lan.text("0,75")
     assert "lý do" in lan.text_out
@@ -140,7 +140,7 @@ async def test_self_score_typed_with_decimal_comma_and_by_button_counts_in_total
 async def test_self_score_refuses_out_of_range_wrong_step_and_words_and_keeps_asking(people, db):
     lan = people["lan"]
     await lan.command("checklist")
-    await lan.text("Đã rà soát")
+    await lan.text("80")
     for typed, says in (
         ("1,5", "vượt quá điểm tối đa 1"),
         ("0,3", "theo bước 0,25"),

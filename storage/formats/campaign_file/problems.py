@@ -52,6 +52,8 @@ PROBLEM_PARAMS: dict[str, tuple[str, ...]] = {
     "not_for_type": ("key", "type"),
     "percent_bound": ("value",),
     "visit_form_mismatch": ("form",),
+    "bad_score_step": ("value",),
+    "points_off_step": ("code", "points", "step"),
 }
 
 
