@@ -14,6 +14,7 @@ from handlers.tokens import Token, make
 from handlers.unit import UnitContext, active_unit, not_linked, roles, team_roles
 from storage.db.models import Role
 from storage.rules.progress import compute_progress
+from storage.services.appraisal_rounds import round_of
 from storage.services.people import PersonRole
 from storage.services.review import item_scores
 from storage.services.self_scores import hand_scores
@@ -63,13 +64,15 @@ async def _unit_status(turn: Turn, ctx: UnitContext) -> None:
     lines += progress_lines(turn, ctx, progress)
     lines += await _review_lines(turn, ctx)
     rows: list[list[Choice]] = []
+    if await round_of(turn.session, submission.id) is not None:
+        rows.append([turn.button("scores.results_button", make("xa"))])
     if submission.status not in DONE:
-        rows = [
+        rows.append(
             [
                 turn.button("onboarding.button_start", make("k")),
                 turn.button("checklist.review", make("r")),
             ]
-        ]
+        )
     turn.say("\n".join(lines), rows)
 
 

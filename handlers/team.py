@@ -12,7 +12,7 @@ from handlers.access import Scope, assignment_in_scope, deny, scope_of
 from handlers.cards import pager, short, value_text
 from handlers.charts import render_progress_chart
 from handlers.context import Turn
-from handlers.self_score_card import score_text
+from handlers.self_score_card import needs_self_score, score_text, self_score_line
 from handlers.tokens import Token, make
 from storage.db.models import Assignment, Campaign, Submission, SubmissionStatus
 from storage.services.answers_read import (
@@ -28,7 +28,7 @@ from storage.services.person_names import full_names
 from storage.services.questions import thread
 from storage.services.ranking import campaign_ranking
 from storage.services.review import unresolved_flags
-from storage.services.self_scores import hand_scores
+from storage.services.self_scores import hand_scores, self_scores
 from storage.services.submissions import submission_for
 from storage.services.team_status import TeamSummary, team_summaries, unit_states
 
@@ -248,6 +248,7 @@ async def unit_answers(turn: Turn, token: Token) -> None:
     answers = await answers_by_item(turn.session, submission.id)
     people = await full_names(turn.session, {a.answered_by for a in answers.values()})
     files = await evidence_counts(turn.session, submission.id)
+    own = await self_scores(turn.session, submission.id)
     tz = assignment.campaign.timezone
     lines = [
         turn.t(
@@ -275,6 +276,8 @@ async def unit_answers(turn: Turn, token: Token) -> None:
         )
         if answer.note:
             lines.append(turn.t("checklist.note_given", note=escape(short(answer.note, 200))))
+        if needs_self_score(item):
+            lines.append(self_score_line(turn, item, own.get(item.id)))
     rows = pager(turn, page, len(checklist.items), PAGE, "ua", assignment.id)
     rows.append([turn.button("team.back_to_unit", make("ru", assignment.id))])
     turn.say("\n".join(lines), rows, edit=True)

@@ -10,7 +10,7 @@ from handlers.access import assignment_in_scope
 from handlers.cards import pager, short
 from handlers.context import Turn
 from handlers.onboarding import stale_button
-from handlers.self_score_card import score_text
+from handlers.self_score_card import needs_self_score, score_text, self_score_line
 from handlers.tokens import Token, make
 from storage.db.models import Assignment, Submission, SubmissionStatus
 from storage.rules.answers import parse_number
@@ -26,6 +26,7 @@ from storage.services.review import (
     return_report,
     unflag_item,
 )
+from storage.services.self_scores import self_scores
 from storage.services.submissions import submission_for
 
 PAGE = 8
@@ -278,14 +279,16 @@ async def appraise_one(turn: Turn, token: Token) -> None:
     turn.set_state("appraise", a=found[0].id, item=item.id)
     turn.remember(typed=True)
     own = scores[item.id].self_score
-    turn.say(
-        turn.t(
-            "team.appraise_ask",
-            code=escape(item.code),
-            self=score_text(turn, own),
-            max=score_text(turn, item.points),
-        )
+    text = turn.t(
+        "team.appraise_ask",
+        code=escape(item.code),
+        self=score_text(turn, own),
+        max=score_text(turn, item.points),
     )
+    if needs_self_score(item):  # the unit's reason for the score it proposed
+        given = (await self_scores(turn.session, found[1].id)).get(item.id)
+        text += "\n" + self_score_line(turn, item, given)
+    turn.say(text)
 
 
 async def typed_appraisal(turn: Turn) -> None:

@@ -178,7 +178,8 @@ async def _to_round1(people, db) -> int:
     await leader.press_label("Xác nhận chấp nhận")
     await leader.press(f"ap:{a}:0")
     await leader.press_label("2.2")
-    assert "tự đánh giá 1,5" in leader.text_out or "1,5" in leader.text_out
+    assert "tự đánh giá: 1,5" in leader.text_out
+    assert "Tự chấm: <b>1,5/2</b> – Có 14 tin, bài trên cổng thông tin" in leader.text_out
     await leader.text("0,5")
     await leader.text("Chỉ 5 tin, bài có minh chứng")
     assert "Tổng: 2,25/4" in leader.text_out
@@ -241,6 +242,9 @@ async def test_round1_explain_with_evidence_round2_final(people, db, clock):
     assert score == 3.0
     await lan.command("status")
     assert "Điểm thẩm định: 3/4" in lan.text_out
+    await lan.press_label("Xem kết quả thẩm định")
+    assert "Đây là kết quả cuối cùng" in lan.text_out
+    assert "Vòng 2: <b>1,25</b> Danh sách bổ sung chứng minh 12 tin, bài" in lan.text_out
 
 
 async def test_explanation_deadline_passed_keeps_round1_and_is_final(people, db, clock):
