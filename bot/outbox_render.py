@@ -7,7 +7,8 @@ in the language they use when it arrives.
 Params are plain text: every string is HTML-escaped here (the template supplies the markup),
 so whoever enqueues must NOT escape them. Keys starting with "_" are reserved
 (`_buttons`, see storage/outbox.py; `_document`, see storage/notices.py) and never reach
-the template.
+the template as they are: `_numbers` ({name: number}) become placeholders formatted with
+the recipient's decimal mark, and `_gaps` / `_marked_down` become lines after the text.
 
 Rendering never raises: a missing key gives the generic `delivery.fallback` text, a missing
 placeholder shows as "…"; both are logged as errors for someone to fix.
