@@ -7,7 +7,8 @@ in the language they use when it arrives.
 Params are plain text: every string is HTML-escaped here (the template supplies the markup),
 so whoever enqueues must NOT escape them. Keys starting with "_" are reserved
 (`_buttons`, see storage/outbox.py; `_document`, see storage/notices.py) and never reach
-the template.
+the template as they are: `_numbers` ({name: number}) become placeholders formatted with
+the recipient's decimal mark, and `_gaps` / `_marked_down` become lines after the text.
 
 Rendering never raises: a missing key gives the generic `delivery.fallback` text, a missing
 placeholder shows as "…"; both are logged as errors for someone to fix.
@@ -25,6 +26,8 @@ from common.i18n import DEFAULT_LOCALE, Catalog, normalize_locale, placeholders
 from common.messages import Choice, OutFile, Reply
 from schedules.delivery import Render
 from storage.db.models import ChatAccount, OutboxMessage, Person
+from storage.rules.answers import format_number
+from storage.services.appraisal_rounds import MARKED_DOWN_PARAM, NUMBERS_PARAM
 from storage.services.outbox import BUTTONS_PARAM, DOCUMENT_PARAM
 from storage.services.report_gaps import GAPS_PARAM
 
@@ -53,12 +56,24 @@ def _source(catalog: Catalog, locale: str, key: str) -> str | None:
     return catalog.texts.get(locale, {}).get(key) or catalog.texts.get(DEFAULT_LOCALE, {}).get(key)
 
 
+def _numbers(catalog: Catalog, locale: str, raw: Any) -> dict[str, str]:
+    """`params["_numbers"]`: {name: number}, shown with the recipient's decimal mark."""
+    if not isinstance(raw, dict):
+        return {}
+    tr = catalog.for_locale(locale)
+    return {
+        str(name): format_number(value, tr, decimals=2)
+        for name, value in raw.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
+
+
 def render_text(catalog: Catalog, locale: str, key: str, params: dict[str, Any]) -> str:
     source = _source(catalog, locale, key)
     if source is None:
         log.error("outbox template %r is not in the catalog; sending the fallback text", key)
         return catalog.t(locale, FALLBACK_KEY)
-    values = _escaped(params)
+    values = {**_escaped(params), **_numbers(catalog, locale, params.get(NUMBERS_PARAM))}
     missing = placeholders(source) - set(values)
     if missing:
         log.error("outbox template %r lacks params %s", key, sorted(missing))
@@ -141,6 +156,32 @@ def render_gaps(catalog: Catalog, locale: str, raw: Any) -> str:
     return "\n\n".join(parts)
 
 
+def render_marked_down(catalog: Catalog, locale: str, raw: Any) -> str:
+    """`params["_marked_down"]` (storage/services/appraisal_rounds.py): one line per item
+    marked down in round 1, its self-score → the appraised score, and the team's reason."""
+    if not isinstance(raw, list):
+        return ""
+    tr = catalog.for_locale(locale)
+    lines = []
+    for entry in raw:
+        if not (isinstance(entry, list) and len(entry) == 4):
+            continue
+        code, own, appraised, reason = entry
+        if not all(isinstance(n, int | float) for n in (own, appraised)):
+            continue
+        lines.append(
+            catalog.t(
+                locale,
+                "scores.marked_down_line",
+                code=html.escape(str(code), quote=False),
+                own=format_number(own, tr, decimals=2),
+                score=format_number(appraised, tr, decimals=2),
+                reason=html.escape(str(reason), quote=False),
+            )
+        )
+    return "\n".join(lines)
+
+
 def make_renderer(catalog: Catalog) -> Render:
     """The `render` the delivery worker calls for each row it sends."""
 
@@ -148,9 +189,11 @@ def make_renderer(catalog: Catalog) -> Render:
         locale = recipient_locale(account, person)
         params = message.params or {}
         text = render_text(catalog, locale, message.template, params)
-        gaps = render_gaps(catalog, locale, params.get(GAPS_PARAM))
+        extra = render_gaps(catalog, locale, params.get(GAPS_PARAM)) or render_marked_down(
+            catalog, locale, params.get(MARKED_DOWN_PARAM)
+        )
         return Reply(
-            text=f"{text}\n\n{gaps}" if gaps else text,
+            text=f"{text}\n\n{extra}" if extra else text,
             choices=render_buttons(catalog, locale, params.get(BUTTONS_PARAM)),
             document=render_document(params.get(DOCUMENT_PARAM)),
         )

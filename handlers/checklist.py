@@ -16,6 +16,7 @@ from handlers.evidence_ask import ask_evidence
 from handlers.onboarding import stale_button
 from handlers.reopened_evidence import accepts_evidence
 from handlers.review import show_review
+from handlers.self_score_card import ask_self_score, needs_self_score, self_score_line
 from handlers.tokens import Token, make
 from handlers.unit import UnitContext, active_unit, roles
 from storage.db.models import SubmissionStatus
@@ -24,6 +25,7 @@ from storage.rules.progress import AnswerState, is_answered
 from storage.services.carry_over import prefill
 from storage.services.checklist import ItemInfo
 from storage.services.review import unresolved_flags
+from storage.services.self_scores import self_scores
 from storage.services.submissions import (
     EditRefusal,
     answer_states,
@@ -94,6 +96,13 @@ async def show_item(
         choices.insert(
             len(choices) - 2, [turn.button("checklist.add_evidence", make("e", item.id))]
         )
+    if needs_self_score(item):
+        own = (await self_scores(turn.session, ctx.submission.id)).get(item.id)
+        head, mark, prompt = text.rpartition("\n\n👉 ")  # the line goes above the prompt
+        text = f"{head}\n{self_score_line(turn, item, own)}{mark}{prompt}" if mark else text
+        choices.insert(
+            len(choices) - 2, [turn.button("scores.self_score_button", make("sa", item.id))]
+        )
     if item.type == "multi":
         turn.set_state("multi", item=item.id, sel=sorted(selected))
     else:
@@ -161,7 +170,7 @@ async def _context_for(turn: Turn, item_id: int | None) -> tuple[UnitContext, It
     return ctx, item
 
 
-async def _refused(turn: Turn, ctx: UnitContext, item: ItemInfo) -> bool:
+async def refused(turn: Turn, ctx: UnitContext, item: ItemInfo) -> bool:
     refusal = await edit_refusal(turn.session, ctx.submission, item.id)
     if refusal is None:
         return False
@@ -176,13 +185,17 @@ async def _refused(turn: Turn, ctx: UnitContext, item: ItemInfo) -> bool:
 async def save_answer(
     turn: Turn, ctx: UnitContext, item: ItemInfo, value: Any, *, pressed: bool
 ) -> None:
-    if await _refused(turn, ctx, item):
+    if await refused(turn, ctx, item):
         return
     await record_answer(
         turn.session, ctx.submission, item, value, person_id=turn.person.id, now=turn.now
     )
     states = await answer_states(turn.session, ctx.submission.id)
     saved = turn.t("checklist.saved", code=escape(item.code), value=value_text(turn, item, value))
+    if needs_self_score(item):  # the unit proposes the score no rule can give
+        toast = turn.t("checklist.saved_toast") if pressed else None
+        ask_self_score(turn, ctx, item, prefix=saved + "\n\n", edit=pressed, toast=toast)
+        return
     if pressed:
         toast = turn.t("checklist.saved_toast")
         if _asks_evidence(item, states):  # this item's evidence is next: one card says both
@@ -195,7 +208,7 @@ async def save_answer(
         for reply in turn.replies[before : before + 1]:
             reply.toast = toast
         return
-    await _after_answer(turn, ctx, item, states, saved + "\n\n")
+    await after_answer(turn, ctx, item, states, saved + "\n\n")
 
 
 def _asks_evidence(item: ItemInfo, states: dict[int, AnswerState]) -> bool:
@@ -209,7 +222,7 @@ def _asks_evidence(item: ItemInfo, states: dict[int, AnswerState]) -> bool:
     )
 
 
-async def _after_answer(
+async def after_answer(
     turn: Turn, ctx: UnitContext, item: ItemInfo, states: dict[int, AnswerState], prefix: str
 ) -> None:
     if _asks_evidence(item, states):
@@ -289,7 +302,7 @@ async def toggle_option(turn: Turn, token: Token) -> None:
     if item.type != "multi" or index is None or not 0 <= index < len(item.options):
         await stale_button(turn)
         return
-    if await _refused(turn, ctx, item):
+    if await refused(turn, ctx, item):
         return
     states = await answer_states(turn.session, ctx.submission.id)
     selected = _selected(turn, item, states) ^ {index}

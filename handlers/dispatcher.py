@@ -22,15 +22,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from common.i18n import normalize_locale
 from common.messages import Capabilities, Deliver, Inbound, InboundKind, Reply
 from handlers import (
+    appraisal_rounds,
     broadcast,
     checklist,
     conclusion,
     evidence,
+    explain,
     export,
     onboarding,
     questions,
     remediation,
     review,
+    self_score,
     status,
     team,
     team_review,
@@ -85,6 +88,9 @@ CHOICES: dict[str, ChoiceHandler] = {
     **conclusion.CHOICES,
     **remediation.CHOICES,
     **upload_link.CHOICES,
+    **self_score.CHOICES,
+    **explain.CHOICES,
+    **appraisal_rounds.CHOICES,
 }
 
 # What typed text, a file or a photo means in each conversation state.
@@ -98,10 +104,17 @@ STATE_TEXT: dict[str, Handler] = {
     **broadcast.STATE_TEXT,
     **conclusion.STATE_TEXT,
     **remediation.STATE_TEXT,
+    **self_score.STATE_TEXT,
+    **explain.STATE_TEXT,
+    **appraisal_rounds.STATE_TEXT,
 }
 
 # Files and photos go to the evidence step, unless the state wants them for something else.
-STATE_FILE: dict[str, Handler] = {**broadcast.STATE_FILE, **remediation.STATE_FILE}
+STATE_FILE: dict[str, Handler] = {
+    **broadcast.STATE_FILE,
+    **remediation.STATE_FILE,
+    **explain.STATE_FILE,
+}
 
 
 class Dispatcher:

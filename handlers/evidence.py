@@ -106,14 +106,14 @@ async def received_file(turn: Turn) -> None:
     if await edit_refusal(turn.session, ctx.submission, item.id) is not None:
         turn.say(turn.t("evidence.locked"))
         return
-    problem = _file_problem(turn, attachment.file_name, attachment.size)
+    problem = file_problem(turn, attachment.file_name, attachment.size)
     if problem:
         turn.say(problem, evidence_buttons(turn, item))
         return
     await _keep(turn, ctx, item)
 
 
-def _file_problem(turn: Turn, file_name: str, size: int | None) -> str | None:
+def file_problem(turn: Turn, file_name: str, size: int | None) -> str | None:
     """Why a file cannot be taken, before its content is looked at; None if it can."""
     name = escape(safe_name(file_name))
     if not is_allowed(file_name):
@@ -134,7 +134,7 @@ def _file_problem(turn: Turn, file_name: str, size: int | None) -> str | None:
     return None
 
 
-def _refusal(turn: Turn, file_name: str, problem: ContentProblem) -> str:
+def refusal_text(turn: Turn, file_name: str, problem: ContentProblem) -> str:
     """Why the store refused the file's content (empty, not of its type), and what to do."""
     name = safe_name(file_name)
     return turn.t(f"evidence.{problem.value}", name=escape(name), ext=escape(extension(name)))
@@ -152,7 +152,7 @@ async def _keep(turn: Turn, ctx: UnitContext, item: ItemInfo) -> None:
         )
     except RefusedFile as refused:
         turn.say(
-            _refusal(turn, attachment.file_name, refused.problem), evidence_buttons(turn, item)
+            refusal_text(turn, attachment.file_name, refused.problem), evidence_buttons(turn, item)
         )
         return
     added = await add_evidence(

@@ -51,7 +51,13 @@ async def _export(turn: Turn, campaign: Campaign) -> None:
     path = turn.deps.evidence.root / ".exports" / uuid.uuid4().hex / name
     path.parent.mkdir(parents=True, exist_ok=True)
     stats = await export_workbook(
-        turn.session, campaign.id, path, team_ids=team_ids, locale=turn.tr.locale, tr=turn.tr
+        turn.session,
+        campaign.id,
+        path,
+        team_ids=team_ids,
+        locale=turn.tr.locale,
+        tr=turn.tr,
+        now=turn.now,
     )
     turn.say(
         turn.t("export.ready", campaign=campaign.code, units=stats.units),

@@ -8,14 +8,16 @@ from common.localtime import fmt_datetime
 from common.messages import Choice
 from handlers.context import Turn
 from handlers.review import progress_lines
+from handlers.self_score_card import score_text
 from handlers.team import pending_flags_text
 from handlers.tokens import Token, make
 from handlers.unit import UnitContext, active_unit, not_linked, roles, team_roles
 from storage.db.models import Role
 from storage.rules.progress import compute_progress
-from storage.rules.scoring import fmt_points
+from storage.services.appraisal_rounds import round_of
 from storage.services.people import PersonRole
 from storage.services.review import item_scores
+from storage.services.self_scores import hand_scores
 from storage.services.submissions import answer_states
 from storage.services.team_status import DONE, UnitState, unit_states
 
@@ -38,7 +40,9 @@ async def show_status(turn: Turn) -> None:
 
 async def _unit_status(turn: Turn, ctx: UnitContext) -> None:
     states = await answer_states(turn.session, ctx.submission.id)
-    progress = compute_progress(ctx.checklist.items, states)
+    progress = compute_progress(
+        ctx.checklist.items, states, await hand_scores(turn.session, ctx.submission.id)
+    )
     role, submission = ctx.role, ctx.submission
     lines = [
         turn.t(
@@ -60,13 +64,15 @@ async def _unit_status(turn: Turn, ctx: UnitContext) -> None:
     lines += progress_lines(turn, ctx, progress)
     lines += await _review_lines(turn, ctx)
     rows: list[list[Choice]] = []
+    if await round_of(turn.session, submission.id) is not None:
+        rows.append([turn.button("scores.results_button", make("xa"))])
     if submission.status not in DONE:
-        rows = [
+        rows.append(
             [
                 turn.button("onboarding.button_start", make("k")),
                 turn.button("checklist.review", make("r")),
             ]
-        ]
+        )
     turn.say("\n".join(lines), rows)
 
 
@@ -82,8 +88,8 @@ async def _review_lines(turn: Turn, ctx: UnitContext) -> list[str]:
         "",
         turn.t(
             "review.appraisal_title",
-            score=fmt_points(submission.appraised_score),
-            max=fmt_points(checklist.max_score),
+            score=score_text(turn, submission.appraised_score),
+            max=score_text(turn, checklist.max_score),
         ),
     ]
     for s in await item_scores(turn.session, submission, checklist):
@@ -93,8 +99,8 @@ async def _review_lines(turn: Turn, ctx: UnitContext) -> list[str]:
                 turn.t(
                     "review.appraisal_line",
                     code=escape(item.code),
-                    score=fmt_points(s.appraised),
-                    own=fmt_points(s.self_score),
+                    score=score_text(turn, s.appraised),
+                    own=score_text(turn, s.self_score),
                     reason=escape(s.reason or ""),
                 )
             )

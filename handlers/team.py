@@ -13,9 +13,9 @@ from handlers.cards import pager, short, value_text
 from handlers.charts import render_progress_chart
 from handlers.context import Turn
 from handlers.remediation import progress_lines
+from handlers.self_score_card import needs_self_score, score_text, self_score_line
 from handlers.tokens import Token, make
 from storage.db.models import Assignment, Campaign, Submission, SubmissionStatus
-from storage.rules.scoring import fmt_points
 from storage.services.answers_read import (
     answers_by_item,
     evidence_counts,
@@ -27,12 +27,15 @@ from storage.services.campaigns import open_campaigns
 from storage.services.checklist import Checklist
 from storage.services.person_names import full_names
 from storage.services.questions import thread
+from storage.services.ranking import campaign_ranking
 from storage.services.review import unresolved_flags
+from storage.services.self_scores import hand_scores, self_scores
 from storage.services.submissions import submission_for
 from storage.services.team_status import TeamSummary, team_summaries, unit_states
 
 PAGE = 8
 MAX_UNIT_BUTTONS = 40
+MAX_RANKED = 10
 
 
 async def campaigns_in_scope(turn: Turn, scope: Scope) -> list[Campaign]:
@@ -58,7 +61,7 @@ async def show_summary(turn: Turn) -> None:
 async def _campaign_summary(turn: Turn, campaign: Campaign, summaries: list[TeamSummary]) -> None:
     states = await unit_states(turn.session, team_ids=[s.team_id for s in summaries])
     scores = [s.self_score for s in states if s.self_score is not None]
-    average = f"{sum(scores) / len(scores):.2f}" if scores else "—"
+    average = score_text(turn, sum(scores) / len(scores)) if scores else "—"
     lines = [
         turn.t(
             "team.summary_title",
@@ -87,6 +90,7 @@ async def _campaign_summary(turn: Turn, campaign: Campaign, summaries: list[Team
             lines.append(turn.t("team.no_contact", names=_names(s.no_contact)))
     lines.append(turn.t("team.average_score", score=average))
     lines += await progress_lines(turn, campaign.id, campaign.timezone, states)
+    lines += await ranking_lines(turn, campaign, [s.team_id for s in summaries])
     chart = turn.deps.evidence.root / ".charts" / f"{uuid.uuid4().hex}.png"
     render_progress_chart(summaries, chart, turn.tr)
     buttons = [
@@ -98,6 +102,37 @@ async def _campaign_summary(turn: Turn, campaign: Campaign, summaries: list[Team
     ]
     turn.say(turn.t("team.chart_caption"), photo=OutFile(chart, "tien-do.png", "image/png"))
     turn.say("\n".join(lines), [buttons[n : n + 4] for n in range(0, len(buttons), 4)])
+
+
+async def ranking_lines(turn: Turn, campaign: Campaign, team_ids: list[int]) -> list[str]:
+    """The ranking by appraised score among the units shown (ties share a rank)."""
+    checklist = await turn.deps.checklists.get(turn.session, campaign.id)
+    ranked = await campaign_ranking(
+        turn.session, campaign.id, checklist.max_score, turn.now, team_ids
+    )
+    placed = [r for r in ranked if r.rank is not None]
+    if not placed:
+        return []
+    lines = ["", turn.t("scores.ranking_title")]
+    for row in placed[:MAX_RANKED]:
+        assert row.percent is not None and row.score is not None
+        lines.append(
+            turn.t(
+                "scores.ranking_line",
+                rank=row.rank,
+                unit=escape(row.unit_name),
+                percent=score_text(turn, row.percent),
+                score=score_text(turn, row.score),
+                max=score_text(turn, row.maximum),
+            )
+            + (turn.t("scores.ranking_tied") if row.tied else "")
+            + ("" if row.final else turn.t("scores.ranking_provisional"))
+        )
+    if len(placed) > MAX_RANKED:
+        lines.append(turn.t("scores.ranking_more", count=len(placed) - MAX_RANKED))
+    if len(ranked) > len(placed):
+        lines.append(turn.t("scores.ranking_unranked", count=len(ranked) - len(placed)))
+    return lines
 
 
 def _names(names: tuple[str, ...], limit: int = 15) -> str:
@@ -126,7 +161,11 @@ async def unit_text(
     from storage.services.submissions import answer_states
 
     campaign = assignment.campaign
-    progress = compute_progress(checklist.items, await answer_states(turn.session, submission.id))
+    progress = compute_progress(
+        checklist.items,
+        await answer_states(turn.session, submission.id),
+        await hand_scores(turn.session, submission.id),
+    )
     deadline = assignment.deadline or campaign.deadline
     lines = [
         turn.t(
@@ -137,8 +176,8 @@ async def unit_text(
         turn.t("review.answered", answered=progress.answered, total=progress.total),
         turn.t(
             "review.score",
-            score=fmt_points(progress.self_score),
-            max=fmt_points(progress.max_score),
+            score=score_text(turn, progress.self_score),
+            max=score_text(turn, progress.max_score),
         ),
     ]
     if submission.submitted_at:
@@ -153,8 +192,8 @@ async def unit_text(
         lines.append(
             turn.t(
                 "team.appraised",
-                score=fmt_points(submission.appraised_score),
-                max=fmt_points(progress.max_score),
+                score=score_text(turn, submission.appraised_score),
+                max=score_text(turn, progress.max_score),
             )
         )
     if assignment.visit_at:
@@ -212,6 +251,7 @@ async def unit_answers(turn: Turn, token: Token) -> None:
     answers = await answers_by_item(turn.session, submission.id)
     people = await full_names(turn.session, {a.answered_by for a in answers.values()})
     files = await evidence_counts(turn.session, submission.id)
+    own = await self_scores(turn.session, submission.id)
     tz = assignment.campaign.timezone
     lines = [
         turn.t(
@@ -239,6 +279,8 @@ async def unit_answers(turn: Turn, token: Token) -> None:
         )
         if answer.note:
             lines.append(turn.t("checklist.note_given", note=escape(short(answer.note, 200))))
+        if needs_self_score(item):
+            lines.append(self_score_line(turn, item, own.get(item.id)))
     rows = pager(turn, page, len(checklist.items), PAGE, "ua", assignment.id)
     rows.append([turn.button("team.back_to_unit", make("ru", assignment.id))])
     turn.say("\n".join(lines), rows, edit=True)

@@ -10,10 +10,11 @@ from handlers.access import assignment_in_scope
 from handlers.cards import pager, short
 from handlers.context import Turn
 from handlers.onboarding import stale_button
+from handlers.self_score_card import needs_self_score, score_text, self_score_line
 from handlers.tokens import Token, make
 from storage.db.models import Assignment, Submission, SubmissionStatus
 from storage.rules.answers import parse_number
-from storage.rules.scoring import fmt_points
+from storage.services.appraisal_rounds import round_of
 from storage.services.checklist import ItemInfo
 from storage.services.review import (
     ReviewError,
@@ -25,6 +26,7 @@ from storage.services.review import (
     return_report,
     unflag_item,
 )
+from storage.services.self_scores import self_scores
 from storage.services.submissions import submission_for
 
 PAGE = 8
@@ -207,8 +209,8 @@ async def confirm_accept(turn: Turn, token: Token) -> None:
         turn.t(
             "team.accepted",
             unit=escape(assignment.unit.name),
-            score=fmt_points(total),
-            max=fmt_points(checklist.max_score),
+            score=score_text(turn, total),
+            max=score_text(turn, checklist.max_score),
         ),
         [[turn.button("team.appraise", make("ap", assignment.id, 0))]],
         edit=True,
@@ -232,24 +234,37 @@ async def appraise_list(turn: Turn, token: Token) -> None:
         rows.append(
             [
                 Choice(
-                    f"{item.code}: {s.final:g}/{item.points:g} {mark}".strip(),
+                    f"{item.code}: {score_text(turn, s.final)}/{score_text(turn, item.points)} "
+                    f"{mark}".strip(),
                     make("ai", assignment.id, item.id),
                 )
             ]
         )
     rows += pager(turn, page, len(scored), PAGE, "ap", assignment.id)
+    rows += await round_buttons(turn, assignment, submission)
     rows.append([turn.button("team.back_to_unit", make("ru", assignment.id))])
     total = sum(s.final for s in scores.values())
     turn.say(
         turn.t(
             "team.appraise_title",
             unit=escape(assignment.unit.name),
-            score=fmt_points(total),
-            max=fmt_points(checklist.max_score),
+            score=score_text(turn, total),
+            max=score_text(turn, checklist.max_score),
         ),
         rows,
         edit=True,
     )
+
+
+async def round_buttons(
+    turn: Turn, assignment: Assignment, submission: Submission
+) -> list[list[Choice]]:
+    """Send round 1 to the unit (an accepted report), or, once sent, round 2."""
+    if await round_of(turn.session, submission.id) is not None:
+        return [[turn.button("scores.round2_button", make("r2", assignment.id))]]
+    if submission.status == SubmissionStatus.ACCEPTED:
+        return [[turn.button("scores.round1_button", make("a1", assignment.id))]]
+    return []
 
 
 async def appraise_one(turn: Turn, token: Token) -> None:
@@ -264,14 +279,16 @@ async def appraise_one(turn: Turn, token: Token) -> None:
     turn.set_state("appraise", a=found[0].id, item=item.id)
     turn.remember(typed=True)
     own = scores[item.id].self_score
-    turn.say(
-        turn.t(
-            "team.appraise_ask",
-            code=escape(item.code),
-            self=fmt_points(own),
-            max=fmt_points(item.points),
-        )
+    text = turn.t(
+        "team.appraise_ask",
+        code=escape(item.code),
+        self=score_text(turn, own),
+        max=score_text(turn, item.points),
     )
+    if needs_self_score(item):  # the unit's reason for the score it proposed
+        given = (await self_scores(turn.session, found[1].id)).get(item.id)
+        text += "\n" + self_score_line(turn, item, given)
+    turn.say(text)
 
 
 async def typed_appraisal(turn: Turn) -> None:
@@ -289,7 +306,7 @@ async def typed_appraisal(turn: Turn) -> None:
     if turn.state.state == "appraise":
         value = parse_number(turn.inbound.text.strip(), dot_may_group=False)
         if value is None or not 0 <= value <= item.points:
-            turn.say(turn.t("team.bad_score", max=fmt_points(item.points)))
+            turn.say(turn.t("team.bad_score", max=score_text(turn, item.points)))
             return
         self_score = {s.item_id: s for s in await item_scores(turn.session, submission, checklist)}[
             item.id
@@ -301,24 +318,29 @@ async def typed_appraisal(turn: Turn) -> None:
         reason = None
     else:
         value, reason = float(data.get("value", 0)), turn.inbound.text.strip()[:COMMENT_LIMIT]
-    total = await appraise_item(
-        turn.session,
-        submission,
-        checklist,
-        item.id,
-        value,
-        reason,
-        person_id=turn.person.id,
-        now=turn.now,
-    )
+    try:
+        total = await appraise_item(
+            turn.session,
+            submission,
+            checklist,
+            item.id,
+            value,
+            reason,
+            person_id=turn.person.id,
+            now=turn.now,
+        )
+    except ReviewError as error:  # round 1 went to the unit meanwhile: its scores are fixed
+        turn.set_state("idle")
+        turn.say(turn.t(f"scores.refused.{error.reason.value}"))
+        return
     turn.set_state("idle")
     turn.say(
         turn.t(
             "team.appraised_saved",
             code=escape(item.code),
-            score=fmt_points(value),
-            total=fmt_points(total),
-            max=fmt_points(checklist.max_score),
+            score=score_text(turn, value),
+            total=score_text(turn, total),
+            max=score_text(turn, checklist.max_score),
         ),
         [[turn.button("team.appraise", make("ap", assignment.id, item.index // PAGE))]],
     )

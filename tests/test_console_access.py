@@ -19,7 +19,7 @@ from bot.console.app import Console
 from common.clock import FrozenClock
 from handlers.dispatcher import Dispatcher
 from storage.db import transaction
-from storage.db.models import Assignment, AuditEntry, Campaign, Person, Unit
+from storage.db.models import Assignment, AuditEntry, Campaign, Person, Submission, Unit
 from storage.formats.campaign_spec import TeamSpec
 from storage.services.evidence import EvidenceStore
 from tests import factories
@@ -341,3 +341,20 @@ async def test_every_report_action_and_export_for_every_role(world, db, role):
     if role == "member":  # a member of team 1 editing the URL to team 2's unit
         assert {d.subject for d in denied} >= {f"assignment:{units['U3']}"}
         assert "report.accept" in {d.details["action"] for d in denied}
+
+
+async def test_board_ranks_units_by_appraised_score_within_scope(world, db):
+    clients, ids, units = world
+    async with transaction(db.sessions) as session:
+        for code, score in (("U1", 4.5), ("U2", 4.5), ("U3", 5.0)):
+            submission = await session.scalar(
+                select(Submission).where(Submission.assignment_id == units[code])
+            )
+            assert submission is not None
+            submission.appraised_score = score
+    html = await (await clients["admin"].get(f"/c/{ids['KT-A']}")).text()
+    assert re.findall(r'data-rank-unit="(U\d)"', html) == ["U3", "U1", "U2"]
+    assert "2 (đồng hạng)" in html and "81,82%" in html and "4,5/5,5" in html
+    leader = await (await clients["leader"].get(f"/c/{ids['KT-A']}")).text()
+    assert re.findall(r'data-rank-unit="(U\d)"', leader) == ["U1", "U2"]  # not team D2's U3
+    assert "1 (đồng hạng)" in leader

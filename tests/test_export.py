@@ -200,6 +200,7 @@ async def test_summary_matches_the_database(db: Db, world: dict[str, Any]) -> No
         "Câu trả lời",
         "Tài liệu kiểm chứng",
         "Lịch sử",
+        "Xếp hạng",
         "Khắc phục",
     ]
     ws = wb["Tổng hợp"]
@@ -380,6 +381,7 @@ async def test_headers_are_frozen_and_columns_fit(db: Db, world: dict[str, Any])
         "Câu trả lời": "C3",
         "Tài liệu kiểm chứng": "A2",
         "Lịch sử": "A2",
+        "Xếp hạng": "E2",
         "Khắc phục": "C2",
     }
     widths = wb["Tài liệu kiểm chứng"].column_dimensions
@@ -393,7 +395,7 @@ async def test_headers_are_frozen_and_columns_fit(db: Db, world: dict[str, Any])
 async def test_english_headers_come_from_the_catalog(db: Db, world: dict[str, Any]) -> None:
     path, _, _ = await _export(db, world, tr=EN, locale="en")
     wb = load_workbook(path)
-    assert wb.sheetnames == ["Summary", "Answers", "Evidence", "History", "Remediation"]
+    assert wb.sheetnames == ["Summary", "Answers", "Evidence", "History", "Ranking", "Remediation"]
     assert wb["Summary"]["E2"].value == "Accepted"
     assert wb["Answers"]["E3"].value == "Yes"
 

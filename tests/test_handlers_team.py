@@ -129,15 +129,15 @@ async def test_return_resubmit_accept_appraise(people, db, clock):
     await leader.press(f"ru:{assignment}")
     await leader.press(leader.button("ac:").token)
     await leader.press_label("Xác nhận chấp nhận")
-    assert "Điểm thẩm định: 5.5/5.5" in leader.text_out
+    assert "Điểm thẩm định: 5,5/5,5" in leader.text_out
     await leader.press(f"ap:{assignment}:0")
     await leader.press_label("1.3")
     await leader.text("1")
     assert "Nhập lý do" in leader.text_out
     await leader.text("Tỷ lệ thực tế thấp hơn")
-    assert "Tổng: 4.5/5.5" in leader.text_out
+    assert "Tổng: 4,5/5,5" in leader.text_out
     await lan.command("status")
-    assert "Điểm thẩm định: 4.5/5.5" in lan.text_out and "Tỷ lệ thực tế thấp hơn" in lan.text_out
+    assert "Điểm thẩm định: 4,5/5,5" in lan.text_out and "Tỷ lệ thực tế thấp hơn" in lan.text_out
     async with db.sessions() as session:
         submission = (
             await session.scalars(select(Submission).where(Submission.status == "accepted"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from storage.rules.appraisal import (
@@ -9,6 +11,7 @@ from storage.rules.appraisal import (
     Stage,
     current_score,
     disputed,
+    explanation_deadline,
     is_final,
     stage,
     total,
@@ -53,3 +56,18 @@ def test_rounds_of_one_unit() -> None:
     assert not is_final(items, explanations_closed=False)  # 3.2 may still be explained
     assert total(items) == (3.0, 5.0)
     assert not is_final([], explanations_closed=True)
+
+
+@pytest.mark.parametrize(
+    ("sent", "days", "last"),
+    [
+        (date(2021, 9, 6), 5, date(2021, 9, 13)),  # Monday -> next Monday
+        (date(2021, 9, 10), 1, date(2021, 9, 13)),  # Friday -> Monday
+        (date(2021, 9, 11), 1, date(2021, 9, 13)),  # sent on a Saturday
+        (date(2021, 9, 1), 5, date(2021, 9, 10)),  # 2-3/9 National Day holidays skipped
+        (date(2024, 4, 26), 2, date(2024, 5, 3)),  # 29/4 (swapped), 30/4, 1/5 are off
+        (date(2021, 9, 6), 0, date(2021, 9, 7)),  # at least one working day
+    ],
+)
+def test_explanation_deadline_counts_working_days(sent: date, days: int, last: date) -> None:
+    assert explanation_deadline(sent, days) == last

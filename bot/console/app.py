@@ -38,6 +38,7 @@ from common.localtime import fmt_date, fmt_datetime
 from handlers.console_access import campaign_ids, deny_web, person_scope
 from storage.db import transaction
 from storage.db.models import Campaign, Person, WebSession
+from storage.rules.answers import format_number
 from storage.services.answers_read import (
     evidence_file,
     submission_assignment_id,
@@ -52,6 +53,7 @@ from storage.services.board import (
 )
 from storage.services.checklist import ChecklistCache
 from storage.services.evidence import EvidenceStore
+from storage.services.ranking import campaign_ranking
 from storage.services.web_sessions import (
     ABSOLUTE_TTL,
     live_session,
@@ -334,6 +336,10 @@ class Console:
                     page=page,
                     search=search,
                 )
+                checklist = await self.checklists.get(session, campaign_id)
+                ranked = await campaign_ranking(
+                    session, campaign_id, checklist.max_score, self.clock.now(), teams
+                )
         if campaign is None:
             raise web.HTTPNotFound()
         done = sum(
@@ -358,6 +364,10 @@ class Console:
             date=lambda value: fmt_date(value, tz),
             datetime=lambda value: fmt_datetime(value, tz),
             **extras.context,
+            ranked=[r for r in ranked if r.rank is not None],
+            score=lambda value: format_number(
+                value, self.catalog.for_locale(viewer.locale), decimals=2
+            ),
         )
 
     async def evidence_download(self, request: web.Request) -> web.StreamResponse:

@@ -635,3 +635,68 @@ class UploadLink(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+# -- scores by hand and appraisal rounds (issue 18: self-scores, thẩm định, giải trình) ------
+
+
+class SelfScore(Base):
+    """The unit's own score (tự chấm) of an item scored by hand, with its short reason."""
+
+    __tablename__ = "self_scores"
+    __table_args__ = (UniqueConstraint("submission_id", "item_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    scored_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    scored_at: Mapped[datetime]
+
+
+class AppraisalRound(Base):
+    """Where a unit's appraisal stands: round 1 sent to the unit (its `appraisals` rows are
+    then fixed), the explanation deadline, explanations sent, the result final."""
+
+    __tablename__ = "appraisal_rounds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), unique=True
+    )
+    round1_sent_at: Mapped[datetime]
+    round1_sent_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    explain_until: Mapped[datetime]
+    explanations_sent_at: Mapped[datetime | None]  # the unit said it has explained all
+    final_at: Mapped[datetime | None]  # round 2 decided every disputed item
+
+
+class Explanation(Base):
+    """The unit's explanation (giải trình) of an item marked down in round 1, and the
+    team's round-2 decision on it."""
+
+    __tablename__ = "explanations"
+    __table_args__ = (UniqueConstraint("submission_id", "item_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    explained_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    explained_at: Mapped[datetime]
+    round2_score: Mapped[float | None] = mapped_column(Float)
+    round2_reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    decided_at: Mapped[datetime | None]
+
+
+class ExplanationFile(Base):
+    """A piece of evidence sent with an explanation (an `evidence_files` row of the item)."""
+
+    __tablename__ = "explanation_files"
+    __table_args__ = (UniqueConstraint("explanation_id", "evidence_file_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    explanation_id: Mapped[int] = mapped_column(
+        ForeignKey("explanations.id", ondelete="CASCADE"), index=True
+    )
+    evidence_file_id: Mapped[int] = mapped_column(
+        ForeignKey("evidence_files.id", ondelete="CASCADE")
+    )

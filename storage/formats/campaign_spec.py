@@ -122,6 +122,14 @@ class ReminderPolicy:
 
 
 @dataclass(frozen=True)
+class ScoringSettings:
+    """How items scored by hand are scored and appraised (stored in campaigns.policy)."""
+
+    score_step: float = 0.25  # a self-score is a whole number of steps
+    explain_days: int = 5  # working days to explain (giải trình) after round 1
+
+
+@dataclass(frozen=True)
 class CampaignSpec:
     code: str
     title: str
@@ -129,6 +137,7 @@ class CampaignSpec:
     deadline: datetime  # default report deadline (UTC)
     basis: str = ""
     policy: ReminderPolicy = field(default_factory=ReminderPolicy)
+    scoring: ScoringSettings = field(default_factory=ScoringSettings)
     teams: tuple[TeamSpec, ...] = ()
     units: tuple[UnitSpec, ...] = ()
     sections: tuple[SectionSpec, ...] = ()
@@ -187,4 +196,16 @@ def policy_from_dict(data: dict[str, Any]) -> ReminderPolicy:
         ),
         summary_at=data.get("summary_at"),
         summary_when_unchanged=bool(data.get("summary_when_unchanged", False)),
+    )
+
+
+def scoring_to_dict(settings: ScoringSettings) -> dict[str, Any]:
+    return {"score_step": settings.score_step, "explain_days": settings.explain_days}
+
+
+def scoring_from_dict(data: dict[str, Any]) -> ScoringSettings:
+    default = ScoringSettings()
+    return ScoringSettings(
+        score_step=float(data.get("score_step", default.score_step)),
+        explain_days=int(data.get("explain_days", default.explain_days)),
     )

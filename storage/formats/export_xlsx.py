@@ -22,7 +22,7 @@ import os
 from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, cast
 from zoneinfo import ZoneInfo
@@ -56,6 +56,7 @@ from storage.formats.campaign_spec import ItemType
 from storage.rules.answers import Translate, format_value
 from storage.rules.scoring import score
 from storage.services.checklist import ItemInfo, read_checklist
+from storage.services.ranking import RankRow, campaign_ranking
 
 Progress = Callable[[int, int], None]
 """Told (done, total) as the export advances; total stays the same from the first call."""
@@ -674,6 +675,30 @@ async def _history_rows(
             yield [at, person or label, shown, subject, text]
 
 
+RANKING_FORMATS = {5: "0.00", 6: "0.00", 7: "0.00%"}  # score, maximum, share of it
+
+
+def _ranking_headers(tr: Translate) -> list[list[str]]:
+    keys = ("rank", "tied", "unit_code", "unit_name", "team", "score", "max", "percent", "final")
+    return [[tr(f"scores.export.col.{key}") for key in keys]]
+
+
+def _ranking_rows(ranked: Sequence[RankRow], tr: Translate) -> Iterable[list[Any]]:
+    """Numbers stay numbers (the percentage as a share, shown "91.59%" by its format)."""
+    for row in ranked:
+        yield [
+            row.rank,
+            tr("scores.export.tied") if row.tied else "",
+            row.unit_code,
+            row.unit_name,
+            row.team_name,
+            row.score,
+            row.maximum if row.score is not None else None,
+            None if row.percent is None else round(row.percent / 100, 4),
+            tr("scores.export.final") if row.final else "",
+        ]
+
+
 async def _count_history(session: AsyncSession, campaign_id: int) -> int:
     counted = select(func.count(AuditEntry.id)).where(AuditEntry.campaign_id == campaign_id)
     return int(await session.scalar(counted) or 0)
@@ -691,8 +716,10 @@ async def export_workbook(
     locale: str = "vi",
     tr: Translate,
     progress: Progress | None = None,
+    now: datetime | None = None,
 ) -> ExportStats:
     """Write the campaign's results to `path` (.xlsx); only `team_ids`' units if given.
+    `now` (the injected clock's) decides which appraisals are final by their deadline.
 
     The file appears whole or not at all: it is written beside `path` and renamed at the end.
     """
@@ -717,6 +744,9 @@ async def export_workbook(
         wb.create_sheet(tr("export.sheet.evidence")), tz, frozen_cols=0, formats={4: SIZE_FORMAT}
     )
     log = SheetWriter(wb.create_sheet(tr("export.sheet.history")), tz, frozen_cols=0)
+    ranking = SheetWriter(
+        wb.create_sheet(tr("scores.export.sheet")), tz, frozen_cols=4, formats=RANKING_FORMATS
+    )
     fixes = SheetWriter(
         wb.create_sheet(tr("remediation.export.sheet")),
         tz,
@@ -740,6 +770,10 @@ async def export_workbook(
     history_written = await fill_sheet(
         log, _history_headers(tr), _history_rows(session, campaign_id, subjects, tr, tracker)
     )
+    ranked = await campaign_ranking(
+        session, campaign_id, checklist.max_score, now or datetime.now(UTC), team_ids
+    )
+    await fill_sheet(ranking, _ranking_headers(tr), _ranking_rows(ranked, tr))
     await fill_sheet(
         fixes,
         export_remediation.headers(tr),

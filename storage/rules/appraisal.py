@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from enum import StrEnum
+
+from storage.rules.timing import is_working_day
+
+DEFAULT_EXPLAIN_DAYS = 5
 
 
 class Stage(StrEnum):
@@ -78,3 +83,14 @@ def total(items: Iterable[ItemAppraisal]) -> tuple[float, float]:
     """(score that counts now, maximum) over the items, four decimals."""
     rows = list(items)
     return round(sum(current_score(i) for i in rows), 4), round(sum(i.points for i in rows), 4)
+
+
+def explanation_deadline(sent: date, working_days: int = DEFAULT_EXPLAIN_DAYS) -> date:
+    """The last day to explain: `working_days` working days after round 1 was sent (the
+    day it was sent does not count), skipping weekends and Vietnamese holidays."""
+    day, left = sent, max(1, working_days)
+    while left:
+        day += timedelta(days=1)
+        if is_working_day(day):
+            left -= 1
+    return day

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from storage.rules.scoring import score
+from storage.rules.scoring import is_by_hand, score
 
 
 class ProgressItem(Protocol):
@@ -55,7 +55,25 @@ def is_answered(state: AnswerState | None) -> bool:
     return state is not None and state.value is not None  # [] is a valid "none of these"
 
 
-def compute_progress(items: Sequence[ProgressItem], answers: Mapping[int, AnswerState]) -> Progress:
+def item_self_score(
+    item: ProgressItem, state: AnswerState | None, hand: Mapping[int, float] | None = None
+) -> float:
+    """An answered item's self-score: its rule's, or for an item scored by hand the score
+    the unit proposed (tự chấm), 0 until it has."""
+    if not is_answered(state):
+        return 0.0
+    assert state is not None
+    if is_by_hand(item):
+        return min(item.points, max(0.0, (hand or {}).get(item.id, 0.0)))
+    return score(item, state.value)
+
+
+def compute_progress(
+    items: Sequence[ProgressItem],
+    answers: Mapping[int, AnswerState],
+    hand: Mapping[int, float] | None = None,
+) -> Progress:
+    """`hand`: item id -> self-score of the items scored by hand (storage.services.self_scores)."""
     missing_required, missing_evidence, unanswered = [], [], []
     total_score = 0.0
     for item in items:
@@ -68,7 +86,7 @@ def compute_progress(items: Sequence[ProgressItem], answers: Mapping[int, Answer
         assert state is not None
         if item.evidence == "required" and state.evidence_count == 0 and not state.note:
             missing_evidence.append(item.id)
-        total_score += score(item, state.value)
+        total_score += item_self_score(item, state, hand)
     return Progress(
         total=len(items),
         answered=len(items) - len(unanswered),

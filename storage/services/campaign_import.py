@@ -29,7 +29,13 @@ from storage.db.models import (
     Team,
     Unit,
 )
-from storage.formats.campaign_spec import CampaignSpec, ItemSpec, UnitSpec, policy_to_dict
+from storage.formats.campaign_spec import (
+    CampaignSpec,
+    ItemSpec,
+    UnitSpec,
+    policy_to_dict,
+    scoring_to_dict,
+)
 from storage.services import audit
 from storage.services.invites import ensure_invite_slots
 
@@ -128,7 +134,7 @@ async def _upsert_campaign(
     campaign.basis = spec.basis
     campaign.timezone = spec.timezone
     campaign.deadline = spec.deadline
-    campaign.policy = policy_to_dict(spec.policy)
+    campaign.policy = {**policy_to_dict(spec.policy), **scoring_to_dict(spec.scoring)}
     campaign.source_name = source_name
     campaign.updated_at = now
     await session.flush()

@@ -7,7 +7,7 @@ campaign's `updated_at` (a re-import changes it and so refreshes the cache).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db.models import Campaign, Item, Section
+from storage.formats.campaign_spec import ScoringSettings, scoring_from_dict
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Checklist:
     campaign_id: int
     items: tuple[ItemInfo, ...]
     sections: tuple[SectionInfo, ...]
+    scoring: ScoringSettings = field(default_factory=ScoringSettings)  # step, explain days
 
     def by_id(self, item_id: int) -> ItemInfo | None:
         return next((item for item in self.items if item.id == item_id), None)
@@ -96,7 +98,9 @@ async def read_checklist(session: AsyncSession, campaign_id: int) -> Checklist:
                 max_length=item.max_length,
             )
         )
-    return Checklist(campaign_id, tuple(items), tuple(sections))
+    policy = await session.scalar(select(Campaign.policy).where(Campaign.id == campaign_id))
+    scoring = scoring_from_dict(policy or {})
+    return Checklist(campaign_id, tuple(items), tuple(sections), scoring)
 
 
 class ChecklistCache:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from common.localtime import fmt_datetime
 from storage.db.models import (
     Appraisal,
+    AppraisalRound,
     Assignment,
     Membership,
     ReviewFlag,
@@ -21,10 +22,12 @@ from storage.db.models import (
     Submission,
     SubmissionStatus,
 )
-from storage.rules.scoring import fmt_points, score
+from storage.rules.progress import item_self_score
+from storage.rules.scoring import fmt_points
 from storage.services import audit
 from storage.services.checklist import Checklist
 from storage.services.outbox import button, enqueue_many
+from storage.services.self_scores import hand_scores
 from storage.services.submissions import answer_states
 
 MAX_FLAGS_LISTED = 30
@@ -34,6 +37,7 @@ class ReviewRefusal(StrEnum):
     NOT_SUBMITTED = "not_submitted"  # only a submitted report can be returned or accepted
     NO_FLAGS = "no_flags"  # returning needs at least one item asked for
     BAD_SCORE = "bad_score"
+    ROUND_SENT = "round_sent"  # round 1 went to the unit: its scores are fixed
 
 
 class ReviewError(Exception):
@@ -112,7 +116,7 @@ async def _assignment(session: AsyncSession, submission: Submission) -> Assignme
     return assignment
 
 
-async def _unit_contacts(session: AsyncSession, assignment_id: int) -> list[tuple[int, int, int]]:
+async def unit_contacts(session: AsyncSession, assignment_id: int) -> list[tuple[int, int, int]]:
     """(chat account id, person id, membership id) of the unit's active contacts."""
     from storage.db.models import ChatAccount
 
@@ -208,7 +212,7 @@ async def _tell_unit(
             "not_before": now,
             "created_at": now,
         }
-        for account_id, person_id, membership_id in await _unit_contacts(session, assignment_id)
+        for account_id, person_id, membership_id in await unit_contacts(session, assignment_id)
     ]
     await enqueue_many(session, rows)
 
@@ -229,6 +233,7 @@ async def item_scores(
     session: AsyncSession, submission: Submission, checklist: Checklist
 ) -> list[ItemScore]:
     states = await answer_states(session, submission.id)
+    hand = await hand_scores(session, submission.id)
     appraisals = {
         a.item_id: a
         for a in await session.scalars(
@@ -237,8 +242,7 @@ async def item_scores(
     }
     result = []
     for item in checklist.items:
-        state = states.get(item.id)
-        own = score(item, state.value) if state and state.value is not None else 0.0
+        own = item_self_score(item, states.get(item.id), hand)
         appraisal = appraisals.get(item.id)
         result.append(
             ItemScore(
@@ -266,6 +270,11 @@ async def appraise_item(
     item = checklist.by_id(item_id)
     if item is None or not 0 <= value <= item.points:
         raise ReviewError(ReviewRefusal.BAD_SCORE)
+    sent = await session.scalar(
+        select(AppraisalRound.id).where(AppraisalRound.submission_id == submission.id)
+    )
+    if sent is not None:
+        raise ReviewError(ReviewRefusal.ROUND_SENT)
     appraisal = await session.scalar(
         select(Appraisal).where(
             Appraisal.submission_id == submission.id, Appraisal.item_id == item_id

@@ -54,6 +54,7 @@ from storage.services.checklist import Checklist, ItemInfo
 from storage.services.evidence import StoredFile
 from storage.services.outbox import button, enqueue_many
 from storage.services.resubmit_changes import NOTHING, reopened_changes
+from storage.services.self_scores import hand_scores
 
 OPEN_STATUSES = (SubmissionStatus.NOT_STARTED, SubmissionStatus.IN_PROGRESS)
 
@@ -209,7 +210,8 @@ async def progress_of(
     session: AsyncSession, submission: Submission, checklist: Checklist
 ) -> tuple[Progress, dict[int, AnswerState]]:
     states = await answer_states(session, submission.id)
-    return compute_progress(checklist.items, states), states
+    hand = await hand_scores(session, submission.id)
+    return compute_progress(checklist.items, states, hand), states
 
 
 _SUBMISSIONS: Table = Submission.__table__  # type: ignore[assignment]

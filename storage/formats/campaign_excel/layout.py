@@ -90,6 +90,8 @@ CAMPAIGN = Sheet(
         Column("visit_notice_before", Kind.TEXT),
         Column("summary_at", Kind.TEXT),
         Column("summary_when_unchanged", Kind.BOOL),
+        Column("score_step", Kind.NUMBER),
+        Column("explain_days", Kind.INTEGER),
     ),
     aliases=("Campaign",),
 )

@@ -107,6 +107,8 @@ def _campaign_values(
         "deadline": _local(example.deadline, zone),
         "form": default_form.value if default_form else None,
         **_policy_values(example.policy, texts),
+        "score_step": example.scoring.score_step,
+        "explain_days": example.scoring.explain_days,
     }
 
 

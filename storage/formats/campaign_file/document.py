@@ -16,6 +16,7 @@ from storage.formats.campaign_file.checklist import read_checklist
 from storage.formats.campaign_file.nodes import Doc, Node
 from storage.formats.campaign_file.policy import read_policy
 from storage.formats.campaign_file.roster import UnitReader, read_teams
+from storage.formats.campaign_file.scoring_settings import check_steps, read_scoring_settings
 from storage.formats.campaign_spec import CampaignSpec, InspectionForm, Problem
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
@@ -37,6 +38,8 @@ TOP_KEYS = (
     "visit_notice_before",
     "summary_at",
     "summary_when_unchanged",
+    "score_step",
+    "explain_days",
     "teams",
     "units",
     "checklist",
@@ -73,6 +76,8 @@ def read_campaign(root: Node) -> CampaignSpec | None:
     teams, team_codes = read_teams(root)
     units = UnitReader(zone, team_codes, form).read(root)
     sections = read_checklist(root)
+    scoring = read_scoring_settings(root)
+    check_steps(root, scoring, sections)
     if code is None or title is None or deadline is None or doc.problems:
         return None
     return CampaignSpec(
@@ -82,6 +87,7 @@ def read_campaign(root: Node) -> CampaignSpec | None:
         deadline=deadline,
         basis=basis,
         policy=policy,
+        scoring=scoring,
         teams=tuple(teams),
         units=tuple(units),
         sections=tuple(sections),

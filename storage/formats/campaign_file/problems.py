@@ -54,6 +54,8 @@ PROBLEM_PARAMS: dict[str, tuple[str, ...]] = {
     "visit_form_mismatch": ("form",),
     "bad_answer_from": ("value", "allowed"),
     "unknown_follow_up": ("code",),
+    "bad_score_step": ("value",),
+    "points_off_step": ("code", "points", "step"),
 }
 
 
