@@ -279,9 +279,9 @@ async def _zalo_only_webhook(
         await register()
         await stop.wait()
     finally:
+        await runner.cleanup()  # its shutdown closes the hook and drains the events
         if events is not None:
             await events.drain()
-        await runner.cleanup()
 
 
 async def _all_until_one_fails(work: list[Coroutine[Any, Any, None]], stop: asyncio.Event) -> None:

@@ -245,7 +245,12 @@ async def unknown_command(turn: Turn) -> None:
 
 
 async def unsupported(turn: Turn) -> None:
-    """Stickers, voice, locations...: say what the bot can take instead."""
+    """Stickers, voice, locations...: say what the bot can take instead (no documents on a
+    channel that cannot carry them, such as Zalo)."""
+    caps = turn.deps.capabilities.get(turn.account.platform)
+    if caps is not None and not caps.documents:
+        turn.say(turn.t("zalo.unsupported"))
+        return
     turn.say(turn.t("onboarding.unsupported"))
 
 

@@ -25,13 +25,12 @@ from typing import Any
 from aiohttp import web
 
 from bot.channels.conversation import converse
-from bot.channels.in_flight import InFlight
+from bot.channels.in_flight import InFlight, settle, settling
 from bot.channels.zalo_api import ZaloApi, ZaloApiError, delivery_error
 from bot.channels.zalo_inbound import PLATFORM, event_to_inbound
-from bot.channels.zalo_text import TEXT_LIMIT, split_plain, to_plain
+from bot.channels.zalo_text import CAPABILITIES, split_plain, to_plain
 from common.clock import Clock
 from common.messages import (
-    Capabilities,
     ConversationHandler,
     DeliveryError,
     Inbound,
@@ -43,7 +42,6 @@ from common.messages import (
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
-CAPABILITIES = Capabilities(buttons=False, edit=False, documents=False, max_text=TEXT_LIMIT)
 Apology = Callable[[Inbound], str]
 
 
@@ -99,8 +97,15 @@ class ZaloEvents:
         self.max_photo_bytes = max_photo_bytes
         self._tasks = InFlight()
 
-    def take(self, event: dict[str, Any]) -> asyncio.Task[None]:
-        return self._tasks.spawn(self._process(event))
+    def take(self, event: dict[str, Any]) -> asyncio.Future[None]:
+        """Start handling `event`; the future returned is done once Zalo may forget it:
+        once the event has left its transaction (the first delivery marks it, or the end
+        of the task for an event that never got that far). It is cancelled when the task
+        is cancelled first (a stop): the event was not handled."""
+        handled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        task = self._tasks.spawn(self._process(event, handled))
+        task.add_done_callback(lambda _: settle(handled, cancelled=task.cancelled()))
+        return handled
 
     async def drain(self, grace_s: float = 10.0) -> None:
         """Wait for the events in flight; cancel those still running after `grace_s`."""
@@ -109,7 +114,7 @@ class ZaloEvents:
     async def _fetch(self, url: str, path: Path) -> None:
         await self.channel.api.download(url, path, self.max_photo_bytes)
 
-    async def _process(self, event: dict[str, Any]) -> None:
+    async def _process(self, event: dict[str, Any], handled: asyncio.Future[None]) -> None:
         try:
             inbound = event_to_inbound(event, clock=self.clock, fetch=self._fetch)
             if inbound is None:
@@ -119,7 +124,7 @@ class ZaloEvents:
             async def deliver(replies: list[Reply]) -> None:
                 await self._deliver(inbound, replies)
 
-            await converse(self.handler, inbound, deliver, self.apology)
+            await converse(self.handler, inbound, settling(handled, deliver), self.apology)
         except Exception:  # a task has nobody to report to: log, never crash the loop
             log.exception("failed to process a Zalo %s event", event.get("event_name"))
 
@@ -165,17 +170,32 @@ async def _delete_webhook(api: ZaloApi) -> None:
 
 
 class ZaloWebhook:
-    """The POST handler for Zalo's webhook, its secret header checked."""
+    """The POST handler for Zalo's webhook, its secret header checked, each event answered
+    200 only once its transaction is over (as telegram_webhook does): a POST cut by a crash
+    or answered 503 during a stop is one Zalo sends again, and the message id recognises a
+    second copy of one already handled (Inbound.update_key)."""
 
-    def __init__(self, events: ZaloEvents, *, secret: str) -> None:
+    def __init__(self, events: ZaloEvents, *, secret: str, drain_grace: float = 10.0) -> None:
         if not 8 <= len(secret) <= 256:
             raise ValueError("Zalo's webhook secret_token must be 8-256 characters")
         self.events = events
+        self.drain_grace = drain_grace
         self.secret = secret.encode()
         self.open = True
 
     def routes(self, app: web.Application, path: str) -> None:
+        """Serve the POSTs at `path`; the server's shutdown closes the hook and waits for
+        the events in flight (after it stopped listening, before it drops connections)."""
         app.router.add_post(path, self.handle)
+        app.on_shutdown.append(self._shutdown)
+
+    def close(self) -> None:
+        """Take no more events: from now on a POST gets 503."""
+        self.open = False
+
+    async def _shutdown(self, app: web.Application) -> None:
+        self.close()
+        await self.events.drain(self.drain_grace)
 
     async def handle(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "").encode(errors="replace")
@@ -191,9 +211,10 @@ class ZaloWebhook:
             return web.Response(status=400, text="Bad Request: not JSON")
         if not isinstance(event, dict):
             return web.Response(status=400, text="Bad Request: not an event")
-        # Zalo does not promise redelivery: the event is taken, its message id guards
-        # against a second copy (Inbound.update_key), and the answer does not wait.
-        self.events.take(event)
+        handled = self.events.take(event)
+        await asyncio.wait({handled})  # not `await handled`: a dropped request leaves it be
+        if handled.cancelled():
+            return web.Response(status=503, text="not handled: stopping")
         return web.json_response({"ok": True})
 
 
