@@ -110,9 +110,11 @@ async def _channels(app: App) -> _Served:
         zalo_token = settings.zalo_token()
         if zalo_token:
             served.client = build_client()
-            served.zalo = ZaloChannel(ZaloApi(served.client, zalo_token, settings.zalo_bot_api_url))
+            pacer = Pacer(zalo_limits(app), started=time.monotonic())
+            api = ZaloApi(served.client, zalo_token, settings.zalo_bot_api_url)
+            served.zalo = ZaloChannel(api, limiter=pacer)  # replies share the outbox's budget
             served.channels["zalo"] = served.zalo
-            served.limiters["zalo"] = Pacer(zalo_limits(app), started=time.monotonic())
+            served.limiters["zalo"] = pacer
     except BaseException:
         await served.close()
         raise

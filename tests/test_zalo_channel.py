@@ -14,10 +14,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.channels.zalo import ZaloChannel, reply_texts
-from bot.channels.zalo_api import ZaloApi
+from bot.channels.zalo_api import QUOTA_PAUSE, ZaloApi, ZaloApiError, delivery_error
 from bot.channels.zalo_text import TEXT_LIMIT, split_plain, to_plain
 from bot.cli import cli
-from common.messages import Reply
+from common.messages import PermanentError, RateLimited, Reply, TransientError, Unreachable
+from schedules.pacing import Pacer, RateLimits
 from tests.fake_zalo import FakeZalo
 
 MARKUP = re.compile(r"</?[a-z]+\b[^>]*>|&(lt|gt|amp|quot|#\d+);")
@@ -110,3 +111,76 @@ def test_run_without_any_token_says_how_to_get_each_and_fails(
     for fragment in says:
         assert fragment in result.output
     assert "ZALO_BOT_TOKEN=" in result.output and "BOT_TOKEN=" in result.output
+
+
+class Ticks:
+    """The limiter's clock, moved only by the sleeps the channel asks for."""
+
+    def __init__(self) -> None:
+        self.now, self.slept = 100.0, list[float]()
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+async def test_replies_wait_for_their_slot_in_the_bots_budget_and_through_a_429(
+    fake: FakeZalo,
+) -> None:
+    lan = fake.user("9002", "Lan")
+    fake.send_text(lan, "xin chào")
+    ticks = Ticks()
+    limits = RateLimits(per_bot=2.0, per_chat=1.0)
+    pacer = Pacer(limits)
+    fake.fail_next(1)  # the first message meets a 429 "Quota exceeded"
+    text = "\n".join(f"Dòng {i}: nội dung" for i in range(250))  # three messages
+    async with httpx.AsyncClient() as client:
+        api = ZaloApi(client, fake.token, fake.base_url)
+        channel = ZaloChannel(api, limiter=pacer, sleep=ticks.sleep, pace_clock=ticks.clock)
+        await channel.reply(lan.chat, Reply(text))
+    sent = [c for c in fake.calls if c.method == "sendMessage"]
+    assert [c.ok for c in sent] == [False, True, True, True]
+    assert fake.rate_limited == 1
+    interval = limits.bot_interval()
+    # The refused one waited out Zalo's quota pause before its retry; then one slot apart.
+    assert ticks.slept[0] >= QUOTA_PAUSE
+    assert ticks.slept[1:] == pytest.approx([interval, interval])
+    # The outbox, sharing the budget, comes after the replies.
+    assert pacer.earliest("9999", ticks.now) > ticks.now
+
+
+async def test_a_reply_that_would_wait_too_long_is_given_up(fake: FakeZalo) -> None:
+    lan = fake.user("9003", "Lan")
+    fake.send_text(lan, "xin chào")
+    ticks = Ticks()
+    pacer = Pacer(RateLimits(per_bot=2.0), started=ticks.now)
+    pacer.limited(lan.chat, 60.0, ticks.now)  # Zalo asked this chat to wait a minute
+    async with httpx.AsyncClient() as client:
+        api = ZaloApi(client, fake.token, fake.base_url)
+        channel = ZaloChannel(api, limiter=pacer, sleep=ticks.sleep, pace_clock=ticks.clock)
+        with pytest.raises(RateLimited):
+            await channel.reply(lan.chat, Reply("Đã lưu"))
+    assert [c for c in fake.calls if c.method == "sendMessage"] == []  # nothing sent
+    assert ticks.slept == []  # and nothing waited for
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        (429, RateLimited),  # "Quota exceeded": retry later, the bot paused
+        (0, TransientError),  # no answer at all (network)
+        (408, TransientError),
+        (500, TransientError),
+        (502, TransientError),
+        (403, Unreachable),  # the person blocked the bot
+        (404, Unreachable),  # a chat the bot does not know (never wrote, or gone)
+        (400, PermanentError),  # a bad request: sending it again cannot help
+        (401, PermanentError),  # a wrong or reset token
+    ],
+)
+def test_zalo_error_codes_are_delivery_error_kinds(code: int, kind: type) -> None:
+    error = delivery_error(ZaloApiError("sendMessage", code, "x"))
+    assert type(error) is kind

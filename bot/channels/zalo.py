@@ -1,6 +1,7 @@
 """The Zalo Bot Platform channel: sending, long polling, the webhook, stopping.
 
-Outbound (`ZaloChannel.send`, the delivery worker's `Channel`): a Reply becomes plain-text
+Outbound (`ZaloChannel.send`, the delivery worker's `Channel`, and `ZaloChannel.reply` for
+the conversation's replies, paced by the same per-bot budget): a Reply becomes plain-text
 sendMessage calls of at most 2000 characters (zalo_text); Zalo has no buttons, so the
 dispatcher already turned choices into numbered lists (handlers.numbered); files cannot be
 sent, so a document or chart goes as its text alone.
@@ -17,7 +18,8 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from aiohttp import web
 
 from bot.channels.conversation import converse
 from bot.channels.in_flight import InFlight, settle, settling
-from bot.channels.zalo_api import ZaloApi, ZaloApiError, delivery_error
+from bot.channels.zalo_api import QUOTA_PAUSE, ZaloApi, ZaloApiError, delivery_error
 from bot.channels.zalo_inbound import PLATFORM, event_to_inbound
 from bot.channels.zalo_text import CAPABILITIES, split_plain, to_plain
 from common.clock import Clock
@@ -38,8 +40,10 @@ from common.messages import (
     Reply,
     Unreachable,
 )
+from schedules.pacing import RateLimiter
 
 log = logging.getLogger(__name__)
+_MAX_TRIES = 3  # sends of one message a reply tries through 429s
 
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 Apology = Callable[[Inbound], str]
@@ -52,25 +56,75 @@ def reply_texts(reply: Reply) -> list[str]:
 
 
 class ZaloChannel:
-    """Sending to Zalo chats; what the outbox worker and the replies both use."""
+    """Sending to Zalo chats: the outbox worker's `send` (the worker paces each row) and
+    the conversation's `reply`, which waits for each message's slot in the bot's send
+    budget (`limiter`, shared with the worker; replies take the next slot) and reports
+    Zalo's 429s to it, as Telegram's Outbound does."""
 
     platform = PLATFORM
     capabilities = CAPABILITIES
 
-    def __init__(self, api: ZaloApi) -> None:
+    def __init__(
+        self,
+        api: ZaloApi,
+        *,
+        limiter: RateLimiter | None = None,
+        reply_wait: float = 10.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        pace_clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.api = api
+        self.limiter = limiter
+        self.reply_wait = reply_wait  # seconds a reply may wait for its slot, 429s included
+        self.sleep = sleep
+        self.pace_clock = pace_clock  # the limiter's seconds (as the outbox worker's)
 
     async def send(self, chat_id: str, reply: Reply) -> str:
         """Every part of the reply in order; the id of the last message sent."""
         message_id = ""
         for part in reply_texts(reply):
-            try:
-                result = await self.api.call("sendMessage", chat_id=chat_id, text=part)
-            except ZaloApiError as error:
-                raise delivery_error(error) from error
-            if isinstance(result, dict):
-                message_id = str(result.get("message_id") or message_id)
+            message_id = await self._send_text(chat_id, part) or message_id
         return message_id
+
+    async def reply(self, chat_id: str, reply: Reply) -> str:
+        """`send`, each message waiting for its slot in the bot's budget (and through a
+        429 "Quota exceeded", as long as `reply_wait` allows)."""
+        if self.limiter is None:
+            return await self.send(chat_id, reply)
+        message_id, waited = "", 0.0
+        for part in reply_texts(reply):
+            for _ in range(_MAX_TRIES):
+                waited += await self._turn(chat_id, self.reply_wait - waited)
+                try:
+                    message_id = await self._send_text(chat_id, part) or message_id
+                except RateLimited as error:
+                    self.limiter.limited(chat_id, error.retry_after, self.pace_clock())
+                    continue  # the next turn waits the pause out
+                self.limiter.delivered(chat_id, self.pace_clock())
+                break
+            else:
+                raise RateLimited(QUOTA_PAUSE, f"chat {chat_id}: still refused")
+        return message_id
+
+    async def _turn(self, chat_id: str, may_wait: float) -> float:
+        assert self.limiter is not None
+        now = self.pace_clock()
+        at = self.limiter.earliest(chat_id, now, reply=True)
+        if at - now > max(0.0, may_wait):
+            raise RateLimited(at - now, f"chat {chat_id} must wait {at - now:.1f} s")
+        if at > now:
+            await self.sleep(at - now)
+        self.limiter.take(chat_id, at, reply=True)
+        return max(0.0, at - now)
+
+    async def _send_text(self, chat_id: str, text: str) -> str | None:
+        try:
+            result = await self.api.call("sendMessage", chat_id=chat_id, text=text)
+        except ZaloApiError as error:
+            raise delivery_error(error) from error
+        if not isinstance(result, dict):
+            return None
+        return str(result.get("message_id") or "") or None
 
     async def typing(self, chat_id: str) -> None:
         """ "Typing..." while the event is handled: a courtesy, never a failure."""
@@ -132,7 +186,7 @@ class ZaloEvents:
         chat_id = inbound.sender.chat_id
         for reply in replies:
             try:
-                await self.channel.send(chat_id, replace(reply, choices=[]))
+                await self.channel.reply(chat_id, replace(reply, choices=[]))
             except DeliveryError as error:
                 log.error("reply to zalo:%s failed: %s", chat_id, error)
                 if isinstance(error, Unreachable | RateLimited):
