@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from common.i18n import normalize_locale
 from common.messages import Capabilities, Deliver, Inbound, InboundKind, Reply
 from handlers import (
+    account_link,
     broadcast,
     checklist,
     evidence,
@@ -65,6 +66,8 @@ COMMANDS: dict[str, Handler] = {
     "hoi": questions.ask_command,
     "ask": questions.ask_command,
     "web": web_login.web,
+    "link": account_link.link,
+    "lienket": account_link.link,
 }
 
 CHOICES: dict[str, ChoiceHandler] = {

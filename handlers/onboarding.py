@@ -207,7 +207,7 @@ async def help_(turn: Turn) -> None:
         parts.append(turn.t("help.team"))
     if turn.is_admin or Role.ADMIN in kinds:
         parts.append(turn.t("help.admin"))
-    parts.append(turn.t("help.common"))
+    parts.append(turn.t("help.common") + "\n" + turn.t("link.help"))
     turn.say("\n\n".join(parts))
 
 
