@@ -26,11 +26,12 @@ from bot.settings import Settings
 from common.clock import FrozenClock, MovableClock
 from schedules.scheduler import Jobs, run_reminders
 from storage.db import transaction
-from storage.db.models import ChatAccount, Submission
+from storage.db.models import ChatAccount, OutboxMessage, Submission
 from storage.formats.campaign_spec import ReminderPolicy
 from tests import factories
 from tests.chat_harness import import_and_codes
 from tests.conftest import Db
+from tests.fake_telegram import FakeTelegram
 from tests.fake_zalo import FakeZalo, ZaloCall, ZaloUser
 
 # A real (tiny) JPEG: the evidence content check reads its magic bytes.
@@ -107,6 +108,10 @@ def zalo_settings(fake: FakeZalo, db: Db, tmp_path: Path) -> Settings:
         evidence_dir=tmp_path / "evidence",
         _env_file=None,
     )
+
+
+def replace_settings(settings: Settings, **changes: object) -> Settings:
+    return settings.model_copy(update=changes)
 
 
 def assert_plain_and_short(fake: FakeZalo) -> None:
@@ -229,3 +234,64 @@ async def test_reminders_on_zalo_through_quota_errors_and_a_blocked_person(
             )
         )
         assert blocked is not None and blocked.unreachable_at is not None
+
+
+async def test_a_person_on_both_channels_gets_reminders_where_last_seen_then_on_the_other(
+    db: Db, clock: FrozenClock, fake: FakeZalo, tmp_path: Path
+) -> None:
+    clock = MovableClock(clock.now())
+    deadline = clock.now() + timedelta(minutes=30)
+    spec = replace(
+        factories.campaign(units=1),
+        deadline=deadline,
+        policy=ReminderPolicy(
+            reminders=(timedelta(minutes=20), timedelta(minutes=10)), escalate_after=None
+        ),
+    )
+    spec = replace(spec, units=tuple(replace(u, deadline=None, visit=None) for u in spec.units))
+    codes = await import_and_codes(db, clock, spec)
+    lan = Person(fake, fake.user("7201", "Lan"))
+    jobs = Jobs(db.sessions, clock)
+    async with FakeTelegram() as telegram:
+        settings = replace_settings(
+            zalo_settings(fake, db, tmp_path),
+            bot_token=SecretStr(telegram.token),
+            telegram_api_url=telegram.base_url,
+            bot_username="cchc_test_bot",
+        )
+        async with running_bot(settings, clock):
+            await fake.wait_polling()
+            await telegram.wait_polling()
+            telegram.send_command(7201, "start", codes["U1"][0])
+            await telegram.wait_for(lambda c: "Ủy ban nhân dân Phường 1" in c.text, chat_id=7201)
+            mark = telegram.mark()
+            telegram.send_command(7201, "link")
+            shown = await telegram.wait_for(lambda c: "/link " in c.text, chat_id=7201, since=mark)
+            code = re.search(r"/link ([A-Z0-9]{4}-[A-Z0-9]{4})", shown.text)
+            assert code is not None
+            await lan.text(f"/link {code.group(1)}", "Đã liên kết Zalo với Telegram")
+            # Zalo is the channel Lan used last: the first reminder goes there.
+            mark, tg_mark = fake.mark(), telegram.mark()
+            clock.set(deadline - timedelta(minutes=19))
+            await run_reminders(jobs)
+            await lan.expect("Nhắc hạn nộp báo cáo", mark)
+            # Lan blocks the Zalo bot: the next reminder fails there and goes to Telegram.
+            fake.block(lan.user.chat)
+            clock.set(deadline - timedelta(minutes=9))
+            await run_reminders(jobs)
+            await telegram.wait_for(
+                lambda c: "Nhắc hạn nộp báo cáo" in c.text, chat_id=7201, since=tg_mark, timeout=20
+            )
+    on_zalo = [c for c in fake.calls if c.chat_id == lan.user.chat and "Nhắc hạn" in c.text]
+    assert [c.ok for c in on_zalo] == [True, False]  # the second was refused: blocked
+    assert sum("Nhắc hạn" in t for t in telegram.texts(7201)) == 1
+    async with db.sessions() as session:
+        sent = list(
+            await session.execute(
+                select(ChatAccount.platform, OutboxMessage.status)
+                .join(ChatAccount, ChatAccount.id == OutboxMessage.chat_account_id)
+                .where(OutboxMessage.kind == "reminder")
+                .order_by(OutboxMessage.id)
+            )
+        )
+    assert [tuple(r) for r in sent] == [("zalo", "sent"), ("telegram", "sent")]
