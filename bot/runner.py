@@ -38,6 +38,7 @@ from bot.channels.zalo import ZaloChannel, ZaloEvents, ZaloWebhook
 from bot.channels.zalo import run_polling as zalo_polling
 from bot.channels.zalo import set_webhook as set_zalo_webhook
 from bot.channels.zalo_api import ZaloApi, build_client
+from bot.channels.zalo_media import MediaLinks
 from bot.console.serve import serving_console
 from bot.deps import build_deps, telegram_limits, zalo_limits
 from bot.outbox_render import make_renderer
@@ -97,6 +98,15 @@ class _Served:
             await self.client.aclose()
 
 
+def _media(app: App) -> MediaLinks | None:
+    """Pictures for Zalo need a public address and the web server that serves it."""
+    settings = app.settings
+    if not settings.public_url or settings.web_port is None:
+        return None
+    directory = settings.evidence_dir / ".zalo-media"
+    return MediaLinks(directory, public_url=settings.public_url, clock=app.clock)
+
+
 async def _channels(app: App) -> _Served:
     settings, served = app.settings, _Served()
     served.username = settings.bot_username
@@ -112,7 +122,7 @@ async def _channels(app: App) -> _Served:
             served.client = build_client()
             pacer = Pacer(zalo_limits(app), started=time.monotonic())
             api = ZaloApi(served.client, zalo_token, settings.zalo_bot_api_url)
-            served.zalo = ZaloChannel(api, limiter=pacer)  # replies share the outbox's budget
+            served.zalo = ZaloChannel(api, media=_media(app), limiter=pacer)
             served.channels["zalo"] = served.zalo
             served.limiters["zalo"] = pacer
     except BaseException:
@@ -167,7 +177,10 @@ async def run_bot(
         "serving %s (%s)", ", ".join(served.channels), "webhook" if webhook else "long polling"
     )
     console = contextlib.AsyncExitStack()
-    await console.enter_async_context(serving_console(app))
+    media = served.zalo.media if served.zalo is not None else None
+    await console.enter_async_context(
+        serving_console(app, more_routes=media.routes if media is not None else None)
+    )
     try:
         if webhook:
             work = _webhooks(app, served, dispatcher, zalo_events, webhook, apology, stop)

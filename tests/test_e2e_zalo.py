@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import select, update
@@ -31,7 +32,7 @@ from storage.formats.campaign_spec import ReminderPolicy
 from tests import factories
 from tests.chat_harness import import_and_codes
 from tests.conftest import Db
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import FakeTelegram, free_port
 from tests.fake_zalo import FakeZalo, ZaloCall, ZaloUser
 
 # A real (tiny) JPEG: the evidence content check reads its magic bytes.
@@ -45,7 +46,7 @@ class Person:
     def __init__(self, fake: FakeZalo, user: ZaloUser) -> None:
         self.fake, self.user = fake, user
 
-    async def expect(self, fragment: str, since: int) -> ZaloCall:
+    async def expect(self, fragment: str, since: int, timeout: float = 10) -> ZaloCall:
         chat = self.user.chat
         try:
             return await self.fake.wait_for(
@@ -53,15 +54,16 @@ class Person:
                     c.ok and c.method == "sendMessage" and c.chat_id == chat and fragment in c.text
                 ),
                 since=since,
+                timeout=timeout,
             )
         except TimeoutError:
             seen = [(c.method, c.ok, c.text[:300]) for c in self.fake.calls[since:]]
             raise AssertionError(f"no {fragment!r} for {chat}; since then: {seen}") from None
 
-    async def text(self, text: str, expect: str) -> ZaloCall:
+    async def text(self, text: str, expect: str, timeout: float = 10) -> ZaloCall:
         mark = self.fake.mark()
         self.fake.send_text(self.user, text)
-        return await self.expect(expect, mark)
+        return await self.expect(expect, mark, timeout)
 
     async def pick(self, label: str, expect: str) -> ZaloCall:
         return await self.text(self.number(label), expect)
@@ -295,3 +297,41 @@ async def test_a_person_on_both_channels_gets_reminders_where_last_seen_then_on_
             )
         )
     assert [tuple(r) for r in sent] == [("zalo", "sent"), ("telegram", "sent")]
+
+
+async def test_the_leaders_chart_goes_as_a_photo_from_a_signed_expiring_public_link(
+    db: Db, clock: FrozenClock, fake: FakeZalo, tmp_path: Path
+) -> None:
+    codes = await import_and_codes(db, clock, factories.campaign())
+    leader = Person(fake, fake.user("7300", "Trưởng Đoàn"))
+    caption = "Tiến độ nộp báo cáo theo đoàn"
+    # Without PUBLIC_URL: the summary's text alone.
+    async with running_bot(zalo_settings(fake, db, tmp_path), clock):
+        await fake.wait_polling()
+        await leader.text(f"/start {codes['team_leader:D1'][0]}", "Trưởng đoàn")
+        await leader.text("/summary", caption, timeout=60)  # matplotlib's first chart
+    assert [c for c in fake.calls if c.method == "sendPhoto"] == []
+    port = free_port()
+    settings = replace_settings(
+        zalo_settings(fake, db, tmp_path),
+        web_port=port,
+        web_host="127.0.0.1",
+        public_url=f"http://127.0.0.1:{port}",
+    )
+    async with running_bot(settings, clock), httpx.AsyncClient() as client:
+        await fake.wait_polling()
+        mark = fake.mark()
+        fake.send_text(leader.user, "/summary")
+        photo = await fake.wait_for(lambda c: c.method == "sendPhoto", since=mark, timeout=60)
+        assert photo.ok and photo.chat_id == leader.user.chat
+        await leader.expect(caption, mark)
+        url = str(photo.params["photo"])
+        assert url.startswith(f"http://127.0.0.1:{port}/zalo-media/")
+        assert (await client.get(url)).status_code == 200
+        forged = url[:-1] + ("0" if url[-1] != "0" else "1")
+        assert (await client.get(forged)).status_code == 404
+        clock.advance(timedelta(hours=1, seconds=1))
+        assert (await client.get(url)).status_code == 404  # expired
+    assert len(fake.photos_sent) == 1
+    chat, data = fake.photos_sent[0]
+    assert chat == leader.user.chat and data.startswith(b"\x89PNG")

@@ -3,8 +3,9 @@
 Outbound (`ZaloChannel.send`, the delivery worker's `Channel`, and `ZaloChannel.reply` for
 the conversation's replies, paced by the same per-bot budget): a Reply becomes plain-text
 sendMessage calls of at most 2000 characters (zalo_text); Zalo has no buttons, so the
-dispatcher already turned choices into numbered lists (handlers.numbered); files cannot be
-sent, so a document or chart goes as its text alone.
+dispatcher already turned choices into numbered lists (handlers.numbered). A picture (the
+leader's chart) goes by `sendPhoto` from a signed PUBLIC_URL link (zalo_media) before its
+text; without PUBLIC_URL, and for documents (Zalo carries none), the text goes alone.
 
 Inbound: `getUpdates` returns one event per call, or error 408 when nothing came within its
 timeout; a webhook POST carries one event with the `X-Bot-Api-Secret-Token` header. Each
@@ -30,6 +31,7 @@ from bot.channels.conversation import converse
 from bot.channels.in_flight import InFlight, settle, settling
 from bot.channels.zalo_api import QUOTA_PAUSE, ZaloApi, ZaloApiError, delivery_error
 from bot.channels.zalo_inbound import PLATFORM, event_to_inbound
+from bot.channels.zalo_media import MediaLinks
 from bot.channels.zalo_text import CAPABILITIES, split_plain, to_plain
 from common.clock import Clock
 from common.messages import (
@@ -68,12 +70,14 @@ class ZaloChannel:
         self,
         api: ZaloApi,
         *,
+        media: MediaLinks | None = None,
         limiter: RateLimiter | None = None,
         reply_wait: float = 10.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         pace_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.api = api
+        self.media = media  # pictures by URL (PUBLIC_URL); without it, their text alone
         self.limiter = limiter
         self.reply_wait = reply_wait  # seconds a reply may wait for its slot, 429s included
         self.sleep = sleep
@@ -81,7 +85,7 @@ class ZaloChannel:
 
     async def send(self, chat_id: str, reply: Reply) -> str:
         """Every part of the reply in order; the id of the last message sent."""
-        message_id = ""
+        message_id = await self._send_photo(chat_id, reply) or ""
         for part in reply_texts(reply):
             message_id = await self._send_text(chat_id, part) or message_id
         return message_id
@@ -92,11 +96,17 @@ class ZaloChannel:
         if self.limiter is None:
             return await self.send(chat_id, reply)
         message_id, waited = "", 0.0
-        for part in reply_texts(reply):
+        photo: list[str | None] = [None] if self._has_photo(reply) else []
+        for part in photo + list(reply_texts(reply)):
             for _ in range(_MAX_TRIES):
                 waited += await self._turn(chat_id, self.reply_wait - waited)
                 try:
-                    message_id = await self._send_text(chat_id, part) or message_id
+                    sent = (
+                        await self._send_photo(chat_id, reply)
+                        if part is None
+                        else await self._send_text(chat_id, part)
+                    )
+                    message_id = sent or message_id
                 except RateLimited as error:
                     self.limiter.limited(chat_id, error.retry_after, self.pace_clock())
                     continue  # the next turn waits the pause out
@@ -116,6 +126,22 @@ class ZaloChannel:
             await self.sleep(at - now)
         self.limiter.take(chat_id, at, reply=True)
         return max(0.0, at - now)
+
+    def _has_photo(self, reply: Reply) -> bool:
+        return self.media is not None and reply.photo is not None
+
+    async def _send_photo(self, chat_id: str, reply: Reply) -> str | None:
+        """The reply's picture by a signed link (the text follows as messages)."""
+        if self.media is None or reply.photo is None:
+            return None
+        url = await asyncio.to_thread(self.media.publish, reply.photo.path)
+        try:
+            result = await self.api.call("sendPhoto", chat_id=chat_id, photo=url)
+        except ZaloApiError as error:
+            raise delivery_error(error) from error
+        if not isinstance(result, dict):
+            return None
+        return str(result.get("message_id") or "") or None
 
     async def _send_text(self, chat_id: str, text: str) -> str | None:
         try:

@@ -10,7 +10,8 @@ within its timeout; getUpdates refused while a webhook is set; setWebhook's secr
 A webhook event answered other than 200 (or not at all) is kept and POSTed again at the
 next setWebhook (the bot's next start), as the Telegram fake does; Zalo's own schedule for
 trying again is not published.
-Photos people send are served from /photos/<name> as Zalo's CDN would.
+Photos people send are served from /photos/<name> as Zalo's CDN would; a photo the bot
+sends by URL (sendPhoto) is fetched from that URL, as Zalo does, and kept (`photos_sent`).
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class FakeZalo:
     def __post_init__(self) -> None:
         self._events: collections.deque[JSON] = collections.deque()
         self.undelivered: list[JSON] = []  # webhook events not answered 200, kept
+        self.photos_sent: list[tuple[str, bytes]] = []  # (chat, bytes) fetched by sendPhoto
         self._posts: set[asyncio.Task[None]] = set()
         self._arrived = asyncio.Event()
         self._known: set[str] = set()
@@ -262,6 +264,8 @@ class FakeZalo:
         params = await self._params(request)
         if method == "getUpdates":
             response = await self._get_updates(request, params)
+        elif method == "sendPhoto" and not await self._fetch_photo(params):
+            response = _error(400, "photo: the URL could not be fetched as an image")
         else:
             response = self._answer(method, params)
         async with self._changed:
@@ -286,6 +290,21 @@ class FakeZalo:
         if transport is None or transport.is_closing():
             return _error(499, "client went away")  # the event stays for the next call
         return _ok(self._events.popleft())  # one event, never a list
+
+    async def _fetch_photo(self, params: JSON) -> bool:
+        """Zalo fetches a photo sent by URL: the fake does too, and keeps what it got."""
+        url = str(params.get("photo") or "")
+        assert self._http is not None
+        try:
+            async with self._http.get(url) as response:
+                data = await response.read()
+                kind = response.content_type
+        except (aiohttp.ClientError, ValueError):
+            return False
+        if response.status != 200 or not kind.startswith("image/"):
+            return False
+        self.photos_sent.append((str(params.get("chat_id") or ""), data))
+        return True
 
     def _answer(self, method: str, params: JSON) -> web.Response:
         if method == "getMe":
