@@ -22,6 +22,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +85,10 @@ class ZaloChannel:
         self.pace_clock = pace_clock  # the limiter's seconds (as the outbox worker's)
 
     async def send(self, chat_id: str, reply: Reply) -> str:
-        """Every part of the reply in order; the id of the last message sent."""
-        message_id = await self._send_photo(chat_id, reply) or ""
-        for part in reply_texts(reply):
-            message_id = await self._send_text(chat_id, part) or message_id
+        """Every message of the reply in order; the id of the last one sent."""
+        message_id = ""
+        for message in self._messages(chat_id, reply):
+            message_id = await message() or message_id
         return message_id
 
     async def reply(self, chat_id: str, reply: Reply) -> str:
@@ -96,17 +97,11 @@ class ZaloChannel:
         if self.limiter is None:
             return await self.send(chat_id, reply)
         message_id, waited = "", 0.0
-        photo: list[str | None] = [None] if self._has_photo(reply) else []
-        for part in photo + list(reply_texts(reply)):
+        for message in self._messages(chat_id, reply):
             for _ in range(_MAX_TRIES):
                 waited += await self._turn(chat_id, self.reply_wait - waited)
                 try:
-                    sent = (
-                        await self._send_photo(chat_id, reply)
-                        if part is None
-                        else await self._send_text(chat_id, part)
-                    )
-                    message_id = sent or message_id
+                    message_id = await message() or message_id
                 except RateLimited as error:
                     self.limiter.limited(chat_id, error.retry_after, self.pace_clock())
                     continue  # the next turn waits the pause out
@@ -115,6 +110,18 @@ class ZaloChannel:
             else:
                 raise RateLimited(QUOTA_PAUSE, f"chat {chat_id}: still refused")
         return message_id
+
+    def _messages(self, chat_id: str, reply: Reply) -> list[Callable[[], Awaitable[str | None]]]:
+        """One call per Zalo message the reply becomes: its picture first (by a signed
+        link, when there is a PUBLIC_URL), then its text in parts."""
+        calls: list[Callable[[], Awaitable[str | None]]] = []
+        if self.media is not None and reply.photo is not None:
+            calls.append(partial(self._send_photo, chat_id, reply.photo.path))
+        calls.extend(
+            partial(self._call, "sendMessage", chat_id=chat_id, text=part)
+            for part in reply_texts(reply)
+        )
+        return calls
 
     async def _turn(self, chat_id: str, may_wait: float) -> float:
         assert self.limiter is not None
@@ -127,25 +134,15 @@ class ZaloChannel:
         self.limiter.take(chat_id, at, reply=True)
         return max(0.0, at - now)
 
-    def _has_photo(self, reply: Reply) -> bool:
-        return self.media is not None and reply.photo is not None
+    async def _send_photo(self, chat_id: str, path: Path) -> str | None:
+        assert self.media is not None
+        url = await asyncio.to_thread(self.media.publish, path)  # a file copy
+        return await self._call("sendPhoto", chat_id=chat_id, photo=url)
 
-    async def _send_photo(self, chat_id: str, reply: Reply) -> str | None:
-        """The reply's picture by a signed link (the text follows as messages)."""
-        if self.media is None or reply.photo is None:
-            return None
-        url = await asyncio.to_thread(self.media.publish, reply.photo.path)
+    async def _call(self, method: str, **params: Any) -> str | None:
+        """A sending method; the id of the message sent."""
         try:
-            result = await self.api.call("sendPhoto", chat_id=chat_id, photo=url)
-        except ZaloApiError as error:
-            raise delivery_error(error) from error
-        if not isinstance(result, dict):
-            return None
-        return str(result.get("message_id") or "") or None
-
-    async def _send_text(self, chat_id: str, text: str) -> str | None:
-        try:
-            result = await self.api.call("sendMessage", chat_id=chat_id, text=text)
+            result = await self.api.call(method, **params)
         except ZaloApiError as error:
             raise delivery_error(error) from error
         if not isinstance(result, dict):
