@@ -4,18 +4,31 @@ when that one is unreachable, one message per person, the report by channel)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import re
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from bot.cli import cli
 from common.clock import FrozenClock
 from handlers.dispatcher import Dispatcher
 from storage.db import transaction
-from storage.db.models import AuditEntry, ChatAccount, LinkCode, OutboxMessage, OutboxStatus
+from storage.db.models import (
+    AuditEntry,
+    Campaign,
+    ChatAccount,
+    LinkCode,
+    Notice,
+    OutboxMessage,
+    OutboxStatus,
+)
+from storage.services.notices import notice_report
 from storage.services.outbox import enqueue_many
 from storage.services.outbox_delivery import claim_due, mark_sending, mark_unreachable
 from tests import factories
@@ -159,3 +172,50 @@ async def test_the_outbox_writes_once_to_the_channel_used_last_then_to_the_other
         assert (row.status, row.chat_account_id) == (OutboxStatus.PENDING, accounts["zalo"].id)
         moved = await claim_due(session, now=now, worker_id="w", limit=10, platform="zalo")
         assert [r.id for r in moved] == [row.id]
+
+
+async def test_the_delivery_report_says_which_channel_each_message_went_through(
+    db: Db, clock: FrozenClock, dispatcher: Dispatcher, codes: dict[str, list[str]]
+) -> None:
+    await joined(dispatcher, clock, codes["U1"][0], user_id="6001")
+    await joined(dispatcher, clock, codes["U2"][0], user_id="z6002", platform="zalo")
+    now = clock.now()
+    async with transaction(db.sessions) as session:
+        campaign = await session.scalar(select(Campaign))
+        assert campaign is not None
+        notice = Notice(
+            campaign_id=campaign.id,
+            audience="all",
+            text="Họp giao ban",
+            send_at=now,
+            created_at=now,
+            dispatched_at=now,
+        )
+        session.add(notice)
+        await session.flush()
+        for account in await session.scalars(select(ChatAccount).order_by(ChatAccount.id)):
+            session.add(
+                OutboxMessage(
+                    dedupe_key=f"notice:{notice.id}:{account.id}",
+                    kind="notice",
+                    notice_id=notice.id,
+                    campaign_id=campaign.id,
+                    chat_account_id=account.id,
+                    template="notices.message",
+                    status=OutboxStatus.SENT,
+                    not_before=now,
+                    created_at=now,
+                )
+            )
+        code = campaign.code
+    async with db.sessions() as session:
+        (report,) = await notice_report(session, campaign.id)
+    assert report.sent_by_channel == {"telegram": 1, "zalo": 1}
+    env = {"DATABASE_URL": db.url, "CCHC_LANG": "en"}
+    # The CLI runs its own event loop: in a thread, as from a shell beside the bot.
+    listed = await asyncio.to_thread(CliRunner().invoke, cli, ["notice", "list", code], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert "2 (telegram 1, zalo 1)" in listed.output
+    args = ["notice", "list", code, "--format", "json"]
+    as_json = await asyncio.to_thread(CliRunner().invoke, cli, args, env=env)
+    assert json.loads(as_json.output)[0]["sent_by_channel"] == {"telegram": 1, "zalo": 1}
