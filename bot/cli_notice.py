@@ -191,13 +191,21 @@ def _row(ctx: Context, report: NoticeReport, tz: str) -> list[Any]:
         fmt_datetime(report.send_at, tz),
         ctx.tr(f"notices.cli.state.{report.state.value}"),
         report.recipients,
-        report.sent,
+        _sent(report),
         report.pending,
         report.failed,
         report.unreachable,
         report.in_doubt,
         text,
     ]
+
+
+def _sent(report: NoticeReport) -> str:
+    """ "3", or "3 (telegram 2, zalo 1)" when they went through more than one channel."""
+    if len(report.sent_by_channel) < 2:
+        return str(report.sent)
+    channels = ", ".join(f"{p} {n}" for p, n in report.sent_by_channel.items())
+    return f"{report.sent} ({channels})"
 
 
 def _record(report: NoticeReport, tz: str) -> dict[str, Any]:
@@ -216,6 +224,7 @@ def _record(report: NoticeReport, tz: str) -> dict[str, Any]:
         "failed": report.failed,
         "unreachable": report.unreachable,
         "in_doubt": report.in_doubt,
+        "sent_by_channel": report.sent_by_channel,
     }
 
 

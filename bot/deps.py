@@ -8,6 +8,7 @@ whose import alone costs seconds.
 from __future__ import annotations
 
 from bot.app import App
+from bot.channels.zalo_text import CAPABILITIES as ZALO_CAPABILITIES
 from common.messages import Capabilities
 from handlers.context import Deps
 from handlers.invite_guard import InviteGuard
@@ -24,7 +25,7 @@ def build_deps(app: App, username: str | None = None) -> Deps:
         evidence=EvidenceStore(settings.evidence_dir),
         capabilities={
             "telegram": Capabilities(),
-            "zalo": Capabilities(buttons=False, documents=False, max_text=2000),
+            "zalo": ZALO_CAPABILITIES,
         },
         admin_ids={
             "telegram": frozenset(str(i) for i in settings.admin_telegram_ids),

@@ -39,6 +39,7 @@ from bot.channels.zalo import ZaloChannel, ZaloEvents, ZaloWebhook
 from bot.channels.zalo import run_polling as zalo_polling
 from bot.channels.zalo import set_webhook as set_zalo_webhook
 from bot.channels.zalo_api import ZaloApi, build_client
+from bot.channels.zalo_media import MediaLinks
 from bot.console.serve import serving_console
 from bot.deps import build_deps, telegram_limits, zalo_limits
 from bot.outbox_render import make_renderer
@@ -98,6 +99,15 @@ class _Served:
             await self.client.aclose()
 
 
+def _media(app: App) -> MediaLinks | None:
+    """Pictures for Zalo need a public address and the web server that serves it."""
+    settings = app.settings
+    if not settings.public_url or settings.web_port is None:
+        return None
+    directory = settings.evidence_dir / ".zalo-media"
+    return MediaLinks(directory, public_url=settings.public_url, clock=app.clock)
+
+
 async def _channels(app: App) -> _Served:
     settings, served = app.settings, _Served()
     served.username = settings.bot_username
@@ -111,9 +121,11 @@ async def _channels(app: App) -> _Served:
         zalo_token = settings.zalo_token()
         if zalo_token:
             served.client = build_client()
-            served.zalo = ZaloChannel(ZaloApi(served.client, zalo_token, settings.zalo_bot_api_url))
+            pacer = Pacer(zalo_limits(app), started=time.monotonic())
+            api = ZaloApi(served.client, zalo_token, settings.zalo_bot_api_url)
+            served.zalo = ZaloChannel(api, media=_media(app), limiter=pacer)
             served.channels["zalo"] = served.zalo
-            served.limiters["zalo"] = Pacer(zalo_limits(app), started=time.monotonic())
+            served.limiters["zalo"] = pacer
     except BaseException:
         await served.close()
         raise
@@ -182,7 +194,10 @@ async def run_bot(
         "serving %s (%s)", ", ".join(served.channels), "webhook" if webhook else "long polling"
     )
     console = contextlib.AsyncExitStack()
-    await console.enter_async_context(serving_console(app, status))
+    media = served.zalo.media if served.zalo is not None else None
+    await console.enter_async_context(
+        serving_console(app, status, more_routes=media.routes if media is not None else None)
+    )
     try:
         if webhook:
             work = _webhooks(app, served, dispatcher, zalo_events, webhook, apology, stop)
@@ -296,9 +311,9 @@ async def _zalo_only_webhook(
         await register()
         await stop.wait()
     finally:
+        await runner.cleanup()  # its shutdown closes the hook and drains the events
         if events is not None:
             await events.drain()
-        await runner.cleanup()
 
 
 async def _all_until_one_fails(work: list[Coroutine[Any, Any, None]], stop: asyncio.Event) -> None:

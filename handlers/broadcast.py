@@ -16,6 +16,7 @@ from common.localtime import fmt_datetime, parse_local
 from common.messages import Choice
 from common.sizes import fmt_size
 from handlers.access import Scope, deny, scope_of
+from handlers.account_link import PLATFORM_NAMES
 from handlers.cards import short
 from handlers.context import Turn
 from handlers.onboarding import stale_button
@@ -275,6 +276,11 @@ async def _own_notice(turn: Turn, token: Token, action: str) -> Notice | None:
     return notice
 
 
+def by_channel(counts: dict[str, int]) -> str:
+    """ "Telegram 3 · Zalo 1": how many went through each channel."""
+    return " · ".join(f"{PLATFORM_NAMES.get(p, p)} {n}" for p, n in counts.items())
+
+
 async def report(turn: Turn, token: Token) -> None:
     notice = await _own_notice(turn, token, "broadcast.report")
     if notice is not None:
@@ -296,6 +302,8 @@ async def _say_report(turn: Turn, notice: Notice, *, note: str = "") -> None:
             recipients=row.recipients,
         )
     ]
+    if row.sent_by_channel:
+        lines.append(turn.t("link.by_channel", channels=by_channel(row.sent_by_channel)))
     buttons = [[turn.button("broadcast.refresh", make("bcr", notice.id))]]
     if row.in_doubt:
         lines.append(turn.t("broadcast.in_doubt_line", count=row.in_doubt))

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from common.i18n import normalize_locale
 from common.messages import Capabilities, Deliver, Inbound, InboundKind, Reply
 from handlers import (
+    account_link,
     appraisal_rounds,
     broadcast,
     checklist,
@@ -72,6 +73,8 @@ COMMANDS: dict[str, Handler] = {
     "ask": questions.ask_command,
     "web": web_login.web,
     "khacphuc": remediation.khacphuc,
+    "link": account_link.link,
+    "lienket": account_link.link,
 }
 
 CHOICES: dict[str, ChoiceHandler] = {

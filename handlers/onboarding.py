@@ -207,7 +207,7 @@ async def help_(turn: Turn) -> None:
         parts.append(turn.t("help.team"))
     if turn.is_admin or Role.ADMIN in kinds:
         parts.append(turn.t("help.admin"))
-    parts.append(turn.t("help.common"))
+    parts.append(turn.t("help.common") + "\n" + turn.t("link.help"))
     turn.say("\n\n".join(parts))
 
 
@@ -245,7 +245,12 @@ async def unknown_command(turn: Turn) -> None:
 
 
 async def unsupported(turn: Turn) -> None:
-    """Stickers, voice, locations...: say what the bot can take instead."""
+    """Stickers, voice, locations...: say what the bot can take instead (no documents on a
+    channel that cannot carry them, such as Zalo)."""
+    caps = turn.deps.capabilities.get(turn.account.platform)
+    if caps is not None and not caps.documents:
+        turn.say(turn.t("zalo.unsupported"))
+        return
     turn.say(turn.t("onboarding.unsupported"))
 
 

@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import select, update
@@ -26,11 +27,12 @@ from bot.settings import Settings
 from common.clock import FrozenClock, MovableClock
 from schedules.scheduler import Jobs, run_reminders
 from storage.db import transaction
-from storage.db.models import ChatAccount, Submission
+from storage.db.models import ChatAccount, OutboxMessage, Submission
 from storage.formats.campaign_spec import ReminderPolicy
 from tests import factories
 from tests.chat_harness import import_and_codes
 from tests.conftest import Db
+from tests.fake_telegram import FakeTelegram, free_port
 from tests.fake_zalo import FakeZalo, ZaloCall, ZaloUser
 
 # A real (tiny) JPEG: the evidence content check reads its magic bytes.
@@ -44,7 +46,7 @@ class Person:
     def __init__(self, fake: FakeZalo, user: ZaloUser) -> None:
         self.fake, self.user = fake, user
 
-    async def expect(self, fragment: str, since: int) -> ZaloCall:
+    async def expect(self, fragment: str, since: int, timeout: float = 10) -> ZaloCall:
         chat = self.user.chat
         try:
             return await self.fake.wait_for(
@@ -52,15 +54,16 @@ class Person:
                     c.ok and c.method == "sendMessage" and c.chat_id == chat and fragment in c.text
                 ),
                 since=since,
+                timeout=timeout,
             )
         except TimeoutError:
             seen = [(c.method, c.ok, c.text[:300]) for c in self.fake.calls[since:]]
             raise AssertionError(f"no {fragment!r} for {chat}; since then: {seen}") from None
 
-    async def text(self, text: str, expect: str) -> ZaloCall:
+    async def text(self, text: str, expect: str, timeout: float = 10) -> ZaloCall:
         mark = self.fake.mark()
         self.fake.send_text(self.user, text)
-        return await self.expect(expect, mark)
+        return await self.expect(expect, mark, timeout)
 
     async def pick(self, label: str, expect: str) -> ZaloCall:
         return await self.text(self.number(label), expect)
@@ -109,6 +112,10 @@ def zalo_settings(fake: FakeZalo, db: Db, tmp_path: Path) -> Settings:
     )
 
 
+def replace_settings(settings: Settings, **changes: object) -> Settings:
+    return settings.model_copy(update=changes)
+
+
 def assert_plain_and_short(fake: FakeZalo) -> None:
     sent = [c.text for c in fake.calls if c.method == "sendMessage"]
     assert sent and all(1 <= len(t) <= 2000 for t in sent)
@@ -153,7 +160,8 @@ async def test_join_answer_photo_restart_submit_and_leader_alert_on_zalo(
         await lan.text("/status", "7/7")
         mark = fake.mark()
         fake.send_sticker(lan.user)
-        await lan.expect("", mark)
+        sticker = await lan.expect("Tôi đọc được chữ và ảnh", mark)
+        assert "tệp tài liệu" not in sticker.text  # Zalo carries no documents
     refused = [c for c in fake.calls if not c.ok and c.method != "getUpdates"]
     assert refused == [], [(c.method, c.params) for c in refused]
     assert_plain_and_short(fake)
@@ -228,3 +236,102 @@ async def test_reminders_on_zalo_through_quota_errors_and_a_blocked_person(
             )
         )
         assert blocked is not None and blocked.unreachable_at is not None
+
+
+async def test_a_person_on_both_channels_gets_reminders_where_last_seen_then_on_the_other(
+    db: Db, clock: FrozenClock, fake: FakeZalo, tmp_path: Path
+) -> None:
+    clock = MovableClock(clock.now())
+    deadline = clock.now() + timedelta(minutes=30)
+    spec = replace(
+        factories.campaign(units=1),
+        deadline=deadline,
+        policy=ReminderPolicy(
+            reminders=(timedelta(minutes=20), timedelta(minutes=10)), escalate_after=None
+        ),
+    )
+    spec = replace(spec, units=tuple(replace(u, deadline=None, visit=None) for u in spec.units))
+    codes = await import_and_codes(db, clock, spec)
+    lan = Person(fake, fake.user("7201", "Lan"))
+    jobs = Jobs(db.sessions, clock)
+    async with FakeTelegram() as telegram:
+        settings = replace_settings(
+            zalo_settings(fake, db, tmp_path),
+            bot_token=SecretStr(telegram.token),
+            telegram_api_url=telegram.base_url,
+            bot_username="cchc_test_bot",
+        )
+        async with running_bot(settings, clock):
+            await fake.wait_polling()
+            await telegram.wait_polling()
+            telegram.send_command(7201, "start", codes["U1"][0])
+            await telegram.wait_for(lambda c: "Ủy ban nhân dân Phường 1" in c.text, chat_id=7201)
+            mark = telegram.mark()
+            telegram.send_command(7201, "link")
+            shown = await telegram.wait_for(lambda c: "/link " in c.text, chat_id=7201, since=mark)
+            code = re.search(r"/link ([A-Z0-9]{4}-[A-Z0-9]{4})", shown.text)
+            assert code is not None
+            await lan.text(f"/link {code.group(1)}", "Đã liên kết Zalo với Telegram")
+            # Zalo is the channel Lan used last: the first reminder goes there.
+            mark, tg_mark = fake.mark(), telegram.mark()
+            clock.set(deadline - timedelta(minutes=19))
+            await run_reminders(jobs)
+            await lan.expect("Nhắc hạn nộp báo cáo", mark)
+            # Lan blocks the Zalo bot: the next reminder fails there and goes to Telegram.
+            fake.block(lan.user.chat)
+            clock.set(deadline - timedelta(minutes=9))
+            await run_reminders(jobs)
+            await telegram.wait_for(
+                lambda c: "Nhắc hạn nộp báo cáo" in c.text, chat_id=7201, since=tg_mark, timeout=20
+            )
+    on_zalo = [c for c in fake.calls if c.chat_id == lan.user.chat and "Nhắc hạn" in c.text]
+    assert [c.ok for c in on_zalo] == [True, False]  # the second was refused: blocked
+    assert sum("Nhắc hạn" in t for t in telegram.texts(7201)) == 1
+    async with db.sessions() as session:
+        sent = list(
+            await session.execute(
+                select(ChatAccount.platform, OutboxMessage.status)
+                .join(ChatAccount, ChatAccount.id == OutboxMessage.chat_account_id)
+                .where(OutboxMessage.kind == "reminder")
+                .order_by(OutboxMessage.id)
+            )
+        )
+    assert [tuple(r) for r in sent] == [("zalo", "sent"), ("telegram", "sent")]
+
+
+async def test_the_leaders_chart_goes_as_a_photo_from_a_signed_expiring_public_link(
+    db: Db, clock: FrozenClock, fake: FakeZalo, tmp_path: Path
+) -> None:
+    codes = await import_and_codes(db, clock, factories.campaign())
+    leader = Person(fake, fake.user("7300", "Trưởng Đoàn"))
+    caption = "Tiến độ nộp báo cáo theo đoàn"
+    # Without PUBLIC_URL: the summary's text alone.
+    async with running_bot(zalo_settings(fake, db, tmp_path), clock):
+        await fake.wait_polling()
+        await leader.text(f"/start {codes['team_leader:D1'][0]}", "Trưởng đoàn")
+        await leader.text("/summary", caption, timeout=60)  # matplotlib's first chart
+    assert [c for c in fake.calls if c.method == "sendPhoto"] == []
+    port = free_port()
+    settings = replace_settings(
+        zalo_settings(fake, db, tmp_path),
+        web_port=port,
+        web_host="127.0.0.1",
+        public_url=f"http://127.0.0.1:{port}",
+    )
+    async with running_bot(settings, clock), httpx.AsyncClient() as client:
+        await fake.wait_polling()
+        mark = fake.mark()
+        fake.send_text(leader.user, "/summary")
+        photo = await fake.wait_for(lambda c: c.method == "sendPhoto", since=mark, timeout=60)
+        assert photo.ok and photo.chat_id == leader.user.chat
+        await leader.expect(caption, mark)
+        url = str(photo.params["photo"])
+        assert url.startswith(f"http://127.0.0.1:{port}/zalo-media/")
+        assert (await client.get(url)).status_code == 200
+        forged = url[:-1] + ("0" if url[-1] != "0" else "1")
+        assert (await client.get(forged)).status_code == 404
+        clock.advance(timedelta(hours=1, seconds=1))
+        assert (await client.get(url)).status_code == 404  # expired
+    assert len(fake.photos_sent) == 1
+    chat, data = fake.photos_sent[0]
+    assert chat == leader.user.chat and data.startswith(b"\x89PNG")

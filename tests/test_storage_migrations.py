@@ -23,7 +23,7 @@ async def test_migrations_match_the_model(db: Db) -> None:
 
 async def test_upgrade_is_idempotent(db: Db) -> None:
     await storage_db.upgrade(db.engine)
-    assert await storage_db.current_revision(db.engine) == "0008"
+    assert await storage_db.current_revision(db.engine) == "0009"
 
 
 def test_database_urls_get_async_drivers() -> None:

@@ -1,11 +1,14 @@
 """The events a channel is handling right now, each in a task of its own, so a stop can
-wait for them (`drain`) instead of cutting a transaction short."""
+wait for them (`drain`) instead of cutting a transaction short; and the "handled" future a
+webhook waits on before it answers (`settling`, `settle`)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
 from typing import Any
+
+from common.messages import Deliver, Reply
 
 
 class InFlight:
@@ -29,3 +32,24 @@ class InFlight:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+def settling(handled: asyncio.Future[None], deliver: Deliver) -> Deliver:
+    """`deliver`, marking the event handled first: the dispatcher delivers only once the
+    event has left its transaction, so the platform may forget the event from then on."""
+
+    async def settled_then_deliver(replies: list[Reply]) -> None:
+        settle(handled)
+        await deliver(replies)
+
+    return settled_then_deliver
+
+
+def settle(handled: asyncio.Future[None], *, cancelled: bool = False) -> None:
+    """Mark `handled` done (or cancelled: the event was not handled) unless it already is."""
+    if handled.done():
+        return
+    if cancelled:
+        handled.cancel()
+    else:
+        handled.set_result(None)

@@ -19,13 +19,12 @@ from aiogram.exceptions import AiogramError
 from aiogram.types import CallbackQuery, Message, Update
 
 from bot.channels.conversation import converse
-from bot.channels.in_flight import InFlight
+from bot.channels.in_flight import InFlight, settle, settling
 from bot.channels.telegram_inbound import callback_to_inbound, message_to_inbound
 from bot.channels.telegram_outbound import Outbound, Sleep, chat_ref, to_delivery_error
 from common.clock import Clock, SystemClock
 from common.messages import (
     ConversationHandler,
-    Deliver,
     DeliveryError,
     Inbound,
     InboundKind,
@@ -96,7 +95,7 @@ class UpdateProcessor:
             handled.set_result(None)
             return handled
         task = self._tasks.spawn(work)
-        task.add_done_callback(lambda _: _settle(handled, cancelled=task.cancelled()))
+        task.add_done_callback(lambda _: settle(handled, cancelled=task.cancelled()))
         return handled
 
     @property
@@ -119,7 +118,7 @@ class UpdateProcessor:
             async def deliver(replies: list[Reply]) -> None:
                 await self._deliver(event, replies)
 
-            await converse(self.handler, event, _settling(handled, deliver), self._apology)
+            await converse(self.handler, event, settling(handled, deliver), self._apology)
         except Exception:  # a task has nobody to report to: log, never crash the loop
             log.exception("failed to process message %s", message.message_id)
 
@@ -142,7 +141,7 @@ class UpdateProcessor:
                 await answer(next((r.toast for r in replies if r.toast), None))
                 await self._deliver(event, replies)
 
-            await converse(self.handler, event, _settling(handled, deliver), self._apology)
+            await converse(self.handler, event, settling(handled, deliver), self._apology)
         except Exception:
             log.exception("failed to process callback query %s", query.id)
         finally:
@@ -184,22 +183,3 @@ class UpdateProcessor:
             await self.bot.send_message(chat, text, parse_mode=None)
         except AiogramError as error:
             log.error("apology to %s failed too: %s", chat, error)
-
-
-def _settling(handled: asyncio.Future[None], deliver: Deliver) -> Deliver:
-    """`deliver`, marking the update handled first: replies come after the transaction."""
-
-    async def settled_then_deliver(replies: list[Reply]) -> None:
-        _settle(handled)
-        await deliver(replies)
-
-    return settled_then_deliver
-
-
-def _settle(handled: asyncio.Future[None], *, cancelled: bool = False) -> None:
-    if handled.done():
-        return
-    if cancelled:
-        handled.cancel()
-    else:
-        handled.set_result(None)

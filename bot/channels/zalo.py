@@ -1,9 +1,11 @@
 """The Zalo Bot Platform channel: sending, long polling, the webhook, stopping.
 
-Outbound (`ZaloChannel.send`, the delivery worker's `Channel`): a Reply becomes plain-text
+Outbound (`ZaloChannel.send`, the delivery worker's `Channel`, and `ZaloChannel.reply` for
+the conversation's replies, paced by the same per-bot budget): a Reply becomes plain-text
 sendMessage calls of at most 2000 characters (zalo_text); Zalo has no buttons, so the
-dispatcher already turned choices into numbered lists (handlers.numbered); files cannot be
-sent, so a document or chart goes as its text alone.
+dispatcher already turned choices into numbered lists (handlers.numbered). A picture (the
+leader's chart) goes by `sendPhoto` from a signed PUBLIC_URL link (zalo_media) before its
+text; without PUBLIC_URL, and for documents (Zalo carries none), the text goes alone.
 
 Inbound: `getUpdates` returns one event per call, or error 408 when nothing came within its
 timeout; a webhook POST carries one event with the `X-Bot-Api-Secret-Token` header. Each
@@ -17,21 +19,23 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from bot.channels.conversation import converse
-from bot.channels.in_flight import InFlight
-from bot.channels.zalo_api import ZaloApi, ZaloApiError, delivery_error
+from bot.channels.in_flight import InFlight, settle, settling
+from bot.channels.zalo_api import QUOTA_PAUSE, ZaloApi, ZaloApiError, delivery_error
 from bot.channels.zalo_inbound import PLATFORM, event_to_inbound
-from bot.channels.zalo_text import TEXT_LIMIT, split_plain, to_plain
+from bot.channels.zalo_media import MediaLinks
+from bot.channels.zalo_text import CAPABILITIES, split_plain, to_plain
 from common.clock import Clock
 from common.messages import (
-    Capabilities,
     ConversationHandler,
     DeliveryError,
     Inbound,
@@ -39,11 +43,12 @@ from common.messages import (
     Reply,
     Unreachable,
 )
+from schedules.pacing import RateLimiter
 
 log = logging.getLogger(__name__)
+_MAX_TRIES = 3  # sends of one message a reply tries through 429s
 
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
-CAPABILITIES = Capabilities(buttons=False, edit=False, documents=False, max_text=TEXT_LIMIT)
 Apology = Callable[[Inbound], str]
 
 
@@ -54,25 +59,95 @@ def reply_texts(reply: Reply) -> list[str]:
 
 
 class ZaloChannel:
-    """Sending to Zalo chats; what the outbox worker and the replies both use."""
+    """Sending to Zalo chats: the outbox worker's `send` (the worker paces each row) and
+    the conversation's `reply`, which waits for each message's slot in the bot's send
+    budget (`limiter`, shared with the worker; replies take the next slot) and reports
+    Zalo's 429s to it, as Telegram's Outbound does."""
 
     platform = PLATFORM
     capabilities = CAPABILITIES
 
-    def __init__(self, api: ZaloApi) -> None:
+    def __init__(
+        self,
+        api: ZaloApi,
+        *,
+        media: MediaLinks | None = None,
+        limiter: RateLimiter | None = None,
+        reply_wait: float = 10.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        pace_clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.api = api
+        self.media = media  # pictures by URL (PUBLIC_URL); without it, their text alone
+        self.limiter = limiter
+        self.reply_wait = reply_wait  # seconds a reply may wait for its slot, 429s included
+        self.sleep = sleep
+        self.pace_clock = pace_clock  # the limiter's seconds (as the outbox worker's)
 
     async def send(self, chat_id: str, reply: Reply) -> str:
-        """Every part of the reply in order; the id of the last message sent."""
+        """Every message of the reply in order; the id of the last one sent."""
         message_id = ""
-        for part in reply_texts(reply):
-            try:
-                result = await self.api.call("sendMessage", chat_id=chat_id, text=part)
-            except ZaloApiError as error:
-                raise delivery_error(error) from error
-            if isinstance(result, dict):
-                message_id = str(result.get("message_id") or message_id)
+        for message in self._messages(chat_id, reply):
+            message_id = await message() or message_id
         return message_id
+
+    async def reply(self, chat_id: str, reply: Reply) -> str:
+        """`send`, each message waiting for its slot in the bot's budget (and through a
+        429 "Quota exceeded", as long as `reply_wait` allows)."""
+        if self.limiter is None:
+            return await self.send(chat_id, reply)
+        message_id, waited = "", 0.0
+        for message in self._messages(chat_id, reply):
+            for _ in range(_MAX_TRIES):
+                waited += await self._turn(chat_id, self.reply_wait - waited)
+                try:
+                    message_id = await message() or message_id
+                except RateLimited as error:
+                    self.limiter.limited(chat_id, error.retry_after, self.pace_clock())
+                    continue  # the next turn waits the pause out
+                self.limiter.delivered(chat_id, self.pace_clock())
+                break
+            else:
+                raise RateLimited(QUOTA_PAUSE, f"chat {chat_id}: still refused")
+        return message_id
+
+    def _messages(self, chat_id: str, reply: Reply) -> list[Callable[[], Awaitable[str | None]]]:
+        """One call per Zalo message the reply becomes: its picture first (by a signed
+        link, when there is a PUBLIC_URL), then its text in parts."""
+        calls: list[Callable[[], Awaitable[str | None]]] = []
+        if self.media is not None and reply.photo is not None:
+            calls.append(partial(self._send_photo, chat_id, reply.photo.path))
+        calls.extend(
+            partial(self._call, "sendMessage", chat_id=chat_id, text=part)
+            for part in reply_texts(reply)
+        )
+        return calls
+
+    async def _turn(self, chat_id: str, may_wait: float) -> float:
+        assert self.limiter is not None
+        now = self.pace_clock()
+        at = self.limiter.earliest(chat_id, now, reply=True)
+        if at - now > max(0.0, may_wait):
+            raise RateLimited(at - now, f"chat {chat_id} must wait {at - now:.1f} s")
+        if at > now:
+            await self.sleep(at - now)
+        self.limiter.take(chat_id, at, reply=True)
+        return max(0.0, at - now)
+
+    async def _send_photo(self, chat_id: str, path: Path) -> str | None:
+        assert self.media is not None
+        url = await asyncio.to_thread(self.media.publish, path)  # a file copy
+        return await self._call("sendPhoto", chat_id=chat_id, photo=url)
+
+    async def _call(self, method: str, **params: Any) -> str | None:
+        """A sending method; the id of the message sent."""
+        try:
+            result = await self.api.call(method, **params)
+        except ZaloApiError as error:
+            raise delivery_error(error) from error
+        if not isinstance(result, dict):
+            return None
+        return str(result.get("message_id") or "") or None
 
     async def typing(self, chat_id: str) -> None:
         """ "Typing..." while the event is handled: a courtesy, never a failure."""
@@ -99,8 +174,15 @@ class ZaloEvents:
         self.max_photo_bytes = max_photo_bytes
         self._tasks = InFlight()
 
-    def take(self, event: dict[str, Any]) -> asyncio.Task[None]:
-        return self._tasks.spawn(self._process(event))
+    def take(self, event: dict[str, Any]) -> asyncio.Future[None]:
+        """Start handling `event`; the future returned is done once Zalo may forget it:
+        once the event has left its transaction (the first delivery marks it, or the end
+        of the task for an event that never got that far). It is cancelled when the task
+        is cancelled first (a stop): the event was not handled."""
+        handled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        task = self._tasks.spawn(self._process(event, handled))
+        task.add_done_callback(lambda _: settle(handled, cancelled=task.cancelled()))
+        return handled
 
     async def drain(self, grace_s: float = 10.0) -> None:
         """Wait for the events in flight; cancel those still running after `grace_s`."""
@@ -109,7 +191,7 @@ class ZaloEvents:
     async def _fetch(self, url: str, path: Path) -> None:
         await self.channel.api.download(url, path, self.max_photo_bytes)
 
-    async def _process(self, event: dict[str, Any]) -> None:
+    async def _process(self, event: dict[str, Any], handled: asyncio.Future[None]) -> None:
         try:
             inbound = event_to_inbound(event, clock=self.clock, fetch=self._fetch)
             if inbound is None:
@@ -119,7 +201,7 @@ class ZaloEvents:
             async def deliver(replies: list[Reply]) -> None:
                 await self._deliver(inbound, replies)
 
-            await converse(self.handler, inbound, deliver, self.apology)
+            await converse(self.handler, inbound, settling(handled, deliver), self.apology)
         except Exception:  # a task has nobody to report to: log, never crash the loop
             log.exception("failed to process a Zalo %s event", event.get("event_name"))
 
@@ -127,7 +209,7 @@ class ZaloEvents:
         chat_id = inbound.sender.chat_id
         for reply in replies:
             try:
-                await self.channel.send(chat_id, replace(reply, choices=[]))
+                await self.channel.reply(chat_id, replace(reply, choices=[]))
             except DeliveryError as error:
                 log.error("reply to zalo:%s failed: %s", chat_id, error)
                 if isinstance(error, Unreachable | RateLimited):
@@ -165,17 +247,32 @@ async def _delete_webhook(api: ZaloApi) -> None:
 
 
 class ZaloWebhook:
-    """The POST handler for Zalo's webhook, its secret header checked."""
+    """The POST handler for Zalo's webhook, its secret header checked, each event answered
+    200 only once its transaction is over (as telegram_webhook does): a POST cut by a crash
+    or answered 503 during a stop is one Zalo sends again, and the message id recognises a
+    second copy of one already handled (Inbound.update_key)."""
 
-    def __init__(self, events: ZaloEvents, *, secret: str) -> None:
+    def __init__(self, events: ZaloEvents, *, secret: str, drain_grace: float = 10.0) -> None:
         if not 8 <= len(secret) <= 256:
             raise ValueError("Zalo's webhook secret_token must be 8-256 characters")
         self.events = events
+        self.drain_grace = drain_grace
         self.secret = secret.encode()
         self.open = True
 
     def routes(self, app: web.Application, path: str) -> None:
+        """Serve the POSTs at `path`; the server's shutdown closes the hook and waits for
+        the events in flight (after it stopped listening, before it drops connections)."""
         app.router.add_post(path, self.handle)
+        app.on_shutdown.append(self._shutdown)
+
+    def close(self) -> None:
+        """Take no more events: from now on a POST gets 503."""
+        self.open = False
+
+    async def _shutdown(self, app: web.Application) -> None:
+        self.close()
+        await self.events.drain(self.drain_grace)
 
     async def handle(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "").encode(errors="replace")
@@ -191,9 +288,10 @@ class ZaloWebhook:
             return web.Response(status=400, text="Bad Request: not JSON")
         if not isinstance(event, dict):
             return web.Response(status=400, text="Bad Request: not an event")
-        # Zalo does not promise redelivery: the event is taken, its message id guards
-        # against a second copy (Inbound.update_key), and the answer does not wait.
-        self.events.take(event)
+        handled = self.events.take(event)
+        await asyncio.wait({handled})  # not `await handled`: a dropped request leaves it be
+        if handled.cancelled():
+            return web.Response(status=503, text="not handled: stopping")
         return web.json_response({"ok": True})
 
 

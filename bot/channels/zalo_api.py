@@ -79,7 +79,11 @@ class ZaloApi:
 
 
 def delivery_error(error: ZaloApiError) -> DeliveryError:
-    """Zalo's error codes as the outbox worker's kinds: retry later, unreachable, refused."""
+    """Zalo's error codes as the outbox worker's kinds: retry later, unreachable, refused.
+
+    Zalo's Bot API documents no list of codes; what its clients report: 429 "Quota
+    exceeded", 403 for a person who blocked the bot, 404 for a chat the bot does not know,
+    400 for a malformed request, 401 for a wrong or reset token, 408 for a timeout."""
     code, text = error.error_code, str(error)
     if code == 429:
         return RateLimited(QUOTA_PAUSE, text)

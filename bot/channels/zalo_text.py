@@ -11,7 +11,12 @@ from __future__ import annotations
 import html
 import re
 
+from common.messages import Capabilities
+
 TEXT_LIMIT = 2000
+# What Zalo carries, told to the conversation (bot.deps) and used by the channel: text and
+# photos, no buttons, no edits, no documents.
+CAPABILITIES = Capabilities(buttons=False, edit=False, documents=False, max_text=TEXT_LIMIT)
 
 _LINK_RE = re.compile(r'<a\s[^>]*href="([^"]*)"[^>]*>(.*?)</a>', re.IGNORECASE | re.DOTALL)
 _TAG_RE = re.compile(r"</?[a-zA-Z][\w-]*(?:\s[^<>]*)?/?>")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -20,7 +20,10 @@ log = logging.getLogger(__name__)
 
 def console_for(app: App, status: ChannelStatus | None = None) -> Console:
     url = app.settings.console_url() or ""
-    admins = {"telegram": frozenset(str(i) for i in app.settings.admin_telegram_ids)}
+    admins = {
+        "telegram": frozenset(str(i) for i in app.settings.admin_telegram_ids),
+        "zalo": frozenset(app.settings.admin_zalo_ids),
+    }
     return Console(
         app.sessions,
         app.catalog,
@@ -39,14 +42,23 @@ def console_for(app: App, status: ChannelStatus | None = None) -> Console:
 
 
 @asynccontextmanager
-async def serving_console(app: App, status: ChannelStatus | None = None) -> AsyncIterator[None]:
+async def serving_console(
+    app: App,
+    status: ChannelStatus | None = None,
+    *,
+    more_routes: Callable[[web.Application], None] | None = None,
+) -> AsyncIterator[None]:
     """The console on WEB_HOST:WEB_PORT while the block runs; nothing when WEB_PORT is unset.
-    `status` is what the runner knows of its bots (the admin's channel health page)."""
+    `status` is what the runner knows of its bots (the admin's channel health page);
+    `more_routes`: what else the same server serves (the pictures sent on Zalo)."""
     port = app.settings.web_port
     if port is None:
         yield
         return
-    runner = web.AppRunner(console_for(app, status).app())
+    web_app = console_for(app, status).app()
+    if more_routes is not None:
+        more_routes(web_app)
+    runner = web.AppRunner(web_app)
     await runner.setup()
     try:
         await web.TCPSite(runner, app.settings.web_host, port).start()

@@ -228,6 +228,9 @@ class ChatAccount(Base):
     unreachable_at: Mapped[datetime | None]  # blocked the bot / chat gone
     unreachable_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
+    # When the person last wrote from this account; kept only for a person with linked
+    # accounts (/link, issue 16): what the bot sends on its own goes to the newest.
+    last_used_at: Mapped[datetime | None] = mapped_column(index=True)
 
     person: Mapped[Person] = relationship(lazy="joined")
 
@@ -700,3 +703,20 @@ class ExplanationFile(Base):
     evidence_file_id: Mapped[int] = mapped_column(
         ForeignKey("evidence_files.id", ondelete="CASCADE")
     )
+
+
+# -- one person on several channels (/link, issue 16) ------------------------------------
+
+
+class LinkCode(Base):
+    """A one-time code shown by /link on one channel, to type on another so that chat
+    becomes the same person's. Only its SHA-256 is kept; valid a few minutes, used once."""
+
+    __tablename__ = "link_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("chat_accounts.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

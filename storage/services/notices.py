@@ -33,7 +33,7 @@ import os
 import shutil
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -386,6 +386,9 @@ class NoticeReport:
     failed: int
     unreachable: int  # the chat could not be reached, now or earlier (then not tried)
     in_doubt: int  # a crash came while being sent: may or may not have arrived
+    # Sent messages by the channel they went through ("telegram", "zalo"): a person on
+    # several channels gets each on the one they used last, or the other (/link).
+    sent_by_channel: dict[str, int] = field(default_factory=dict)
 
 
 async def notice_by_id(session: AsyncSession, notice_id: int) -> Notice | None:
@@ -423,10 +426,25 @@ async def notice_report(session: AsyncSession, campaign_id: int) -> list[NoticeR
         for notice_id, status, count in rows:
             if notice_id is not None:
                 counts[notice_id][status] = count
-    return [_report(n, counts[n.id]) for n in notices]
+    channels: dict[int, dict[str, int]] = {n.id: {} for n in notices}
+    if notices:
+        sent = await session.execute(
+            select(OutboxMessage.notice_id, ChatAccount.platform, func.count())
+            .join(ChatAccount, ChatAccount.id == OutboxMessage.chat_account_id)
+            .where(
+                OutboxMessage.notice_id.in_(list(counts)),
+                OutboxMessage.status == OutboxStatus.SENT,
+            )
+            .group_by(OutboxMessage.notice_id, ChatAccount.platform)
+            .order_by(ChatAccount.platform)
+        )
+        for notice_id, platform, count in sent:
+            if notice_id is not None:
+                channels[notice_id][platform] = count
+    return [_report(n, counts[n.id], channels[n.id]) for n in notices]
 
 
-def _report(notice: Notice, count: Counter[str]) -> NoticeReport:
+def _report(notice: Notice, count: Counter[str], channels: dict[str, int]) -> NoticeReport:
     return NoticeReport(
         id=notice.id,
         audience=notice.audience,
@@ -441,6 +459,7 @@ def _report(notice: Notice, count: Counter[str]) -> NoticeReport:
         failed=count[OutboxStatus.FAILED],
         unreachable=count[OutboxStatus.UNREACHABLE],
         in_doubt=count[OutboxStatus.IN_DOUBT],
+        sent_by_channel=channels,
     )
 
 

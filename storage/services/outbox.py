@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_name
 from storage.db.models import OutboxMessage, OutboxStatus
+from storage.services.account_links import canonical_accounts
 
 # A button in an outbox message: the label is a catalog key, rendered at delivery time.
 BUTTONS_PARAM = "_buttons"  # params[BUTTONS_PARAM] = [[{"label": key, "token": token}], ...]
@@ -58,6 +59,7 @@ async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
     """
     if not rows:
         return
+    rows = await _one_per_person(session, rows)
     values = [
         {"status": OutboxStatus.PENDING.value, "params": {}, "attempts": 0, **r} for r in rows
     ]
@@ -68,6 +70,27 @@ async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
     statement = builder(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
     connection = await session.connection()
     await connection.execute(statement, values)
+
+
+async def _one_per_person(
+    session: AsyncSession, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Rows planned for each account of a person with linked accounts (/link) become one:
+    under their first account and its key (keys end in ":<account id>"); the worker sends
+    it to the account they used last (account_links)."""
+    canonical = await canonical_accounts(session)
+    if not canonical:
+        return rows
+    kept: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        account = row["chat_account_id"]
+        first = canonical.get(account)
+        suffix = f":{account}"
+        if first is not None and first != account and row["dedupe_key"].endswith(suffix):
+            key = row["dedupe_key"][: -len(suffix)] + f":{first}"
+            row = {**row, "dedupe_key": key, "chat_account_id": first}
+        kept.setdefault(row["dedupe_key"], row)
+    return list(kept.values())
 
 
 async def enqueue(

@@ -13,10 +13,12 @@ from sqlalchemy.orm import selectinload
 
 from storage.db import dialect_name
 from storage.db.models import ChatAccount, OutboxMessage, OutboxStatus
+from storage.services.account_links import linked_accounts
 
 _ERROR_LENGTH = 500  # OutboxMessage.last_error
 _REASON_LENGTH = 200  # ChatAccount.unreachable_reason
 SKIPPED_UNREACHABLE = "not sent: the chat was unreachable (the person has not written since)"
+UNREACHABLE_MOVED = "unreachable there, sent on the person's other channel: "
 IN_DOUBT_ERROR = "in doubt: the process stopped while this message was being sent"
 
 
@@ -49,6 +51,10 @@ async def claim_due(
     rows = list((await session.scalars(statement)).all())
     claimed = []
     for row in rows:
+        if row.chat_account.last_used_at is not None:  # a person on several channels
+            target = await _route(session, row)
+            if target is not None and platform is not None and target.platform != platform:
+                continue  # re-addressed: that platform's next claim takes it
         if row.chat_account.unreachable_at is not None:
             row.status = OutboxStatus.UNREACHABLE
             row.last_error = SKIPPED_UNREACHABLE
@@ -59,6 +65,18 @@ async def claim_due(
         claimed.append(row)
     await session.flush()
     return claimed
+
+
+async def _route(session: AsyncSession, row: OutboxMessage) -> ChatAccount | None:
+    """Address the row to its person's account used last that is reachable; None when
+    none is (the row keeps its account, and its claim marks it UNREACHABLE)."""
+    accounts = await linked_accounts(session, row.chat_account.person_id)
+    if not accounts:
+        return None
+    if accounts[0].id != row.chat_account_id:
+        row.chat_account_id = accounts[0].id
+        row.chat_account = accounts[0]
+    return accounts[0]
 
 
 async def _apply(session: AsyncSession, statement: Any) -> bool:
@@ -153,7 +171,37 @@ async def mark_unreachable(
             .values(unreachable_at=now, unreachable_reason=reason[:_REASON_LENGTH])
             .execution_options(synchronize_session=False)
         )
+        await _try_another_channel(session, message_id, account_id, now=now, reason=reason)
     return marked
+
+
+async def _try_another_channel(
+    session: AsyncSession, message_id: int, account_id: int, *, now: datetime, reason: str
+) -> None:
+    """A linked person's message that could not reach one chat goes to their other one."""
+    person_id = await session.scalar(
+        select(ChatAccount.person_id).where(
+            ChatAccount.id == account_id, ChatAccount.last_used_at.is_not(None)
+        )
+    )
+    if person_id is None:
+        return
+    others = [a for a in await linked_accounts(session, person_id) if a.id != account_id]
+    if not others:
+        return
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(
+            status=OutboxStatus.PENDING,
+            chat_account_id=others[0].id,
+            not_before=now,
+            claimed_at=None,
+            claimed_by=None,
+            last_error=f"{UNREACHABLE_MOVED}{reason}"[:_ERROR_LENGTH],
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 @dataclass(frozen=True)

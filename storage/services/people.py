@@ -61,6 +61,7 @@ ACCOUNT_COLUMNS = (
     ChatAccount.username,
     ChatAccount.language_hint,
     ChatAccount.unreachable_at,
+    ChatAccount.last_used_at,
     Person.id.label("person_id"),
     Person.full_name,
     Person.locale,
@@ -118,8 +119,16 @@ async def settle_account(
             language_hint=language_hint,
             now=now,
         )
-    account_id, old_chat, old_username, old_hint, unreachable, person_id, name, locale, admin = row
-    if (old_chat, old_username, old_hint, unreachable) != (chat_id, username, language_hint, None):
+    (account_id, old_chat, old_username, old_hint, unreachable, last_used) = row[:6]
+    person_id, name, locale, admin = row[6:]
+    # A linked account (/link) also records that it is the one the person uses now.
+    linked = {"last_used_at": now} if last_used is not None else {}
+    if linked or (old_chat, old_username, old_hint, unreachable) != (
+        chat_id,
+        username,
+        language_hint,
+        None,
+    ):
         await session.execute(
             update(ChatAccount)
             .where(ChatAccount.id == account_id)
@@ -129,6 +138,7 @@ async def settle_account(
                 language_hint=language_hint,
                 unreachable_at=None,
                 unreachable_reason=None,
+                **linked,
             )
         )
     if display_name and not name:

@@ -7,7 +7,11 @@ typed (no parse mode exists: a tag would reach the person as "<b>"); a chat know
 after its person wrote; one event per getUpdates, 408 "Request timeout" when none came
 within its timeout; getUpdates refused while a webhook is set; setWebhook's secret_token
 8-256 characters, sent back in X-Bot-Api-Secret-Token with every event POSTed to it.
-Photos people send are served from /photos/<name> as Zalo's CDN would.
+A webhook event answered other than 200 (or not at all) is kept and POSTed again at the
+next setWebhook (the bot's next start), as the Telegram fake does; Zalo's own schedule for
+trying again is not published.
+Photos people send are served from /photos/<name> as Zalo's CDN would; a photo the bot
+sends by URL (sendPhoto) is fetched from that URL, as Zalo does, and kept (`photos_sent`).
 """
 
 from __future__ import annotations
@@ -81,9 +85,14 @@ class FakeZalo:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     webhook_statuses: list[int] = field(default_factory=list)
+    # (message id, HTTP status) of every webhook POST; 0 when the connection failed.
+    webhook_deliveries: list[tuple[str, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._events: collections.deque[JSON] = collections.deque()
+        self.undelivered: list[JSON] = []  # webhook events not answered 200, kept
+        self.photos_sent: list[tuple[str, bytes]] = []  # (chat, bytes) fetched by sendPhoto
+        self._posts: set[asyncio.Task[None]] = set()
         self._arrived = asyncio.Event()
         self._known: set[str] = set()
         self._blocked: set[str] = set()
@@ -111,6 +120,9 @@ class FakeZalo:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        for task in list(self._posts):
+            task.cancel()
+        await asyncio.gather(*self._posts, return_exceptions=True)
         if self._http is not None:
             await self._http.close()
         if self._runner is not None:
@@ -152,7 +164,7 @@ class FakeZalo:
 
     def _emit(self, event: JSON) -> JSON:
         if self.webhook_url is not None:
-            asyncio.get_running_loop().create_task(self._post(event))
+            self._post_soon(event)
         else:
             self._events.append(event)
             self._arrived.set()
@@ -164,6 +176,11 @@ class FakeZalo:
     def fail_next(self, count: int, code: int = 429, description: str = "Quota exceeded") -> None:
         self._failures.append(_Failure(count, code, description))
 
+    def _post_soon(self, event: JSON) -> None:
+        task = asyncio.get_running_loop().create_task(self._post(event))
+        self._posts.add(task)
+        task.add_done_callback(self._posts.discard)
+
     async def _post(self, event: JSON) -> None:
         assert self._http is not None and self.webhook_url is not None
         headers = {SECRET_HEADER: self.webhook_secret or ""}
@@ -174,7 +191,22 @@ class FakeZalo:
             status = 0
         async with self._changed:
             self.webhook_statuses.append(status)
+            self.webhook_deliveries.append((str(event["message"]["message_id"]), status))
+            if status != 200:
+                self.undelivered.append(event)
             self._changed.notify_all()
+
+    async def wait_delivered(
+        self, event: JSON, *, times: int = 1, timeout: float = 10
+    ) -> list[int]:
+        """Until the webhook got `event` POSTed `times` times: the status of each POST."""
+        message_id = str(event["message"]["message_id"])
+
+        def statuses() -> list[int]:
+            return [s for m, s in self.webhook_deliveries if m == message_id]
+
+        await self.wait_until(lambda: len(statuses()) >= times, timeout)
+        return statuses()
 
     # ---- what a test reads ----------------------------------------------------------------
 
@@ -232,6 +264,8 @@ class FakeZalo:
         params = await self._params(request)
         if method == "getUpdates":
             response = await self._get_updates(request, params)
+        elif method == "sendPhoto" and not await self._fetch_photo(params):
+            response = _error(400, "photo: the URL could not be fetched as an image")
         else:
             response = self._answer(method, params)
         async with self._changed:
@@ -257,6 +291,21 @@ class FakeZalo:
             return _error(499, "client went away")  # the event stays for the next call
         return _ok(self._events.popleft())  # one event, never a list
 
+    async def _fetch_photo(self, params: JSON) -> bool:
+        """Zalo fetches a photo sent by URL: the fake does too, and keeps what it got."""
+        url = str(params.get("photo") or "")
+        assert self._http is not None
+        try:
+            async with self._http.get(url) as response:
+                data = await response.read()
+                kind = response.content_type
+        except (aiohttp.ClientError, ValueError):
+            return False
+        if response.status != 200 or not kind.startswith("image/"):
+            return False
+        self.photos_sent.append((str(params.get("chat_id") or ""), data))
+        return True
+
     def _answer(self, method: str, params: JSON) -> web.Response:
         if method == "getMe":
             return _ok({"id": self.token.split(":")[0], "account_name": "bot.cchc"})
@@ -267,6 +316,9 @@ class FakeZalo:
             if not 8 <= len(secret) <= 256:
                 return _error(400, "secret_token must be 8-256 characters")
             self.webhook_url, self.webhook_secret = url, secret
+            kept, self.undelivered = self.undelivered, []
+            for event in kept:  # tried again now that the bot says it is back
+                self._post_soon(event)
             return _ok({"url": url})
         if method == "deleteWebhook":
             self.webhook_url = self.webhook_secret = None
