@@ -32,6 +32,8 @@ from storage.services.team_status import TeamSummary, team_summaries, unit_state
 
 PAGE = 8
 MAX_UNIT_BUTTONS = 40
+# A unit button's mark: accepted and submitted (still to review) look different.
+UNIT_MARKS: dict[str, str] = {SubmissionStatus.ACCEPTED: "✅", SubmissionStatus.SUBMITTED: "📥"}
 
 
 async def campaigns_in_scope(turn: Turn, scope: Scope) -> list[Campaign]:
@@ -71,6 +73,8 @@ async def _campaign_summary(turn: Turn, campaign: Campaign, summaries: list[Team
                 "team.summary_team",
                 team=escape(s.name),
                 submitted=s.submitted,
+                accepted=s.accepted,
+                awaiting=s.awaiting_review,
                 total=s.total,
                 in_progress=s.in_progress,
                 not_started=s.not_started,
@@ -89,7 +93,7 @@ async def _campaign_summary(turn: Turn, campaign: Campaign, summaries: list[Team
     render_progress_chart(summaries, chart, turn.tr)
     buttons = [
         Choice(
-            f"{'✅' if s.status in ('submitted', 'accepted') else '⏳'} {s.unit_code}",
+            f"{UNIT_MARKS.get(s.status, '⏳')} {s.unit_code}",
             make("ru", s.assignment_id),
         )
         for s in states[:MAX_UNIT_BUTTONS]

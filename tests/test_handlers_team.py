@@ -79,7 +79,8 @@ async def test_summary_has_counts_names_and_a_real_png_chart(people, db):
     await leader.command("summary")
     photo = next(r.photo for r in leader.last if r.photo)
     assert photo is not None and photo.path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "Đã nộp 1/2" in leader.text_out
+    assert "Đã nộp 1/2 (đã chấp nhận 0, chờ xem xét 1)" in leader.text_out
+    assert any(c.label.startswith("📥 ") for c in leader.buttons())
     assert "Ủy ban nhân dân Phường 2" in leader.text_out  # not submitted yet
     assert "Ủy ban nhân dân Phường 3" not in leader.text_out  # team D2: not this leader's
     admin = people["admin"]
@@ -130,6 +131,10 @@ async def test_return_resubmit_accept_appraise(people, db, clock):
     await leader.press(leader.button("ac:").token)
     await leader.press_label("Xác nhận chấp nhận")
     assert "Điểm thẩm định: 5.5/5.5" in leader.text_out
+    # Issue 19: the summary tells the accepted report apart from submitted ones.
+    await leader.command("summary")
+    assert "Đã nộp 1/2 (đã chấp nhận 1, chờ xem xét 0)" in leader.text_out
+    assert any(c.label.startswith("✅ ") for c in leader.buttons())
     await leader.press(f"ap:{assignment}:0")
     await leader.press_label("1.3")
     await leader.text("1")
