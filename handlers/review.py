@@ -28,8 +28,8 @@ def progress_lines(turn: Turn, ctx: UnitContext, progress: Progress) -> list[str
         turn.t("review.answered", answered=progress.answered, total=progress.total),
         turn.t(
             "review.score",
-            score=fmt_points(progress.self_score),
-            max=fmt_points(progress.max_score),
+            score=fmt_points(progress.self_score, turn.tr),
+            max=fmt_points(progress.max_score, turn.tr),
         ),
     ]
     if progress.missing_required:
@@ -144,8 +144,8 @@ async def confirm_submit(turn: Turn, token: Token) -> None:
             key,
             unit=escape(ctx.role.unit_name or ""),
             time=fmt_datetime(turn.now, ctx.role.timezone),
-            score=fmt_points(result.progress.self_score),
-            max=fmt_points(result.progress.max_score),
+            score=fmt_points(result.progress.self_score, turn.tr),
+            max=fmt_points(result.progress.max_score, turn.tr),
         ),
         edit=True,
     )

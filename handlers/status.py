@@ -82,8 +82,8 @@ async def _review_lines(turn: Turn, ctx: UnitContext) -> list[str]:
         "",
         turn.t(
             "review.appraisal_title",
-            score=fmt_points(submission.appraised_score),
-            max=fmt_points(checklist.max_score),
+            score=fmt_points(submission.appraised_score, turn.tr),
+            max=fmt_points(checklist.max_score, turn.tr),
         ),
     ]
     for s in await item_scores(turn.session, submission, checklist):
@@ -93,8 +93,8 @@ async def _review_lines(turn: Turn, ctx: UnitContext) -> list[str]:
                 turn.t(
                     "review.appraisal_line",
                     code=escape(item.code),
-                    score=fmt_points(s.appraised),
-                    own=fmt_points(s.self_score),
+                    score=fmt_points(s.appraised, turn.tr),
+                    own=fmt_points(s.self_score, turn.tr),
                     reason=escape(s.reason or ""),
                 )
             )

@@ -59,7 +59,7 @@ async def show_summary(turn: Turn) -> None:
 async def _campaign_summary(turn: Turn, campaign: Campaign, summaries: list[TeamSummary]) -> None:
     states = await unit_states(turn.session, team_ids=[s.team_id for s in summaries])
     scores = [s.self_score for s in states if s.self_score is not None]
-    average = f"{sum(scores) / len(scores):.2f}" if scores else "—"
+    average = fmt_points(sum(scores) / len(scores), turn.tr) if scores else "—"
     lines = [
         turn.t(
             "team.summary_title",
@@ -139,8 +139,8 @@ async def unit_text(
         turn.t("review.answered", answered=progress.answered, total=progress.total),
         turn.t(
             "review.score",
-            score=fmt_points(progress.self_score),
-            max=fmt_points(progress.max_score),
+            score=fmt_points(progress.self_score, turn.tr),
+            max=fmt_points(progress.max_score, turn.tr),
         ),
     ]
     if submission.submitted_at:
@@ -155,8 +155,8 @@ async def unit_text(
         lines.append(
             turn.t(
                 "team.appraised",
-                score=fmt_points(submission.appraised_score),
-                max=fmt_points(progress.max_score),
+                score=fmt_points(submission.appraised_score, turn.tr),
+                max=fmt_points(progress.max_score, turn.tr),
             )
         )
     if assignment.visit_at:

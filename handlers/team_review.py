@@ -207,8 +207,8 @@ async def confirm_accept(turn: Turn, token: Token) -> None:
         turn.t(
             "team.accepted",
             unit=escape(assignment.unit.name),
-            score=fmt_points(total),
-            max=fmt_points(checklist.max_score),
+            score=fmt_points(total, turn.tr),
+            max=fmt_points(checklist.max_score, turn.tr),
         ),
         [[turn.button("team.appraise", make("ap", assignment.id, 0))]],
         edit=True,
@@ -229,10 +229,11 @@ async def appraise_list(turn: Turn, token: Token) -> None:
     for item in shown:
         s = scores[item.id]
         mark = "✎" if s.appraised is not None else ""
+        final, points = fmt_points(s.final, turn.tr), fmt_points(item.points, turn.tr)
         rows.append(
             [
                 Choice(
-                    f"{item.code}: {s.final:g}/{item.points:g} {mark}".strip(),
+                    f"{item.code}: {final}/{points} {mark}".strip(),
                     make("ai", assignment.id, item.id),
                 )
             ]
@@ -244,8 +245,8 @@ async def appraise_list(turn: Turn, token: Token) -> None:
         turn.t(
             "team.appraise_title",
             unit=escape(assignment.unit.name),
-            score=fmt_points(total),
-            max=fmt_points(checklist.max_score),
+            score=fmt_points(total, turn.tr),
+            max=fmt_points(checklist.max_score, turn.tr),
         ),
         rows,
         edit=True,
@@ -268,8 +269,8 @@ async def appraise_one(turn: Turn, token: Token) -> None:
         turn.t(
             "team.appraise_ask",
             code=escape(item.code),
-            self=fmt_points(own),
-            max=fmt_points(item.points),
+            self=fmt_points(own, turn.tr),
+            max=fmt_points(item.points, turn.tr),
         )
     )
 
@@ -289,7 +290,7 @@ async def typed_appraisal(turn: Turn) -> None:
     if turn.state.state == "appraise":
         value = parse_number(turn.inbound.text.strip(), dot_may_group=False)
         if value is None or not 0 <= value <= item.points:
-            turn.say(turn.t("team.bad_score", max=fmt_points(item.points)))
+            turn.say(turn.t("team.bad_score", max=fmt_points(item.points, turn.tr)))
             return
         self_score = {s.item_id: s for s in await item_scores(turn.session, submission, checklist)}[
             item.id
@@ -316,9 +317,9 @@ async def typed_appraisal(turn: Turn) -> None:
         turn.t(
             "team.appraised_saved",
             code=escape(item.code),
-            score=fmt_points(value),
-            total=fmt_points(total),
-            max=fmt_points(checklist.max_score),
+            score=fmt_points(value, turn.tr),
+            total=fmt_points(total, turn.tr),
+            max=fmt_points(checklist.max_score, turn.tr),
         ),
         [[turn.button("team.appraise", make("ap", assignment.id, item.index // PAGE))]],
     )

@@ -67,7 +67,7 @@ async def test_every_item_type_answered_with_evidence_then_submitted(world, db, 
     await _answer_all(chat)
     assert "Đề nghị &lt;tăng&gt; kinh phí &amp; nhân lực" in chat.text_out  # escaped echo
     assert "Đã trả lời: 7/7" in chat.text_out
-    assert "Điểm tự đánh giá: 5.5/5.5" in chat.text_out
+    assert "Điểm tự đánh giá: 5,5/5,5" in chat.text_out  # issue 19: decimal comma
     await chat.press_label("Nộp báo cáo")
     await chat.press_label("Xác nhận")
     assert "Đã nộp báo cáo" in chat.text_out and "01/09/2021 08:00" in chat.text_out

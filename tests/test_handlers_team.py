@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.outbox_render import make_renderer
 from common.clock import FrozenClock
 from handlers.dispatcher import Dispatcher
-from storage.db.models import OutboxMessage, Submission
+from storage.db.models import ChatAccount, OutboxMessage, Submission
 from storage.formats.campaign_spec import TeamSpec
 from tests import factories
-from tests.chat_harness import Chat, import_and_codes, make_deps
+from tests.chat_harness import CATALOG, Chat, import_and_codes, make_deps
 from tests.conftest import Db
 from tests.test_handlers_checklist import JPEG, PDF, _answer_all
 
@@ -73,6 +74,11 @@ async def _outbox(db: Db, template: str) -> list[OutboxMessage]:
         )
 
 
+def _rendered(row: OutboxMessage, locale: str) -> str:
+    account = ChatAccount(platform="telegram", user_id="x", chat_id="x", language_hint=locale)
+    return make_renderer(CATALOG)(row, account, None).text
+
+
 async def test_summary_has_counts_names_and_a_real_png_chart(people, db):
     await _submitted(people["lan"])
     leader = people["leader"]
@@ -126,11 +132,16 @@ async def test_return_resubmit_accept_appraise(people, db, clock):
     await lan.press_label("Nộp báo cáo")
     await lan.press_label("Xác nhận")
     [alert] = await _outbox(db, "edges.resubmitted")
-    assert alert.params["changes"] == "1.3: 95.5 → 97"  # issue 19: what changed, per item
+    # Issue 19: what changed, per item, in the reader's number format.
+    assert "1.3: 95,5% → 97%" in _rendered(alert, "vi")
+    assert "1.3: 95.5% → 97%" in _rendered(alert, "en")
     await leader.press(f"ru:{assignment}")
     await leader.press(leader.button("ac:").token)
     await leader.press_label("Xác nhận chấp nhận")
-    assert "Điểm thẩm định: 5.5/5.5" in leader.text_out
+    assert "Điểm thẩm định: 5,5/5,5" in leader.text_out
+    [accepted] = await _outbox(db, "review.accepted_notice")  # floats, written per reader
+    assert "Điểm thẩm định: 5,5/5,5" in _rendered(accepted, "vi")
+    assert "Appraised score: 5.5/5.5" in _rendered(accepted, "en")
     # Issue 19: the summary tells the accepted report apart from submitted ones.
     await leader.command("summary")
     assert "Đã nộp 1/2 (đã chấp nhận 1, chờ xem xét 0)" in leader.text_out
@@ -140,9 +151,9 @@ async def test_return_resubmit_accept_appraise(people, db, clock):
     await leader.text("1")
     assert "Nhập lý do" in leader.text_out
     await leader.text("Tỷ lệ thực tế thấp hơn")
-    assert "Tổng: 4.5/5.5" in leader.text_out
+    assert "Tổng: 4,5/5,5" in leader.text_out
     await lan.command("status")
-    assert "Điểm thẩm định: 4.5/5.5" in lan.text_out and "Tỷ lệ thực tế thấp hơn" in lan.text_out
+    assert "Điểm thẩm định: 4,5/5,5" in lan.text_out and "Tỷ lệ thực tế thấp hơn" in lan.text_out
     async with db.sessions() as session:
         submission = (
             await session.scalars(select(Submission).where(Submission.status == "accepted"))

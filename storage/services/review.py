@@ -21,7 +21,7 @@ from storage.db.models import (
     Submission,
     SubmissionStatus,
 )
-from storage.rules.scoring import fmt_points, score
+from storage.rules.scoring import score
 from storage.services import audit
 from storage.services.checklist import Checklist
 from storage.services.outbox import button, enqueue_many
@@ -310,8 +310,9 @@ async def accept_report(
     params = {
         "unit": assignment.unit.name,
         "campaign": campaign.title,
-        "score": fmt_points(total),
-        "max": fmt_points(checklist.max_score),
+        # Floats are numbers: the renderer shows them in the reader's format.
+        "score": float(total),
+        "max": float(checklist.max_score),
         "time": fmt_datetime(now, campaign.timezone),
     }
     await _tell_unit(
