@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from html import escape
-from typing import Any
+from typing import Any, TypeVar
 
 from common.messages import Choice
 from handlers.context import Turn
@@ -13,6 +13,24 @@ from storage.rules.answers import TEXT_MAX_LENGTH, format_number, format_value
 from storage.rules.progress import AnswerState, is_answered
 from storage.rules.scoring import fmt_points
 from storage.services.checklist import ItemInfo
+
+T = TypeVar("T")
+
+
+def even_rows(items: list[T], per_row: int) -> list[list[T]]:
+    """`items` in as few rows of at most `per_row` as possible, the rows' lengths differing
+    by at most one (longer rows first): a keyboard laid out evenly, not full rows and a
+    stray last button stretched across the screen when that can be helped."""
+    if not items:
+        return []
+    count = -(-len(items) // per_row)
+    size, longer = divmod(len(items), count)
+    rows, start = [], 0
+    for index in range(count):
+        end = start + size + (1 if index < longer else 0)
+        rows.append(items[start:end])
+        start = end
+    return rows
 
 
 def short(text: str, limit: int) -> str:

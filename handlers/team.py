@@ -9,12 +9,13 @@ from html import escape
 from common.localtime import fmt_datetime
 from common.messages import Choice, OutFile
 from handlers.access import Scope, assignment_in_scope, deny, scope_of
-from handlers.cards import pager, short, value_text
+from handlers.cards import even_rows, pager, short, value_text
 from handlers.charts import render_progress_chart
 from handlers.context import Turn
 from handlers.tokens import Token, make
 from storage.db.models import Assignment, Campaign, Submission, SubmissionStatus
 from storage.rules.scoring import fmt_points
+from storage.rules.unit_names import short_unit_name
 from storage.services.answers_read import (
     answers_by_item,
     evidence_counts,
@@ -32,6 +33,7 @@ from storage.services.team_status import TeamSummary, team_summaries, unit_state
 
 PAGE = 8
 MAX_UNIT_BUTTONS = 40
+UNIT_BUTTONS_PER_ROW = 2  # short names, two side by side fit a phone's width
 # A unit button's mark: accepted and submitted (still to review) look different.
 UNIT_MARKS: dict[str, str] = {SubmissionStatus.ACCEPTED: "✅", SubmissionStatus.SUBMITTED: "📥"}
 
@@ -93,13 +95,13 @@ async def _campaign_summary(turn: Turn, campaign: Campaign, summaries: list[Team
     render_progress_chart(summaries, chart, turn.tr)
     buttons = [
         Choice(
-            f"{UNIT_MARKS.get(s.status, '⏳')} {s.unit_code}",
+            f"{UNIT_MARKS.get(s.status, '⏳')} {short_unit_name(s.unit_name)}",
             make("ru", s.assignment_id),
         )
         for s in states[:MAX_UNIT_BUTTONS]
     ]
     turn.say(turn.t("team.chart_caption"), photo=OutFile(chart, "tien-do.png", "image/png"))
-    turn.say("\n".join(lines), [buttons[n : n + 4] for n in range(0, len(buttons), 4)])
+    turn.say("\n".join(lines), even_rows(buttons, UNIT_BUTTONS_PER_ROW))
 
 
 def _names(names: tuple[str, ...], limit: int = 15) -> str:

@@ -87,6 +87,15 @@ async def test_summary_has_counts_names_and_a_real_png_chart(people, db):
     assert photo is not None and photo.path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Đã nộp 1/2 (đã chấp nhận 0, chờ xem xét 1)" in leader.text_out
     assert any(c.label.startswith("📥 ") for c in leader.buttons())
+    # Issue 19: the unit buttons carry short names, not codes, laid out evenly.
+    [keyboard] = [
+        r.choices
+        for r in leader.last
+        if any(c.token.startswith("ru:") for row in r.choices for c in row)
+    ]
+    assert [[c.label for c in row] for row in keyboard] == [
+        ["📥 UBND Phường 1", "⏳ UBND Phường 2"]
+    ]
     assert "Ủy ban nhân dân Phường 2" in leader.text_out  # not submitted yet
     assert "Ủy ban nhân dân Phường 3" not in leader.text_out  # team D2: not this leader's
     admin = people["admin"]
