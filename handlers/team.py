@@ -6,14 +6,15 @@ from __future__ import annotations
 import uuid
 from html import escape
 
-from common.localtime import fmt_datetime
+from common.localtime import fmt_datetime, zone
 from common.messages import Choice, OutFile
 from handlers.access import Scope, assignment_in_scope, deny, scope_of
 from handlers.cards import even_rows, pager, short, value_text
-from handlers.charts import render_progress_chart
+from handlers.charts import ChartData, render_progress_chart
 from handlers.context import Turn
 from handlers.tokens import Token, make
 from storage.db.models import Assignment, Campaign, Submission, SubmissionStatus
+from storage.rules.burnup import burnup, share_counts
 from storage.rules.scoring import fmt_points
 from storage.rules.unit_names import short_unit_name
 from storage.services.answers_read import (
@@ -26,6 +27,7 @@ from storage.services.answers_read import (
 from storage.services.campaigns import open_campaigns
 from storage.services.checklist import Checklist
 from storage.services.person_names import full_names
+from storage.services.progress_history import unit_progress
 from storage.services.questions import thread
 from storage.services.review import unresolved_flags
 from storage.services.submissions import submission_for
@@ -92,7 +94,7 @@ async def _campaign_summary(turn: Turn, campaign: Campaign, summaries: list[Team
             lines.append(turn.t("team.no_contact", names=_names(s.no_contact)))
     lines.append(turn.t("team.average_score", score=average))
     chart = turn.deps.evidence.root / ".charts" / f"{uuid.uuid4().hex}.png"
-    render_progress_chart(summaries, chart, turn.tr)
+    render_progress_chart(await _chart_data(turn, campaign, summaries), chart, turn.tr)
     buttons = [
         Choice(
             f"{UNIT_MARKS.get(s.status, '⏳')} {short_unit_name(s.unit_name)}",
@@ -102,6 +104,26 @@ async def _campaign_summary(turn: Turn, campaign: Campaign, summaries: list[Team
     ]
     turn.say(turn.t("team.chart_caption"), photo=OutFile(chart, "tien-do.png", "image/png"))
     turn.say("\n".join(lines), even_rows(buttons, UNIT_BUTTONS_PER_ROW))
+
+
+async def _chart_data(turn: Turn, campaign: Campaign, summaries: list[TeamSummary]) -> ChartData:
+    units = await unit_progress(turn.session, campaign.id, [s.team_id for s in summaries])
+    checklist = await turn.deps.checklists.get(turn.session, campaign.id)
+    tz = zone(campaign.timezone)
+    started = [u.started_at for u in units if u.started_at is not None]
+    first = min([campaign.created_at, *started]).astimezone(tz).date()
+    deadline = campaign.deadline.astimezone(tz).date()
+    return ChartData(
+        burnup=burnup(
+            [(u.started_at, u.submitted_at) for u in units],
+            first_day=first,
+            today=turn.now.astimezone(tz).date(),
+            tz=tz,
+        ),
+        total=len(units),
+        deadline=deadline,
+        shares=share_counts([u.answered for u in units], len(checklist.items)),
+    )
 
 
 def _names(names: tuple[str, ...], limit: int = 15) -> str:
