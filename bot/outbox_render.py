@@ -5,7 +5,9 @@ may switch language between planning and delivery, and a reminder planned today 
 in the language they use when it arrives.
 
 Params are plain text: every string is HTML-escaped here (the template supplies the markup),
-so whoever enqueues must NOT escape them. Keys starting with "_" are reserved
+so whoever enqueues must NOT escape them. A float param is a number (a score, a share) and
+is written in the reader's format here: "5,5" in Vietnamese, "5.5" in English, at most
+two decimals. Keys starting with "_" are reserved
 (`_buttons`, see storage/outbox.py; `_document`, see storage/notices.py) and never reach
 the template as they are: `_numbers` ({name: number}) become placeholders formatted with
 the recipient's decimal mark, and `_gaps` / `_marked_down` become lines after the text.
@@ -22,14 +24,16 @@ import mimetypes
 from pathlib import Path
 from typing import Any
 
-from common.i18n import DEFAULT_LOCALE, Catalog, normalize_locale, placeholders
+from common.i18n import DEFAULT_LOCALE, Catalog, Translator, normalize_locale, placeholders
 from common.messages import Choice, OutFile, Reply
 from schedules.delivery import Render
 from storage.db.models import ChatAccount, OutboxMessage, Person
 from storage.rules.answers import format_number
+from storage.rules.scoring import SCORE_DECIMALS
 from storage.services.appraisal_rounds import MARKED_DOWN_PARAM, NUMBERS_PARAM
 from storage.services.outbox import BUTTONS_PARAM, DOCUMENT_PARAM
 from storage.services.report_gaps import GAPS_PARAM
+from storage.services.resubmit_changes import CHANGES_PARAM, changes_text
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +48,19 @@ def recipient_locale(account: ChatAccount, person: Person | None) -> str:
     return normalize_locale(account.language_hint)
 
 
-def _escaped(params: dict[str, Any]) -> dict[str, Any]:
-    return {
-        name: html.escape(value, quote=False) if isinstance(value, str) else value
-        for name, value in params.items()
-        if not name.startswith("_")
-    }
+def _shown(value: Any, tr: Translator) -> Any:
+    if isinstance(value, str):
+        return html.escape(value, quote=False)
+    if isinstance(value, float):
+        return format_number(value, tr, decimals=SCORE_DECIMALS)
+    return value
+
+
+def _escaped(params: dict[str, Any], tr: Translator) -> dict[str, Any]:
+    values = {name: _shown(value, tr) for name, value in params.items() if not name.startswith("_")}
+    if CHANGES_PARAM in params:
+        values["changes"] = html.escape(changes_text(params[CHANGES_PARAM], tr), quote=False)
+    return values
 
 
 def _source(catalog: Catalog, locale: str, key: str) -> str | None:
@@ -73,7 +84,10 @@ def render_text(catalog: Catalog, locale: str, key: str, params: dict[str, Any])
     if source is None:
         log.error("outbox template %r is not in the catalog; sending the fallback text", key)
         return catalog.t(locale, FALLBACK_KEY)
-    values = {**_escaped(params), **_numbers(catalog, locale, params.get(NUMBERS_PARAM))}
+    values = {
+        **_escaped(params, catalog.for_locale(locale)),
+        **_numbers(catalog, locale, params.get(NUMBERS_PARAM)),
+    }
     missing = placeholders(source) - set(values)
     if missing:
         log.error("outbox template %r lacks params %s", key, sorted(missing))

@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 from html import escape
-from typing import Any
+from typing import Any, TypeVar
 
 from common.messages import Choice
 from handlers.context import Turn
 from handlers.tokens import make
 from handlers.unit import UnitContext
-from storage.rules.answers import TEXT_MAX_LENGTH, format_value
+from storage.rules.answers import TEXT_MAX_LENGTH, format_number, format_value
 from storage.rules.progress import AnswerState, is_answered
+from storage.rules.scoring import fmt_points
 from storage.services.checklist import ItemInfo
+
+T = TypeVar("T")
+
+
+def even_rows(items: list[T], per_row: int) -> list[list[T]]:
+    """`items` in as few rows of at most `per_row` as possible, the rows' lengths differing
+    by at most one (longer rows first): a keyboard laid out evenly, not full rows and a
+    stray last button stretched across the screen when that can be helped."""
+    if not items:
+        return []
+    count = -(-len(items) // per_row)
+    size, longer = divmod(len(items), count)
+    rows, start = [], 0
+    for index in range(count):
+        end = start + size + (1 if index < longer else 0)
+        rows.append(items[start:end])
+        start = end
+    return rows
 
 
 def short(text: str, limit: int) -> str:
@@ -22,7 +41,7 @@ def short(text: str, limit: int) -> str:
 def points_text(turn: Turn, points: float) -> str:
     if points <= 0:
         return turn.t("checklist.not_scored")
-    return turn.t("checklist.max_points", points=f"{points:g}")
+    return turn.t("checklist.max_points", points=fmt_points(points, turn.tr))
 
 
 def value_text(turn: Turn, item: ItemInfo, value: Any) -> str:
@@ -39,13 +58,21 @@ def mark_of(item: ItemInfo, state: AnswerState | None) -> str:
     return "✅"
 
 
+def _number(turn: Turn, value: float | None) -> str:
+    return format_number(value or 0, turn.tr)
+
+
 def _prompt(turn: Turn, item: ItemInfo) -> str:
     if item.type == "number" and item.min is not None and item.max is not None:
-        return turn.t("checklist.prompt.number_range", min=f"{item.min:g}", max=f"{item.max:g}")
+        return turn.t(
+            "checklist.prompt.number_range",
+            min=_number(turn, item.min),
+            max=_number(turn, item.max),
+        )
     if item.type == "number" and item.min is not None:
-        return turn.t("checklist.prompt.number_min", min=f"{item.min:g}")
+        return turn.t("checklist.prompt.number_min", min=_number(turn, item.min))
     if item.type == "number" and item.max is not None:
-        return turn.t("checklist.prompt.number_max", max=f"{item.max:g}")
+        return turn.t("checklist.prompt.number_max", max=_number(turn, item.max))
     if item.type == "text":
         return turn.t("checklist.prompt.text", max=item.max_length or TEXT_MAX_LENGTH)
     return turn.t(f"checklist.prompt.{item.type}")

@@ -109,4 +109,4 @@ class Turn:
 
 
 # Keys of ConversationState.data that survive a change of state.
-_STICKY = frozenset({"role", "bad_codes"})
+_STICKY = frozenset({"role", "bad_codes", "kb"})  # kb: handlers/stale_keyboards.py

@@ -35,6 +35,7 @@ from handlers import (
     remediation,
     review,
     self_score,
+    stale_keyboards,
     status,
     team,
     team_review,
@@ -258,6 +259,11 @@ class Dispatcher:
             await onboarding.unsupported(turn)
 
     async def _choice(self, turn: Turn, raw: str | None) -> None:
+        raw, stamp = stale_keyboards.split(raw)
+        if stale_keyboards.is_stale(stamp, turn.state.data):
+            text = turn.t("keyboards.stale")
+            turn.say(text, toast=text)
+            return
         token = parse(raw)
         handler = CHOICES.get(token.action) if token else None
         if token is None or handler is None:
@@ -271,7 +277,13 @@ class Dispatcher:
             await onboarding.stale_button(turn)
 
     def _present(self, turn: Turn) -> None:
-        """Channels without buttons (Zalo) get choices as a numbered list to answer with."""
+        """Buttons get the keyboard generation (handlers/stale_keyboards.py); channels
+        without buttons (Zalo) get choices as a numbered list to answer with."""
+        inbound = turn.inbound
+        pressed = stale_keyboards.split(inbound.choice)[1] if inbound.choice else None
+        turn.state.data = stale_keyboards.stamp_replies(
+            turn.replies, turn.state.data, inbound.kind, pressed
+        )
         caps = self.deps.capabilities.get(turn.account.platform, Capabilities())
         if caps.buttons:
             turn.state.data = {k: v for k, v in turn.state.data.items() if k != "numbered"}

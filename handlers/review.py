@@ -7,11 +7,11 @@ from html import escape
 from common.localtime import fmt_datetime
 from common.messages import Choice
 from handlers.context import Turn
-from handlers.self_score_card import score_text
 from handlers.tokens import Token, make
 from handlers.unit import UnitContext, active_unit
 from storage.db.models import SubmissionStatus
 from storage.rules.progress import AnswerState, Progress, compute_progress
+from storage.rules.scoring import fmt_points
 from storage.services.self_scores import hand_scores
 from storage.services.submissions import answer_states, submit
 
@@ -29,8 +29,8 @@ def progress_lines(turn: Turn, ctx: UnitContext, progress: Progress) -> list[str
         turn.t("review.answered", answered=progress.answered, total=progress.total),
         turn.t(
             "review.score",
-            score=score_text(turn, progress.self_score),
-            max=score_text(turn, progress.max_score),
+            score=fmt_points(progress.self_score, turn.tr),
+            max=fmt_points(progress.max_score, turn.tr),
         ),
     ]
     if progress.missing_required:
@@ -149,8 +149,8 @@ async def confirm_submit(turn: Turn, token: Token) -> None:
             key,
             unit=escape(ctx.role.unit_name or ""),
             time=fmt_datetime(turn.now, ctx.role.timezone),
-            score=score_text(turn, result.progress.self_score),
-            max=score_text(turn, result.progress.max_score),
+            score=fmt_points(result.progress.self_score, turn.tr),
+            max=fmt_points(result.progress.max_score, turn.tr),
         ),
         edit=True,
     )

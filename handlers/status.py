@@ -8,12 +8,12 @@ from common.localtime import fmt_datetime
 from common.messages import Choice
 from handlers.context import Turn
 from handlers.review import progress_lines
-from handlers.self_score_card import score_text
 from handlers.team import pending_flags_text
 from handlers.tokens import Token, make
 from handlers.unit import UnitContext, active_unit, not_linked, roles, team_roles
 from storage.db.models import Role
 from storage.rules.progress import compute_progress
+from storage.rules.scoring import fmt_points
 from storage.services.appraisal_rounds import round_of
 from storage.services.people import PersonRole
 from storage.services.review import item_scores
@@ -88,8 +88,8 @@ async def _review_lines(turn: Turn, ctx: UnitContext) -> list[str]:
         "",
         turn.t(
             "review.appraisal_title",
-            score=score_text(turn, submission.appraised_score),
-            max=score_text(turn, checklist.max_score),
+            score=fmt_points(submission.appraised_score, turn.tr),
+            max=fmt_points(checklist.max_score, turn.tr),
         ),
     ]
     for s in await item_scores(turn.session, submission, checklist):
@@ -99,8 +99,8 @@ async def _review_lines(turn: Turn, ctx: UnitContext) -> list[str]:
                 turn.t(
                     "review.appraisal_line",
                     code=escape(item.code),
-                    score=score_text(turn, s.appraised),
-                    own=score_text(turn, s.self_score),
+                    score=fmt_points(s.appraised, turn.tr),
+                    own=fmt_points(s.self_score, turn.tr),
                     reason=escape(s.reason or ""),
                 )
             )

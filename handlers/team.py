@@ -6,16 +6,19 @@ from __future__ import annotations
 import uuid
 from html import escape
 
-from common.localtime import fmt_datetime
+from common.localtime import fmt_datetime, zone
 from common.messages import Choice, OutFile
 from handlers.access import Scope, assignment_in_scope, deny, scope_of
-from handlers.cards import pager, short, value_text
-from handlers.charts import render_progress_chart
+from handlers.cards import even_rows, pager, short, value_text
+from handlers.charts import ChartData, render_progress_chart
 from handlers.context import Turn
 from handlers.remediation import progress_lines
 from handlers.self_score_card import needs_self_score, score_text, self_score_line
 from handlers.tokens import Token, make
 from storage.db.models import Assignment, Campaign, Submission, SubmissionStatus
+from storage.rules.burnup import burnup, share_counts
+from storage.rules.scoring import fmt_points
+from storage.rules.unit_names import short_unit_name
 from storage.services.answers_read import (
     answers_by_item,
     evidence_counts,
@@ -26,6 +29,7 @@ from storage.services.answers_read import (
 from storage.services.campaigns import open_campaigns
 from storage.services.checklist import Checklist
 from storage.services.person_names import full_names
+from storage.services.progress_history import unit_progress
 from storage.services.questions import thread
 from storage.services.ranking import campaign_ranking
 from storage.services.review import unresolved_flags
@@ -36,6 +40,9 @@ from storage.services.team_status import TeamSummary, team_summaries, unit_state
 PAGE = 8
 MAX_UNIT_BUTTONS = 40
 MAX_RANKED = 10
+UNIT_BUTTONS_PER_ROW = 2  # short names, two side by side fit a phone's width
+# A unit button's mark: accepted and submitted (still to review) look different.
+UNIT_MARKS: dict[str, str] = {SubmissionStatus.ACCEPTED: "✅", SubmissionStatus.SUBMITTED: "📥"}
 
 
 async def campaigns_in_scope(turn: Turn, scope: Scope) -> list[Campaign]:
@@ -61,7 +68,7 @@ async def show_summary(turn: Turn) -> None:
 async def _campaign_summary(turn: Turn, campaign: Campaign, summaries: list[TeamSummary]) -> None:
     states = await unit_states(turn.session, team_ids=[s.team_id for s in summaries])
     scores = [s.self_score for s in states if s.self_score is not None]
-    average = score_text(turn, sum(scores) / len(scores)) if scores else "—"
+    average = fmt_points(sum(scores) / len(scores), turn.tr) if scores else "—"
     lines = [
         turn.t(
             "team.summary_title",
@@ -75,6 +82,8 @@ async def _campaign_summary(turn: Turn, campaign: Campaign, summaries: list[Team
                 "team.summary_team",
                 team=escape(s.name),
                 submitted=s.submitted,
+                accepted=s.accepted,
+                awaiting=s.awaiting_review,
                 total=s.total,
                 in_progress=s.in_progress,
                 not_started=s.not_started,
@@ -92,16 +101,36 @@ async def _campaign_summary(turn: Turn, campaign: Campaign, summaries: list[Team
     lines += await progress_lines(turn, campaign.id, campaign.timezone, states)
     lines += await ranking_lines(turn, campaign, [s.team_id for s in summaries])
     chart = turn.deps.evidence.root / ".charts" / f"{uuid.uuid4().hex}.png"
-    render_progress_chart(summaries, chart, turn.tr)
+    render_progress_chart(await _chart_data(turn, campaign, summaries), chart, turn.tr)
     buttons = [
         Choice(
-            f"{'✅' if s.status in ('submitted', 'accepted') else '⏳'} {s.unit_code}",
+            f"{UNIT_MARKS.get(s.status, '⏳')} {short_unit_name(s.unit_name)}",
             make("ru", s.assignment_id),
         )
         for s in states[:MAX_UNIT_BUTTONS]
     ]
     turn.say(turn.t("team.chart_caption"), photo=OutFile(chart, "tien-do.png", "image/png"))
-    turn.say("\n".join(lines), [buttons[n : n + 4] for n in range(0, len(buttons), 4)])
+    turn.say("\n".join(lines), even_rows(buttons, UNIT_BUTTONS_PER_ROW))
+
+
+async def _chart_data(turn: Turn, campaign: Campaign, summaries: list[TeamSummary]) -> ChartData:
+    units = await unit_progress(turn.session, campaign.id, [s.team_id for s in summaries])
+    checklist = await turn.deps.checklists.get(turn.session, campaign.id)
+    tz = zone(campaign.timezone)
+    started = [u.started_at for u in units if u.started_at is not None]
+    first = min([campaign.created_at, *started]).astimezone(tz).date()
+    deadline = campaign.deadline.astimezone(tz).date()
+    return ChartData(
+        burnup=burnup(
+            [(u.started_at, u.submitted_at) for u in units],
+            first_day=first,
+            today=turn.now.astimezone(tz).date(),
+            tz=tz,
+        ),
+        total=len(units),
+        deadline=deadline,
+        shares=share_counts([u.answered for u in units], len(checklist.items)),
+    )
 
 
 async def ranking_lines(turn: Turn, campaign: Campaign, team_ids: list[int]) -> list[str]:
@@ -176,8 +205,8 @@ async def unit_text(
         turn.t("review.answered", answered=progress.answered, total=progress.total),
         turn.t(
             "review.score",
-            score=score_text(turn, progress.self_score),
-            max=score_text(turn, progress.max_score),
+            score=fmt_points(progress.self_score, turn.tr),
+            max=fmt_points(progress.max_score, turn.tr),
         ),
     ]
     if submission.submitted_at:
@@ -192,8 +221,8 @@ async def unit_text(
         lines.append(
             turn.t(
                 "team.appraised",
-                score=score_text(turn, submission.appraised_score),
-                max=score_text(turn, progress.max_score),
+                score=fmt_points(submission.appraised_score, turn.tr),
+                max=fmt_points(progress.max_score, turn.tr),
             )
         )
     if assignment.visit_at:

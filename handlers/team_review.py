@@ -10,10 +10,11 @@ from handlers.access import assignment_in_scope
 from handlers.cards import pager, short
 from handlers.context import Turn
 from handlers.onboarding import stale_button
-from handlers.self_score_card import needs_self_score, score_text, self_score_line
+from handlers.self_score_card import needs_self_score, self_score_line
 from handlers.tokens import Token, make
 from storage.db.models import Assignment, Submission, SubmissionStatus
 from storage.rules.answers import parse_number
+from storage.rules.scoring import fmt_points
 from storage.services.appraisal_rounds import round_of
 from storage.services.checklist import ItemInfo
 from storage.services.review import (
@@ -209,8 +210,8 @@ async def confirm_accept(turn: Turn, token: Token) -> None:
         turn.t(
             "team.accepted",
             unit=escape(assignment.unit.name),
-            score=score_text(turn, total),
-            max=score_text(turn, checklist.max_score),
+            score=fmt_points(total, turn.tr),
+            max=fmt_points(checklist.max_score, turn.tr),
         ),
         [[turn.button("team.appraise", make("ap", assignment.id, 0))]],
         edit=True,
@@ -231,11 +232,11 @@ async def appraise_list(turn: Turn, token: Token) -> None:
     for item in shown:
         s = scores[item.id]
         mark = "✎" if s.appraised is not None else ""
+        final, points = fmt_points(s.final, turn.tr), fmt_points(item.points, turn.tr)
         rows.append(
             [
                 Choice(
-                    f"{item.code}: {score_text(turn, s.final)}/{score_text(turn, item.points)} "
-                    f"{mark}".strip(),
+                    f"{item.code}: {final}/{points} {mark}".strip(),
                     make("ai", assignment.id, item.id),
                 )
             ]
@@ -248,8 +249,8 @@ async def appraise_list(turn: Turn, token: Token) -> None:
         turn.t(
             "team.appraise_title",
             unit=escape(assignment.unit.name),
-            score=score_text(turn, total),
-            max=score_text(turn, checklist.max_score),
+            score=fmt_points(total, turn.tr),
+            max=fmt_points(checklist.max_score, turn.tr),
         ),
         rows,
         edit=True,
@@ -282,8 +283,8 @@ async def appraise_one(turn: Turn, token: Token) -> None:
     text = turn.t(
         "team.appraise_ask",
         code=escape(item.code),
-        self=score_text(turn, own),
-        max=score_text(turn, item.points),
+        self=fmt_points(own, turn.tr),
+        max=fmt_points(item.points, turn.tr),
     )
     if needs_self_score(item):  # the unit's reason for the score it proposed
         given = (await self_scores(turn.session, found[1].id)).get(item.id)
@@ -306,7 +307,7 @@ async def typed_appraisal(turn: Turn) -> None:
     if turn.state.state == "appraise":
         value = parse_number(turn.inbound.text.strip(), dot_may_group=False)
         if value is None or not 0 <= value <= item.points:
-            turn.say(turn.t("team.bad_score", max=score_text(turn, item.points)))
+            turn.say(turn.t("team.bad_score", max=fmt_points(item.points, turn.tr)))
             return
         self_score = {s.item_id: s for s in await item_scores(turn.session, submission, checklist)}[
             item.id
@@ -338,9 +339,9 @@ async def typed_appraisal(turn: Turn) -> None:
         turn.t(
             "team.appraised_saved",
             code=escape(item.code),
-            score=score_text(turn, value),
-            total=score_text(turn, total),
-            max=score_text(turn, checklist.max_score),
+            score=fmt_points(value, turn.tr),
+            total=fmt_points(total, turn.tr),
+            max=fmt_points(checklist.max_score, turn.tr),
         ),
         [[turn.button("team.appraise", make("ap", assignment.id, item.index // PAGE))]],
     )

@@ -102,6 +102,8 @@ def team_params(summary: TeamSummary) -> dict[str, Any]:
     return {
         "team": summary.name,
         "submitted": summary.submitted,
+        "accepted": summary.accepted,
+        "awaiting": summary.awaiting_review,
         "total": summary.total,
         "in_progress": summary.in_progress,
         "not_started": summary.not_started,
@@ -121,6 +123,7 @@ def _team_block(summary: TeamSummary) -> str:
     """The admins' compact view of one team; the emoji are explained in the template."""
     head = (
         f"▪ {summary.name} ({summary.code}): {summary.submitted}/{summary.total}"
+        f" (👍 {summary.accepted} · 📥 {summary.awaiting_review})"
         f" · ✏️ {summary.in_progress} · ⭕ {summary.not_started} · ↩️ {summary.returned}"
     )
     lines = [head]
@@ -138,6 +141,8 @@ def _team_block(summary: TeamSummary) -> str:
 def admin_params(summaries: Sequence[TeamSummary]) -> dict[str, Any]:
     return {
         "submitted": sum(s.submitted for s in summaries),
+        "accepted": sum(s.accepted for s in summaries),
+        "awaiting": sum(s.awaiting_review for s in summaries),
         "total": sum(s.total for s in summaries),
         "overdue_count": sum(len(s.overdue) for s in summaries),
         "unreachable_count": sum(len(s.unreachable) for s in summaries),

@@ -96,6 +96,45 @@ async def fake() -> AsyncIterator[FakeTelegram]:
         yield server
 
 
+async def test_old_keyboards_are_taken_off_once_the_conversation_moves_on(
+    db: Db, clock: FrozenClock, fake: FakeTelegram, tmp_path: Path
+) -> None:
+    # Issue 19: a typed answer brings a new card; the earlier card's buttons go away.
+    codes = await import_and_codes(db, clock, factories.campaign())
+    settings = Settings(
+        bot_token=SecretStr(fake.token),
+        telegram_api_url=fake.base_url,
+        database_url=db.url,
+        evidence_dir=tmp_path / "evidence",
+        _env_file=None,
+    )
+    lan = Person(fake, fake.user(501, first_name="Lan"))
+    async with running_bot(settings, clock):
+        await fake.wait_polling()
+        await lan.command("start", codes["U1"][0], "Ủy ban nhân dân Phường 1")
+        card = await lan.press("Bắt đầu", "Mục 1/7")
+        card_id = card.result_message_id or int(card.params["message_id"])
+        stored = fake.message(lan.chat, card_id)
+        assert stored is not None and stored.reply_markup  # the card has its buttons
+        mark = fake.mark()
+        await lan.text("31/12/2020", "tài liệu kiểm chứng")
+        removed = await fake.wait_for(
+            lambda c: (
+                c.ok
+                and c.method == "editMessageReplyMarkup"
+                and int(c.params["message_id"]) == card_id
+            ),
+            timeout=10,
+            since=mark,
+            chat_id=lan.chat,
+        )
+        assert not removed.reply_markup
+        stored = fake.message(lan.chat, card_id)
+        assert stored is not None and not stored.reply_markup
+        # The new message keeps its buttons, and pressing one works.
+        await lan.press("Tiếp tục", "Mục 2/7")
+
+
 async def test_join_answer_restart_resume_submit_and_leader_alert(
     db: Db, clock: FrozenClock, fake: FakeTelegram, tmp_path: Path
 ) -> None:

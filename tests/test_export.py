@@ -231,6 +231,9 @@ async def test_summary_matches_the_database(db: Db, world: dict[str, Any]) -> No
     assert (u1[9], u2[9], u3[9]) == (5.0, None, None)
     # rank by the appraised score when there is one, else the self-score; U2 is unranked
     assert (u1[10], u2[10], u3[10]) == (1, None, 2)
+    # Issue 19: scores are numeric cells shown to two decimals.
+    score_cells = [ws.cell(row=2, column=9), ws.cell(row=2, column=10)]
+    assert [(c.data_type, c.number_format) for c in score_cells] == [("n", "0.00")] * 2
     async with db.sessions() as session:
         stored = dict(
             (
@@ -295,19 +298,29 @@ async def test_every_answer_is_readable_in_its_unit_row_and_item_column(
     for unit_code, item_id, value in answers:
         item = checklist.by_id(item_id)
         assert item is not None
-        assert rows[unit_code][codes.index(item.code)] == format_value(item, value, VI)
+        cell = rows[unit_code][codes.index(item.code)]
+        if item.type == "percent":  # issue 19: a numeric cell, Excel's 100% being 1
+            assert cell == pytest.approx(value / 100)
+        elif item.type == "number":
+            assert cell == value
+        else:
+            assert cell == format_value(item, value, VI)
         filled += 1
     cells = sum(v is not None for row in rows.values() for v in row[3:])
     assert cells == filled  # nothing else in the grid
     assert rows["U1"][3:] == [
         "31/12/2020",
         "Có",
-        "95,5%",
-        "0",
+        0.955,
+        0,
         "Đã áp dụng",
         "Một cửa điện tử; Chữ ký số",
         "Đề nghị tăng kinh phí & nhân lực",
     ]
+    # Issue 19: numbers are numeric cells with a format, not text.
+    percent, number = ws["F3"], ws["G3"]  # U1's 1.3 (95,5%) and 5.2 (0)
+    assert (percent.data_type, percent.number_format) == ("n", "0.##%")
+    assert (number.data_type, number.number_format) == ("n", "#,##0")
     assert rows["U3"][9] == FORMULA  # typed text stays text, never a formula
     assert ws["J5"].data_type == "s"
 

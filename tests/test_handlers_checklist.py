@@ -67,7 +67,7 @@ async def test_every_item_type_answered_with_evidence_then_submitted(world, db, 
     await _answer_all(chat)
     assert "Đề nghị &lt;tăng&gt; kinh phí &amp; nhân lực" in chat.text_out  # escaped echo
     assert "Đã trả lời: 7/7" in chat.text_out
-    assert "Điểm tự đánh giá: 5,5/5,5" in chat.text_out
+    assert "Điểm tự đánh giá: 5,5/5,5" in chat.text_out  # issue 19: decimal comma
     await chat.press_label("Nộp báo cáo")
     await chat.press_label("Xác nhận")
     assert "Đã nộp báo cáo" in chat.text_out and "01/09/2021 08:00" in chat.text_out
@@ -99,6 +99,8 @@ async def test_submitted_report_is_locked_and_old_buttons_say_so(world, clock):
         c.token for r in chat.history for row in r.choices for c in row if c.token.startswith("v:")
     )
     await chat.press(first_yes)  # a button from an old message, after submission
+    assert "thuộc một tin nhắn cũ" in chat.text_out  # issue 19: says so, changes nothing
+    await chat.press(first_yes.rpartition("~")[0])  # unstamped (older than the stamps)
     assert "đã được nộp" in chat.text_out
     await chat.text("99")
     assert "Traceback" not in chat.text_out
@@ -206,7 +208,7 @@ async def test_missing_evidence_blocks_submit_until_explained(world, clock):
     first_card_evidence = next(
         c.token for r in chat.history for row in r.choices for c in row if c.token.startswith("e:")
     )
-    await chat.press(first_card_evidence)
+    await chat.press(first_card_evidence.rpartition("~")[0])  # unstamped
     await chat.press_label("Giải trình")
     await chat.text("Kế hoạch ban hành bằng văn bản giấy, chưa số hóa")
     assert "Đã lưu giải trình" in chat.text_out

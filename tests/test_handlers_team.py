@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.outbox_render import make_renderer
 from common.clock import FrozenClock
 from handlers.dispatcher import Dispatcher
-from storage.db.models import OutboxMessage, Submission
+from storage.db.models import ChatAccount, OutboxMessage, Submission
 from storage.formats.campaign_spec import TeamSpec
 from tests import factories
-from tests.chat_harness import Chat, import_and_codes, make_deps
+from tests.chat_harness import CATALOG, Chat, import_and_codes, make_deps
 from tests.conftest import Db
 from tests.test_handlers_checklist import JPEG, PDF, _answer_all
 
@@ -73,13 +74,28 @@ async def _outbox(db: Db, template: str) -> list[OutboxMessage]:
         )
 
 
+def _rendered(row: OutboxMessage, locale: str) -> str:
+    account = ChatAccount(platform="telegram", user_id="x", chat_id="x", language_hint=locale)
+    return make_renderer(CATALOG)(row, account, None).text
+
+
 async def test_summary_has_counts_names_and_a_real_png_chart(people, db):
     await _submitted(people["lan"])
     leader = people["leader"]
     await leader.command("summary")
     photo = next(r.photo for r in leader.last if r.photo)
     assert photo is not None and photo.path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "Đã nộp 1/2" in leader.text_out
+    assert "Đã nộp 1/2 (đã chấp nhận 0, chờ xem xét 1)" in leader.text_out
+    assert any(c.label.startswith("📥 ") for c in leader.buttons())
+    # Issue 19: the unit buttons carry short names, not codes, laid out evenly.
+    [keyboard] = [
+        r.choices
+        for r in leader.last
+        if any(c.token.startswith("ru:") for row in r.choices for c in row)
+    ]
+    assert [[c.label for c in row] for row in keyboard] == [
+        ["📥 UBND Phường 1", "⏳ UBND Phường 2"]
+    ]
     assert "Ủy ban nhân dân Phường 2" in leader.text_out  # not submitted yet
     assert "Ủy ban nhân dân Phường 3" not in leader.text_out  # team D2: not this leader's
     admin = people["admin"]
@@ -118,18 +134,27 @@ async def test_return_resubmit_accept_appraise(people, db, clock):
     first_yes = next(
         c.token for r in lan.history for row in r.choices for c in row if c.token.startswith("v:")
     )
-    await lan.press(first_yes)
+    await lan.press(first_yes.rpartition("~")[0])  # an old card's button, unstamped
     assert "không nằm trong các mục đoàn yêu cầu bổ sung" in lan.text_out
     await lan.command("checklist")
     await lan.text("97")
     await lan.press_label("Nộp báo cáo")
     await lan.press_label("Xác nhận")
     [alert] = await _outbox(db, "edges.resubmitted")
-    assert alert.params["changes"] == "1.3: 95.5 → 97"  # issue 19: what changed, per item
+    # Issue 19: what changed, per item, in the reader's number format.
+    assert "1.3: 95,5% → 97%" in _rendered(alert, "vi")
+    assert "1.3: 95.5% → 97%" in _rendered(alert, "en")
     await leader.press(f"ru:{assignment}")
     await leader.press(leader.button("ac:").token)
     await leader.press_label("Xác nhận chấp nhận")
     assert "Điểm thẩm định: 5,5/5,5" in leader.text_out
+    [accepted] = await _outbox(db, "review.accepted_notice")  # floats, written per reader
+    assert "Điểm thẩm định: 5,5/5,5" in _rendered(accepted, "vi")
+    assert "Appraised score: 5.5/5.5" in _rendered(accepted, "en")
+    # Issue 19: the summary tells the accepted report apart from submitted ones.
+    await leader.command("summary")
+    assert "Đã nộp 1/2 (đã chấp nhận 1, chờ xem xét 0)" in leader.text_out
+    assert any(c.label.startswith("✅ ") for c in leader.buttons())
     await leader.press(f"ap:{assignment}:0")
     await leader.press_label("1.3")
     await leader.text("1")

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from common.i18n import Catalog
 from storage.formats.campaign_spec import ItemSpec, ItemType
-from storage.rules.scoring import PROBLEM_PARAMS, parse_scoring, score
+from storage.rules.answers import parse_number
+from storage.rules.scoring import PROBLEM_PARAMS, fmt_points, parse_scoring, score
 
 ISO = ("Đã áp dụng", "Đang xây dựng", "Chưa áp dụng")
 CHANNELS = ("Cổng thông tin", "Báo chí", "Pa-nô", "Hội nghị", "Mạng xã hội")
@@ -355,3 +357,28 @@ def test_score_reads_rules_as_stored_in_json() -> None:
     assert score(row, 75) == 1
     odd = ItemSpec("x", "x", ItemType.PERCENT, points=2, scoring={"rule": "future_rule"})
     assert score(odd, 75) == 0
+
+
+_CATALOG = Catalog.load()
+
+
+@pytest.mark.parametrize(
+    ("value", "vi", "en"),
+    [
+        (0.5, "0,5", "0.5"),
+        (15.123, "15,12", "15.12"),  # at most two decimals
+        (15.126, "15,13", "15.13"),
+        (2.0, "2", "2"),
+        (0, "0", "0"),
+        (1234.5, "1.234,5", "1,234.5"),
+    ],
+)
+def test_scores_read_as_each_language_writes_them(value: float, vi: str, en: str) -> None:
+    # Issue 19: "0,5 điểm" in Vietnamese, "0.5" in English.
+    assert fmt_points(value, _CATALOG.for_locale("vi")) == vi
+    assert fmt_points(value, _CATALOG.for_locale("en")) == en
+
+
+@pytest.mark.parametrize("typed", ["0,5", "0.5"])
+def test_a_leader_may_type_a_score_either_way(typed: str) -> None:
+    assert parse_number(typed, dot_may_group=False) == 0.5

@@ -359,3 +359,22 @@ def test_long_lists_are_capped() -> None:
     assert listing.count("\n• ") == MAX_NAMES + 1
     assert listing.endswith("\n• (+5)")
     assert team_params(summary)["overdue"] == " —"
+
+
+async def test_accepted_reports_are_told_apart_from_submitted_ones(
+    db: Db, clock: FrozenClock
+) -> None:
+    # Issue 19: "Đã nộp 2/2" alone hid that the team had accepted one and not the other.
+    world = await make_world(db, clock)
+    await set_status(world, "U1", SubmissionStatus.ACCEPTED)
+    await set_status(world, "U2", SubmissionStatus.SUBMITTED)
+    clock.set(local(2, 8, 0))
+    await run(world)
+    found = await rows(world)
+    leader = next(r for r in found if r.chat_account_id == world.accounts["Leader1"])
+    text = render(leader)
+    assert "Đã nộp: <b>2/2</b>" in text
+    assert "👍 Đã chấp nhận: 1 · 📥 Chờ đoàn xem xét: 1" in text
+    admin = render(next(r for r in found if r.template == "summaries.admin"))
+    assert "(👍 đã chấp nhận 1 · 📥 chờ xem xét 1)" in admin
+    assert "▪ Đoàn kiểm tra số 1 (D1): 2/2 (👍 1 · 📥 1)" in admin

@@ -505,3 +505,24 @@ async def test_an_over_long_text_is_kept_in_its_bubble_and_answered(
             assert echo["from"] == "me" and echo["html"] == html.escape(long_text, quote=False)
             reply = (await until(ws, "message"))["message"]["html"]
             assert "vượt quá giới hạn 4096 ký tự" in reply and f"dài {len(long_text)}" in reply
+
+
+async def test_earlier_keyboards_are_marked_stale_once_new_buttons_come(
+    channel: WebChannel,
+) -> None:
+    # Issue 19: the page greys out buttons of earlier messages (app.js disables them).
+    card = [[Choice("Có", "v:1:y~1"), Choice("Không", "v:1:n~1")]]
+    await channel.deliver_all("c1", [Reply("Mục 1", card)])
+    await channel.deliver_all("c1", [Reply("Đã lưu")])  # no new buttons: still current
+    first = channel.history("c1")[0]
+    assert not first.stale and first.as_json()["stale"] is False
+    await channel.deliver_all("c1", [Reply("Mục 2", [[Choice("Có", "v:2:y~2")]])])
+    first, _, second = channel.history("c1")
+    assert first.stale and first.as_json()["stale"] is True
+    assert first.choices == card  # still shown, greyed out
+    assert not second.stale
+    # An edit of the current bubble keeps it current.
+    await channel.deliver_all(
+        "c1", [Reply("Mục 3", [[Choice("Có", "v:3:y~2")]], edit=True)], pressed=second.id
+    )
+    assert not channel.history("c1")[2].stale

@@ -229,6 +229,14 @@ class Outbound:
             log.info("edit of %s/%s failed (%s), sending instead", chat_id, message_id, error)
             return await self._send_text(chat_id, text, markup)
 
+    async def remove_keyboard(self, chat_id: int | str, message_id: int) -> None:
+        """Take an out-of-date keyboard off its message; a failure only leaves it there (a
+        press on it is still answered as stale)."""
+        try:
+            await self._edit_markup(chat_id, message_id, None)
+        except (AiogramError, DeliveryError) as error:
+            log.info("could not remove the keyboard of %s/%s: %s", chat_id, message_id, error)
+
     async def _edit_markup(self, chat_id: int | str, message_id: int, markup: Markup) -> int | None:
         try:
             await self.call(

@@ -20,6 +20,7 @@ from aiogram.types import CallbackQuery, Message, Update
 
 from bot.channels.conversation import converse
 from bot.channels.in_flight import InFlight, settle, settling
+from bot.channels.keyboards import KeyboardTracker
 from bot.channels.telegram_inbound import callback_to_inbound, message_to_inbound
 from bot.channels.telegram_outbound import Outbound, Sleep, chat_ref, to_delivery_error
 from common.clock import Clock, SystemClock
@@ -75,6 +76,7 @@ class UpdateProcessor:
         self.apology = apology
         self.clock = clock or SystemClock()
         self.outbound = Outbound(bot, flood_wait=flood_wait, sleep=sleep, limiter=limiter)
+        self.keyboards = KeyboardTracker()
         self._tasks = InFlight()
 
     def take(self, update: Update) -> asyncio.Future[None]:
@@ -166,9 +168,12 @@ class UpdateProcessor:
         if event.kind is InboundKind.CHOICE and event.message_id:
             edit_id = int(event.message_id)
         apologised = False
+        keyboards: list[str] = []
         for reply in replies:
             try:
-                await self.outbound.deliver(chat, reply, edit_message_id=edit_id)
+                sent = await self.outbound.deliver(chat, reply, edit_message_id=edit_id)
+                if sent is not None and reply.choices:
+                    keyboards.append(str(sent))
             except (AiogramError, ValueError, OSError, DeliveryError) as error:
                 failure = error if isinstance(error, DeliveryError) else to_delivery_error(error)
                 log.error("reply to %s failed: %s", chat, failure)
@@ -177,6 +182,8 @@ class UpdateProcessor:
                 if not apologised:  # a bad reply (e.g. broken HTML): say so, plainly
                     apologised = True
                     await self._send_plain(chat, self._apology(event))
+        for old in self.keyboards.replace(event.sender.chat_id, keyboards):
+            await self.outbound.remove_keyboard(chat, int(old))
 
     async def _send_plain(self, chat: int | str, text: str) -> None:
         try:

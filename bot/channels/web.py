@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from bot.channels.keyboards import KeyboardTracker
 from bot.channels.web_protocol import MAX_TEXT, PLATFORM, WebFile, WebMessage, sanitize_html
 from common.clock import Clock
 from common.localtime import fmt_datetime
@@ -64,6 +65,7 @@ class WebChannel:
         self._sockets: dict[str, set[web.WebSocketResponse]] = {}
         self._files: dict[str, _Served] = {}
         self._ids = itertools.count(1)
+        self.keyboards = KeyboardTracker()
 
     @property
     def numbered(self) -> bool:
@@ -130,11 +132,17 @@ class WebChannel:
     async def deliver_all(
         self, chat_id: str, replies: Iterable[Reply], pressed: str | None = None
     ) -> None:
-        """Replies to one event, in order; only the first edit may replace `pressed`."""
+        """Replies to one event, in order; only the first edit may replace `pressed`.
+        Once they bring new buttons, the earlier keyboards are marked stale."""
+        keyboards = []
         for reply in replies:
-            await self.deliver(chat_id, reply, edit_of=pressed if reply.edit else None)
+            shown = await self.deliver(chat_id, reply, edit_of=pressed if reply.edit else None)
+            if shown and reply.choices:
+                keyboards.append(shown)
             if reply.edit:
                 pressed = None
+        for old in self.keyboards.replace(chat_id, keyboards):
+            await self._mark_stale(chat_id, old)
 
     async def echo(self, chat_id: str, text: str) -> str:
         """What the person typed or sent, shown as their own bubble (kept in the history):
@@ -176,9 +184,15 @@ class WebChannel:
             return None  # gone from the history, or a file's caption: say it anew
         if html is not None:
             message.html, message.time = html, self._now()
-        message.choices = list(choices)
+        message.choices, message.stale = list(choices), False
         await self._push(chat_id, {"type": "edit", "message": message.as_json()})
         return message.id
+
+    async def _mark_stale(self, chat_id: str, message_id: str) -> None:
+        message = next((m for m in self._history.get(chat_id, ()) if m.id == message_id), None)
+        if message is not None and message.choices and not message.stale:
+            message.stale = True
+            await self._push(chat_id, {"type": "edit", "message": message.as_json()})
 
     async def _push(self, chat_id: str, event: dict[str, Any]) -> None:
         for socket in list(self._sockets.get(chat_id, ())):

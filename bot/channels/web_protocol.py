@@ -99,6 +99,7 @@ class WebMessage:
     time: str  # dd/mm/yyyy HH:MM, the campaign's time zone
     choices: list[list[Choice]] = field(default_factory=list)
     file: WebFile | None = None
+    stale: bool = False  # its buttons are from earlier in the conversation (greyed out)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +111,7 @@ class WebMessage:
                 [{"label": c.label, "token": c.token} for c in row] for row in self.choices if row
             ],
             "file": None if self.file is None else self.file.__dict__,
+            "stale": self.stale,
         }
 
 

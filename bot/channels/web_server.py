@@ -56,6 +56,7 @@ SCRIPT_TEXTS = (
     "time_moved",
     "use_code",
     "photo_alt",
+    "stale_buttons",
 )
 _PLACEHOLDER = re.compile(r"\{\{([a-z_.]+)\}\}")
 _CHUNK = 1 << 16

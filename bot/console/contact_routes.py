@@ -510,6 +510,7 @@ class ContactRoutes:
         notice: str = "",
         status: int = 200,
     ) -> web.Response:
+        tr = self.console.catalog.for_locale(viewer.locale)
         states = await answer_states(session, report.submission.id)
         progress = compute_progress(report.checklist.items, states)
         codes = {item.id: item.code for item in report.checklist.items}
@@ -524,8 +525,8 @@ class ContactRoutes:
             report_status=str(report.submission.status),
             version=report.submission.version,
             progress=progress,
-            score=fmt_points(progress.self_score),
-            max_score=fmt_points(progress.max_score),
+            score=fmt_points(progress.self_score, tr),
+            max_score=fmt_points(progress.max_score, tr),
             missing_required=[(i, codes[i]) for i in progress.missing_required],
             missing_evidence=[(i, codes[i]) for i in progress.missing_evidence],
             notice=notice,
@@ -566,8 +567,9 @@ class ContactRoutes:
         params = {
             "unit": role.unit_name or "",
             "time": fmt_datetime(now, role.timezone),
-            "score": fmt_points(result.progress.self_score),
-            "max": fmt_points(result.progress.max_score),
+            # Floats: the outbox writes them in each reader's number format.
+            "score": float(result.progress.self_score),
+            "max": float(result.progress.max_score),
         }
         await _tell_chats(
             session,

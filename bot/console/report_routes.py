@@ -197,7 +197,7 @@ class ReportRoutes:
                     ],
                     "flag": flags.get(item.id),
                     "score": scores[item.id],
-                    "points": fmt_points(item.points),
+                    "points": fmt_points(item.points, tr),
                 }
             )
         status = submission.status
@@ -215,9 +215,9 @@ class ReportRoutes:
             "thread": [
                 {"q": q, "by": names.get(q.asked_by, "?"), "at": when(q.asked_at)} for q in thread
             ],
-            "total": fmt_points(sum(s.final for s in scores.values())),
-            "max": fmt_points(checklist.max_score),
-            "fmt_points": fmt_points,
+            "total": fmt_points(sum(s.final for s in scores.values()), tr),
+            "max": fmt_points(checklist.max_score, tr),
+            "fmt_points": lambda value: fmt_points(value, tr),
             "names": names,
             "when": when,
             "comment_limit": COMMENT_LIMIT,

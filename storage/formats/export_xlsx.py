@@ -10,9 +10,12 @@ Sized for a national round (10,000 units x 100 items: a million answers):
   from the headers and the first rows of each sheet.
 
 Dates are real Excel dates in the campaign's timezone with a dd/mm/yyyy number format:
-admins sort and filter on them. Texts come from the translator passed in (catalog namespace
-`export`); storage never imports bot. `team_ids` restricts every sheet to those teams' units
-(a team leader's export); ranks are then within the exported units.
+admins sort and filter on them. Numbers are numeric cells with a number format, never text:
+scores to two decimals, percentages as percentages, number answers as numbers (Excel then
+shows the decimal mark of the reader's own settings). Texts come from the translator
+passed in (catalog namespace `export`); storage never imports bot. `team_ids` restricts
+every sheet to those teams' units (a team leader's export); ranks are then within the
+exported units.
 """
 
 from __future__ import annotations
@@ -83,6 +86,11 @@ KNOWN_ACTIONS = frozenset(
 DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
 DATE_FORMAT = "dd/mm/yyyy"
 SIZE_FORMAT = "#,##0"
+SCORE_FORMAT = "0.00"
+WHOLE_FORMAT = "#,##0"
+DECIMAL_FORMAT = "#,##0.####"  # up to the four decimals an answer keeps, no trailing zeros
+WHOLE_PERCENT_FORMAT = "0%"
+PERCENT_FORMAT = "0.##%"
 ANSWER_CHUNK = 500  # units per answers query: 50,000 values at 100 items, well under limits
 STREAM_BATCH = 2_000  # rows per fetch from a server-side cursor
 SAMPLE_ROWS = 200  # rows that decide the column widths
@@ -123,6 +131,26 @@ class UnitRow:
         if self.status not in RANKED_STATUSES:
             return None
         return self.appraised_score if self.appraised_score is not None else self.self_score
+
+
+class Number(NamedTuple):
+    """A numeric cell with its own number format (an answer's format depends on its value:
+    "#,##0.####" would show 12 as "12.")."""
+
+    value: float
+    number_format: str
+
+
+def answer_number(item: ItemInfo, value: Any) -> Number | None:
+    """A number or percent answer as a numeric cell; None for every other answer."""
+    if item.type not in (ItemType.NUMBER, ItemType.PERCENT):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    whole = float(value).is_integer()
+    if item.type == ItemType.PERCENT:  # Excel's 100% is 1
+        return Number(value / 100, WHOLE_PERCENT_FORMAT if whole else PERCENT_FORMAT)
+    return Number(value, WHOLE_FORMAT if whole else DECIMAL_FORMAT)
 
 
 class EvidenceRecord(NamedTuple):
@@ -299,6 +327,8 @@ def self_score_of(items: Sequence[ItemInfo], answers: dict[int, Any]) -> float:
 def _display_width(value: Any) -> int:
     if value is None:
         return 0
+    if isinstance(value, Number):
+        return len(f"{value.value * (100 if '%' in value.number_format else 1):,g}") + 1
     if isinstance(value, datetime):
         return len("dd/mm/yyyy hh:mm")
     if isinstance(value, date):
@@ -385,6 +415,8 @@ class SheetWriter:
         self.rows += 1
 
     def _cell(self, index: int, value: Any) -> Any:
+        if isinstance(value, Number):
+            return self._formatted(value.value, value.number_format)
         if isinstance(value, str):
             text = _clean(value)
             # openpyxl reads "=..." as a formula and "#N/A" as an error: typed text is text
@@ -541,7 +573,10 @@ async def _answer_rows(
             answered.value += len(answers)
             if unit.self_score is None:
                 unit.self_score = self_score_of(items, answers)
-            shown = [readable(item, answers.get(item.id)) for item in items]
+            shown = [
+                answer_number(item, answers.get(item.id)) or readable(item, answers.get(item.id))
+                for item in items
+            ]
             tracker.advance()
             yield [unit.unit_code, unit.unit_name, unit.team_name, *shown]
 
@@ -738,7 +773,12 @@ async def export_workbook(
     wb.properties.language = locale
     # Sheets are created in reading order but filled in the order the data allows: the
     # summary needs the self-scores computed while the answers are written.
-    summary = SheetWriter(wb.create_sheet(tr("export.sheet.summary")), tz, frozen_cols=3)
+    summary = SheetWriter(
+        wb.create_sheet(tr("export.sheet.summary")),
+        tz,
+        frozen_cols=3,
+        formats={8: SCORE_FORMAT, 9: SCORE_FORMAT},  # self-score, appraised score
+    )
     answers = SheetWriter(wb.create_sheet(tr("export.sheet.answers")), tz, frozen_cols=2)
     evidence = SheetWriter(
         wb.create_sheet(tr("export.sheet.evidence")), tz, frozen_cols=0, formats={4: SIZE_FORMAT}

@@ -62,7 +62,9 @@ from storage.formats.campaign_spec import ItemType
 from storage.rules.answers import (
     DATE_MAX_YEAR,
     DATE_MIN_YEAR,
+    Translate,
     fold,
+    format_number,
     parse_number,
     parse_percent,
     split_date,
@@ -491,6 +493,10 @@ _SCORERS = {
 }
 
 
-def fmt_points(value: float) -> str:
-    """A score as people read it: at most two decimals, no trailing zeros (14.12, 5.5, 2)."""
-    return f"{round(float(value), 2):g}"
+SCORE_DECIMALS = 2
+
+
+def fmt_points(value: float, tr: Translate) -> str:
+    """A score as people read it: at most two decimals, no trailing zeros, in the reader's
+    number format ("14,12", "5,5", "2" in Vietnamese; "14.12" in English)."""
+    return format_number(value, tr, decimals=SCORE_DECIMALS)

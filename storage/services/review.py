@@ -23,7 +23,6 @@ from storage.db.models import (
     SubmissionStatus,
 )
 from storage.rules.progress import item_self_score
-from storage.rules.scoring import fmt_points
 from storage.services import audit
 from storage.services.checklist import Checklist
 from storage.services.outbox import button, enqueue_many
@@ -319,8 +318,9 @@ async def accept_report(
     params = {
         "unit": assignment.unit.name,
         "campaign": campaign.title,
-        "score": fmt_points(total),
-        "max": fmt_points(checklist.max_score),
+        # Floats are numbers: the renderer shows them in the reader's format.
+        "score": float(total),
+        "max": float(checklist.max_score),
         "time": fmt_datetime(now, campaign.timezone),
     }
     await _tell_unit(

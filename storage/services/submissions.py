@@ -48,12 +48,11 @@ from storage.db.models import (
     Unit,
 )
 from storage.rules.progress import AnswerState, Progress, compute_progress
-from storage.rules.scoring import fmt_points
 from storage.services import audit
 from storage.services.checklist import Checklist, ItemInfo
 from storage.services.evidence import StoredFile
 from storage.services.outbox import button, enqueue_many
-from storage.services.resubmit_changes import NOTHING, reopened_changes
+from storage.services.resubmit_changes import CHANGES_PARAM, reopened_changes
 from storage.services.self_scores import hand_scores
 
 OPEN_STATUSES = (SubmissionStatus.NOT_STARTED, SubmissionStatus.IN_PROGRESS)
@@ -549,9 +548,9 @@ async def _alert_team(
     submission: Submission,
     progress: Progress,
     now: datetime,
-    changes: list[str] | None,
+    changes: list[dict[str, Any]] | None,
 ) -> None:
-    """`changes`: on a resubmission, "code: old → new" per reopened item."""
+    """`changes`: on a resubmission, old and new value per reopened item."""
     unit: Unit = assignment.unit
     template = "edges.resubmitted" if changes is not None else "alerts.submitted"
     if submission.late:
@@ -562,12 +561,13 @@ async def _alert_team(
         "time": fmt_datetime(now, campaign.timezone),
         "answered": progress.answered,
         "total": progress.total,
-        "score": fmt_points(progress.self_score),
-        "max": fmt_points(progress.max_score),
+        # Floats are numbers: the renderer shows them in the reader's format.
+        "score": float(progress.self_score),
+        "max": float(progress.max_score),
         "_buttons": [[button("alerts.open_unit", f"ru:{assignment.id}")]],
     }
     if changes is not None:
-        params["changes"] = "\n".join(changes) or NOTHING
+        params[CHANGES_PARAM] = changes  # written out per reader (resubmit_changes)
     rows = [
         {
             "dedupe_key": f"submitted:{submission.id}:{submission.version}:{account.id}",

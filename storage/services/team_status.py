@@ -105,6 +105,12 @@ class TeamSummary:
     overdue: tuple[str, ...]
     unreachable: tuple[str, ...]  # "contact name (unit name)"
     no_contact: tuple[str, ...]
+    accepted: int = 0  # of `submitted`, those the team has accepted
+
+    @property
+    def awaiting_review(self) -> int:
+        """Submitted and not yet accepted: what the team still has to look at."""
+        return self.submitted - self.accepted
 
     def fingerprint(self) -> str:
         """Equal for equal states (the timed summaries send nothing when nothing changed)."""
@@ -171,6 +177,7 @@ def _summarise(
             if not c.reachable
         ),
         no_contact=tuple(u.unit_name for u in units if not contacts.get(u.assignment_id)),
+        accepted=statuses.count(SubmissionStatus.ACCEPTED),
     )
 
 

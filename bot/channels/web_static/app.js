@@ -84,7 +84,8 @@
 
   function choicesView(message) {
     const box = document.createElement("div");
-    box.className = "choices";
+    box.className = message.stale ? "choices stale" : "choices";
+    if (message.stale) box.title = texts.stale_buttons;
     for (const row of message.choices) {
       const line = document.createElement("div");
       line.className = "choice-row";
@@ -92,6 +93,8 @@
         const button = document.createElement("button");
         button.type = "button";
         button.textContent = choice.label;
+        // Earlier in the conversation: greyed out and inert (the server would refuse too).
+        button.disabled = Boolean(message.stale);
         button.addEventListener("click", () => {
           button.classList.add("pressed");
           setTimeout(() => button.classList.remove("pressed"), 600);
