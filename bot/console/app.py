@@ -27,7 +27,8 @@ import jinja2
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.console.contact_routes import ContactRoutes, own_reports
+from bot.console.contact_pages import own_reports
+from bot.console.contact_routes import ContactRoutes
 from common.clock import Clock
 from common.i18n import SUPPORTED, Catalog, normalize_locale
 from common.localtime import fmt_date, fmt_datetime
