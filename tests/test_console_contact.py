@@ -290,6 +290,14 @@ async def test_a_refused_file_says_why_and_nothing_is_stored(world, file, reason
     assert stored == []
 
 
+async def test_an_upload_that_is_no_multipart_form_is_a_bad_request(world):
+    response = await world.clients["contact"].post(
+        world.item_url("U1", "1.1", "/files"), data={"csrf": world.csrf["contact"]}
+    )
+    assert response.status == 400
+    assert await files_of(world.db, world.units["U1"]) == []
+
+
 async def test_an_upload_without_the_csrf_token_is_refused(world):
     response = await world.clients["contact"].post(
         world.item_url("U1", "1.1", "/files"), data=upload_form(None, ("a.pdf", PDF))
