@@ -31,6 +31,13 @@ from playwright.async_api import async_playwright, expect  # noqa: E402
 ARTIFACTS = ROOT / "test-artifacts" / "browser-contact"
 PHONE = {"width": 390, "height": 844}
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+# Drops files named by the argument, each a small PDF (different bytes: not duplicates).
+DROP = """(zone, [names]) => {
+  const data = new DataTransfer();
+  names.forEach((name, i) => data.items.add(
+    new File(["%PDF-1.4\\n% " + i + "\\n%%EOF\\n"], name, {type: "application/pdf"})));
+  zone.dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
+}"""
 
 
 @pytest.fixture
@@ -87,6 +94,13 @@ async def test_a_contact_answers_and_uploads_on_a_phone(served, db, tmp_path):
                 "Đã nhận «Kế hoạch CCHC 2021.pdf»"
             )
             await expect(plan.locator("[data-files] li")).to_have_text(["Kế hoạch CCHC 2021.pdf"])
+            # Dropped on the zone: two files at once (a real DragEvent with their data).
+            budget = page.locator('article[data-item="1.2"]')
+            await budget.locator(".drop").evaluate(DROP, [["Dự toán.pdf", "Phụ lục.pdf"]])
+            await expect(budget.locator(".outcomes .ok")).to_have_count(2)
+            await expect(budget.locator("[data-files] li")).to_have_text(
+                ["Dự toán.pdf", "Phụ lục.pdf"]
+            )
             width = await page.evaluate("document.documentElement.scrollWidth")
             assert width <= PHONE["width"]
             await plan.scroll_into_view_if_needed()
@@ -98,6 +112,6 @@ async def test_a_contact_answers_and_uploads_on_a_phone(served, db, tmp_path):
             await browser.close()
     async with db.sessions() as session:
         values = [a.value for a in await session.scalars(select(Answer))]
-        files = list(await session.scalars(select(EvidenceFile)))
+        files = list(await session.scalars(select(EvidenceFile).order_by(EvidenceFile.id)))
     assert values == [96.5]
-    assert [f.file_name for f in files] == ["Kế hoạch CCHC 2021.pdf"]
+    assert [f.file_name for f in files] == ["Kế hoạch CCHC 2021.pdf", "Dự toán.pdf", "Phụ lục.pdf"]

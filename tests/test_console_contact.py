@@ -23,10 +23,12 @@ from sqlalchemy import select
 from bot.console.app import Console
 from common.clock import FrozenClock
 from handlers.dispatcher import Dispatcher
+from storage.db import transaction
 from storage.db.models import (
     Answer,
     Assignment,
     AuditEntry,
+    ChatAccount,
     EvidenceFile,
     Item,
     OutboxMessage,
@@ -288,6 +290,14 @@ async def test_a_refused_file_says_why_and_nothing_is_stored(world, file, reason
     assert stored == []
 
 
+async def test_an_upload_that_is_no_multipart_form_is_a_bad_request(world):
+    response = await world.clients["contact"].post(
+        world.item_url("U1", "1.1", "/files"), data={"csrf": world.csrf["contact"]}
+    )
+    assert response.status == 400
+    assert await files_of(world.db, world.units["U1"]) == []
+
+
 async def test_an_upload_without_the_csrf_token_is_refused(world):
     response = await world.clients["contact"].post(
         world.item_url("U1", "1.1", "/files"), data=upload_form(None, ("a.pdf", PDF))
@@ -407,3 +417,48 @@ async def test_review_then_submit_tells_the_team_and_the_chat(world):
     assert 'class="answer"' not in report
     late = await post_answer(world, "9.1", ["thêm"])
     assert late.status == 422 and "không sửa được nữa" in html.unescape(await late.text())
+
+
+async def test_a_returned_report_reopens_only_the_items_the_team_asked_about(world):
+    from storage.services.checklist import read_checklist
+    from storage.services.review import flag_item, return_report
+
+    await fill_required(world)
+    client, u1 = world.clients["contact"], world.units["U1"]
+    review = await (await client.get(f"/r/{u1}/review")).text()
+    version = re.search(r'name="version" value="(\d+)"', review)
+    assert version
+    await client.post(
+        f"/r/{u1}/submit", data={"csrf": world.csrf["contact"], "version": version.group(1)}
+    )
+    async with transaction(world.db.sessions) as session:
+        submission = await session.scalar(select(Submission).where(Submission.assignment_id == u1))
+        assert submission is not None and submission.status == "submitted"
+        leader = await session.scalar(
+            select(ChatAccount.person_id).where(
+                ChatAccount.user_id == world.chats["leader"].user_id
+            )
+        )
+        assert leader is not None
+        await flag_item(
+            session,
+            submission,
+            world.items["1.3"],
+            "Số liệu <96,5%> chưa khớp báo cáo",
+            person_id=leader,
+            now=world.clock.now(),
+        )
+        assignment = await session.get(Assignment, u1)
+        assert assignment is not None
+        checklist = await read_checklist(session, assignment.campaign_id)
+        await return_report(session, submission, checklist, person_id=leader, now=world.clock.now())
+    page = await (await client.get(f"/r/{u1}")).text()
+    assert "Số liệu &lt;96,5%&gt; chưa khớp báo cáo" in page  # the team's comment, escaped
+    forms = re.findall(r'action="/r/\d+/i/(\d+)"', page)
+    assert forms == [str(world.items["1.3"])]  # only the reopened item has a form
+    refused = await post_answer(world, "1.1", ["01/01/2021"])
+    assert refused.status == 422
+    assert "không nằm trong các mục được yêu cầu sửa" in html.unescape(await refused.text())
+    assert (await post_answer(world, "1.3", ["91"])).status == 303
+    answer = await answer_of(world.db, u1, world.items["1.3"])
+    assert answer is not None and answer.value == 91

@@ -29,7 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.console.admin_routes import AdminOptions, register_admin
 from bot.console.board_extras import board_extras
-from bot.console.contact_routes import ContactRoutes, own_reports
+from bot.console.contact_pages import own_reports
+from bot.console.contact_routes import ContactRoutes
 from bot.console.export_routes import ExportRoutes
 from bot.console.report_routes import ReportRoutes
 from common.clock import Clock

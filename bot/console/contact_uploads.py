@@ -92,6 +92,8 @@ async def _file(part: BodyPartReader, name: str, store: EvidenceStore, limit: in
 async def receive(request: web.Request, store: EvidenceStore, limit: int) -> Received:
     """The form's text fields and its files; whatever was written is discarded if the body
     breaks off half way."""
+    if request.content_type != "multipart/form-data":
+        raise web.HTTPBadRequest(text="expected a multipart form")
     received = Received()
     try:
         reader = await request.multipart()
