@@ -138,6 +138,8 @@ async def test_contact_reports_a_fix_and_the_leader_reopens_then_accepts(people,
     assert "đã được xem xét" in leader.text_out
     await lan.command("khacphuc")
     assert "1/2 tồn tại đã khắc phục" in lan.text_out
+    await lan.command("status")
+    assert "Khắc phục sau kiểm tra: 1/2 tồn tại đã khắc phục" in lan.text_out
     fixed, still = await _shortcomings(db)
     assert fixed.status == FixStatus.FIXED and still.status == FixStatus.OPEN
     assert still.due_on == date(2021, 10, 1)
