@@ -64,6 +64,7 @@ async def open_for_role(turn: Turn, token: Token) -> None:
 
 
 async def show_tasks(turn: Turn, assignment_id: int, *, prefix: str = "") -> None:
+    turn.set_state("idle")  # a step left half way ends here
     tasks = await tasks_of(turn.session, assignment_id)
     fixed = sum(1 for s in tasks if s.status == FixStatus.FIXED)
     lines = [turn.t("remediation.title", fixed=fixed, total=len(tasks))]
