@@ -313,6 +313,11 @@ async def test_the_questions_thread_with_reply_and_a_note_without_returning(worl
     assert status == "not_started"  # a note changes nothing of the report
     await lan.command("hoi")
     assert "Đề nghị gửi thêm" in lan.text_out and "Có, cần bản scan." in lan.text_out
+    # The team's own note is no question of the unit's to answer.
+    posts = re.findall(r'data-question="(\d+)"', html)
+    assert len(posts) == 3 and html.count('/reply"') == 1
+    _, html = await _post(web["leader"], f"{page}/reply", question=posts[-1], text="x")
+    assert "Không tìm thấy câu hỏi này" in html
     # The contact sees the thread on the web, with no form to act with.
     own = await (await web["lan"].get(page)).text()
     assert "Có, cần bản scan." in own and "/reply" not in own and "/note" not in own
