@@ -410,3 +410,26 @@ async def test_exports_are_streamed_files_of_what_the_person_may_see(world, db, 
     # Nothing is left behind on the disk once the download ends.
     exports = tmp_path / "evidence" / ".exports"
     assert not exports.exists() or not any(exports.iterdir())
+
+
+def test_every_message_a_redirect_may_name_is_in_both_languages():
+    from bot.console.report_routes import MESSAGES
+
+    for key in MESSAGES:
+        for locale in ("vi", "en"):
+            text = CATALOG.t(locale, f"desk_report.msg.{key}")
+            assert text != f"desk_report.msg.{key}" and text.strip(), (locale, key)
+
+
+async def test_the_report_in_english_and_an_unknown_message_key(world):
+    chats, web, _, units = world
+    await _submit(chats["lan"])
+    english = await (await web["leader"].get(f"/u/{units['U1']}?lang=en&msg=accepted")).text()
+    assert "Return for correction (0 items)" in english and "Accept the report" in english
+    assert "The report was accepted" in english  # the key names a known message
+    odd = await web["leader"].get(f"/u/{units['U1']}?msg=<script>")
+    assert (
+        odd.status == 200
+        and "<script>" not in await odd.text()
+        and 'id="flash"' not in (await odd.text())
+    )
