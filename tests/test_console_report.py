@@ -397,6 +397,13 @@ async def test_exports_are_streamed_files_of_what_the_person_may_see(world, db, 
         if c.value is not None
     }
     assert {"U1", "U2", "U3"} <= cells
+    board = await (await web["admin"].get(f"/c/{campaign_id}")).text()
+    d2 = re.search(r'<option value="(\d+)"[^>]*>D2 –', board)
+    assert d2 is not None
+    narrowed = await web["admin"].get(f"/c/{campaign_id}/export.xlsx?team={d2.group(1)}")
+    sheet = openpyxl.load_workbook(io.BytesIO(await narrowed.read())).worksheets[0]
+    cells = {str(c.value) for row in sheet.iter_rows() for c in row if c.value is not None}
+    assert "U3" in cells and "U1" not in cells  # the board's team filter, as on the page
     archive = await web["leader"].get(f"/c/{campaign_id}/evidence.zip")
     assert archive.headers["Content-Type"] == "application/zip"
     with zipfile.ZipFile(io.BytesIO(await archive.read())) as packed:
