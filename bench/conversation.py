@@ -4,6 +4,7 @@
     uv run python bench/conversation.py --contacts 50 --backends sqlite --queries
     uv run python bench/conversation.py --think 10             # a slower paced pass
     uv run python bench/conversation.py --think 0              # saturation only
+    uv run python bench/conversation.py --channel zalo --contacts 50   # the Zalo pass
 
 Every contact is a simulated Telegram user talking to the real runner (`bot.runner.run_bot`:
 aiogram polling, the conversation dispatcher, the outbox worker) through the fake Bot API
@@ -66,18 +67,14 @@ from pydantic import SecretStr
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench._databases import fresh_database
+from bench._databases import fresh_database, import_contacts
 from bench._driver import BenchResult, chatter, drive
 from bench.echo_aiogram import echo_bot
 from bot.app import App, open_app
 from bot.runner import run_bot
 from bot.settings import Settings
 from common.clock import FrozenClock
-from storage import db as storage_db
 from storage.db.models import Answer
-from storage.services.campaign_import import import_campaign
-from storage.services.invites import list_invites
-from tests import factories
 from tests.fake_telegram import FakeTelegram, FakeUser, RecordedCall
 
 START = datetime(2021, 9, 1, 1, 0, tzinfo=UTC)  # 08:00 in Asia/Ho_Chi_Minh: nothing is late
@@ -219,31 +216,6 @@ async def answer_checklist(
     except (TimeoutError, LookupError) as error:  # a person would give up too
         outcome.failure = f"{type(error).__name__}: {str(error)[:300]}"
     return outcome
-
-
-# --------------------------------------------------------------------------------------------
-# Databases
-# --------------------------------------------------------------------------------------------
-
-
-async def import_contacts(url: str, contacts: int, clock: FrozenClock) -> list[str]:
-    """Migrate, import a campaign of `contacts` units; one invite code per unit, in order."""
-    engine = storage_db.create_engine(url)
-    try:
-        await storage_db.upgrade(engine)
-        sessions = storage_db.session_factory(engine)
-        async with storage_db.transaction(sessions) as session:
-            result = await import_campaign(
-                session, factories.campaign("KT-BENCH", units=contacts), now=clock.now()
-            )
-            rows = await list_invites(session, result.campaign_id, now=clock.now())
-    finally:
-        await engine.dispose()
-    by_unit: dict[str, str] = {}
-    for row in rows:
-        if row.unit_code:
-            by_unit.setdefault(row.unit_code, row.code)
-    return [by_unit[f"U{n}"] for n in range(1, contacts + 1)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -660,6 +632,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=200)
     parser.add_argument(
+        "--channel",
+        choices=("telegram", "zalo"),
+        default="telegram",
+        help="zalo: the Zalo pass (bench/conversation_zalo.py) with its SDK echo peer",
+    )
+    parser.add_argument(
         "--backends", default="sqlite,postgres", help="comma-separated: sqlite, postgres"
     )
     parser.add_argument("--no-echo", action="store_true", help="skip the echo bot baseline")
@@ -706,6 +684,10 @@ if __name__ == "__main__":
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if args.channel == "zalo":
+        from bench.conversation_zalo import main as zalo_main
+
+        sys.exit(0 if asyncio.run(zalo_main(args.contacts, chosen, args.step_timeout)) else 1)
     met = asyncio.run(
         main(
             args.contacts,

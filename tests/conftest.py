@@ -74,7 +74,7 @@ def sqlite_copy(template: Path, tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-async def _truncate_all(engine: AsyncEngine) -> None:
+async def truncate_all(engine: AsyncEngine) -> None:
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     async with engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
@@ -93,7 +93,7 @@ def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 async def _truncate_and_dispose(engine: AsyncEngine) -> None:
     try:
-        await _truncate_all(engine)
+        await truncate_all(engine)
     finally:
         await engine.dispose()
 

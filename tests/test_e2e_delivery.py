@@ -25,7 +25,7 @@ from storage.db import transaction
 from storage.db.models import ChatAccount, OutboxMessage, OutboxStatus, Person
 from storage.services.outbox import enqueue_many
 from tests.chat_harness import CATALOG
-from tests.conftest import Db, _truncate_all
+from tests.conftest import Db, truncate_all
 from tests.fake_telegram import FakeTelegram
 
 FAST = RateLimits(per_bot=500, per_chat=50, per_group_per_minute=600)
@@ -138,7 +138,7 @@ async def test_a_crash_between_sending_and_marking_never_sends_twice(
 async def pg_db(pg_database: str) -> AsyncIterator[Db]:
     """PostgreSQL only: on SQLite exactly one process delivers, by design."""
     engine = storage_db.create_engine(pg_database)
-    await _truncate_all(engine)
+    await truncate_all(engine)
     yield Db("postgres", pg_database, engine, storage_db.session_factory(engine))
     await engine.dispose()
 

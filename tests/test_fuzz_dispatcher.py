@@ -1,9 +1,9 @@
 """Property-based fuzz of the Dispatcher (issue 15): random sequences of hostile events from
 several people (unit contact, team leader, admin, stranger; private and group chats) on a
-real SQLite database. Whatever arrives: no exception escapes, every private event gets a
-reply (a redelivered update gets none), every reply is one Telegram would accept once
-rendered as the Telegram channel renders it, no user HTML comes back raw, and a unit
-contact never sees another unit's data.
+real SQLite database, and with fewer examples on PostgreSQL. Whatever arrives: no exception
+escapes, every private event gets a reply (a redelivered update gets none), every reply is
+one Telegram would accept once rendered as the Telegram channel renders it, no user HTML
+comes back raw, and a unit contact never sees another unit's data.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +26,7 @@ from handlers.dispatcher import CHOICES, COMMANDS, Dispatcher
 from storage import db as storage_db
 from tests import factories
 from tests.chat_harness import CATALOG, import_and_codes, make_deps
-from tests.conftest import Db
+from tests.conftest import Db, truncate_all
 from tests.fake_telegram.entities import check_markup, parse_html
 
 PEOPLE = ("lan", "leader", "admin", "stranger")
@@ -112,21 +113,37 @@ def _check_reply(who: str, reply: Reply) -> None:
 
 
 async def _scenario(template: Path, events: list) -> None:
+    """One example on a fresh copy of the migrated SQLite template."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fuzz.sqlite3"
         shutil.copyfile(template, path)
-        url = f"sqlite:///{path}"
-        engine = storage_db.create_engine(url)
-        try:
-            db = Db("sqlite", url, engine, storage_db.session_factory(engine))
-            clock = FrozenClock(datetime(2021, 9, 1, 1, 0, tzinfo=UTC))
-            codes = await import_and_codes(db, clock, factories.campaign())
-            deps = make_deps(db, clock, Path(tmp), bot_username="cchc_bot")
-            deps.admin_ids = {"telegram": frozenset({"3"})}
-            dispatcher = Dispatcher(deps)
-            await _run(dispatcher, clock, codes, events)
-        finally:
-            await engine.dispose()
+        await _scenario_on(f"sqlite:///{path}", Path(tmp), events)
+
+
+async def _scenario_pg(url: str, events: list) -> None:
+    """One example on the session's PostgreSQL database, emptied first."""
+    engine = storage_db.create_engine(url)
+    try:
+        await truncate_all(engine)
+    finally:
+        await engine.dispose()
+    with tempfile.TemporaryDirectory() as tmp:
+        await _scenario_on(url, Path(tmp), events)
+
+
+async def _scenario_on(url: str, folder: Path, events: list) -> None:
+    engine = storage_db.create_engine(url)
+    backend = "sqlite" if storage_db.is_sqlite(url) else "postgres"
+    try:
+        db = Db(backend, url, engine, storage_db.session_factory(engine))
+        clock = FrozenClock(datetime(2021, 9, 1, 1, 0, tzinfo=UTC))
+        codes = await import_and_codes(db, clock, factories.campaign())
+        deps = make_deps(db, clock, folder, bot_username="cchc_bot")
+        deps.admin_ids = {"telegram": frozenset({"3"})}
+        dispatcher = Dispatcher(deps)
+        await _run(dispatcher, clock, codes, events)
+    finally:
+        await engine.dispose()
 
 
 async def _run(dispatcher: Dispatcher, clock: FrozenClock, codes: dict, events: list) -> None:
@@ -195,3 +212,20 @@ def test_random_events_never_escape_and_every_reply_is_sendable(
     sqlite_template: Path, events: list
 ) -> None:
     asyncio.run(_scenario(sqlite_template, events))
+
+
+@pytest.mark.postgres
+@settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,  # the database is emptied per example
+    ],
+)
+@given(events=st.lists(event, min_size=1, max_size=12))
+def test_random_events_on_postgresql(pg_database: str, events: list) -> None:
+    """The same property on PostgreSQL (fewer examples: each one empties the database)."""
+    asyncio.run(_scenario_pg(pg_database, events))

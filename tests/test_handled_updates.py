@@ -21,7 +21,7 @@ from storage.db.models import AnswerRevision, HandledUpdate
 from storage.services.handled_updates import KEEP, first_time
 from tests import factories
 from tests.chat_harness import Chat, import_and_codes, make_deps
-from tests.conftest import Db, _truncate_all
+from tests.conftest import Db, truncate_all
 
 
 async def _first_time(db: Db, key: str, now, platform: str = "telegram") -> bool:
@@ -61,7 +61,7 @@ async def test_a_key_rolled_back_with_its_event_is_new_again(db: Db, clock: Froz
 @pytest.fixture
 async def pg_db(pg_database: str) -> AsyncIterator[Db]:
     engine = storage_db.create_engine(pg_database)
-    await _truncate_all(engine)
+    await truncate_all(engine)
     yield Db("postgres", pg_database, engine, storage_db.session_factory(engine))
     await engine.dispose()
 
