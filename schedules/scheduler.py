@@ -30,6 +30,7 @@ from common.clock import Clock
 from schedules.notices import dispatch_due_notices
 from schedules.reminders import plan_reminders
 from storage.db import transaction
+from storage.services.appraisal_rounds import remind_explanations
 from storage.services.handled_updates import prune as prune_handled_updates
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,15 @@ async def run_summaries(jobs: Jobs) -> int:
     return written
 
 
+async def run_explanation_reminders(jobs: Jobs) -> int:
+    """The morning of the last day to explain (giải trình): remind units still explaining."""
+    async with transaction(jobs.sessions) as session:
+        written = await remind_explanations(session, jobs.clock.now())
+    if written:
+        jobs.on_outbox()
+    return written
+
+
 async def run_pruning(jobs: Jobs) -> int:
     """Forget handled updates old enough that no platform delivers them again."""
     async with transaction(jobs.sessions) as session:
@@ -88,7 +98,7 @@ async def run_pruning(jobs: Jobs) -> int:
 
 async def run_all(jobs: Jobs) -> None:
     """One pass of every job (used at start and by the demo's time control)."""
-    for job in (run_notices, run_reminders, run_summaries):
+    for job in (run_notices, run_reminders, run_summaries, run_explanation_reminders):
         try:
             await job(jobs)
         except Exception:  # one failing job must not stop the others
@@ -99,6 +109,7 @@ JOB_INTERVALS = {
     "notices": (run_notices, timedelta(seconds=10)),
     "reminders": (run_reminders, timedelta(minutes=1)),
     "summaries": (run_summaries, timedelta(minutes=1)),
+    "explanations": (run_explanation_reminders, timedelta(minutes=1)),
     "handled_updates": (run_pruning, timedelta(hours=1)),
 }
 

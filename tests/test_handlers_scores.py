@@ -298,3 +298,19 @@ async def test_round1_with_nothing_marked_down_is_final_at_once(people, db):
     await leader.text("0")
     await leader.text("Sai")
     assert "không sửa được nữa" in leader.text_out
+
+
+async def test_reminder_on_the_morning_of_the_last_day_to_explain(people, db, clock):
+    from schedules.scheduler import Jobs, run_explanation_reminders
+
+    await _to_round1(people, db)  # explanations due 10/09/2021 23:59 local
+    jobs = Jobs(db.sessions, clock)
+    clock.advance(timedelta(days=8, hours=23))  # 10/09 07:00 local: not yet
+    assert await run_explanation_reminders(jobs) == 0
+    clock.advance(timedelta(hours=1, minutes=30))  # 08:30 on the last day
+    assert await run_explanation_reminders(jobs) == 1
+    assert await run_explanation_reminders(jobs) == 1  # planned again, written once
+    [reminder] = await _outbox(db, "scores.explain_reminder")
+    assert reminder.params["codes"] == "2.2" and reminder.params["count"] == 1
+    clock.advance(timedelta(days=1))  # past the deadline: nothing more
+    assert await run_explanation_reminders(jobs) == 0

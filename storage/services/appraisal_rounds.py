@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -41,7 +41,7 @@ from storage.rules.appraisal import (
 )
 from storage.rules.progress import item_self_score
 from storage.services import audit
-from storage.services.checklist import Checklist, ItemInfo
+from storage.services.checklist import Checklist, ItemInfo, read_checklist
 from storage.services.outbox import button, enqueue_many
 from storage.services.review import unit_contacts
 from storage.services.self_scores import hand_scores
@@ -509,3 +509,52 @@ def _row(
         "not_before": now,
         "created_at": now,
     }
+
+
+# -- the reminder before the explanation deadline --------------------------------------------
+
+REMIND_AT = time(8, 0)  # local time on the last day to explain
+
+
+async def remind_explanations(session: AsyncSession, now: datetime) -> int:
+    """On the morning of the last day to explain, remind the units that still have items
+    marked down and not explained (once: the dedupe key is per report). Returns how many."""
+    rows = await session.scalars(
+        select(AppraisalRound).where(
+            AppraisalRound.explanations_sent_at.is_(None),
+            AppraisalRound.final_at.is_(None),
+            AppraisalRound.explain_until > now,
+            AppraisalRound.explain_until <= now + timedelta(days=1),
+        )
+    )
+    reminded = 0
+    for row in list(rows):
+        submission = await session.get(Submission, row.submission_id)
+        assert submission is not None
+        assignment = await _assignment(session, submission)
+        tz = zone(assignment.campaign.timezone)
+        last_day = row.explain_until.astimezone(tz).date()
+        if now < datetime.combine(last_day, REMIND_AT, tzinfo=tz):
+            continue
+        checklist = await read_checklist(session, assignment.campaign_id)
+        view = await unit_appraisal(session, submission, checklist, now)
+        waiting = [v for v in view.marked_down if v.explanation is None]
+        if not waiting:
+            continue
+        params = {
+            "unit": assignment.unit.name,
+            "campaign": assignment.campaign.title,
+            "count": len(waiting),
+            "codes": ", ".join(v.item.code for v in waiting[:MAX_LISTED]),
+            "deadline": fmt_datetime(row.explain_until, assignment.campaign.timezone),
+        }
+        await _tell_unit(
+            session,
+            assignment,
+            "scores.explain_reminder",
+            f"explain_reminder:{submission.id}",
+            params,
+            now,
+        )
+        reminded += 1
+    return reminded
