@@ -675,6 +675,7 @@ async def _history_rows(
 
 
 RANKING_FORMATS = {5: "0.00", 6: "0.00", 7: "0.00%"}  # score, maximum, share of it
+SUMMARY_FORMATS = {8: "0.00", 9: "0.00"}  # self-assessed and appraised scores
 
 
 def _ranking_headers(tr: Translate) -> list[list[str]]:
@@ -737,7 +738,9 @@ async def export_workbook(
     wb.properties.language = locale
     # Sheets are created in reading order but filled in the order the data allows: the
     # summary needs the self-scores computed while the answers are written.
-    summary = SheetWriter(wb.create_sheet(tr("export.sheet.summary")), tz, frozen_cols=3)
+    summary = SheetWriter(
+        wb.create_sheet(tr("export.sheet.summary")), tz, frozen_cols=3, formats=SUMMARY_FORMATS
+    )
     answers = SheetWriter(wb.create_sheet(tr("export.sheet.answers")), tz, frozen_cols=2)
     evidence = SheetWriter(
         wb.create_sheet(tr("export.sheet.evidence")), tz, frozen_cols=0, formats={4: SIZE_FORMAT}
