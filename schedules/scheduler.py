@@ -30,7 +30,7 @@ from common.clock import Clock
 from schedules.notices import dispatch_due_notices
 from schedules.reminders import plan_reminders
 from storage.db import transaction
-from storage.services.appraisal_rounds import remind_explanations
+from storage.services.appraisal_rounds import close_due_rounds, remind_explanations
 from storage.services.handled_updates import prune as prune_handled_updates
 
 log = logging.getLogger(__name__)
@@ -82,9 +82,11 @@ async def run_summaries(jobs: Jobs) -> int:
 
 
 async def run_explanation_reminders(jobs: Jobs) -> int:
-    """The morning of the last day to explain (giải trình): remind units still explaining."""
+    """The morning of the last day to explain (giải trình), remind the units still
+    explaining; after the deadline, make results final or pass the explanations on."""
     async with transaction(jobs.sessions) as session:
-        written = await remind_explanations(session, jobs.clock.now())
+        now = jobs.clock.now()
+        written = await remind_explanations(session, now) + await close_due_rounds(session, now)
     if written:
         jobs.on_outbox()
     return written

@@ -312,5 +312,40 @@ async def test_reminder_on_the_morning_of_the_last_day_to_explain(people, db, cl
     assert await run_explanation_reminders(jobs) == 1  # planned again, written once
     [reminder] = await _outbox(db, "scores.explain_reminder")
     assert reminder.params["codes"] == "2.2" and reminder.params["count"] == 1
-    clock.advance(timedelta(days=1))  # past the deadline: nothing more
-    assert await run_explanation_reminders(jobs) == 0
+    clock.advance(timedelta(days=1))  # past the deadline: no reminder, the round closes
+    assert await run_explanation_reminders(jobs) == 1
+    assert len(await _outbox(db, "scores.explain_reminder")) == 1
+    assert len(await _outbox(db, "scores.final_notice")) == 1
+
+
+async def test_after_the_deadline_the_result_is_made_final_or_passed_to_the_team(people, db, clock):
+    from schedules.scheduler import Jobs, run_explanation_reminders
+
+    lan = people["lan"]
+    await _to_round1(people, db)
+    jobs = Jobs(db.sessions, clock)
+    clock.advance(timedelta(days=10))  # past 10/09/2021 23:59 local, nothing explained
+    assert await run_explanation_reminders(jobs) == 1
+    [final] = await _outbox(db, "scores.final_notice")
+    assert final.params["_numbers"] == {"score": 2.25, "max": 4.0}
+    assert await run_explanation_reminders(jobs) == 0  # once
+    assert await _outbox(db, "scores.explained_alert") == []
+    await lan.command("status")
+    await lan.press_label("Xem kết quả thẩm định")
+    assert "Đây là kết quả cuối cùng" in lan.text_out
+
+
+async def test_explanations_written_but_not_sent_reach_the_team_at_the_deadline(people, db, clock):
+    from schedules.scheduler import Jobs, run_explanation_reminders
+
+    lan = people["lan"]
+    await _to_round1(people, db)
+    [notice] = await _outbox(db, "scores.round1_notice")
+    await lan.press(notice.params["_buttons"][0][0]["token"])
+    await lan.press_label("Giải trình mục 2.2")
+    await lan.text("Đủ 14 tin, bài")
+    clock.advance(timedelta(days=10))
+    assert await run_explanation_reminders(Jobs(db.sessions, clock)) == 1
+    [alert] = await _outbox(db, "scores.explained_alert")
+    assert alert.params["codes"] == "2.2"
+    assert await _outbox(db, "scores.final_notice") == []  # round 2 still to decide

@@ -349,6 +349,26 @@ async def send_explanations(
         raise RoundError(RoundRefusal.NOTHING_EXPLAINED)
     view.round.explanations_sent_at = now
     assignment = await _assignment(session, submission)
+    await _alert_team(session, assignment, submission, view, now)
+    await audit.record(
+        session,
+        now=now,
+        action="appraisal.explained",
+        campaign_id=assignment.campaign_id,
+        actor_id=person_id,
+        subject=assignment.unit.code,
+        details={"items": [v.item.code for v in view.explained]},
+    )
+
+
+async def _alert_team(
+    session: AsyncSession,
+    assignment: Assignment,
+    submission: Submission,
+    view: UnitAppraisal,
+    now: datetime,
+) -> None:
+    """Tell the team's leaders which items the unit explained: round 2 is theirs."""
     campaign = assignment.campaign
     params = {
         "unit": assignment.unit.name,
@@ -370,15 +390,6 @@ async def send_explanations(
         for account in await team_accounts(session, assignment.team_id)
     ]
     await enqueue_many(session, rows)
-    await audit.record(
-        session,
-        now=now,
-        action="appraisal.explained",
-        campaign_id=campaign.id,
-        actor_id=person_id,
-        subject=assignment.unit.code,
-        details={"items": [v.item.code for v in view.explained]},
-    )
 
 
 # -- round 2 -----------------------------------------------------------------------------------
@@ -558,3 +569,31 @@ async def remind_explanations(session: AsyncSession, now: datetime) -> int:
         )
         reminded += 1
     return reminded
+
+
+async def close_due_rounds(session: AsyncSession, now: datetime) -> int:
+    """After the explanation deadline: a result with nothing left to decide becomes final
+    and the unit is told; explanations the unit wrote but never sent go to the team (the
+    same message, and key, as sending them). Returns the rounds closed or passed on."""
+    rows = await session.scalars(
+        select(AppraisalRound).where(
+            AppraisalRound.explanations_sent_at.is_(None),
+            AppraisalRound.final_at.is_(None),
+            AppraisalRound.explain_until < now,
+        )
+    )
+    done = 0
+    for row in list(rows):
+        submission = await session.get(Submission, row.submission_id)
+        assert submission is not None
+        assignment = await _assignment(session, submission)
+        checklist = await read_checklist(session, assignment.campaign_id)
+        view = await unit_appraisal(session, submission, checklist, now)
+        if view.final:
+            row.final_at = now
+            await _tell_final(session, assignment, submission, view, now)
+        else:
+            await _alert_team(session, assignment, submission, view, now)
+        row.explanations_sent_at = row.explain_until  # closed by the deadline: once only
+        done += 1
+    return done
