@@ -349,3 +349,17 @@ async def test_explanations_written_but_not_sent_reach_the_team_at_the_deadline(
     [alert] = await _outbox(db, "scores.explained_alert")
     assert alert.params["codes"] == "2.2"
     assert await _outbox(db, "scores.final_notice") == []  # round 2 still to decide
+
+
+async def test_on_a_channel_without_buttons_the_scores_are_numbered(db, clock, tmp_path):
+    codes = await import_and_codes(db, clock, hand_campaign())
+    zalo = Chat(Dispatcher(make_deps(db, clock, tmp_path)), clock, platform="zalo")
+    await zalo.command("start", codes["U1"][0])
+    await zalo.command("checklist")
+    await zalo.text("92")
+    assert "#1. 1\n#2. 0,75\n#3. 0,5\n#4. 0,25\n#5. 0" in zalo.text_out
+    await zalo.text("2")  # a plain number is a typed score: 2 is above the maximum
+    assert "vượt quá điểm tối đa 1" in zalo.text_out
+    await zalo.text("#2")  # the second choice
+    await zalo.text("Còn thiếu một văn bản")
+    assert await _self_scores(db) == {"2.1": (0.75, "Còn thiếu một văn bản")}
