@@ -486,6 +486,10 @@ async def test_kill_9_three_times_loses_no_update_no_answer_and_sends_nothing_tw
         else:
             assert sent in lost, sent
     assert fake.pending_updates == []
+    if mode == "webhook":  # the kills did cut deliveries short; each was posted again
+        deliveries = fake.stats.webhook_deliveries
+        failed = {update for update, status in deliveries if status != 200}
+        assert failed and failed <= {update for update, status in deliveries if status == 200}
 
     # Answers: every one stored once, with the value typed, acknowledged or not.
     for n in contacts:
