@@ -414,6 +414,53 @@ async def _send_notice(forks: BaseContext, env: dict[str, str], cwd: Path) -> st
     return out
 
 
+def _check_updates(trial: Trial, handled: set[str], *, webhook: bool) -> list[Sent]:
+    """Each update handled once; each reply once, or lost with its process (returned)."""
+    everything = [sent for history in trial.sent.values() for sent in history]
+    assert len(everything) == CONTACTS * 6
+    assert [s.update_id for s in everything if trial.key(s) not in handled] == []
+    lost = [s for k in trial.kills for s in k.lost_replies]
+    for sent in everything:
+        replies = trial.replies(sent)
+        assert len(replies) <= 1, (sent, [c.text for c in replies])
+        if replies:
+            assert sent.expect in replies[0].text, (sent, replies[0].text)
+        else:
+            assert sent in lost, sent
+    assert trial.fake.pending_updates == []
+    if webhook:  # the kills did cut deliveries short; each was posted again
+        deliveries = trial.fake.stats.webhook_deliveries
+        failed = {update for update, status in deliveries if status != 200}
+        assert failed and failed <= {update for update, status in deliveries if status == 200}
+    return lost
+
+
+def _check_answers(answers: dict[tuple[str, str], tuple[Any, int, int]]) -> None:
+    """Every answer stored once, with the value typed, acknowledged or not."""
+    for n in range(1, CONTACTS + 1):
+        for code, (_, value) in _answers(n).items():
+            assert answers[(f"U{n}", code)] == (value, 1, 1), (n, code)
+    assert len(answers) == CONTACTS * 4
+
+
+def _check_notice(trial: Trial, outbox: dict[int, str]) -> list[int]:
+    """At most once each; exactly once unless in doubt; in doubt only what was being sent
+    at the kills, at most the worker's concurrency each. The chats in doubt."""
+    received = {user.chat: 0 for user in trial.users}
+    for call in trial.fake.calls:
+        if is_notice(call) and call.ok:
+            received[call.chat_id or 0] += 1
+    in_doubt = [chat for chat, status in outbox.items() if status == OutboxStatus.IN_DOUBT]
+    assert set(outbox) == set(received)
+    assert all(count <= 1 for count in received.values()), received
+    assert all(received[chat] == 1 for chat, s in outbox.items() if s == OutboxStatus.SENT)
+    assert sum(1 for count in received.values() if count == 0) <= len(in_doubt)
+    assert len(in_doubt) == sum(k.sending for k in trial.kills)
+    assert all(k.sending <= DeliverySettings().concurrency for k in trial.kills)
+    assert trial.kills[1].sending >= 1  # the request held in flight was marked first
+    return in_doubt
+
+
 @pytest.fixture(scope="module")
 def forkserver() -> Iterator[BaseContext]:
     """Bot processes forked from one server that imported the bot once: aiogram's import
@@ -472,45 +519,9 @@ async def test_kill_9_three_times_loses_no_update_no_answer_and_sends_nothing_tw
     logs = bot.log_text()
     assert [k.phase for k in trial.kills] == ["join", "notice", "answers"]
     assert "Traceback" not in logs, logs
-
-    # Updates: each handled once; each reply once, or lost with its process.
-    everything = [sent for history in trial.sent.values() for sent in history]
-    assert len(everything) == CONTACTS * 6
-    assert [s.update_id for s in everything if trial.key(s) not in handled] == []
-    lost = [s for k in trial.kills for s in k.lost_replies]
-    for sent in everything:
-        replies = trial.replies(sent)
-        assert len(replies) <= 1, (sent, [c.text for c in replies])
-        if replies:
-            assert sent.expect in replies[0].text, (sent, replies[0].text)
-        else:
-            assert sent in lost, sent
-    assert fake.pending_updates == []
-    if mode == "webhook":  # the kills did cut deliveries short; each was posted again
-        deliveries = fake.stats.webhook_deliveries
-        failed = {update for update, status in deliveries if status != 200}
-        assert failed and failed <= {update for update, status in deliveries if status == 200}
-
-    # Answers: every one stored once, with the value typed, acknowledged or not.
-    for n in contacts:
-        for code, (_, value) in _answers(n).items():
-            assert answers[(f"U{n}", code)] == (value, 1, 1), (n, code)
-    assert len(answers) == CONTACTS * 4
-
-    # The notice: at most once each; exactly once unless in doubt; in doubt only what was
-    # being sent at the kills, at most the worker's concurrency each.
-    received = {user.chat: 0 for user in trial.users}
-    for call in fake.calls:
-        if is_notice(call) and call.ok:
-            received[call.chat_id or 0] += 1
-    in_doubt = [chat for chat, status in outbox.items() if status == OutboxStatus.IN_DOUBT]
-    assert set(outbox) == set(received)
-    assert all(count <= 1 for count in received.values()), received
-    assert all(received[chat] == 1 for chat, s in outbox.items() if s == OutboxStatus.SENT)
-    assert sum(1 for count in received.values() if count == 0) <= len(in_doubt)
-    assert len(in_doubt) == sum(k.sending for k in trial.kills)
-    assert all(k.sending <= DeliverySettings().concurrency for k in trial.kills)
-    assert trial.kills[1].sending >= 1  # the request held in flight was marked first
+    lost = _check_updates(trial, handled, webhook=mode == "webhook")
+    _check_answers(answers)
+    in_doubt = _check_notice(trial, outbox)
     print(
         f"\n{db.backend}/{mode}: kills at reply {at_join}, notice {at_notice}, reply "
         f"{at_answer}; replies lost {len(lost)}, notices in doubt {len(in_doubt)}, "
