@@ -160,3 +160,39 @@ async def test_the_health_page(world: World) -> None:
     assert "01/09/2021 08:00" in html  # the reminder pass, local time
     english = await (await world.clients["admin"].get("/admin/health?lang=en")).text()
     assert "Failed in the last 24 hours" in english and "Not connected" in english
+
+
+async def test_the_runner_watches_each_bot_it_serves(clock: FrozenClock, tmp_path: Path) -> None:
+    from bot.app import open_app
+    from bot.runner import _Served, channel_status
+    from bot.settings import Settings
+
+    settings = Settings(
+        _env_file=None,  # not the developer's .env
+        database_url=f"sqlite:///{tmp_path / 'run.sqlite3'}",
+        zalo_bot_api_url="https://bot-api.zalo.test",
+    )
+    app = await open_app(settings, clock=clock)
+    zalo = httpx.MockTransport(lambda request: httpx.Response(200, json={"ok": True}))
+    try:
+        async with FakeTelegram() as fake:
+            served = _Served(
+                bot=build_bot(fake.token, fake.base_url),
+                username="cchc_bot",
+                client=httpx.AsyncClient(transport=zalo),
+            )
+            status = channel_status(app, served, webhook=False)
+            assert served.bot is not None and served.client is not None
+            try:
+                await served.bot.get_me()
+                await served.client.post("https://bot-api.zalo.test/botX/getMe")
+            finally:
+                await served.close()
+    finally:
+        await app.close()
+    assert status.telegram_username == "cchc_bot"
+    assert {name: bot.last_ok for name, bot in status.bots.items()} == {
+        "telegram": clock.now(),
+        "zalo": clock.now(),
+    }
+    assert status.bots["telegram"].name == "@cchc_bot" and status.bots["zalo"].mode == "polling"
