@@ -31,6 +31,7 @@ from sqlalchemy import select
 from bot.app import App, open_app
 from bot.channels.web import WebChannel
 from bot.channels.web_server import WebServer, page_locale
+from bot.console.admin_routes import AdminOptions
 from bot.console.app import Console
 from bot.demo_seed import (
     DEMO_START,
@@ -301,6 +302,11 @@ async def running_demo(settings: Settings, options: DemoOptions) -> AsyncIterato
             admin_ids=deps.admin_ids,
             root=DESK,
             evidence=deps.evidence,
+            admin=AdminOptions(
+                bot_username=username,
+                zalo_link=settings.zalo_bot_link,
+                upload_dir=settings.evidence_dir.parent / "imports",
+            ),
         )
         web_app.add_subapp(DESK, desk.app())
         runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=5)

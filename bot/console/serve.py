@@ -20,7 +20,10 @@ log = logging.getLogger(__name__)
 
 def console_for(app: App, status: ChannelStatus | None = None) -> Console:
     url = app.settings.console_url() or ""
-    admins = {"telegram": frozenset(str(i) for i in app.settings.admin_telegram_ids)}
+    admins = {
+        "telegram": frozenset(str(i) for i in app.settings.admin_telegram_ids),
+        "zalo": frozenset(app.settings.admin_zalo_ids),
+    }
     return Console(
         app.sessions,
         app.catalog,
