@@ -16,6 +16,7 @@ from sqlalchemy import update
 
 from bot.channel_status import STALE_AFTER, BotStatus, ChannelStatus
 from bot.channels.telegram import build_bot
+from bot.channels.telegram_watch import watch
 from common.clock import FrozenClock
 from storage.db import transaction
 from storage.db.models import ChatAccount, OutboxMessage, OutboxStatus, ScheduleMark
@@ -34,7 +35,7 @@ async def test_telegram_calls_are_seen_through_the_request_middleware(clock: Fro
     status.add("telegram", "@bot", "polling")
     async with FakeTelegram() as fake:
         bot = build_bot(fake.token, fake.base_url)
-        bot.session.middleware(status.telegram_middleware())
+        watch(bot, status.bots["telegram"], clock.now)
         try:
             await bot.get_me()
         finally:
@@ -43,7 +44,7 @@ async def test_telegram_calls_are_seen_through_the_request_middleware(clock: Fro
         assert status.bots["telegram"].connected(clock.now())
         clock.advance(timedelta(minutes=1))
         wrong = build_bot("123:wrong", fake.base_url)
-        wrong.session.middleware(status.telegram_middleware())
+        watch(wrong, status.bots["telegram"], clock.now)
         with pytest.raises(TelegramUnauthorizedError):
             try:
                 await wrong.get_me()
