@@ -197,3 +197,29 @@ async def test_the_runner_watches_each_bot_it_serves(clock: FrozenClock, tmp_pat
         "zalo": clock.now(),
     }
     assert status.bots["telegram"].name == "@cchc_bot" and status.bots["zalo"].mode == "polling"
+
+
+async def test_the_console_served_by_run_gets_the_runners_status(
+    clock: FrozenClock, tmp_path: Path
+) -> None:
+    from bot.app import open_app
+    from bot.console.serve import console_for
+    from bot.settings import Settings
+
+    settings = Settings(
+        _env_file=None,  # not the developer's .env
+        database_url=f"sqlite:///{tmp_path / 'run.sqlite3'}",
+        zalo_bot_link="https://zalo.me/s/cchc",
+        bot_username="from_settings_bot",
+        invite_ttl_days=10,
+    )
+    app = await open_app(settings, clock=clock)
+    try:
+        status = ChannelStatus(clock.now, telegram_username="asked_telegram_bot")
+        options = console_for(app, status).admin_options
+    finally:
+        await app.close()
+    assert options.status is status
+    assert options.username() == "asked_telegram_bot"  # what getMe said wins
+    assert options.zalo_link == "https://zalo.me/s/cchc"
+    assert options.invite_ttl == timedelta(days=10)
