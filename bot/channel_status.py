@@ -3,8 +3,11 @@
 `cchc-bot run` makes one `ChannelStatus` and hands it to the console (bot/console/serve.py).
 Each bot's last successful call to its platform and last failure are recorded where the
 calls are made, through the libraries' own hooks: an aiogram request middleware on the
-Bot's session (every Bot API call: getUpdates, sendMessage...) and an httpx response hook
-on the Zalo client. An update that arrives by webhook counts as contact too.
+Bot's session (every Bot API call: getUpdates, sendMessage...; bot/channels/
+telegram_watch.py) and an httpx response hook on the Zalo client. With a webhook, a bot
+may stay silent for hours when nobody writes: it counts as connected until a call fails.
+Nothing here imports aiogram: the console (and the demo, which may run without Telegram)
+loads this module.
 """
 
 from __future__ import annotations
@@ -14,21 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import httpx
-from aiogram.client.session.middlewares.base import (
-    BaseRequestMiddleware,
-    NextRequestMiddlewareType,
-)
-from aiogram.exceptions import (
-    TelegramAPIError,
-    TelegramNetworkError,
-    TelegramServerError,
-    TelegramUnauthorizedError,
-)
-from aiogram.methods.base import Response, TelegramMethod, TelegramType
-
 if TYPE_CHECKING:
-    from aiogram import Bot
+    import httpx
 
 # Long polling calls the platform at least every minute or so (aiogram's getUpdates waits
 # up to 30 s; Zalo's is similar): silence longer than this means the bot is not connected.
@@ -70,9 +60,6 @@ class ChannelStatus:
         self.bots[platform] = BotStatus(platform, name, mode)
         return self.bots[platform]
 
-    def telegram_middleware(self) -> BaseRequestMiddleware:
-        return _TelegramCalls(self.bots["telegram"], self.now)
-
     def zalo_hook(self, api_host: str) -> Callable[[httpx.Response], Any]:
         """For the Zalo client's responses from `api_host` (photo downloads from Zalo's
         CDN go through the same client and say nothing about the bot)."""
@@ -89,28 +76,3 @@ class ChannelStatus:
                 status.failed(now(), f"HTTP {response.status_code}")
 
         return seen
-
-
-class _TelegramCalls(BaseRequestMiddleware):
-    def __init__(self, status: BotStatus, now: Callable[[], datetime]) -> None:
-        self.status, self.now = status, now
-
-    async def __call__(
-        self,
-        make_request: NextRequestMiddlewareType[TelegramType],
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-    ) -> Response[TelegramType]:
-        try:
-            response = await make_request(bot, method)
-        except (TelegramNetworkError, TelegramUnauthorizedError, TelegramServerError) as error:
-            self.status.failed(self.now(), type(error).__name__)
-            raise
-        except TelegramAPIError:
-            self.status.ok(self.now())  # Telegram answered (e.g. a chat that blocked the bot)
-            raise
-        except Exception as error:  # a proxy or a connection that failed before Telegram
-            self.status.failed(self.now(), type(error).__name__)
-            raise
-        self.status.ok(self.now())
-        return response

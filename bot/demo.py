@@ -31,6 +31,7 @@ from sqlalchemy import select
 from bot.app import App, open_app
 from bot.channels.web import WebChannel
 from bot.channels.web_server import WebServer, page_locale
+from bot.console.admin_routes import AdminOptions
 from bot.console.app import Console
 from bot.demo_seed import (
     DEMO_START,
@@ -334,6 +335,11 @@ async def running_demo(settings: Settings, options: DemoOptions) -> AsyncIterato
             root=DESK,
             evidence=deps.evidence,
             max_evidence_bytes=settings.evidence_max_bytes,
+            admin=AdminOptions(
+                bot_username=username,
+                zalo_link=settings.zalo_bot_link,
+                upload_dir=settings.evidence_dir.parent / "imports",
+            ),
         )
         routes = DemoRoutes(server, desk)
         routes.register(web_app)

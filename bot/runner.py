@@ -35,6 +35,7 @@ from bot.channels.telegram import (
     run_webhook,
     set_commands,
 )
+from bot.channels.telegram_watch import watch
 from bot.channels.zalo import ZaloChannel, ZaloEvents, ZaloWebhook
 from bot.channels.zalo import run_polling as zalo_polling
 from bot.channels.zalo import set_webhook as set_zalo_webhook
@@ -141,7 +142,7 @@ def channel_status(app: App, served: _Served, webhook: bool) -> ChannelStatus:
     mode = "webhook" if webhook else "polling"
     if served.bot is not None:
         status.add("telegram", f"@{served.username}" if served.username else "Telegram", mode)
-        served.bot.session.middleware(status.telegram_middleware())
+        watch(served.bot, status.bots["telegram"], status.now)
     if served.client is not None:
         status.add("zalo", "Zalo", mode)
         hook = status.zalo_hook(urlsplit(app.settings.zalo_bot_api_url).netloc)

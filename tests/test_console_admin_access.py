@@ -136,3 +136,16 @@ async def test_only_admins_see_the_admin_link(world: World) -> None:
     assert 'href="/admin"' in await (await world.clients["admin"].get("/")).text()
     for role in ("contact", "member", "leader"):
         assert 'href="/admin"' not in await (await world.clients[role].get("/")).text()
+
+
+async def test_an_upload_that_is_not_the_consoles_form_is_refused(world: World) -> None:
+    admin, csrf = world.clients["admin"], world.csrf["admin"]
+    plain = await admin.post("/admin/import", data={"csrf": csrf, "file": "code: X"})
+    assert plain.status == 403
+    broken = await admin.post(
+        "/admin/import",
+        data=b"--nothing\r\n",
+        headers={"Content-Type": "multipart/form-data"},  # no boundary
+    )
+    assert broken.status == 400
+    assert "Traceback" not in await broken.text()

@@ -71,6 +71,14 @@ class ImportPages:
         """The uploaded file kept on the server, or why not (a catalog key's last part).
         The form puts the CSRF field before the file: the token is checked before a byte
         of the file is stored."""
+        if request.content_type != "multipart/form-data":
+            raise web.HTTPForbidden(text="bad form")  # not the console's form
+        try:
+            return await self._parts(request, viewer)
+        except ValueError:  # a body that is not the multipart it claims (no boundary...)
+            raise web.HTTPBadRequest(text="bad form") from None
+
+    async def _parts(self, request: web.Request, viewer: Viewer) -> Upload | str:
         reader = await request.multipart()
         csrf_ok = False
         async for part in reader:

@@ -12,7 +12,6 @@ The services are `cchc-bot invites`' (storage/services/invites.py).
 
 from __future__ import annotations
 
-import segno
 from aiohttp import web
 from markupsafe import Markup
 from sqlalchemy import select
@@ -34,6 +33,8 @@ from storage.services.invites import (
 
 def qr_svg(link: str) -> Markup:
     """An inline SVG QR code (segno's own SVG: no script, no external reference)."""
+    import segno  # only the sheet needs it: the console starts without loading it
+
     return Markup(segno.make(link, error="m").svg_inline(scale=3, svgclass="qr"))
 
 

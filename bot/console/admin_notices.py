@@ -22,6 +22,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.console.admin_base import AdminPages, Viewer
+from common.i18n import Translator
 from common.localtime import fmt_datetime, zone
 from handlers.broadcast import ADMIN_AUDIENCES
 from storage.db import transaction
@@ -60,10 +61,19 @@ class Draft:
         return max(local.replace(tzinfo=zone(tz)).astimezone(UTC), now)
 
 
+def audience_words(tr: Translator, audience: str) -> str:
+    """ "team:D1" -> "Các đơn vị của D1"; the stored audience in the reader's words."""
+    kind, _, code = audience.partition(":")
+    return tr(f"broadcast.audience.{kind}", team=code)
+
+
 class NoticePages:
     def __init__(self, admin: AdminPages) -> None:
         self.admin = admin
         self.console = admin.console
+
+    def _tr(self, viewer: Viewer) -> Translator:
+        return self.console.catalog.for_locale(viewer.locale)
 
     def register(self, app: web.Application) -> None:
         base = "/admin/c/{campaign_id:[0-9]+}/notices"
@@ -105,6 +115,7 @@ class NoticePages:
             problem=problem,
             max_length=MAX_TEXT_LENGTH,
             reports=list(reversed(reports)),  # the latest first
+            audience=lambda value: audience_words(self._tr(viewer), value),
             datetime=lambda value: fmt_datetime(value, campaign.timezone),
         )
 
@@ -214,7 +225,8 @@ class NoticePages:
             campaign = await session.get(Campaign, campaign_id)
             reports = [r for r in await notice_report(session, campaign_id) if r.id == notice_id]
             channels = await notice_by_channel(session, notice_id) if reports else []
-        if campaign is None or not reports:
+            notice = await notice_by_id(session, notice_id)
+        if campaign is None or not reports or notice is None:
             raise web.HTTPNotFound()
         return self.admin.page(
             request,
@@ -222,6 +234,8 @@ class NoticePages:
             "admin/notice_report.html",
             campaign=campaign,
             report=reports[0],
+            text=notice.text,
+            audience=audience_words(self._tr(viewer), notice.audience),
             channels=channels,
             datetime=lambda value: fmt_datetime(value, campaign.timezone),
         )

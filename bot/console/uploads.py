@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -106,6 +105,3 @@ class UploadStore:
                 if meta.get("path"):
                     (self.root / meta["path"]).unlink(missing_ok=True)
                 meta_path.unlink(missing_ok=True)
-
-    def clear(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
