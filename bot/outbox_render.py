@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 import logging
 import mimetypes
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from schedules.delivery import Render
 from storage.db.models import ChatAccount, OutboxMessage, Person
 from storage.rules.answers import format_number
 from storage.rules.scoring import SCORE_DECIMALS
-from storage.services.outbox import BUTTONS_PARAM, DOCUMENT_PARAM
+from storage.services.outbox import BUTTONS_PARAM, DOCUMENT_PARAM, DUE_PARAM
 from storage.services.report_gaps import GAPS_PARAM
 from storage.services.resubmit_changes import CHANGES_PARAM, changes_text
 
@@ -153,6 +154,14 @@ def render_gaps(catalog: Catalog, locale: str, raw: Any) -> str:
     return "\n\n".join(parts)
 
 
+def _due(raw: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        log.error("malformed due time in outbox params: %r", raw)
+        return None
+
+
 def make_renderer(catalog: Catalog) -> Render:
     """The `render` the delivery worker calls for each row it sends."""
 
@@ -165,6 +174,7 @@ def make_renderer(catalog: Catalog) -> Render:
             text=f"{text}\n\n{gaps}" if gaps else text,
             choices=render_buttons(catalog, locale, params.get(BUTTONS_PARAM)),
             document=render_document(params.get(DOCUMENT_PARAM)),
+            due_at=_due(params.get(DUE_PARAM)),
         )
 
     return render

@@ -95,6 +95,9 @@ class Reply:
     document: OutFile | None = None
     photo: OutFile | None = None
     toast: str | None = None  # short notice for a pressed button (callback answer)
+    # When a timed message (reminder, summary, notice) was due; sent later after a demo
+    # clock jump or downtime, a channel that shows times (the web chat) shows this one.
+    due_at: datetime | None = None
 
 
 @dataclass(frozen=True)

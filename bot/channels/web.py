@@ -18,6 +18,7 @@ import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from html import escape
 from typing import Any
 from urllib.parse import quote
@@ -127,7 +128,7 @@ class WebChannel:
             if edited:
                 return edited
         web_file = self._serve(chat_id, upload, photo=reply.photo is not None) if upload else None
-        return await self._append(chat_id, "bot", html, reply.choices, web_file)
+        return await self._append(chat_id, "bot", html, reply.choices, web_file, reply.due_at)
 
     async def deliver_all(
         self, chat_id: str, replies: Iterable[Reply], pressed: str | None = None
@@ -165,11 +166,17 @@ class WebChannel:
         return WebFile(url, upload.file_name, "photo" if photo else "document", upload.mime_type)
 
     async def _append(
-        self, chat_id: str, sender: str, html: str, choices: Any, web_file: WebFile | None
+        self,
+        chat_id: str,
+        sender: str,
+        html: str,
+        choices: Any,
+        web_file: WebFile | None,
+        due_at: datetime | None = None,
     ) -> str:
-        message = WebMessage(
-            f"m{next(self._ids)}", sender, html, self._now(), list(choices), web_file
-        )
+        """`due_at`: a timed message shows when it was due, not when the clock jumped."""
+        time = fmt_datetime(due_at, self.timezone) if due_at is not None else self._now()
+        message = WebMessage(f"m{next(self._ids)}", sender, html, time, list(choices), web_file)
         history = self._history.setdefault(chat_id, [])
         history.append(message)
         del history[: -self.history_limit]
