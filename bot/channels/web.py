@@ -67,6 +67,7 @@ class WebChannel:
         self._files: dict[str, _Served] = {}
         self._ids = itertools.count(1)
         self.keyboards = KeyboardTracker()
+        self._meta: dict[str, dict[str, Any]] = {}
 
     @property
     def numbered(self) -> bool:
@@ -135,6 +136,7 @@ class WebChannel:
     ) -> None:
         """Replies to one event, in order; only the first edit may replace `pressed`.
         Once they bring new buttons, the earlier keyboards are marked stale."""
+        replies = list(replies)
         keyboards = []
         for reply in replies:
             shown = await self.deliver(chat_id, reply, edit_of=pressed if reply.edit else None)
@@ -144,6 +146,22 @@ class WebChannel:
                 pressed = None
         for old in self.keyboards.replace(chat_id, keyboards):
             await self._mark_stale(chat_id, old)
+        await self._update_meta(chat_id, replies)
+
+    def meta(self, chat_id: str) -> dict[str, Any] | None:
+        """The person's language and commands as last known (None before their first event)."""
+        return self._meta.get(chat_id)
+
+    async def _update_meta(self, chat_id: str, replies: Iterable[Reply]) -> None:
+        """The page follows the person: a new language reloads it in that language, new roles
+        change its command bar (handlers/chat_menu.py)."""
+        last = list(replies)[-1:]
+        if not last or last[0].menu is None:
+            return
+        meta = {"lang": last[0].locale, "commands": list(last[0].menu)}
+        if self._meta.get(chat_id) != meta:
+            self._meta[chat_id] = meta
+            await self._push(chat_id, {"type": "meta", **meta})
 
     async def echo(self, chat_id: str, text: str) -> str:
         """What the person typed or sent, shown as their own bubble (kept in the history):
