@@ -20,6 +20,7 @@ from bot import (  # noqa: F401  (each registers its subcommands)
     cli_web,
 )
 from bot.app import App
+from bot.cli_help import install
 from bot.cli_root import Context, cli, pass_ctx, with_app
 
 __all__ = ["cli", "main"]
@@ -38,6 +39,9 @@ async def db_upgrade(ctx: Context, app: App) -> None:
     from storage.db import current_revision
 
     click.echo(ctx.tr("cli.db_upgraded", revision=await current_revision(app.engine)))
+
+
+install(cli)  # every command registered by now: help in the user's language
 
 
 def main() -> None:

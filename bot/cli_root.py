@@ -73,7 +73,12 @@ def with_app(func: Callable[..., Awaitable[T]]) -> Callable[..., T]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--lang", type=click.Choice(["vi", "en"]), help="Language of messages (vi, en).")
+@click.option(
+    "--lang",
+    type=click.Choice(["vi", "en"]),
+    is_eager=True,  # read before --help, so `--lang en --help` is in English
+    help="Language of messages (vi, en).",
+)
 @click.version_option(package_name="cchc-bot")
 @click.pass_context
 def cli(click_ctx: click.Context, lang: str | None) -> None:

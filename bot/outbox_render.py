@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import logging
 import mimetypes
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from storage.db.models import ChatAccount, OutboxMessage, Person
 from storage.rules.answers import format_number
 from storage.rules.scoring import SCORE_DECIMALS
 from storage.services.appraisal_rounds import MARKED_DOWN_PARAM, NUMBERS_PARAM
-from storage.services.outbox import BUTTONS_PARAM, DOCUMENT_PARAM
+from storage.services.outbox import BUTTONS_PARAM, DOCUMENT_PARAM, DUE_PARAM
 from storage.services.report_gaps import GAPS_PARAM
 from storage.services.resubmit_changes import CHANGES_PARAM, changes_text
 
@@ -196,6 +197,14 @@ def render_marked_down(catalog: Catalog, locale: str, raw: Any) -> str:
     return "\n".join(lines)
 
 
+def _due(raw: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        log.error("malformed due time in outbox params: %r", raw)
+        return None
+
+
 def make_renderer(catalog: Catalog) -> Render:
     """The `render` the delivery worker calls for each row it sends."""
 
@@ -210,6 +219,7 @@ def make_renderer(catalog: Catalog) -> Render:
             text=f"{text}\n\n{extra}" if extra else text,
             choices=render_buttons(catalog, locale, params.get(BUTTONS_PARAM)),
             document=render_document(params.get(DOCUMENT_PARAM)),
+            due_at=_due(params.get(DUE_PARAM)),
         )
 
     return render

@@ -95,6 +95,13 @@ class Reply:
     document: OutFile | None = None
     photo: OutFile | None = None
     toast: str | None = None  # short notice for a pressed button (callback answer)
+    # When a timed message (reminder, summary, notice) was due; sent later after a demo
+    # clock jump or downtime, a channel that shows times (the web chat) shows this one.
+    due_at: datetime | None = None
+    # On an event's last reply: the person's language and commands now (handlers/chat_menu),
+    # for a channel that shows a command bar or a page in that language (the web chat).
+    locale: str | None = None
+    menu: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

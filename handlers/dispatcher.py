@@ -42,11 +42,13 @@ from handlers import (
     upload_link,
     web_login,
 )
+from handlers.chat_menu import commands_for
 from handlers.context import Deps, Turn
 from handlers.group_chat import answer_group
 from handlers.numbered import number_choices, numbered_choice
 from handlers.tokens import StaleToken, Token, parse
 from handlers.too_long import refused_as_too_long
+from handlers.unit import roles
 from storage.db import transaction
 from storage.services.chat_open import open_chat
 from storage.services.conversation_state import save_state
@@ -223,6 +225,10 @@ class Dispatcher:
             )
             await self._route(turn)
             self._present(turn)
+            if turn.replies:
+                last = turn.replies[-1]
+                last.locale = turn.tr.locale
+                last.menu = commands_for(await roles(turn), admin=turn.is_admin)
             await save_state(session, state, now)
         if turn.wrote_outbox:
             deps.on_outbox()

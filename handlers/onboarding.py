@@ -212,6 +212,10 @@ async def help_(turn: Turn) -> None:
 
 
 async def language(turn: Turn) -> None:
+    typed = turn.inbound.text.strip().lower()
+    if typed in LANGUAGES:  # "/lang en": at once, no buttons
+        await _set_language(turn, typed, edit=False)
+        return
     turn.say(
         turn.t("onboarding.pick_language"),
         [
@@ -228,10 +232,14 @@ async def choose_language(turn: Turn, token: Token) -> None:
     if code not in LANGUAGES:
         await stale_button(turn)
         return
+    await _set_language(turn, code, edit=True)
+
+
+async def _set_language(turn: Turn, code: str, *, edit: bool) -> None:
     (await person_row(turn.session, turn.account)).locale = code
     turn.account.locale = code
     turn.tr = turn.deps.catalog.for_locale(code)
-    turn.say(turn.t("onboarding.language_set"), edit=True)
+    turn.say(turn.t("onboarding.language_set"), edit=edit)
 
 
 async def cancel(turn: Turn) -> None:

@@ -48,7 +48,7 @@ from storage.db.models import (
 )
 from storage.formats.campaign_spec import ReminderPolicy, policy_from_dict
 from storage.rules.timing import Slot, SlotKind, due_now, reminder_slots, visit_slots
-from storage.services.outbox import button, enqueue_many
+from storage.services.outbox import DUE_PARAM, button, enqueue_many
 from storage.services.report_gaps import GAPS_PARAM, ReportGaps, gaps_param, report_gaps
 
 DONE = (SubmissionStatus.SUBMITTED.value, SubmissionStatus.ACCEPTED.value)
@@ -304,6 +304,7 @@ def _unit_rows(
                             **params,
                             "_buttons": [[_continue_button(to.membership_id, gap)]],
                         },
+                        due=slot.due,
                     )
                 )
                 if slot.kind in (SlotKind.VISIT_NOTICE, SlotKind.VISIT_EVE):
@@ -361,7 +362,10 @@ def _row(
     template: str,
     key: str,
     params: dict[str, Any],
+    due: datetime,
 ) -> dict[str, Any]:
+    """`due`: when the slot fell due (<= now). It orders delivery (not_before) and is the
+    time the message carries, so a pass after a clock jump sends them as they fell due."""
     return {
         "dedupe_key": key,
         "kind": kind,
@@ -369,8 +373,8 @@ def _row(
         "person_id": person_id,
         "campaign_id": campaign.id,
         "template": template,
-        "params": params,
-        "not_before": now,
+        "params": {**params, DUE_PARAM: due.isoformat()},
+        "not_before": due,
         "created_at": now,
     }
 
@@ -422,6 +426,7 @@ async def _escalation_rows(
                 template="reminders.escalation",
                 key=f"esc:{campaign.id}:{team_id}:{units_key}:{account_id}",
                 params={"campaign": campaign.title, "count": len(team_units), "units": listing},
+                due=max(s.due for u in team_units for s in u.due if s.kind == SlotKind.ESCALATE),
             )
         )
         stats.escalations += 1

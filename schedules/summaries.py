@@ -38,7 +38,7 @@ from common.localtime import fmt_datetime
 from storage.db.models import Campaign, ChatAccount, ScheduleMark
 from storage.formats.campaign_spec import policy_from_dict
 from storage.rules.timing import parse_summary_at, summary_due
-from storage.services.outbox import enqueue_many
+from storage.services.outbox import DUE_PARAM, enqueue_many
 from storage.services.people import admin_accounts
 from storage.services.submissions import team_accounts
 from storage.services.team_status import TeamSummary, fingerprint_of, team_summaries
@@ -158,6 +158,7 @@ def _row(
     template: str,
     params: dict[str, Any],
     now: datetime,
+    due: datetime,
 ) -> dict[str, Any]:
     return {
         "dedupe_key": key,
@@ -166,8 +167,8 @@ def _row(
         "person_id": account.person_id,
         "campaign_id": campaign.id,
         "template": template,
-        "params": params,
-        "not_before": now,
+        "params": {**params, DUE_PARAM: due.isoformat()},
+        "not_before": due,  # the occurrence: sent, and shown, as it fell due
         "created_at": now,
     }
 
@@ -229,6 +230,7 @@ async def _summarise_campaign(
                     TEAM_TEMPLATE,
                     {**common, **team_params(summary)},
                     now,
+                    occurrence,
                 )
             )
     overall = fingerprint_of(summaries)
@@ -248,6 +250,7 @@ async def _summarise_campaign(
                 ADMIN_TEMPLATE,
                 {**common, **admin_params(summaries)},
                 now,
+                occurrence,
             )
         )
     await enqueue_many(session, rows)

@@ -19,6 +19,7 @@ import pytest
 from bot.demo import DemoOptions, RunningDemo, demo_settings, running_demo
 from bot.settings import Settings
 from storage.services.invite_codes import format_code
+from tests.chat_harness import CATALOG
 from tests.conftest import IN_CI, ROOT
 
 pytestmark = pytest.mark.browser
@@ -35,7 +36,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = ROOT / "test-artifacts" / "browser-demo"
-PHONE = {"width": 412, "height": 915}  # a common Android phone screen, in CSS pixels
+PHONE = {"width": 390, "height": 844}  # a common phone screen (issue 19), in CSS pixels
 WAIT_MS = 15_000
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n"
 
@@ -174,3 +175,42 @@ async def test_english_page_and_the_admin(demo: RunningDemo, page: Page) -> None
     await page.locator("[data-step='deadline']").click()
     await expect(page.locator("#demo-clock")).to_have_text("30/09/2021 17:01")
     await shot(page, "07-admin-english-at-the-deadline")
+
+
+async def test_lang_en_switches_the_whole_page_and_the_bar_is_the_persons(
+    demo: RunningDemo, page: Page
+) -> None:
+    # Issue 19: "/lang en" turns the page itself to English (header, demo bar, command bar,
+    # input placeholder), the command bar holds the person's own commands and fits 390 px,
+    # and the page has a favicon.
+    await page.goto(demo.url)
+    icon = await page.locator("link[rel='icon']").get_attribute("href")
+    assert icon is not None
+    favicon = await page.request.get(demo.url + icon)
+    assert favicon.ok and favicon.headers["content-type"] == "image/svg+xml"
+    await switch_to(page, "leader")
+    bar = page.locator("nav.commands button")
+    await expect(bar.filter(has_text="Thông báo")).to_be_visible()  # a leader's command
+    await expect(bar.filter(has_text="Trả lời")).to_have_count(0)  # a contact's, not his
+    await page.locator("#text").fill("/lang en")
+    await page.locator("#send").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page.locator("h1")).to_have_text("CCHC inspection assistant")
+    await expect(page.locator("#text")).to_have_attribute(
+        "placeholder", CATALOG.t("en", "web.message_placeholder")
+    )
+    await expect(page.locator("[data-step='day']")).to_have_text(
+        CATALOG.t("en", "web.demo.plus_day")
+    )
+    await expect(bar.filter(has_text="Notice")).to_be_visible()
+    await says(page, CATALOG.t("en", "onboarding.language_set"))
+    # Everything in sight at 390 px: no sideways scrolling, every command on screen.
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"]
+    for box in [await b.bounding_box() for b in await bar.all()]:
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    await shot(page, "08-leader-lang-en-whole-page")
+    # And back: the header's language link changes the person's language too.
+    await page.locator("a.lang").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "vi")
+    await expect(bar.filter(has_text="Thông báo")).to_be_visible()

@@ -27,6 +27,48 @@ def test_help_is_in_plain_words() -> None:
         assert command in result.output
 
 
+CLEAN_LOCALE = {"CCHC_LANG": "", "LC_ALL": "", "LC_MESSAGES": "", "LANG": ""}
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "said"),
+    [
+        ({}, ["--help"], "Cách dùng: cli"),  # Vietnamese by default
+        ({"LANG": "vi_VN.UTF-8"}, ["--help"], "Tùy chọn:"),
+        ({"LANG": "en_US.UTF-8"}, ["--help"], "Usage: cli"),
+        ({"LANG": "en_US.UTF-8"}, ["--lang", "vi", "--help"], "Hiện hướng dẫn này rồi thoát."),
+        ({}, ["--lang", "en", "--help"], "Show this message and exit."),
+        ({}, ["invites", "new", "--help"], "Mã đơn vị, cho --role unit_contact."),
+        ({"LANG": "en_US.UTF-8"}, ["invites", "new", "--help"], "Unit code, for --role"),
+        ({}, ["campaign", "--help"], "Lệnh:"),
+    ],
+)
+def test_help_in_the_users_language(env: dict[str, str], args: list[str], said: str) -> None:
+    # Issue 19: the CLI's help in Vietnamese (default, --lang vi, LANG=vi_VN), else English.
+    result = CliRunner().invoke(cli, args, env={**CLEAN_LOCALE, **env})
+    assert result.exit_code == 0, result.output
+    assert said in result.output
+
+
+def test_every_command_and_option_has_its_help_in_both_languages() -> None:
+    import click
+
+    from bot.cli_help import PREFIX
+    from tests.chat_harness import CATALOG
+
+    def walk(command: click.Command, path: tuple[str, ...]) -> list[tuple[str, click.Command]]:
+        found = [(".".join(p.replace("-", "_") for p in path) or "root", command)]
+        for name, sub in getattr(command, "commands", {}).items():
+            found += walk(sub, (*path, name))
+        return found
+
+    for key, command in walk(cli, ()):
+        assert CATALOG.has(f"{PREFIX}.{key}.help"), key
+        for param in command.params:
+            if isinstance(param, click.Option) and param.help and param.name != "version":
+                assert CATALOG.has(f"{PREFIX}.{key}.opt.{param.name}"), (key, param.name)
+
+
 def test_import_then_invites_json(backend_url: str) -> None:
     imported = run(backend_url, "campaign", "import", str(EXAMPLE_CAMPAIGN))
     assert imported.exit_code == 0, imported.output

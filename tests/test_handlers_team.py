@@ -98,6 +98,21 @@ async def test_summary_has_counts_names_and_a_real_png_chart(people, db):
     ]
     assert "Ủy ban nhân dân Phường 2" in leader.text_out  # not submitted yet
     assert "Ủy ban nhân dân Phường 3" not in leader.text_out  # team D2: not this leader's
+    # What the burn-up draws: U1 started and submitted with all 7 answered; U2 untouched.
+    from storage.db.models import Assignment, Team
+    from storage.services.progress_history import unit_progress
+
+    async with db.sessions() as session:
+        team = (await session.scalars(select(Team).where(Team.code == "D1"))).one()
+        campaign_id = await session.scalar(
+            select(Assignment.campaign_id).where(Assignment.team_id == team.id).limit(1)
+        )
+        found = await unit_progress(session, campaign_id or 0, [team.id])
+    done = sorted(found, key=lambda u: u.answered, reverse=True)
+    assert [u.answered for u in done] == [7, 0]
+    assert done[0].started_at is not None and done[0].submitted_at is not None
+    assert done[0].started_at.tzinfo is not None and done[0].started_at <= done[0].submitted_at
+    assert (done[1].started_at, done[1].submitted_at) == (None, None)
     admin = people["admin"]
     await admin.command("summary")
     assert "Đoàn kiểm tra số 2" in admin.text_out and "Đã nộp 1/2" in admin.text_out

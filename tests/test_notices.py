@@ -268,7 +268,9 @@ async def test_a_scheduled_notice_goes_out_once_at_its_time(
     assert first.params == {
         "campaign": found.title,
         "text": "Họp giao ban <b>thứ Hai</b> & nộp sớm",
+        "_due": stored.send_at.isoformat(),  # issue 19: the time it was due, not the pass's
     }
+    assert first.not_before == stored.send_at <= clock.now()
     async with transaction(db.sessions) as session:
         assert await dispatch_due_notices(session, clock.now()) == 0
         again = await session.get(Notice, stored.id)

@@ -190,3 +190,29 @@ def test_gaps_past_ten_end_with_and_n_more() -> None:
     assert "… và 3 mục khác" in text and "Mục còn thiếu tài liệu kiểm chứng:" in text
     assert "… and 3 more" in render_gaps(CATALOG, "en", gaps_param(ReportGaps(unanswered=items)))
     assert short_title("Kế hoạch " * 20).endswith("…") and len(short_title("x " * 60)) <= 49
+
+
+async def test_a_clock_jump_sends_what_fell_due_at_its_own_time_in_order(world, db, clock):
+    # Issue 19: the demo's "to the deadline" jumps days at once; each message carries the
+    # time it was due (the web chat shows it), and they are delivered in that order.
+    from bot.channels.web import WebChannel
+    from common.localtime import fmt_datetime
+
+    clock.set(DEADLINE - timedelta(days=4))
+    await _plan(db, clock)
+    clock.set(DEADLINE + timedelta(minutes=1))  # one jump, over U2's deadline and U1's
+    await _plan(db, clock)
+    rows = [r for r in await _rows(db) if r.created_at == clock.now()]
+    dues = sorted({r.not_before for r in rows})
+    assert len(dues) >= 2 and all(d < clock.now() for d in dues)
+    assert dues[-1] == DEADLINE  # "Đã đến hạn nộp", at the deadline itself
+    assert all(r.params["_due"] == r.not_before.isoformat() for r in rows)
+    web = WebChannel(clock=clock, timezone="Asia/Ho_Chi_Minh")
+    render = make_renderer(CATALOG)
+    account = ChatAccount(platform="web", user_id="x", chat_id="x", language_hint="vi")
+    ordered = sorted(rows, key=lambda r: (r.not_before, r.id))  # the delivery worker's order
+    for row in ordered:
+        await web.send("x", render(row, account, None))
+    tz = "Asia/Ho_Chi_Minh"
+    assert [m.time for m in web.history("x")] == [fmt_datetime(r.not_before, tz) for r in ordered]
+    assert fmt_datetime(clock.now(), tz) not in {m.time for m in web.history("x")}

@@ -18,6 +18,7 @@ import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from html import escape
 from typing import Any
 from urllib.parse import quote
@@ -66,6 +67,7 @@ class WebChannel:
         self._files: dict[str, _Served] = {}
         self._ids = itertools.count(1)
         self.keyboards = KeyboardTracker()
+        self._meta: dict[str, dict[str, Any]] = {}
 
     @property
     def numbered(self) -> bool:
@@ -127,13 +129,14 @@ class WebChannel:
             if edited:
                 return edited
         web_file = self._serve(chat_id, upload, photo=reply.photo is not None) if upload else None
-        return await self._append(chat_id, "bot", html, reply.choices, web_file)
+        return await self._append(chat_id, "bot", html, reply.choices, web_file, reply.due_at)
 
     async def deliver_all(
         self, chat_id: str, replies: Iterable[Reply], pressed: str | None = None
     ) -> None:
         """Replies to one event, in order; only the first edit may replace `pressed`.
         Once they bring new buttons, the earlier keyboards are marked stale."""
+        replies = list(replies)
         keyboards = []
         for reply in replies:
             shown = await self.deliver(chat_id, reply, edit_of=pressed if reply.edit else None)
@@ -143,6 +146,22 @@ class WebChannel:
                 pressed = None
         for old in self.keyboards.replace(chat_id, keyboards):
             await self._mark_stale(chat_id, old)
+        await self._update_meta(chat_id, replies)
+
+    def meta(self, chat_id: str) -> dict[str, Any] | None:
+        """The person's language and commands as last known (None before their first event)."""
+        return self._meta.get(chat_id)
+
+    async def _update_meta(self, chat_id: str, replies: Iterable[Reply]) -> None:
+        """The page follows the person: a new language reloads it in that language, new roles
+        change its command bar (handlers/chat_menu.py)."""
+        last = list(replies)[-1:]
+        if not last or last[0].menu is None:
+            return
+        meta = {"lang": last[0].locale, "commands": list(last[0].menu)}
+        if self._meta.get(chat_id) != meta:
+            self._meta[chat_id] = meta
+            await self._push(chat_id, {"type": "meta", **meta})
 
     async def echo(self, chat_id: str, text: str) -> str:
         """What the person typed or sent, shown as their own bubble (kept in the history):
@@ -165,11 +184,17 @@ class WebChannel:
         return WebFile(url, upload.file_name, "photo" if photo else "document", upload.mime_type)
 
     async def _append(
-        self, chat_id: str, sender: str, html: str, choices: Any, web_file: WebFile | None
+        self,
+        chat_id: str,
+        sender: str,
+        html: str,
+        choices: Any,
+        web_file: WebFile | None,
+        due_at: datetime | None = None,
     ) -> str:
-        message = WebMessage(
-            f"m{next(self._ids)}", sender, html, self._now(), list(choices), web_file
-        )
+        """`due_at`: a timed message shows when it was due, not when the clock jumped."""
+        time = fmt_datetime(due_at, self.timezone) if due_at is not None else self._now()
+        message = WebMessage(f"m{next(self._ids)}", sender, html, time, list(choices), web_file)
         history = self._history.setdefault(chat_id, [])
         history.append(message)
         del history[: -self.history_limit]

@@ -39,11 +39,16 @@ from common.messages import (
     Reply,
     Sender,
 )
+from handlers.chat_menu import ORDER
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "web_static"
-STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
+STATIC_FILES = {
+    "app.js": "text/javascript",
+    "style.css": "text/css",
+    "favicon.svg": "image/svg+xml",
+}
 # The page's texts the script needs (the HTML itself is filled in on the server).
 SCRIPT_TEXTS = (
     "connecting",
@@ -58,6 +63,7 @@ SCRIPT_TEXTS = (
     "photo_alt",
     "stale_buttons",
 )
+COMMAND_NAMES = ORDER  # handlers/chat_menu.py
 _PLACEHOLDER = re.compile(r"\{\{([a-z_.]+)\}\}")
 _CHUNK = 1 << 16
 _PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif", "image/heic"})
@@ -85,7 +91,18 @@ def render_page(template: str, catalog: Catalog, locale: str, max_upload_bytes: 
         key: catalog.texts[locale].get(f"web.{key}") or catalog.texts[DEFAULT_LOCALE][f"web.{key}"]
         for key in SCRIPT_TEXTS
     }
-    config = {"lang": locale, "maxUpload": max_upload_bytes, "texts": texts}
+    # The command bar's labels: the bar itself follows the person's roles (Reply.menu).
+    commands = {
+        name: catalog.t(locale, f"web.commands.{name}")
+        for name in COMMAND_NAMES
+        if catalog.has(f"web.commands.{name}")
+    }
+    config = {
+        "lang": locale,
+        "maxUpload": max_upload_bytes,
+        "texts": texts,
+        "commands": commands,
+    }
     # "<" escaped so no text can close the <script> element the JSON sits in.
     blob = json.dumps(config, ensure_ascii=False).replace("<", "\\u003c")
     return _PLACEHOLDER.sub(text, template).replace("__CONFIG__", blob)
@@ -202,6 +219,7 @@ class WebServer:
                     "chat": chat_id,
                     "numbered": self.channel.numbered,
                     "history": [m.as_json() for m in self.channel.history(chat_id)],
+                    "meta": self.channel.meta(chat_id),
                 }
             )
             async for frame in socket:

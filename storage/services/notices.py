@@ -58,7 +58,7 @@ from storage.db.models import (
 )
 from storage.services import audit
 from storage.services.evidence import check_file, extension, is_allowed, safe_name
-from storage.services.outbox import DOCUMENT_PARAM, enqueue_many
+from storage.services.outbox import DOCUMENT_PARAM, DUE_PARAM, enqueue_many
 from storage.services.outbox_delivery import resend_in_doubt
 
 TEMPLATE = "notices.notice"
@@ -339,8 +339,9 @@ async def dispatch_notice(session: AsyncSession, notice: Notice, now: datetime) 
                 "campaign_id": campaign.id,
                 "notice_id": notice.id,
                 "template": TEMPLATE,
-                "params": params,
-                "not_before": now,
+                # As it fell due: a scheduled notice after a clock jump or downtime.
+                "params": {**params, DUE_PARAM: min(notice.send_at, now).isoformat()},
+                "not_before": min(notice.send_at, now),
                 "created_at": now,
             }
             for account in accounts

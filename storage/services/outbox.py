@@ -44,6 +44,9 @@ from storage.services.account_links import canonical_accounts
 # A button in an outbox message: the label is a catalog key, rendered at delivery time.
 BUTTONS_PARAM = "_buttons"  # params[BUTTONS_PARAM] = [[{"label": key, "token": token}], ...]
 # A document sent with the message: params[DOCUMENT_PARAM] = {"path": str, "name": str}.
+# When a timed message (reminder, summary, scheduled notice) was due, ISO 8601: after a
+# demo clock jump or downtime it is sent later, and the web chat shows it at this time.
+DUE_PARAM = "_due"
 DOCUMENT_PARAM = "_document"
 
 

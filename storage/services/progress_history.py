@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db.models import Answer, AnswerRevision, Assignment, Submission, SubmissionStatus
@@ -25,24 +25,20 @@ class UnitProgress:
 async def unit_progress(
     session: AsyncSession, campaign_id: int, team_ids: Collection[int]
 ) -> list[UnitProgress]:
-    first = (
-        select(Answer.submission_id, func.min(AnswerRevision.answered_at).label("first"))
-        .join(AnswerRevision, AnswerRevision.answer_id == Answer.id)
-        .group_by(Answer.submission_id)
-        .subquery()
-    )
-    answered = (
-        select(Answer.submission_id, func.count().label("answered"))
-        .where(Answer.value.is_not(None))
-        .group_by(Answer.submission_id)
-        .subquery()
-    )
+    """One grouped query over these teams' reports only (not the whole answers table)."""
+    answered = func.count(distinct(case((Answer.value.is_not(None), Answer.id))))
     rows = await session.execute(
-        select(Submission.status, Submission.submitted_at, first.c.first, answered.c.answered)
+        select(
+            Submission.status,
+            Submission.submitted_at,
+            func.min(AnswerRevision.answered_at),
+            answered,
+        )
         .join(Assignment, Assignment.id == Submission.assignment_id)
-        .outerjoin(first, first.c.submission_id == Submission.id)
-        .outerjoin(answered, answered.c.submission_id == Submission.id)
+        .outerjoin(Answer, Answer.submission_id == Submission.id)
+        .outerjoin(AnswerRevision, AnswerRevision.answer_id == Answer.id)
         .where(Assignment.campaign_id == campaign_id, Assignment.team_id.in_(list(team_ids)))
+        .group_by(Submission.id, Submission.status, Submission.submitted_at)
     )
     return [
         UnitProgress(

@@ -159,6 +159,7 @@
         event.history.forEach((m) => log.appendChild(bubble(m)));
         $("numbered").hidden = !event.numbered;
         document.body.dataset.chat = event.chat;
+        applyMeta(event.meta);
         showEntry();
         scrollDown();
       } else if (event.type === "message") {
@@ -167,6 +168,8 @@
         replace(event.message);
       } else if (event.type === "toast") {
         toast(event.text);
+      } else if (event.type === "meta") {
+        applyMeta(event);
       }
     });
     ws.addEventListener("close", async () => {
@@ -204,8 +207,43 @@
     if (code && send({ type: "text", text: "/start " + code })) $("code").value = "";
   });
 
-  document.querySelectorAll("[data-command]").forEach((button) => {
+  function commandButton(button) {
     button.addEventListener("click", () => send({ type: "text", text: button.dataset.command }));
+  }
+  document.querySelectorAll("[data-command]").forEach(commandButton);
+
+  // The person's language and commands (the server's "meta"): the page follows them.
+  let meta = null;
+  function applyMeta(next) {
+    if (!next) return;
+    meta = next;
+    if (next.lang && next.lang !== config.lang) {
+      const query = new URLSearchParams(location.search);
+      query.set("lang", next.lang);
+      location.replace("?" + query.toString()); // the whole page, in that language
+      return;
+    }
+    const bar = document.querySelector("nav.commands");
+    const buttons = (next.commands || [])
+      .filter((name) => name in config.commands)
+      .map((name) => {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.dataset.command = "/" + name;
+        button.textContent = config.commands[name];
+        commandButton(button);
+        return button;
+      });
+    if (buttons.length) bar.replaceChildren(...buttons);
+  }
+
+  // The language link: once the person is in the conversation, it changes their language
+  // (as /lang does), so the bot and the page stay in one language.
+  document.querySelector("a.lang").addEventListener("click", (e) => {
+    if (!meta) return; // not in the conversation yet: the link just reloads the page
+    e.preventDefault();
+    const lang = new URL(e.currentTarget.href).searchParams.get("lang");
+    send({ type: "text", text: "/lang " + lang });
   });
 
   $("file").addEventListener("change", async () => {
