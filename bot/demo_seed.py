@@ -238,7 +238,7 @@ class _Values:
         return rng.choice(self.TEXT)
 
 
-def _pdf(title: str) -> bytes:
+def sample_pdf(title: str) -> bytes:
     """A small, valid one-page PDF standing in for a scanned decision or report."""
     text = title.encode("ascii", "replace").decode().replace("(", "[").replace(")", "]")
     stream = f"BT /F1 14 Tf 60 780 Td ({text}) Tj ET".encode()
@@ -341,7 +341,7 @@ class _Seeder:
     ) -> None:
         name = f"{unit.lower()}-muc-{item.code}.pdf"
         temp = self.evidence.incoming_path()
-        temp.write_bytes(_pdf(f"{unit} - {item.code} - tai lieu kiem chung"))
+        temp.write_bytes(sample_pdf(f"{unit} - {item.code} - tai lieu kiem chung"))
         stored = self.evidence.keep(temp, folder=(self.demo.code, unit, item.code), file_name=name)
         await add_evidence(
             self.session,
