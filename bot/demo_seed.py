@@ -3,7 +3,9 @@ deadline, with a realistic spread of progress, all written through the same serv
 conversation uses (import, invites, answers, evidence, submit).
 
 The spread, by unit code (the example file's units):
-  submitted on time          VPUB STTTT STC STP SKHCN BDTP SDL TTTP
+  submitted on time          VPUB STTTT STC STP SKHCN BDTP SDL TTTP, of which four went on
+                             (bot/demo_stages.py): BDTP remediating, SDL concluded,
+                             STTTT appraised (final), STP explaining
   nearly done (3 items left) SNV   <- its first contact code is for the visitor to try
   half way                   SKHDT TPTD SGDDT STNMT Q8 QBT Q11 (Q11: the demo's unit contact)
   overdue                    Q5    (its own deadline, 28/09/2021 17:00, has passed)

@@ -90,7 +90,11 @@ async def test_the_demo_seeds_one_unit_in_each_stage(tmp_path: Path) -> None:
         leader = "demo-leader"
         before = len(demo.channel.history(leader))
         said = json.dumps([m.as_json() for m in demo.channel.history(leader)], ensure_ascii=False)
-        assert "Bưu điện Thành phố" in said  # the fix reported, delivered to the leader
+        # What the units did reached the leader's chat at its moment.
+        assert "<b>Bưu điện Thành phố</b> báo cáo đã khắc phục tồn tại 1" in said
+        for name in ("Bưu điện Thành phố", "Sở Du lịch", "Sở Thông tin và Truyền thông"):
+            assert f"<b>{name}</b> đã gửi giải trình 1 mục" in said
+        assert "<b>Sở Tư pháp</b> đã gửi giải trình" not in said  # still explaining
         await demo.server.inject(leader, "/summary")
         summary = "\n".join(
             json.dumps(m.as_json(), ensure_ascii=False)
