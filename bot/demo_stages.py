@@ -47,12 +47,6 @@ from storage.services.review import accept_report, appraise_item, item_scores
 from storage.services.submissions import submission_for
 
 REMEDIATING, CONCLUDED, APPRAISED, EXPLAINING = "BDTP", "SDL", "STTTT", "STP"
-STAGES = {
-    REMEDIATING: "remediating",
-    CONCLUDED: "concluded",
-    APPRAISED: "appraised",
-    EXPLAINING: "explaining",
-}
 
 # Items the team marks down when the unit scored them, in this order, with its reason.
 MARKS = (
@@ -63,10 +57,14 @@ MARKS = (
     ("3.2", "Số hồ sơ trễ hạn trên hệ thống cao hơn số liệu trong báo cáo."),
 )
 MARKED_PER_UNIT = 2
-EXPLANATION = (
-    "Đơn vị đã công khai đầy đủ trên Cổng dịch vụ công từ ngày 15/9/2021; đề nghị Đoàn xem "
-    "xét lại điểm (kèm ảnh chụp màn hình và danh mục thủ tục đã công khai)."
-)
+EVIDENCE_NOTE = " Kèm theo tài liệu kiểm chứng; đề nghị Đoàn xem xét lại điểm."
+EXPLANATIONS = {  # the unit's explanation (giải trình) of an item marked down
+    "3.1": "Đơn vị đã công khai đầy đủ trên Cổng dịch vụ công từ ngày 15/9/2021.",
+    "1.3": "Hai nhiệm vụ còn lại đã hoàn thành trong tháng 9, có báo cáo kết quả kèm theo.",
+    "3.4": "Số liệu báo cáo tính cả hồ sơ số hóa tại Bộ phận một cửa chưa đồng bộ lên hệ thống.",
+    "1.7": "Đơn vị bổ sung ảnh chụp, đường dẫn bài viết của các hình thức tuyên truyền còn lại.",
+    "3.2": "Một số hồ sơ trễ hạn do lỗi đồng bộ của hệ thống, đã có xác nhận của đơn vị vận hành.",
+}
 ROUND2_REASON = "Chấp nhận một phần giải trình: việc công khai được bổ sung sau kỳ đánh giá."
 STRENGTHS = (
     "Đơn vị quan tâm chỉ đạo công tác cải cách hành chính; ban hành kế hoạch CCHC năm 2021 "
@@ -98,28 +96,6 @@ FIX_FILE = "bdtp-khac-phuc-cong-khai-tthc.pdf"
 def _at(day: int, hour: int, minute: int) -> datetime:
     return datetime(2021, 9, day, hour, minute, tzinfo=TZ)
 
-
-# (moment, unit, step): in time order; every unit was submitted before its first step.
-TIMELINE = (
-    (_at(23, 9, 30), REMEDIATING, "accept"),
-    (_at(23, 10, 0), REMEDIATING, "round1"),
-    (_at(24, 9, 15), CONCLUDED, "accept"),
-    (_at(24, 9, 45), CONCLUDED, "round1"),
-    (_at(24, 10, 30), REMEDIATING, "explain_and_send"),
-    (_at(24, 15, 30), REMEDIATING, "decide"),
-    (_at(27, 9, 0), APPRAISED, "accept"),
-    (_at(27, 9, 30), APPRAISED, "round1"),
-    (_at(27, 10, 0), REMEDIATING, "conclude_two"),
-    (_at(27, 14, 0), CONCLUDED, "explain_and_send"),
-    (_at(27, 14, 30), EXPLAINING, "accept"),
-    (_at(28, 8, 45), APPRAISED, "explain_and_send"),
-    (_at(28, 9, 30), CONCLUDED, "decide"),
-    (_at(28, 10, 0), EXPLAINING, "round1"),
-    (_at(28, 14, 30), CONCLUDED, "conclude_three"),
-    (_at(28, 15, 0), REMEDIATING, "report_fix"),
-    (_at(28, 16, 0), APPRAISED, "decide"),
-    (_at(28, 16, 30), EXPLAINING, "explain"),
-)
 
 Step = Callable[[], Awaitable[None]]
 
@@ -153,7 +129,7 @@ async def seed_stages(
     for at, unit, step in TIMELINE:
         set_clock(at)
         async with transaction(sessions) as session:
-            await getattr(stepper, step)(await _unit(session, demo, unit, leader_id, at))
+            await step(stepper, await _unit(session, demo, unit, leader_id, at))
         await after_step()
 
 
@@ -219,12 +195,13 @@ class _Stepper:
     async def explain(self, u: _Unit) -> None:
         """The unit explains the first item marked down (and has not sent it yet)."""
         view = await unit_appraisal(u.session, u.submission, u.checklist, u.now)
+        item = view.marked_down[0].item
         await explain_item(
             u.session,
             u.submission,
             view,
-            view.marked_down[0].item.id,
-            EXPLANATION,
+            item.id,
+            EXPLANATIONS[item.code] + EVIDENCE_NOTE,
             person_id=u.contact_id,
             now=u.now,
         )
@@ -295,3 +272,26 @@ class _Stepper:
         task = await task_by_id(u.session, first.id)
         assert task is not None
         await mark_done(u.session, task, person_id=u.contact_id, now=u.now)
+
+
+# (moment, unit, step): in time order; every unit was submitted before its first step.
+TIMELINE: tuple[tuple[datetime, str, Callable[[_Stepper, _Unit], Awaitable[None]]], ...] = (
+    (_at(23, 9, 30), REMEDIATING, _Stepper.accept),
+    (_at(23, 10, 0), REMEDIATING, _Stepper.round1),
+    (_at(24, 9, 15), CONCLUDED, _Stepper.accept),
+    (_at(24, 9, 45), CONCLUDED, _Stepper.round1),
+    (_at(24, 10, 30), REMEDIATING, _Stepper.explain_and_send),
+    (_at(24, 15, 30), REMEDIATING, _Stepper.decide),
+    (_at(27, 9, 0), APPRAISED, _Stepper.accept),
+    (_at(27, 9, 30), APPRAISED, _Stepper.round1),
+    (_at(27, 10, 0), REMEDIATING, _Stepper.conclude_two),
+    (_at(27, 14, 0), CONCLUDED, _Stepper.explain_and_send),
+    (_at(27, 14, 30), EXPLAINING, _Stepper.accept),
+    (_at(28, 8, 45), APPRAISED, _Stepper.explain_and_send),
+    (_at(28, 9, 30), CONCLUDED, _Stepper.decide),
+    (_at(28, 10, 0), EXPLAINING, _Stepper.round1),
+    (_at(28, 14, 30), CONCLUDED, _Stepper.conclude_three),
+    (_at(28, 15, 0), REMEDIATING, _Stepper.report_fix),
+    (_at(28, 16, 0), APPRAISED, _Stepper.decide),
+    (_at(28, 16, 30), EXPLAINING, _Stepper.explain),
+)

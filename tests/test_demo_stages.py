@@ -10,8 +10,10 @@ from docx import Document
 from sqlalchemy import select
 
 from bot.demo import DemoOptions, demo_settings, running_demo
+from bot.demo_seed import TZ
 from bot.demo_stages import APPRAISED, CONCLUDED, EXPLAINING, REMEDIATING, TIMELINE
 from bot.settings import Settings
+from common.localtime import fmt_date
 from storage.db.models import (
     Assignment,
     FixStatus,
@@ -57,9 +59,13 @@ async def test_the_demo_seeds_one_unit_in_each_stage(tmp_path: Path) -> None:
                 assert view.final and view.round is not None and view.round.final_at
                 assert view.marked_down and len(view.explained) == 1
                 assert rows[code][1].appraised_score == view.score
+            for at, code, _ in TIMELINE:  # each step after the unit's own submission
+                submitted_at = rows[code][1].submitted_at
+                assert submitted_at is not None and submitted_at < at, code
             explaining = views[EXPLAINING]
             assert explaining.round is not None and explaining.round.final_at is None
             assert not explaining.closed and explaining.round.explain_until > now
+            assert fmt_date(explaining.round.explain_until.astimezone(TZ).date()) == "05/10/2021"
             assert len(explaining.marked_down) == 2 and len(explaining.explained) == 1
             assert explaining.round.explanations_sent_at is None
 
