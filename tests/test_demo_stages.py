@@ -17,6 +17,8 @@ from common.localtime import fmt_date
 from storage.db.models import (
     Assignment,
     FixStatus,
+    OutboxMessage,
+    OutboxStatus,
     Submission,
     SubmissionStatus,
     Unit,
@@ -25,6 +27,15 @@ from storage.services.appraisal_rounds import unit_appraisal
 from storage.services.checklist import read_checklist
 from storage.services.conclusions import conclusion_of
 from storage.services.remediation import files_of, tasks_of
+
+STAGE_TEMPLATES = (
+    "review.accepted_notice",
+    "scores.round1_notice",
+    "scores.final_notice",
+    "scores.explained_alert",
+    "conclusion.issued_notice",
+    "remediation.reported_notice",
+)
 
 
 def test_the_timeline_runs_forward() -> None:
@@ -89,6 +100,18 @@ async def test_the_demo_seeds_one_unit_in_each_stage(tmp_path: Path) -> None:
             (kept,) = await files_of(session, tasks[0].id)
             stored = settings.evidence_dir / kept.storage_path
             assert stored.read_bytes().startswith(b"%PDF-")
+            # Every notice of the stages went out at its moment (the round-1 summaries, the
+            # final results, the conclusion documents, the leader's alerts).
+            statuses = set(
+                (
+                    await session.execute(
+                        select(OutboxMessage.template, OutboxMessage.status).where(
+                            OutboxMessage.template.in_(STAGE_TEMPLATES)
+                        )
+                    )
+                ).all()
+            )
+            assert statuses == {(t, OutboxStatus.SENT) for t in STAGE_TEMPLATES}
             # The other submitted units still wait for the team.
             for code in ("STC", "TTTP", "VPUB", "SKHCN"):
                 assert rows[code][1].status == SubmissionStatus.SUBMITTED
