@@ -1,12 +1,13 @@
-"""The desk console's campaign board: the first page (with the counts at the top) for a
-campaign of 250 and of 8,000 units, as an admin (every team) and as one team's leader.
+"""The desk console's campaign board: the first page (with the counts at the top and the
+per-team progress chart) for a campaign of 250 and of 8,000 units, as an admin (every
+team) and as one team's leader.
 
     uv run python bench/console.py                       # SQLite and PostgreSQL
     uv run python bench/console.py --items 30 --backends postgres
 
 The data is bench/export.py's generator (teams, units, submissions in a mix of states,
 one answer per unit and item, evidence rows). Each figure is the median of 7 runs of
-board_counts + board_page in one transaction, after one warm-up run.
+board_counts + board_page + team_bars in one transaction, after one warm-up run.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from bench.export import generate  # noqa: E402
 from storage.db import create_engine, session_factory, transaction  # noqa: E402
 from storage.db.models import Assignment, Campaign  # noqa: E402
 from storage.services.board import board_counts, board_page  # noqa: E402
+from storage.services.board_chart import team_bars  # noqa: E402
 
 RUNS = 7
 
@@ -45,6 +47,7 @@ async def _first_page(url: str, teams: frozenset[int] | None) -> float:
                 start = time.perf_counter()
                 await board_counts(session, campaign, team_ids=teams)
                 page = await board_page(session, campaign, team_ids=teams)
+                await team_bars(session, campaign, teams)
                 if run:
                     timings.append(time.perf_counter() - start)
                 assert page.rows

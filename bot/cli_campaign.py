@@ -14,7 +14,8 @@ from bot.cli_root import Context, cli, pass_ctx, with_app
 from bot.problem_text import problem_text
 from common.localtime import fmt_datetime
 from storage.db import transaction
-from storage.formats.campaign_spec import CampaignSpec, Problem
+from storage.formats.campaign_spec import CampaignSpec, Problem, scoring_from_dict, scoring_to_dict
+from storage.rules.answers import format_number
 from storage.services import campaigns
 from storage.services.campaign_import import (
     RemovalNeedsForce,
@@ -192,6 +193,7 @@ def _overview_record(o: campaigns.CampaignOverview) -> dict[str, object]:
         "invites_used": o.invites_used,
         "people": o.people,
         "by_hand": o.by_hand,
+        **scoring_to_dict(scoring_from_dict(c.policy or {})),
     }
 
 
@@ -199,7 +201,15 @@ def _by_hand_line(o: campaigns.CampaignOverview, tr: Callable[..., str]) -> list
     """Which items the team scores by hand (issue 18), when there are any."""
     if not o.by_hand:
         return []
-    return [tr("scoring.show_by_hand", count=len(o.by_hand), codes=", ".join(o.by_hand))]
+    settings = scoring_from_dict(o.campaign.policy or {})
+    return [
+        tr("scoring.show_by_hand", count=len(o.by_hand), codes=", ".join(o.by_hand)),
+        tr(
+            "scores.show_settings",
+            step=format_number(settings.score_step, tr, decimals=2),
+            days=settings.explain_days,
+        ),
+    ]
 
 
 @campaign.command("show")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import click
 
 from bot.app import App
@@ -34,7 +36,13 @@ def run(click_ctx: click.Context, webhook_url: str | None, host: str, port: int)
 
 
 async def _serve(ctx: Context, app: App, webhook: object) -> None:
+    from bot.channels.telegram import stop_on_signals
     from bot.runner import WebhookOptions, run_bot
 
     assert webhook is None or isinstance(webhook, WebhookOptions)
-    await run_bot(app, webhook=webhook)
+    # SIGTERM (systemd, docker stop) and Ctrl-C stop the bot the graceful way: updates in
+    # flight are finished and confirmed, replies sent, the outbox's claims handed back.
+    # Without this SIGTERM killed the process on the spot, like a kill -9.
+    stop = asyncio.Event()
+    with stop_on_signals(stop):
+        await run_bot(app, webhook=webhook, stop=stop)

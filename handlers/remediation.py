@@ -22,6 +22,7 @@ from handlers.onboarding import stale_button
 from handlers.tokens import Token, make
 from handlers.unit import active_unit, roles
 from storage.db.models import FixStatus, Role
+from storage.services.carry_over import earlier_tasks
 from storage.services.conclusions import local_day
 from storage.services.evidence import RefusedFile, extension, is_allowed, safe_name
 from storage.services.remediation import (
@@ -63,6 +64,7 @@ async def open_for_role(turn: Turn, token: Token) -> None:
 
 
 async def show_tasks(turn: Turn, assignment_id: int, *, prefix: str = "") -> None:
+    turn.set_state("idle")  # a step left half way ends here
     tasks = await tasks_of(turn.session, assignment_id)
     fixed = sum(1 for s in tasks if s.status == FixStatus.FIXED)
     lines = [turn.t("remediation.title", fixed=fixed, total=len(tasks))]
@@ -363,4 +365,26 @@ async def progress_lines(
         if p.overdue:
             line += turn.t("remediation.summary_overdue", overdue=p.overdue)
         lines.append(line)
+    return lines
+
+
+async def status_lines(turn: Turn, assignment_id: int) -> list[str]:
+    """The contact's /status: this campaign's fixes and the earlier campaign's, if any."""
+    lines = []
+    tasks = await tasks_of(turn.session, assignment_id)
+    if tasks:
+        fixed = sum(1 for s in tasks if s.status == FixStatus.FIXED)
+        lines.append(turn.t("remediation.status_line", fixed=fixed, total=len(tasks)))
+    earlier = await earlier_tasks(turn.session, assignment_id)
+    if earlier is not None:
+        campaign, old = earlier
+        fixed = sum(1 for s in old if s.status == FixStatus.FIXED)
+        lines.append(
+            turn.t(
+                "remediation.status_earlier",
+                campaign=escape(campaign),
+                fixed=fixed,
+                total=len(old),
+            )
+        )
     return lines

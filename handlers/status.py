@@ -6,6 +6,7 @@ from html import escape
 
 from common.localtime import fmt_datetime
 from common.messages import Choice
+from handlers import remediation
 from handlers.context import Turn
 from handlers.review import progress_lines
 from handlers.team import pending_flags_text
@@ -63,6 +64,7 @@ async def _unit_status(turn: Turn, ctx: UnitContext) -> None:
         lines.append(turn.t("status.overdue"))
     lines += progress_lines(turn, ctx, progress)
     lines += await _review_lines(turn, ctx)
+    lines += await remediation.status_lines(turn, role.assignment_id or 0)
     rows: list[list[Choice]] = []
     if await round_of(turn.session, submission.id) is not None:
         rows.append([turn.button("scores.results_button", make("xa"))])

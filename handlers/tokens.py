@@ -14,6 +14,11 @@ button stands for lives in the database). Actions:
     sb               submit (asks to confirm) sc:<version>  confirm submit
     pick:<member>    choose the active unit  lang:<code>    language
     ru:<assignment>  (team) open a unit      ul:<item>      upload link (Zalo)
+    sa:<item>        give a self-score       ss:<item>:<n>  the n-th offered self-score
+    xl:<member>      (unit) the appraisal, from its notice; xa: the same in the chat
+    xi:<item>        explain an item          xd / xs        done / send the explanations
+    a1:<assignment>  (team) send round 1; a1c: confirmed
+    r2:<assignment>  (team) round 2; r2i / r2k / r2s:<a>:<item>[:<n>] open, keep, score n
 """
 
 from __future__ import annotations

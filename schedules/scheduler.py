@@ -31,6 +31,7 @@ from schedules.fix_reminders import plan_fix_reminders
 from schedules.notices import dispatch_due_notices
 from schedules.reminders import plan_reminders
 from storage.db import transaction
+from storage.services.appraisal_rounds import close_due_rounds, remind_explanations
 from storage.services.handled_updates import prune as prune_handled_updates
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,17 @@ async def run_summaries(jobs: Jobs) -> int:
     return written
 
 
+async def run_explanation_reminders(jobs: Jobs) -> int:
+    """The morning of the last day to explain (giải trình), remind the units still
+    explaining; after the deadline, make results final or pass the explanations on."""
+    async with transaction(jobs.sessions) as session:
+        now = jobs.clock.now()
+        written = await remind_explanations(session, now) + await close_due_rounds(session, now)
+    if written:
+        jobs.on_outbox()
+    return written
+
+
 async def run_pruning(jobs: Jobs) -> int:
     """Forget handled updates old enough that no platform delivers them again."""
     async with transaction(jobs.sessions) as session:
@@ -91,7 +103,7 @@ async def run_pruning(jobs: Jobs) -> int:
 
 async def run_all(jobs: Jobs) -> None:
     """One pass of every job (used at start and by the demo's time control)."""
-    for job in (run_notices, run_reminders, run_summaries):
+    for job in (run_notices, run_reminders, run_summaries, run_explanation_reminders):
         try:
             await job(jobs)
         except Exception:  # one failing job must not stop the others
@@ -102,6 +114,7 @@ JOB_INTERVALS = {
     "notices": (run_notices, timedelta(seconds=10)),
     "reminders": (run_reminders, timedelta(minutes=1)),
     "summaries": (run_summaries, timedelta(minutes=1)),
+    "explanations": (run_explanation_reminders, timedelta(minutes=1)),
     "handled_updates": (run_pruning, timedelta(hours=1)),
 }
 

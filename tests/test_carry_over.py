@@ -145,6 +145,8 @@ async def test_the_rate_is_prefilled_and_scored_and_the_old_list_shown(
     assert "Từ đợt trước (Kiểm tra, khảo sát công tác CCHC năm 2021" in contact.text_out
     assert "4/5 tồn tại đã khắc phục" in contact.text_out
     assert "Tồn tại số 5 năm 2021" in contact.text_out and "chưa khắc phục" in contact.text_out
+    await contact.command("status")
+    assert "Từ đợt trước (Kiểm tra, khảo sát công tác CCHC năm 2021" in contact.text_out
     await contact.command("checklist")
     async with db.sessions() as session:
         campaign_id = int(

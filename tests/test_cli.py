@@ -164,9 +164,12 @@ def test_items_without_rule_import_and_show_as_scored_by_hand(
     assert imported.exit_code == 0, imported.output
     shown = run(backend_url, "campaign", "show", "KT2021-D1")
     assert "Chấm tay (1 tiêu chí" in shown.output and "1.5" in shown.output
+    assert "Bước điểm tự chấm: 0,25 · giải trình trong 5 ngày làm việc" in shown.output
     record = json.loads(
         run(backend_url, "campaign", "show", "KT2021-D1", "--format", "json").output
     )
     assert record["by_hand"] == ["1.5"]
+    assert (record["score_step"], record["explain_days"]) == (0.25, 5)
     english = run(backend_url, "campaign", "show", "KT2021-D1", lang="en")
     assert "Scored by hand (1 items" in english.output
+    assert "Self-score step: 0.25" in english.output

@@ -99,7 +99,7 @@ def test_the_notice_is_a_real_docx_with_every_finding(backend_url: str, tmp_path
     assert "tại Sở Nội vụ" in text
     assert "1. Chưa công khai đầy đủ thủ tục hành chính" in text
     assert "2. Tỷ lệ hồ sơ trực tuyến thấp" in text
-    assert "Công khai đầy đủ TTHC Thời hạn hoàn thành: 20/10/2021." in text
+    assert "1. Công khai đầy đủ TTHC. Thời hạn hoàn thành: 20/10/2021." in text
     assert "Thời hạn hoàn thành: 01/11/2021." in text
     assert "Nơi nhận:" in text and "Lưu: VT." in text
     assert "{{" not in text  # every placeholder replaced

@@ -313,6 +313,11 @@ async def test_the_questions_thread_with_reply_and_a_note_without_returning(worl
     assert status == "not_started"  # a note changes nothing of the report
     await lan.command("hoi")
     assert "Đề nghị gửi thêm" in lan.text_out and "Có, cần bản scan." in lan.text_out
+    # The team's own note is no question of the unit's to answer.
+    posts = re.findall(r'data-question="(\d+)"', html)
+    assert len(posts) == 3 and html.count('/reply"') == 1
+    _, html = await _post(web["leader"], f"{page}/reply", question=posts[-1], text="x")
+    assert "Không tìm thấy câu hỏi này" in html
     # The contact sees the thread on the web, with no form to act with.
     own = await (await web["lan"].get(page)).text()
     assert "Có, cần bản scan." in own and "/reply" not in own and "/note" not in own
@@ -392,6 +397,13 @@ async def test_exports_are_streamed_files_of_what_the_person_may_see(world, db, 
         if c.value is not None
     }
     assert {"U1", "U2", "U3"} <= cells
+    board = await (await web["admin"].get(f"/c/{campaign_id}")).text()
+    d2 = re.search(r'<option value="(\d+)"[^>]*>D2 –', board)
+    assert d2 is not None
+    narrowed = await web["admin"].get(f"/c/{campaign_id}/export.xlsx?team={d2.group(1)}")
+    sheet = openpyxl.load_workbook(io.BytesIO(await narrowed.read())).worksheets[0]
+    cells = {str(c.value) for row in sheet.iter_rows() for c in row if c.value is not None}
+    assert "U3" in cells and "U1" not in cells  # the board's team filter, as on the page
     archive = await web["leader"].get(f"/c/{campaign_id}/evidence.zip")
     assert archive.headers["Content-Type"] == "application/zip"
     with zipfile.ZipFile(io.BytesIO(await archive.read())) as packed:
@@ -405,3 +417,26 @@ async def test_exports_are_streamed_files_of_what_the_person_may_see(world, db, 
     # Nothing is left behind on the disk once the download ends.
     exports = tmp_path / "evidence" / ".exports"
     assert not exports.exists() or not any(exports.iterdir())
+
+
+def test_every_message_a_redirect_may_name_is_in_both_languages():
+    from bot.console.report_routes import MESSAGES
+
+    for key in MESSAGES:
+        for locale in ("vi", "en"):
+            text = CATALOG.t(locale, f"desk_report.msg.{key}")
+            assert text != f"desk_report.msg.{key}" and text.strip(), (locale, key)
+
+
+async def test_the_report_in_english_and_an_unknown_message_key(world):
+    chats, web, _, units = world
+    await _submit(chats["lan"])
+    english = await (await web["leader"].get(f"/u/{units['U1']}?lang=en&msg=accepted")).text()
+    assert "Return for correction (0 items)" in english and "Accept the report" in english
+    assert "The report was accepted" in english  # the key names a known message
+    odd = await web["leader"].get(f"/u/{units['U1']}?msg=<script>")
+    assert (
+        odd.status == 200
+        and "<script>" not in await odd.text()
+        and 'id="flash"' not in (await odd.text())
+    )

@@ -146,4 +146,16 @@ async def test_demo_shows_the_desk_console_through_web_in_the_chat(tmp_path: Pat
             async with client.get(demo.url + board.group(1)) as page:
                 assert page.status == 200
                 assert "đã nộp" in await page.text()
-                assert len(re.findall(r"data-unit=", await page.text())) == 23
+                board_html = await page.text()
+                assert len(re.findall(r"data-unit=", board_html)) == 23
+            # Under /desk too: a unit's report with its forms, and the workbook download.
+            unit = re.search(r'href="(/desk/u/\d+)"', board_html)
+            assert unit, board_html[-500:]
+            async with client.get(demo.url + unit.group(1)) as report:
+                report_html = await report.text()
+                assert report.status == 200 and "data-item=" in report_html
+                assert f'action="{unit.group(1)}/note"' in report_html  # the forms post under /desk
+            workbook = re.search(r'href="(/desk/c/\d+/export\.xlsx)', board_html)
+            assert workbook
+            async with client.get(demo.url + workbook.group(1)) as download:
+                assert download.status == 200 and (await download.read())[:2] == b"PK"

@@ -56,6 +56,13 @@ async def test_leader_records_and_issues_a_conclusion(people, db, clock, tmp_pat
     await member.press(f"kl:{assignment}")  # members do not conclude
     assert "không có quyền" in member.text_out.lower() or "denied" in member.text_out.lower()
     await record_conclusion(leader, assignment)
+    await leader.press_label("Thêm tồn tại")
+    await leader.text("Ghi nhầm")
+    await leader.text("Bỏ")
+    await leader.press_label("Hạn 16/09/2021")
+    assert "<b>3.</b> Ghi nhầm" in leader.text_out
+    await leader.press_label("Bỏ tồn tại 3")
+    assert "Ghi nhầm" not in leader.text_out
     await leader.press_label("Ban hành")
     assert "2 tồn tại" in leader.text_out
     await leader.press_label("Xác nhận ban hành")
@@ -131,6 +138,8 @@ async def test_contact_reports_a_fix_and_the_leader_reopens_then_accepts(people,
     assert "đã được xem xét" in leader.text_out
     await lan.command("khacphuc")
     assert "1/2 tồn tại đã khắc phục" in lan.text_out
+    await lan.command("status")
+    assert "Khắc phục sau kiểm tra: 1/2 tồn tại đã khắc phục" in lan.text_out
     fixed, still = await _shortcomings(db)
     assert fixed.status == FixStatus.FIXED and still.status == FixStatus.OPEN
     assert still.due_on == date(2021, 10, 1)

@@ -175,8 +175,11 @@ async def test_the_outbox_writes_once_to_the_channel_used_last_then_to_the_other
 
 
 async def test_the_delivery_report_says_which_channel_each_message_went_through(
-    db: Db, clock: FrozenClock, dispatcher: Dispatcher, codes: dict[str, list[str]]
+    db: Db, clock: FrozenClock, tmp_path: Path, codes: dict[str, list[str]]
 ) -> None:
+    deps = make_deps(db, clock, tmp_path)
+    deps.admin_ids = {"telegram": frozenset({"6009"})}
+    dispatcher = Dispatcher(deps)
     await joined(dispatcher, clock, codes["U1"][0], user_id="6001")
     await joined(dispatcher, clock, codes["U2"][0], user_id="z6002", platform="zalo")
     now = clock.now()
@@ -211,6 +214,9 @@ async def test_the_delivery_report_says_which_channel_each_message_went_through(
     async with db.sessions() as session:
         (report,) = await notice_report(session, campaign.id)
     assert report.sent_by_channel == {"telegram": 1, "zalo": 1}
+    admin = Chat(dispatcher, clock, user_id="6009")  # the chat's report of the notice
+    await admin.press(f"bcr:{notice.id}")
+    assert "Đã gửi qua: Telegram 1 · Zalo 1" in admin.text_out
     env = {"DATABASE_URL": db.url, "CCHC_LANG": "en"}
     # The CLI runs its own event loop: in a thread, as from a shell beside the bot.
     listed = await asyncio.to_thread(CliRunner().invoke, cli, ["notice", "list", code], env=env)

@@ -298,3 +298,68 @@ async def test_round1_with_nothing_marked_down_is_final_at_once(people, db):
     await leader.text("0")
     await leader.text("Sai")
     assert "không sửa được nữa" in leader.text_out
+
+
+async def test_reminder_on_the_morning_of_the_last_day_to_explain(people, db, clock):
+    from schedules.scheduler import Jobs, run_explanation_reminders
+
+    await _to_round1(people, db)  # explanations due 10/09/2021 23:59 local
+    jobs = Jobs(db.sessions, clock)
+    clock.advance(timedelta(days=8, hours=23))  # 10/09 07:00 local: not yet
+    assert await run_explanation_reminders(jobs) == 0
+    clock.advance(timedelta(hours=1, minutes=30))  # 08:30 on the last day
+    assert await run_explanation_reminders(jobs) == 1
+    assert await run_explanation_reminders(jobs) == 1  # planned again, written once
+    [reminder] = await _outbox(db, "scores.explain_reminder")
+    assert reminder.params["codes"] == "2.2" and reminder.params["count"] == 1
+    clock.advance(timedelta(days=1))  # past the deadline: no reminder, the round closes
+    assert await run_explanation_reminders(jobs) == 1
+    assert len(await _outbox(db, "scores.explain_reminder")) == 1
+    assert len(await _outbox(db, "scores.final_notice")) == 1
+
+
+async def test_after_the_deadline_the_result_is_made_final_or_passed_to_the_team(people, db, clock):
+    from schedules.scheduler import Jobs, run_explanation_reminders
+
+    lan = people["lan"]
+    await _to_round1(people, db)
+    jobs = Jobs(db.sessions, clock)
+    clock.advance(timedelta(days=10))  # past 10/09/2021 23:59 local, nothing explained
+    assert await run_explanation_reminders(jobs) == 1
+    [final] = await _outbox(db, "scores.final_notice")
+    assert final.params["_numbers"] == {"score": 2.25, "max": 4.0}
+    assert await run_explanation_reminders(jobs) == 0  # once
+    assert await _outbox(db, "scores.explained_alert") == []
+    await lan.command("status")
+    await lan.press_label("Xem kết quả thẩm định")
+    assert "Đây là kết quả cuối cùng" in lan.text_out
+
+
+async def test_explanations_written_but_not_sent_reach_the_team_at_the_deadline(people, db, clock):
+    from schedules.scheduler import Jobs, run_explanation_reminders
+
+    lan = people["lan"]
+    await _to_round1(people, db)
+    [notice] = await _outbox(db, "scores.round1_notice")
+    await lan.press(notice.params["_buttons"][0][0]["token"])
+    await lan.press_label("Giải trình mục 2.2")
+    await lan.text("Đủ 14 tin, bài")
+    clock.advance(timedelta(days=10))
+    assert await run_explanation_reminders(Jobs(db.sessions, clock)) == 1
+    [alert] = await _outbox(db, "scores.explained_alert")
+    assert alert.params["codes"] == "2.2"
+    assert await _outbox(db, "scores.final_notice") == []  # round 2 still to decide
+
+
+async def test_on_a_channel_without_buttons_the_scores_are_numbered(db, clock, tmp_path):
+    codes = await import_and_codes(db, clock, hand_campaign())
+    zalo = Chat(Dispatcher(make_deps(db, clock, tmp_path)), clock, platform="zalo")
+    await zalo.command("start", codes["U1"][0])
+    await zalo.command("checklist")
+    await zalo.text("92")
+    assert "#1. 1\n#2. 0,75\n#3. 0,5\n#4. 0,25\n#5. 0" in zalo.text_out
+    await zalo.text("2")  # a plain number is a typed score: 2 is above the maximum
+    assert "vượt quá điểm tối đa 1" in zalo.text_out
+    await zalo.text("#2")  # the second choice
+    await zalo.text("Còn thiếu một văn bản")
+    assert await _self_scores(db) == {"2.1": (0.75, "Còn thiếu một văn bản")}

@@ -108,6 +108,8 @@ async def test_export_has_a_ranking_sheet_with_numbers_and_formats(db, world, cl
     assert ws["A1"].value == "Hạng" and ws["H1"].value == "Tỷ lệ (% tối đa)"
     assert ws["H2"].number_format == "0.00%" and ws["F2"].number_format == "0.00"
     assert isinstance(ws["H2"].value, float) and isinstance(ws["A2"].value, int)
+    summary = load_workbook(path)["Tổng hợp"]
+    assert summary["J2"].value == 4.5 and summary["J2"].number_format == "0.00"
 
 
 async def test_summary_shows_the_ranking_with_ties_and_decimal_comma(db, world):

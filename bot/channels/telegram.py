@@ -115,7 +115,7 @@ class ProxyFailures(BaseRequestMiddleware):
 
 
 @contextlib.contextmanager
-def _stop_on_signals(stop_event: asyncio.Event) -> Iterator[None]:
+def stop_on_signals(stop_event: asyncio.Event) -> Iterator[None]:
     """SIGINT/SIGTERM set the stop event (when we run in the main thread)."""
     loop = asyncio.get_running_loop()
     installed = []
@@ -162,7 +162,7 @@ async def run_polling(
                 allowed_updates=ALLOWED_UPDATES,
             )
         )
-        with _stop_on_signals(own_stop) if stop_event is None else contextlib.nullcontext():
+        with stop_on_signals(own_stop) if stop_event is None else contextlib.nullcontext():
             await _until_stopped(polling, own_stop)
     finally:
         await processor.drain(drain_timeout)
@@ -218,7 +218,7 @@ async def run_webhook(
     try:
         await web.TCPSite(runner, host, port).start()
         await bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
-        with _stop_on_signals(own_stop) if stop_event is None else contextlib.nullcontext():
+        with stop_on_signals(own_stop) if stop_event is None else contextlib.nullcontext():
             await own_stop.wait()
     finally:
         intake.close()  # take no more updates: Telegram delivers them to the next start

@@ -58,6 +58,13 @@ def reply_texts(reply: Reply) -> list[str]:
     return split_plain(to_plain(text))
 
 
+# How long a reply may wait for its turn in the bot's budget, Zalo's 429 pauses included.
+# Zalo's pace is low (ZALO_RATE_PER_SECOND, 5 by default): fifty people answering at the
+# same moment queue ten seconds of replies, and a late answer is better than none. Only a
+# wait beyond this (a long "Quota exceeded") drops the reply, logged.
+REPLY_WAIT = 60.0
+
+
 class ZaloChannel:
     """Sending to Zalo chats: the outbox worker's `send` (the worker paces each row) and
     the conversation's `reply`, which waits for each message's slot in the bot's send
@@ -73,7 +80,7 @@ class ZaloChannel:
         *,
         media: MediaLinks | None = None,
         limiter: RateLimiter | None = None,
-        reply_wait: float = 10.0,
+        reply_wait: float = REPLY_WAIT,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         pace_clock: Callable[[], float] = time.monotonic,
     ) -> None:

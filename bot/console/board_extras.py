@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.access import Scope
 from handlers.console_access import board_teams
+from storage.db.models import Team
 from storage.rules.answers import Translate, format_number
 from storage.services.board import BoardStatus
 from storage.services.board_chart import TeamBar, team_bars, teams_of_campaign
@@ -78,6 +79,17 @@ def chart_rows(bars: list[TeamBar], tr: Translate) -> list[dict[str, Any]]:
     return chart
 
 
+async def shown_teams(
+    session: AsyncSession, campaign_id: int, scope: Scope, asked: str | None
+) -> tuple[list[Team], int | None, frozenset[int] | None]:
+    """The teams the person may filter by, the one chosen by ?team= (if allowed), and the
+    teams whose units are shown (None: every team)."""
+    visible = board_teams(scope)
+    teams = await teams_of_campaign(session, campaign_id, visible)
+    team = chosen_team(scope, [t.id for t in teams], asked)
+    return teams, team, frozenset({team}) if team is not None else visible
+
+
 async def board_extras(
     session: AsyncSession,
     campaign_id: int,
@@ -85,10 +97,7 @@ async def board_extras(
     asked: str | None,
     tr: Translate,
 ) -> BoardExtras:
-    visible = board_teams(scope)
-    teams = await teams_of_campaign(session, campaign_id, visible)
-    team = chosen_team(scope, [t.id for t in teams], asked)
-    shown = frozenset({team}) if team is not None else visible
+    teams, team, shown = await shown_teams(session, campaign_id, scope, asked)
     bars = await team_bars(session, campaign_id, shown)
     chart = chart_rows(bars, tr)
     return BoardExtras(

@@ -25,7 +25,7 @@ from urllib.parse import quote
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.console.board_extras import board_extras
+from bot.console.board_extras import shown_teams
 from bot.console.host import ConsoleHost
 from common.i18n import Translator
 from common.localtime import zone
@@ -123,12 +123,11 @@ class ExportRoutes:
                 )
                 campaign = None  # refused after the commit: the audit entry must stay
             else:
-                extras = await board_extras(
-                    session, campaign_id, scope, request.query.get("team"), tr
-                )
+                asked = request.query.get("team")
+                _, _, teams = await shown_teams(session, campaign_id, scope, asked)
         if campaign is None:
             raise web.HTTPNotFound()
-        return campaign, extras.teams, tr
+        return campaign, teams, tr
 
     def _folder(self) -> Path:
         """Where exports are written: beside the evidence (the chat's exports too), the disk

@@ -33,7 +33,7 @@ from handlers.access import Scope
 from handlers.console_access import deny_web, person_scope
 from handlers.team_review import COMMENT_LIMIT
 from storage.db import transaction
-from storage.db.models import Assignment, EvidenceFile, Submission, SubmissionStatus
+from storage.db.models import Assignment, EvidenceFile, Role, Submission, SubmissionStatus
 from storage.rules.answers import format_value, parse_number
 from storage.rules.scoring import fmt_points
 from storage.services import questions
@@ -41,6 +41,7 @@ from storage.services.answer_history import earlier_revisions
 from storage.services.answers_read import answers_by_item, evidence_files
 from storage.services.assignments import assignment_by_id
 from storage.services.checklist import Checklist
+from storage.services.people import roles_of
 from storage.services.person_names import full_names
 from storage.services.review import (
     ReviewError,
@@ -104,6 +105,19 @@ class Act:
 Action = Callable[["ReportRoutes", Act], Awaitable[str]]
 
 
+async def unit_askers(session: AsyncSession, assignment_id: int, people: set[int]) -> set[int]:
+    """Who of `people` is a contact of the unit: their questions are the unit's, to be
+    answered; the rest of the thread is the team's own notes (questions.tell_unit)."""
+    return {
+        person
+        for person in people
+        if any(
+            r.role == Role.UNIT_CONTACT and r.assignment_id == assignment_id
+            for r in await roles_of(session, person)
+        )
+    }
+
+
 class ReportRoutes:
     """The report page and its actions, over the console's database, catalog and clock."""
 
@@ -164,6 +178,7 @@ class ReportRoutes:
         people |= {r.answered_by for revs in history.values() for r in revs}
         people |= {q.asked_by for q in thread} | {f.flagged_by for f in flags.values()}
         names = await full_names(session, people)
+        askers = await unit_askers(session, assignment.id, {q.asked_by for q in thread})
         tz = campaign.timezone
         tr = self.console.catalog.for_locale(viewer.locale)
 
@@ -213,7 +228,13 @@ class ReportRoutes:
             "may_lead": scope.leads(assignment),
             "rows": rows,
             "thread": [
-                {"q": q, "by": names.get(q.asked_by, "?"), "at": when(q.asked_at)} for q in thread
+                {
+                    "q": q,
+                    "by": names.get(q.asked_by, "?"),
+                    "at": when(q.asked_at),
+                    "from_unit": q.asked_by in askers,
+                }
+                for q in thread
             ],
             "total": fmt_points(sum(s.final for s in scores.values()), tr),
             "max": fmt_points(checklist.max_score, tr),
@@ -376,6 +397,7 @@ class ReportRoutes:
             question is None
             or question.parent_id is not None
             or question.submission_id != act.submission.id
+            or not await unit_askers(act.session, act.assignment.id, {question.asked_by})
         ):
             return "bad_question"
         text = act.text("text", TEXT_LIMIT)

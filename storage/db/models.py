@@ -669,7 +669,7 @@ class AppraisalRound(Base):
     round1_sent_at: Mapped[datetime]
     round1_sent_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
     explain_until: Mapped[datetime]
-    explanations_sent_at: Mapped[datetime | None]  # the unit said it has explained all
+    explanations_sent_at: Mapped[datetime | None]  # the unit sent them, or the deadline closed
     final_at: Mapped[datetime | None]  # round 2 decided every disputed item
 
 

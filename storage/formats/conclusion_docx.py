@@ -4,6 +4,7 @@ as a Word document, written with python-docx from a template an admin can replac
 A template is any .docx with placeholders in its text (in paragraphs or table cells):
 
     {{co_quan}}      issuing body (CONCLUSION_ISSUER)     {{doan}}       the team's name
+    {{doan_in_hoa}}  the team's name in capitals (header)
     {{ngay}}         "Hà Nội, ngày 05 tháng 10 năm 2021"  {{don_vi}}     the unit's name
     {{dot}}          the campaign's title                 {{can_cu}}     the campaign's basis
     {{truong_doan}}  the leader's name (signature)
@@ -66,7 +67,8 @@ def date_line(place: str, day: date) -> str:
 def _fields(data: NoticeData) -> dict[str, str]:
     return {
         "co_quan": data.issuer.upper(),
-        "doan": data.team.upper(),
+        "doan_in_hoa": data.team.upper(),
+        "doan": data.team,
         "ngay": date_line(data.place, data.day),
         "don_vi": data.unit,
         "dot": data.campaign,
@@ -81,7 +83,7 @@ def _lists(data: NoticeData) -> dict[str, list[str]]:
         "uu_diem": [f"- {s}" for s in strengths] or ["- Không có."],
         "ton_tai": [f"{n}. {f.text}" for n, f in enumerate(data.findings, 1)] or ["Không có."],
         "khac_phuc": [
-            f"{n}. {f.fix} Thời hạn hoàn thành: {f.due_on.strftime('%d/%m/%Y')}."
+            f"{n}. {f.fix.rstrip(' .')}. Thời hạn hoàn thành: {f.due_on.strftime('%d/%m/%Y')}."
             for n, f in enumerate(data.findings, 1)
         ]
         or ["Không có."],
@@ -99,7 +101,7 @@ def default_template() -> Any:
     style.font.name = "Times New Roman"
     style.font.size = Pt(13)
     header = doc.add_table(rows=2, cols=2)
-    _cell(header.cell(0, 0), "{{co_quan}}\n{{doan}}", bold=True)
+    _cell(header.cell(0, 0), "{{co_quan}}\n{{doan_in_hoa}}", bold=True)
     _cell(header.cell(0, 1), f"{MOTTO}\n{MOTTO_2}", bold=True)
     _cell(header.cell(1, 0), "Số:      /TB-ĐKT")
     _cell(header.cell(1, 1), "{{ngay}}", italic=True)

@@ -711,6 +711,7 @@ async def _history_rows(
 
 
 RANKING_FORMATS = {5: "0.00", 6: "0.00", 7: "0.00%"}  # score, maximum, share of it
+SUMMARY_FORMATS = {8: "0.00", 9: "0.00"}  # self-assessed and appraised scores
 
 
 def _ranking_headers(tr: Translate) -> list[list[str]]:
@@ -774,10 +775,7 @@ async def export_workbook(
     # Sheets are created in reading order but filled in the order the data allows: the
     # summary needs the self-scores computed while the answers are written.
     summary = SheetWriter(
-        wb.create_sheet(tr("export.sheet.summary")),
-        tz,
-        frozen_cols=3,
-        formats={8: SCORE_FORMAT, 9: SCORE_FORMAT},  # self-score, appraised score
+        wb.create_sheet(tr("export.sheet.summary")), tz, frozen_cols=3, formats=SUMMARY_FORMATS
     )
     answers = SheetWriter(wb.create_sheet(tr("export.sheet.answers")), tz, frozen_cols=2)
     evidence = SheetWriter(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -41,7 +41,7 @@ from storage.rules.appraisal import (
 )
 from storage.rules.progress import item_self_score
 from storage.services import audit
-from storage.services.checklist import Checklist, ItemInfo
+from storage.services.checklist import Checklist, ItemInfo, read_checklist
 from storage.services.outbox import button, enqueue_many
 from storage.services.review import unit_contacts
 from storage.services.self_scores import hand_scores
@@ -349,6 +349,26 @@ async def send_explanations(
         raise RoundError(RoundRefusal.NOTHING_EXPLAINED)
     view.round.explanations_sent_at = now
     assignment = await _assignment(session, submission)
+    await _alert_team(session, assignment, submission, view, now)
+    await audit.record(
+        session,
+        now=now,
+        action="appraisal.explained",
+        campaign_id=assignment.campaign_id,
+        actor_id=person_id,
+        subject=assignment.unit.code,
+        details={"items": [v.item.code for v in view.explained]},
+    )
+
+
+async def _alert_team(
+    session: AsyncSession,
+    assignment: Assignment,
+    submission: Submission,
+    view: UnitAppraisal,
+    now: datetime,
+) -> None:
+    """Tell the team's leaders which items the unit explained: round 2 is theirs."""
     campaign = assignment.campaign
     params = {
         "unit": assignment.unit.name,
@@ -370,15 +390,6 @@ async def send_explanations(
         for account in await team_accounts(session, assignment.team_id)
     ]
     await enqueue_many(session, rows)
-    await audit.record(
-        session,
-        now=now,
-        action="appraisal.explained",
-        campaign_id=campaign.id,
-        actor_id=person_id,
-        subject=assignment.unit.code,
-        details={"items": [v.item.code for v in view.explained]},
-    )
 
 
 # -- round 2 -----------------------------------------------------------------------------------
@@ -509,3 +520,80 @@ def _row(
         "not_before": now,
         "created_at": now,
     }
+
+
+# -- the reminder before the explanation deadline --------------------------------------------
+
+REMIND_AT = time(8, 0)  # local time on the last day to explain
+
+
+async def remind_explanations(session: AsyncSession, now: datetime) -> int:
+    """On the morning of the last day to explain, remind the units that still have items
+    marked down and not explained (once: the dedupe key is per report). Returns how many."""
+    rows = await session.scalars(
+        select(AppraisalRound).where(
+            AppraisalRound.explanations_sent_at.is_(None),
+            AppraisalRound.final_at.is_(None),
+            AppraisalRound.explain_until > now,
+            AppraisalRound.explain_until <= now + timedelta(days=1),
+        )
+    )
+    reminded = 0
+    for row in list(rows):
+        submission = await session.get(Submission, row.submission_id)
+        assert submission is not None
+        assignment = await _assignment(session, submission)
+        tz = zone(assignment.campaign.timezone)
+        last_day = row.explain_until.astimezone(tz).date()
+        if now < datetime.combine(last_day, REMIND_AT, tzinfo=tz):
+            continue
+        checklist = await read_checklist(session, assignment.campaign_id)
+        view = await unit_appraisal(session, submission, checklist, now)
+        waiting = [v for v in view.marked_down if v.explanation is None]
+        if not waiting:
+            continue
+        params = {
+            "unit": assignment.unit.name,
+            "campaign": assignment.campaign.title,
+            "count": len(waiting),
+            "codes": ", ".join(v.item.code for v in waiting[:MAX_LISTED]),
+            "deadline": fmt_datetime(row.explain_until, assignment.campaign.timezone),
+        }
+        await _tell_unit(
+            session,
+            assignment,
+            "scores.explain_reminder",
+            f"explain_reminder:{submission.id}",
+            params,
+            now,
+        )
+        reminded += 1
+    return reminded
+
+
+async def close_due_rounds(session: AsyncSession, now: datetime) -> int:
+    """After the explanation deadline: a result with nothing left to decide becomes final
+    and the unit is told; explanations the unit wrote but never sent go to the team (the
+    same message, and key, as sending them). Returns the rounds closed or passed on."""
+    rows = await session.scalars(
+        select(AppraisalRound).where(
+            AppraisalRound.explanations_sent_at.is_(None),
+            AppraisalRound.final_at.is_(None),
+            AppraisalRound.explain_until < now,
+        )
+    )
+    done = 0
+    for row in list(rows):
+        submission = await session.get(Submission, row.submission_id)
+        assert submission is not None
+        assignment = await _assignment(session, submission)
+        checklist = await read_checklist(session, assignment.campaign_id)
+        view = await unit_appraisal(session, submission, checklist, now)
+        if view.final:
+            row.final_at = now
+            await _tell_final(session, assignment, submission, view, now)
+        else:
+            await _alert_team(session, assignment, submission, view, now)
+        row.explanations_sent_at = row.explain_until  # closed by the deadline: once only
+        done += 1
+    return done

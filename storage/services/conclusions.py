@@ -24,9 +24,11 @@ from storage.db.models import (
     ChatAccount,
     Conclusion,
     Membership,
+    Person,
     Role,
     Shortcoming,
     Team,
+    Unit,
 )
 from storage.rules.remediation import fix_due_date
 from storage.services import audit
@@ -246,8 +248,6 @@ async def team_of(session: AsyncSession, assignment: Assignment) -> Team:
 
 async def leader_name(session: AsyncSession, team_id: int) -> str:
     """The first leader's name, for the signature; "" when the team has none yet."""
-    from storage.db.models import Person
-
     name = await session.scalar(
         select(Person.full_name)
         .join(Membership, Membership.person_id == Person.id)
@@ -262,23 +262,9 @@ async def leader_name(session: AsyncSession, team_id: int) -> str:
     return name or ""
 
 
-async def issued_count(session: AsyncSession, campaign_id: int) -> int:
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(Conclusion)
-            .join(Assignment, Assignment.id == Conclusion.assignment_id)
-            .where(Assignment.campaign_id == campaign_id, Conclusion.issued_at.is_not(None))
-        )
-        or 0
-    )
-
-
 async def assignment_by_codes(
     session: AsyncSession, campaign_id: int, unit_code: str
 ) -> Assignment | None:
-    from storage.db.models import Unit
-
     return await session.scalar(
         select(Assignment)
         .join(Unit, Unit.id == Assignment.unit_id)

@@ -12,9 +12,10 @@ real aiogram client and our adapter run unmodified against it.
         bot = build_bot(fake.token, fake.base_url)
 
 Test code injects updates (`send_text`, `send_command`, `press`, `send_document`, ...),
-waits on recorded calls with `wait_for` (woken by each call, no polling sleeps) and reads
-what the bot sent with `texts`, `keyboards`, `documents`, `edits`; each call and each file
-download also records the address it came from (`peer`), to tell a proxied bot's requests.
+waits on recorded calls with `wait_for` (woken by each call, no polling sleeps), acts while
+a request is in flight with `on_arrival` (e.g. kills the bot) and reads what the bot sent
+with `texts`, `keyboards`, `documents`, `edits`; each call and each file download also
+records the address it came from (`peer`), to tell a proxied bot's requests.
 
 The pieces, one concern each: server (HTTP, routes, configuration, inspection), methods
 (what each Bot API method does), people (updates injected as people's actions), updates

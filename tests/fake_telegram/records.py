@@ -15,6 +15,7 @@ from tests.fake_telegram.files import UploadedFile
 from tests.fake_telegram.limits import EDIT_METHODS, MESSAGE_METHODS
 
 Predicate = Callable[["RecordedCall"], bool]
+ArrivalHook = Callable[["RecordedCall"], None]
 
 
 @dataclass
@@ -71,6 +72,17 @@ class CallLog:
         self.stats = Stats()
         self._by_chat: dict[int, list[RecordedCall]] = defaultdict(list)
         self._waiters: dict[int | None, set[asyncio.Future[None]]] = defaultdict(set)
+        self._arrival_hooks: list[ArrivalHook] = []
+
+    def on_arrival(self, hook: ArrivalHook) -> None:
+        """Call `hook(call)` as each request arrives, before it is answered (no status, no
+        response, index -1 yet): what a test does there happens while that request is in
+        flight, e.g. kill the bot's process (tests/test_crash.py)."""
+        self._arrival_hooks.append(hook)
+
+    def arrived(self, call: RecordedCall) -> None:
+        for hook in list(self._arrival_hooks):
+            hook(call)
 
     def record(self, call: RecordedCall) -> None:
         call.index = len(self.calls)

@@ -270,6 +270,7 @@ class FakeTelegram(CallLog, People):
         )
         if method == "getUpdates":
             self.updates.polled.set()
+        self.arrived(call)
         response = await self._answer(call)
         self.record(call)
         return response
