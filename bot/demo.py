@@ -44,6 +44,7 @@ from bot.demo_seed import (
     person_code,
     seed_progress,
 )
+from bot.demo_stages import seed_stages
 from bot.deps import build_deps, telegram_limits
 from bot.outbox_render import make_renderer
 from bot.settings import Settings
@@ -256,7 +257,8 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 async def _seed(demo: RunningDemo, evidence: EvidenceStore) -> None:
     """The demo people join through the chat itself (their history shows it), then the other
-    units' contacts answer and submit through the services, in time order."""
+    units' contacts answer and submit through the services, in time order, and four of the
+    submitted units go on to appraisal, conclusion and remediation (bot/demo_stages.py)."""
     clock, server, campaign = demo.clock, demo.server, demo.campaign
     clock.set(LINKED_AT)
     for person in campaign.people:
@@ -264,25 +266,40 @@ async def _seed(demo: RunningDemo, evidence: EvidenceStore) -> None:
             await server.inject(
                 person.chat_id, f"/start {person_code(campaign, person)}", display_name=person.name
             )
-    contact = demo.person("contact")
-    assert contact is not None
-    async with demo.app.sessions() as session:
-        contact_id = await session.scalar(
-            select(ChatAccount.person_id).where(
-                ChatAccount.platform == demo.channel.platform,
-                ChatAccount.user_id == contact.chat_id,
-            )
-        )
-    assert contact_id is not None, "the demo contact did not join"
+    contact_id = await _joined(demo, "contact")
     await answer_for_contact(demo.app.sessions, evidence, campaign, contact_id)
 
-    async def deliver_alerts() -> None:
+    async def deliver() -> None:
         await demo.worker.run_once()
 
     await seed_progress(
-        demo.app.sessions, evidence, campaign, set_clock=clock.set, after_submit=deliver_alerts
+        demo.app.sessions, evidence, campaign, set_clock=clock.set, after_submit=deliver
+    )
+    await seed_stages(
+        demo.app.sessions,
+        evidence,
+        campaign,
+        demo.app.settings.notice_settings(),
+        leader_id=await _joined(demo, "leader"),
+        set_clock=clock.set,
+        after_step=deliver,
     )
     clock.set(DEMO_START)
+
+
+async def _joined(demo: RunningDemo, key: str) -> int:
+    """The person id of a demo person who joined through the chat."""
+    person = demo.person(key)
+    assert person is not None
+    async with demo.app.sessions() as session:
+        person_id = await session.scalar(
+            select(ChatAccount.person_id).where(
+                ChatAccount.platform == demo.channel.platform,
+                ChatAccount.user_id == person.chat_id,
+            )
+        )
+    assert person_id is not None, f"the demo {key} did not join"
+    return person_id
 
 
 @contextlib.asynccontextmanager

@@ -3,7 +3,9 @@ deadline, with a realistic spread of progress, all written through the same serv
 conversation uses (import, invites, answers, evidence, submit).
 
 The spread, by unit code (the example file's units):
-  submitted on time          VPUB STTTT STC STP SKHCN BDTP SDL TTTP
+  submitted on time          VPUB STTTT STC STP SKHCN BDTP SDL TTTP, of which four went on
+                             (bot/demo_stages.py): BDTP remediating, SDL concluded,
+                             STTTT appraised (final), STP explaining
   nearly done (3 items left) SNV   <- its first contact code is for the visitor to try
   half way                   SKHDT TPTD SGDDT STNMT Q8 QBT Q11 (Q11: the demo's unit contact)
   overdue                    Q5    (its own deadline, 28/09/2021 17:00, has passed)
@@ -238,7 +240,7 @@ class _Values:
         return rng.choice(self.TEXT)
 
 
-def _pdf(title: str) -> bytes:
+def sample_pdf(title: str) -> bytes:
     """A small, valid one-page PDF standing in for a scanned decision or report."""
     text = title.encode("ascii", "replace").decode().replace("(", "[").replace(")", "]")
     stream = f"BT /F1 14 Tf 60 780 Td ({text}) Tj ET".encode()
@@ -341,7 +343,7 @@ class _Seeder:
     ) -> None:
         name = f"{unit.lower()}-muc-{item.code}.pdf"
         temp = self.evidence.incoming_path()
-        temp.write_bytes(_pdf(f"{unit} - {item.code} - tai lieu kiem chung"))
+        temp.write_bytes(sample_pdf(f"{unit} - {item.code} - tai lieu kiem chung"))
         stored = self.evidence.keep(temp, folder=(self.demo.code, unit, item.code), file_name=name)
         await add_evidence(
             self.session,
