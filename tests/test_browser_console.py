@@ -46,8 +46,6 @@ async def served(db: Db, clock: FrozenClock, tmp_path: Path) -> AsyncIterator[tu
 
 @pytest.mark.parametrize("screen", list(VIEWPORTS))
 async def test_sign_in_board_and_sign_out(served, db, screen):
-    if db.backend != "sqlite":
-        pytest.skip("the browser walk runs once; both backends are covered without it")
     leader, base = served
     await leader.command("web")
     link = re.search(re.escape(base) + r"/login/[A-Za-z0-9_-]+", leader.text_out)
@@ -146,8 +144,6 @@ async def reviewing(db: Db, clock: FrozenClock, tmp_path: Path):
 
 @pytest.mark.parametrize("screen", list(VIEWPORTS))
 async def test_open_a_unit_return_it_with_a_comment_and_the_chat_is_told(reviewing, db, screen):
-    if db.backend != "sqlite":
-        pytest.skip("the browser walk runs once; both backends are covered without it")
     from sqlalchemy import select
 
     from storage.db.models import OutboxMessage

@@ -53,8 +53,6 @@ async def served(db: Db, clock: FrozenClock, tmp_path: Path) -> AsyncIterator[tu
 
 @pytest.mark.parametrize("screen", list(VIEWPORTS))
 async def test_import_invites_and_a_notice(served, db, screen, tmp_path: Path) -> None:
-    if db.backend != "sqlite":
-        pytest.skip("the browser walk runs once; both backends are covered without it")
     admin, base = served
     broken = tmp_path / "dot-kiem-tra.yaml"
     text = EXAMPLE_CAMPAIGN.read_text(encoding="utf-8")

@@ -57,8 +57,6 @@ async def served(db: Db, clock: FrozenClock, tmp_path: Path) -> AsyncIterator[tu
 
 
 async def test_a_contact_answers_and_uploads_on_a_phone(served, db, tmp_path):
-    if db.backend != "sqlite":
-        pytest.skip("the browser walk runs once; both backends are covered without it")
     contact, base = served
     await contact.command("web")
     link = re.search(re.escape(base) + r"/login/[A-Za-z0-9_-]+", contact.text_out)

@@ -30,7 +30,7 @@ from storage.db import transaction
 from storage.db.models import ChatAccount, OutboxMessage, Submission
 from storage.formats.campaign_spec import ReminderPolicy
 from tests import factories
-from tests.chat_harness import import_and_codes
+from tests.chat_harness import CATALOG, import_and_codes
 from tests.conftest import Db
 from tests.fake_telegram import FakeTelegram, free_port
 from tests.fake_zalo import FakeZalo, ZaloCall, ZaloUser
@@ -304,7 +304,7 @@ async def test_the_leaders_chart_goes_as_a_photo_from_a_signed_expiring_public_l
 ) -> None:
     codes = await import_and_codes(db, clock, factories.campaign())
     leader = Person(fake, fake.user("7300", "Trưởng Đoàn"))
-    caption = "Tiến độ nộp báo cáo theo đoàn"
+    caption = CATALOG.t("vi", "team.chart_caption")  # the chart's caption, sent as text
     # Without PUBLIC_URL: the summary's text alone.
     async with running_bot(zalo_settings(fake, db, tmp_path), clock):
         await fake.wait_polling()
