@@ -11,21 +11,21 @@ redirect (POST-redirect-GET), and the page it leads to tells what was done.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channel_status import ChannelStatus
-from common.clock import Clock
-from common.i18n import Catalog
+from bot.console.host import ConsoleHost, SignedIn
 from handlers.console_access import deny_web, person_scope
 from storage.db import transaction
-from storage.db.models import Campaign, Person, WebSession
+from storage.db.models import Campaign
+
+Viewer = SignedIn  # the signed-in person of a request
+Console = ConsoleHost  # what these routes use of bot.console.app.Console
 
 # The words a redirect may ask the next page to show: a fixed list, never text from the URL.
 DONE = frozenset({"imported", "revoked", "reissued", "resent", "nothing_resent"})
@@ -49,35 +49,6 @@ class AdminOptions:
         if self.status is not None and self.status.telegram_username:
             return self.status.telegram_username
         return self.bot_username
-
-
-class Viewer(Protocol):
-    """The signed-in person of a request (bot/console/app.py's Viewer)."""
-
-    @property
-    def web_session(self) -> WebSession: ...
-    @property
-    def person(self) -> Person: ...
-    @property
-    def locale(self) -> str: ...
-
-
-class Console(Protocol):
-    """What the admin pages use of the console (bot/console/app.py's Console)."""
-
-    sessions: async_sessionmaker[AsyncSession]
-    catalog: Catalog
-    clock: Clock
-    root: str
-    admin_ids: Mapping[str, frozenset[str]]
-
-    async def viewer(self, request: web.Request, session: AsyncSession) -> Viewer | None: ...
-
-    def page(
-        self, request: web.Request, template: str, locale: str, status: int = 200, **context: Any
-    ) -> web.Response: ...
-
-    async def check_csrf(self, request: web.Request, viewer: Any) -> dict[str, str]: ...
 
 
 class AdminPages:

@@ -6,61 +6,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.console.contact_uploads import Outcome, Received, take_files
-from common.clock import Clock
-from common.i18n import Catalog, Translator
+from bot.console.host import ConsoleHost, SignedIn
+from common.i18n import Translator
 from handlers.reopened_evidence import takes_evidence
 from storage.db.models import (
     EvidenceFile,
-    Person,
     Role,
     Submission,
     SubmissionStatus,
-    WebSession,
 )
 from storage.rules.answers import format_number, format_value
 from storage.rules.form_answers import option_number
 from storage.rules.progress import AnswerState
 from storage.services.answers_read import evidence_files
-from storage.services.checklist import Checklist, ChecklistCache, ItemInfo
-from storage.services.evidence import EvidenceStore
+from storage.services.checklist import Checklist, ItemInfo
 from storage.services.people import PersonRole, roles_of
 from storage.services.review import unresolved_flags
 from storage.services.submissions import answer_states, edit_refusal, submission_for
 
-
-class Viewer(Protocol):
-    """The signed-in person of a request (bot.console.app.Viewer)."""
-
-    @property
-    def web_session(self) -> WebSession: ...
-    @property
-    def person(self) -> Person: ...
-    @property
-    def locale(self) -> str: ...
-
-
-class Console(Protocol):
-    """What these routes use of bot.console.app.Console (which registers them)."""
-
-    sessions: async_sessionmaker[AsyncSession]
-    catalog: Catalog
-    clock: Clock
-    root: str
-    evidence: EvidenceStore | None
-    max_evidence_bytes: int
-    checklists: ChecklistCache
-
-    async def viewer(self, request: web.Request, session: AsyncSession) -> Viewer | None: ...
-    def locale_of(self, request: web.Request, person: Person | None = None) -> str: ...
-    def page(
-        self, request: web.Request, template: str, locale: str, status: int = 200, **context: Any
-    ) -> web.Response: ...
+Viewer = SignedIn  # the signed-in person of a request
+Console = ConsoleHost  # what these routes use of bot.console.app.Console
 
 
 def own_reports(linked: Sequence[PersonRole]) -> list[PersonRole]:

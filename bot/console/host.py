@@ -1,6 +1,6 @@
 """What the console's route modules use of the Console (bot/console/app.py), as a Protocol:
-report_routes.py and export_routes.py are registered by app.py and must not import it back
-(tests/test_layers.py forbids the cycle)."""
+the report, export, admin and contact routes are registered by app.py and must not import
+it back (tests/test_layers.py forbids the cycle). One Protocol for all of them."""
 
 from __future__ import annotations
 
@@ -36,8 +36,11 @@ class ConsoleHost(Protocol):
     admin_ids: Mapping[str, frozenset[str]]
     checklists: ChecklistCache
     evidence: EvidenceStore | None
+    max_evidence_bytes: int
 
     async def viewer(self, request: web.Request, session: AsyncSession) -> Any: ...
+
+    def locale_of(self, request: web.Request, person: Person | None = None) -> str: ...
 
     async def check_csrf(self, request: web.Request, viewer: Any) -> dict[str, str]: ...
 

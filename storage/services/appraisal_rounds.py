@@ -43,7 +43,7 @@ from storage.rules.progress import item_self_score
 from storage.services import audit
 from storage.services.checklist import Checklist, ItemInfo, read_checklist
 from storage.services.outbox import button, enqueue_many
-from storage.services.review import unit_contacts
+from storage.services.recipients import unit_contacts
 from storage.services.self_scores import hand_scores
 from storage.services.submissions import answer_states, team_accounts
 

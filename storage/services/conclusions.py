@@ -9,7 +9,6 @@ Services: the caller owns the transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -21,7 +20,6 @@ from sqlalchemy.orm import selectinload
 from common.localtime import zone
 from storage.db.models import (
     Assignment,
-    ChatAccount,
     Conclusion,
     Membership,
     Person,
@@ -33,6 +31,7 @@ from storage.db.models import (
 from storage.rules.remediation import fix_due_date
 from storage.services import audit
 from storage.services.outbox import DOCUMENT_PARAM, button, enqueue_many
+from storage.services.recipients import unit_contacts
 
 TEXT_LIMIT = 2000  # one strength text, shortcoming or fix
 MAX_SHORTCOMINGS = 50
@@ -146,43 +145,6 @@ async def remove_shortcoming(
     for position, shortcoming in enumerate(kept, start=1):
         shortcoming.position = position
     conclusion.shortcomings = kept
-
-
-@dataclass(frozen=True)
-class Recipient:
-    account_id: int
-    person_id: int
-    membership_id: int
-
-
-async def unit_contacts(session: AsyncSession, assignment_id: int) -> list[Recipient]:
-    """Every chat account of the unit's active contacts (unreachable ones are marked at
-    delivery, as for any outbox row)."""
-    rows = await session.execute(
-        select(ChatAccount.id, ChatAccount.person_id, Membership.id)
-        .join(Membership, Membership.person_id == ChatAccount.person_id)
-        .where(
-            Membership.assignment_id == assignment_id,
-            Membership.role == Role.UNIT_CONTACT.value,
-            Membership.revoked_at.is_(None),
-        )
-        .order_by(ChatAccount.id)
-    )
-    return [Recipient(a, p, m) for a, p, m in rows]
-
-
-async def team_leaders(session: AsyncSession, team_id: int) -> list[Recipient]:
-    rows = await session.execute(
-        select(ChatAccount.id, ChatAccount.person_id, Membership.id)
-        .join(Membership, Membership.person_id == ChatAccount.person_id)
-        .where(
-            Membership.team_id == team_id,
-            Membership.role == Role.TEAM_LEADER.value,
-            Membership.revoked_at.is_(None),
-        )
-        .order_by(ChatAccount.id)
-    )
-    return [Recipient(a, p, m) for a, p, m in rows]
 
 
 async def issue(

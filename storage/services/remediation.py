@@ -27,9 +27,9 @@ from storage.db.models import (
 )
 from storage.rules.remediation import remediation_rate
 from storage.services import audit
-from storage.services.conclusions import team_leaders, unit_contacts
 from storage.services.evidence import StoredFile
 from storage.services.outbox import button, enqueue_many
+from storage.services.recipients import team_leaders, unit_contacts
 
 REPORT_LIMIT = 2000
 

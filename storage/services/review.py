@@ -16,9 +16,7 @@ from storage.db.models import (
     Appraisal,
     AppraisalRound,
     Assignment,
-    Membership,
     ReviewFlag,
-    Role,
     Submission,
     SubmissionStatus,
 )
@@ -26,6 +24,7 @@ from storage.rules.progress import item_self_score
 from storage.services import audit
 from storage.services.checklist import Checklist
 from storage.services.outbox import button, enqueue_many
+from storage.services.recipients import unit_contacts
 from storage.services.self_scores import hand_scores
 from storage.services.submissions import answer_states
 
@@ -113,23 +112,6 @@ async def _assignment(session: AsyncSession, submission: Submission) -> Assignme
     assignment = await session.get(Assignment, submission.assignment_id)
     assert assignment is not None  # a submission always belongs to an assignment
     return assignment
-
-
-async def unit_contacts(session: AsyncSession, assignment_id: int) -> list[tuple[int, int, int]]:
-    """(chat account id, person id, membership id) of the unit's active contacts."""
-    from storage.db.models import ChatAccount
-
-    rows = await session.execute(
-        select(ChatAccount.id, ChatAccount.person_id, Membership.id)
-        .join(Membership, Membership.person_id == ChatAccount.person_id)
-        .where(
-            Membership.assignment_id == assignment_id,
-            Membership.role == Role.UNIT_CONTACT.value,
-            Membership.revoked_at.is_(None),
-        )
-        .order_by(ChatAccount.id)
-    )
-    return [(a, p, m) for a, p, m in rows]
 
 
 async def return_report(
