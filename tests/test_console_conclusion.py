@@ -143,10 +143,16 @@ async def test_every_conclusion_route_for_every_role(world, db, clock, tmp_path,
         for method, path in (
             ("GET", f"/r/{a}/khacphuc"),
             ("POST", f"/r/{a}/khacphuc/{task}/report"),
+            ("FILES", f"/r/{a}/khacphuc/{task}/files"),
             ("POST", f"/r/{a}/khacphuc/{task}/done"),
         ):
             if method == "GET":
                 response = await client.get(path, allow_redirects=False)
+            elif method == "FILES":
+                upload = FormData()
+                upload.add_field("csrf", csrf)
+                upload.add_field("files", PDF, filename="bien-ban.pdf")
+                response = await client.post(path, data=upload, allow_redirects=False)
             else:
                 form = {"csrf": csrf, "report": "Đã làm"}
                 response = await client.post(path, data=form, allow_redirects=False)

@@ -178,18 +178,24 @@ class FixRoutes:
         raise web.HTTPNotFound()
 
     async def files(self, request: web.Request) -> web.Response:
+        """Access first (nothing is read for someone else's unit), then the body, written
+        outside any transaction (as the chat downloads before its event's), then the files
+        kept in a second short transaction."""
         console = self.console
         store = console.evidence
-        if store is None:
+        async with transaction(console.sessions) as session:
+            _, role = await self._contact(request, session, "remediation.files")
+            if role is not None:
+                await self._task(request, session, role)
+        if role is None or store is None:
             raise web.HTTPNotFound()
-        # Written before the transaction (as the chat downloads before its event's).
         received = await receive(request, store, console.max_evidence_bytes)
         try:
             async with transaction(console.sessions) as session:
                 viewer, role = await self._contact(request, session, "remediation.files")
                 if role is not None:
-                    given = received.fields.get("csrf", "")
-                    if not hmac.compare_digest(given, viewer.web_session.csrf_token):
+                    given = received.fields.get("csrf", "").encode()
+                    if not hmac.compare_digest(given, viewer.web_session.csrf_token.encode()):
                         raise web.HTTPForbidden(text="bad form")
                     task = await self._task(request, session, role)
                     tr = console.catalog.for_locale(viewer.locale)
@@ -200,7 +206,7 @@ class FixRoutes:
                     )
         finally:
             received.discard(store)  # whatever was not kept
-        raise web.HTTPNotFound()
+        raise web.HTTPNotFound()  # no longer theirs: refused (and audited) above
 
     async def _keep(
         self,
