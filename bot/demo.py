@@ -334,6 +334,7 @@ async def running_demo(settings: Settings, options: DemoOptions) -> AsyncIterato
             root=DESK,
             evidence=deps.evidence,
             max_evidence_bytes=settings.evidence_max_bytes,
+            notice=deps.notice,  # the conclusion notice, as the chat writes it
         )
         routes = DemoRoutes(server, desk)
         routes.register(web_app)

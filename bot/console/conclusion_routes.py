@@ -30,7 +30,7 @@ from common.localtime import fmt_date
 from handlers.conclusion import DOCX_MIME
 from handlers.console_access import deny_web, person_scope
 from storage.db import transaction
-from storage.db.models import Assignment
+from storage.db.models import Assignment, Conclusion
 from storage.formats.conclusion_docx import NoticeSettings
 from storage.services.assignments import assignment_by_id
 from storage.services.conclusion_notice import (
@@ -145,7 +145,7 @@ class ConclusionRoutes:
         )
 
     async def _written(
-        self, session: AsyncSession, assignment: Assignment, conclusion: Any
+        self, session: AsyncSession, assignment: Assignment, conclusion: Conclusion
     ) -> bytes:
         """The notice as the CLI writes it, in a private temporary folder."""
         folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="cchc-notice-"))
@@ -159,11 +159,9 @@ class ConclusionRoutes:
     async def issue(self, request: web.Request) -> web.StreamResponse:
         console = self.console
         async with transaction(console.sessions) as session:
-            viewer = await console.viewer(request, session)
-            if viewer is None:
-                raise web.HTTPSeeOther(f"{console.root}/")
-            await console.check_csrf(request, viewer)
-            _, assignment = await self._leader(request, session, "conclusion.issue")
+            viewer, assignment = await self._leader(request, session, "conclusion.issue")
+            if assignment is not None:
+                await console.check_csrf(request, viewer)
             outcome = await self._issue(session, viewer, assignment) if assignment else None
         if outcome is None or assignment is None:
             raise web.HTTPNotFound()
