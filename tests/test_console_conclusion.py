@@ -253,6 +253,9 @@ async def test_contact_reports_a_fix_with_evidence_and_the_leader_is_told(
     assert early.status == 400 and "Hãy báo cáo những việc đã làm" in await early.text()
     empty = await contact.post(f"{base}/report", data={"csrf": csrf, "report": "  "})
     assert empty.status == 400 and "từ 1 đến 2000 ký tự" in await empty.text()
+    too_long = "Đã làm " + "x" * 2000
+    refused = await contact.post(f"{base}/report", data={"csrf": csrf, "report": too_long})
+    assert refused.status == 400 and too_long in await refused.text()  # shown again, not lost
     saved = await contact.post(
         f"{base}/report", data={"csrf": csrf, "report": "Đã cập nhật <danh mục>"}
     )

@@ -96,6 +96,7 @@ class FixRoutes:
         notice: str = "",
         error: bool = False,
         outcomes: list[tuple[bool, str]] | None = None,
+        typed: dict[int, str] | None = None,
     ) -> web.Response:
         tasks = await tasks_of(session, role.assignment_id or 0)
         rows = [
@@ -111,6 +112,7 @@ class FixRoutes:
             "notice": notice,
             "error": error,
             "outcomes": outcomes or [],
+            "typed": typed or {},  # a refused report, shown again: nothing typed is lost
             "limit": REPORT_LIMIT,
             "csrf": viewer.web_session.csrf_token,
         }
@@ -136,8 +138,9 @@ class FixRoutes:
                 text = form.get("report", "").strip()
                 if not text or len(text) > REPORT_LIMIT:
                     notice = tr("remediation.bad_report", max=REPORT_LIMIT, length=len(text))
+                    typed = {task.shortcoming.id: form.get("report", "")}
                     return await self._render(
-                        request, session, viewer, role, notice=notice, error=True
+                        request, session, viewer, role, notice=notice, error=True, typed=typed
                     )
                 try:
                     await save_report(
