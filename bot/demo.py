@@ -357,6 +357,7 @@ async def running_demo(settings: Settings, options: DemoOptions) -> AsyncIterato
                 zalo_link=settings.zalo_bot_link,
                 upload_dir=settings.evidence_dir.parent / "imports",
             ),
+            notice=deps.notice,  # the conclusion notice, as the chat writes it
         )
         routes = DemoRoutes(server, desk)
         routes.register(web_app)

@@ -27,6 +27,7 @@ still rendered in each recipient's language at delivery time.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -38,10 +39,17 @@ from common.localtime import fmt_datetime
 from storage.db.models import Campaign, ChatAccount, ScheduleMark
 from storage.formats.campaign_spec import policy_from_dict
 from storage.rules.timing import parse_summary_at, summary_due
+from storage.services.conclusions import local_day
 from storage.services.outbox import DUE_PARAM, enqueue_many
 from storage.services.people import admin_accounts
+from storage.services.remediation import progress_by_unit
 from storage.services.submissions import team_accounts
-from storage.services.team_status import TeamSummary, fingerprint_of, team_summaries
+from storage.services.team_status import (
+    TeamSummary,
+    fingerprint_of,
+    team_summaries,
+    unit_states,
+)
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +146,22 @@ def _team_block(summary: TeamSummary) -> str:
     return "\n".join(lines)
 
 
+async def remediation_lists(
+    session: AsyncSession, campaign: Campaign, now: datetime
+) -> dict[int, list[str]]:
+    """Per team: "Unit: 4/6" for each unit with an issued conclusion (fixed of its
+    shortcomings, as the leader's /summary shows it). One grouped query, then the units."""
+    today = local_day(now, campaign.timezone)
+    progress = await progress_by_unit(session, campaign.id, today=today)
+    found: dict[int, list[str]] = defaultdict(list)
+    if progress:
+        for unit in await unit_states(session, campaign_id=campaign.id):
+            p = progress.get(unit.assignment_id)
+            if p is not None:
+                found[unit.team_id].append(f"{unit.unit_name}: {p.fixed}/{p.total}")
+    return found
+
+
 def admin_params(summaries: Sequence[TeamSummary]) -> dict[str, Any]:
     return {
         "submitted": sum(s.submitted for s in summaries),
@@ -204,6 +228,7 @@ async def _summarise_campaign(
         return 0
     when_unchanged = policy_from_dict(campaign.policy or {}).summary_when_unchanged
     summaries = await team_summaries(session, campaign, now)
+    fixes = await remediation_lists(session, campaign, now)
     common = {"campaign": campaign.title, "time": fmt_datetime(occurrence, campaign.timezone)}
     stamp = occurrence.isoformat()
     admin_ids = {a.id for a in admins}
@@ -214,10 +239,12 @@ async def _summarise_campaign(
             for a in await team_accounts(session, summary.team_id)
             if a.unreachable_at is None and a.id not in admin_ids
         ]
+        fixed = fixes.get(summary.team_id, [])
         for account in await _to_tell(
             session,
             f"summary-state:{campaign.id}:{summary.team_id}",
-            summary.fingerprint(),
+            # a fix reported or accepted is a change worth a summary too
+            summary.fingerprint() + "".join(f"|{line}" for line in fixed),
             leaders,
             when_unchanged=when_unchanged,
             now=now,
@@ -228,7 +255,7 @@ async def _summarise_campaign(
                     account,
                     f"summary:{campaign.id}:{summary.team_id}:{stamp}:{account.id}",
                     TEAM_TEMPLATE,
-                    {**common, **team_params(summary)},
+                    {**common, **team_params(summary), "remediation": _bullets(fixed)},
                     now,
                     occurrence,
                 )

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.console.admin_routes import AdminOptions, register_admin
 from bot.console.board_extras import board_extras
+from bot.console.conclusion_routes import ConclusionRoutes
 from bot.console.contact_pages import own_reports
 from bot.console.contact_routes import ContactRoutes
 from bot.console.export_routes import ExportRoutes
@@ -39,6 +40,7 @@ from common.localtime import fmt_date, fmt_datetime
 from handlers.console_access import campaign_ids, deny_web, person_scope
 from storage.db import transaction
 from storage.db.models import Campaign, Person, WebSession
+from storage.formats.conclusion_docx import NoticeSettings
 from storage.rules.answers import format_number
 from storage.services.answers_read import (
     evidence_file,
@@ -53,6 +55,7 @@ from storage.services.board import (
     campaigns_by_id,
 )
 from storage.services.checklist import ChecklistCache
+from storage.services.conclusions import local_day
 from storage.services.evidence import EvidenceStore
 from storage.services.ranking import campaign_ranking
 from storage.services.web_sessions import (
@@ -131,7 +134,9 @@ class Console:
         evidence: EvidenceStore | None = None,
         admin: AdminOptions | None = None,
         max_evidence_bytes: int = 20 * 1024 * 1024,
+        notice: NoticeSettings | None = None,
     ) -> None:
+        self.notice = notice or NoticeSettings()  # the conclusion notice's template, issuer
         self.admin_options = admin or AdminOptions()
         self.evidence = evidence
         self.max_evidence_bytes = max_evidence_bytes  # as in chat (EVIDENCE_MAX_BYTES)
@@ -163,6 +168,7 @@ class Console:
         app.router.add_get("/static/{name}", self.static)
         register_admin(app, self, self.admin_options)  # bot/console/admin_routes.py
         ContactRoutes(self).register(app)  # the unit contact's checklist, upload links
+        ConclusionRoutes(self).register(app)  # /u/{id}/conclusion, /r/{id}/khacphuc
         return app
 
     @web.middleware
@@ -325,7 +331,14 @@ class Console:
                 campaign = None  # refused after the commit: the audit entry must stay
             else:
                 tr = self.catalog.for_locale(viewer.locale)
-                extras = await board_extras(session, campaign_id, scope, query.get("team"), tr)
+                extras = await board_extras(
+                    session,
+                    campaign_id,
+                    scope,
+                    query.get("team"),
+                    tr,
+                    local_day(self.clock.now(), campaign.timezone),
+                )
                 teams = extras.teams
                 counts = await board_counts(session, campaign_id, team_ids=teams)
                 rows = await board_page(

@@ -10,6 +10,7 @@ in the person's number format.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +21,7 @@ from storage.db.models import Team
 from storage.rules.answers import Translate, format_number
 from storage.services.board import BoardStatus
 from storage.services.board_chart import TeamBar, team_bars, teams_of_campaign
+from storage.services.remediation import progress_by_unit
 
 # The colours of handlers/charts.py (the chat's chart): green done, blue working,
 # amber returned, grey idle; late a darker amber, accepted a darker green.
@@ -96,10 +98,14 @@ async def board_extras(
     scope: Scope,
     asked: str | None,
     tr: Translate,
+    today: date | None = None,
 ) -> BoardExtras:
     teams, team, shown = await shown_teams(session, campaign_id, scope, asked)
     bars = await team_bars(session, campaign_id, shown)
     chart = chart_rows(bars, tr)
+    # Remediation per unit (the board's, not the export's: today given): one grouped
+    # query; board_remediation.html shows it for the units of the page.
+    fixes = await progress_by_unit(session, campaign_id, today=today) if today else {}
     return BoardExtras(
         shown,
         {
@@ -109,5 +115,6 @@ async def board_extras(
             "chart": chart,
             "colours": [(s.value, c) for s, c in COLOURS.items()],
             "number": lambda value: format_number(value, tr),
+            "remediation": fixes,
         },
     )

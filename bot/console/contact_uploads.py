@@ -113,7 +113,7 @@ async def receive(request: web.Request, store: EvidenceStore, limit: int) -> Rec
     return received
 
 
-def _problem(tr: Translator, incoming: Incoming, limit: int) -> str | None:
+def refusal_of(tr: Translator, incoming: Incoming, limit: int) -> str | None:
     """Why a file is not kept, before its content is looked at (the chat's order)."""
     name = safe_name(incoming.name)
     if not is_allowed(incoming.name):
@@ -153,7 +153,7 @@ async def take_files(
     attached to the item; an outcome per file in the person's language."""
     outcomes = []
     for incoming in files:
-        problem = _problem(tr, incoming, limit)
+        problem = refusal_of(tr, incoming, limit)
         if problem is not None or incoming.path is None:
             outcomes.append(
                 Outcome(incoming.name, False, problem or tr("evidence.download_failed"))

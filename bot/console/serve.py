@@ -38,6 +38,7 @@ def console_for(app: App, status: ChannelStatus | None = None) -> Console:
             invite_ttl=timedelta(days=app.settings.invite_ttl_days),
         ),
         max_evidence_bytes=app.settings.evidence_max_bytes,
+        notice=app.settings.notice_settings(),
     )
 
 
