@@ -24,6 +24,13 @@ get a 200) on SQLite and PostgreSQL. The bot and the `notice send` command run a
 processes forked from one server that imported the bot once (`forkserver`), with the
 console script's own entry point. The only waits are bounded: on the fake's recorded calls,
 on the processes, and a poll of the outbox at the end.
+
+On Zalo (issue 16), over long polling, six contacts join by typing their code and answer
+the same items; the bot is killed once, at a seeded sendMessage while it is in flight, and
+restarted. Zalo has no offset, so an event the dead process took from getUpdates is lost
+(docs/ARCHITECTURE.md "Delivery guarantees"): its contact, who got no answer, types it
+again. Checked: no message handled twice, each one handled unless lost that way, every
+answer stored once, each contact done, and SIGTERM exits 0.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ from datetime import date, timedelta
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from sqlalchemy import func, select
@@ -64,6 +71,7 @@ from tests import factories
 from tests.chat_harness import import_and_codes
 from tests.conftest import Db
 from tests.fake_telegram import FakeTelegram, FakeUser, RecordedCall, free_port
+from tests.fake_zalo import FakeZalo, ZaloCall, ZaloUser
 
 CONTACTS = 16
 CAMPAIGN = "KT-CRASH"
@@ -177,6 +185,16 @@ class BotProcess:
         )
 
 
+class Request(Protocol):
+    """A request as either fake records it (RecordedCall, ZaloCall)."""
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+
 @dataclass
 class Trigger:
     """Kills the bot from inside the fake as the `count`-th matching request arrives, so
@@ -184,11 +202,11 @@ class Trigger:
 
     bot: BotProcess
     count: int
-    matches: Callable[[RecordedCall], bool]
+    matches: Callable[[Any], bool]
     fired: asyncio.Event = field(default_factory=asyncio.Event)
     seen: int = 0
 
-    def arrived(self, call: RecordedCall) -> None:
+    def arrived(self, call: Request) -> None:
         if self.fired.is_set() or call.method != "sendMessage" or not self.matches(call):
             return
         self.seen += 1
@@ -322,9 +340,7 @@ class Trial:
             return int(await session.scalar(query) or 0)
 
     async def handled_keys(self) -> set[str]:
-        async with self.db.sessions() as session:
-            query = select(HandledUpdate.update_key).where(HandledUpdate.platform == "telegram")
-            return set(await session.scalars(query))
+        return set(await _handled_keys(self.db, "telegram"))
 
     async def outbox_by_chat(self) -> dict[int, str]:
         async with self.db.sessions() as session:
@@ -347,27 +363,35 @@ class Trial:
             assert loop.time() < deadline, f"outbox not settled: {rows}"
             await asyncio.sleep(0.1)
 
-    async def stored_answers(self) -> dict[tuple[str, str], tuple[Any, int, int]]:
-        """(unit, item) -> (value, revision, revision rows)."""
-        async with self.db.sessions() as session:
-            revisions = (
-                select(func.count()).where(AnswerRevision.answer_id == Answer.id).scalar_subquery()
-            )
-            rows = await session.execute(
-                select(Unit.code, Item.code, Answer.value, Answer.revision, revisions)
-                .join(Submission, Answer.submission_id == Submission.id)
-                .join(Assignment, Submission.assignment_id == Assignment.id)
-                .join(Unit, Assignment.unit_id == Unit.id)
-                .join(Item, Answer.item_id == Item.id)
-            )
-            return {(u, i): (v, r, c) for u, i, v, r, c in rows}
+
+async def _handled_keys(db: Db, platform: str) -> list[str]:
+    """The update keys of `platform` in handled_updates, one per row."""
+    async with db.sessions() as session:
+        query = select(HandledUpdate.update_key).where(HandledUpdate.platform == platform)
+        return list(await session.scalars(query))
 
 
-async def _seed(db: Db) -> list[str]:
-    """A campaign of CONTACTS units, one contact each, four typed items; its codes."""
+async def _stored_answers(db: Db) -> dict[tuple[str, str], tuple[Any, int, int]]:
+    """(unit, item) -> (value, revision, revision rows)."""
+    async with db.sessions() as session:
+        revisions = (
+            select(func.count()).where(AnswerRevision.answer_id == Answer.id).scalar_subquery()
+        )
+        rows = await session.execute(
+            select(Unit.code, Item.code, Answer.value, Answer.revision, revisions)
+            .join(Submission, Answer.submission_id == Submission.id)
+            .join(Assignment, Submission.assignment_id == Assignment.id)
+            .join(Unit, Assignment.unit_id == Unit.id)
+            .join(Item, Answer.item_id == Item.id)
+        )
+        return {(u, i): (v, r, c) for u, i, v, r, c in rows}
+
+
+async def _seed(db: Db, contacts: int = CONTACTS) -> list[str]:
+    """A campaign of `contacts` units, one contact each, four typed items; its codes."""
     now = SystemClock().now()  # the bot runs on the system clock
     spec = replace(
-        factories.campaign(CAMPAIGN, units=CONTACTS),
+        factories.campaign(CAMPAIGN, units=contacts),
         deadline=now + timedelta(days=60),  # far: no reminder is due during the trial
         sections=(SectionSpec("1. Công tác chỉ đạo, điều hành", _items()),),
     )
@@ -375,10 +399,11 @@ async def _seed(db: Db) -> list[str]:
         spec, units=tuple(replace(u, deadline=None, visit=None, contacts=1) for u in spec.units)
     )
     codes = await import_and_codes(db, FrozenClock(now), spec)
-    return [codes[f"U{n}"][0] for n in range(1, CONTACTS + 1)]
+    return [codes[f"U{n}"][0] for n in range(1, contacts + 1)]
 
 
-def _environment(fake: FakeTelegram, db: Db, tmp_path: Path) -> dict[str, str]:
+def _environment(db: Db, tmp_path: Path, **channel: str) -> dict[str, str]:
+    """The bot's environment: this test's database and files, the `channel`'s settings."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -386,15 +411,13 @@ def _environment(fake: FakeTelegram, db: Db, tmp_path: Path) -> dict[str, str]:
         and key not in ("DATABASE_URL", "EVIDENCE_DIR", "WEBHOOK_SECRET", "PUBLIC_URL")
     }
     env.update(
-        BOT_TOKEN=fake.token,
-        BOT_USERNAME=fake.bot_username,
-        TELEGRAM_API_URL=fake.base_url,
         DATABASE_URL=db.url,
         EVIDENCE_DIR=str(tmp_path / "evidence"),
         OUTBOX_INSTANCE="crash-trial",  # one process at a time: a restart takes claims back
         WEBHOOK_SECRET="crash-trial-secret",
         LOG_LEVEL="INFO",
         CCHC_LANG="vi",
+        **channel,
     )
     return env
 
@@ -435,12 +458,14 @@ def _check_updates(trial: Trial, handled: set[str], *, webhook: bool) -> list[Se
     return lost
 
 
-def _check_answers(answers: dict[tuple[str, str], tuple[Any, int, int]]) -> None:
+def _check_answers(
+    answers: dict[tuple[str, str], tuple[Any, int, int]], contacts: int = CONTACTS
+) -> None:
     """Every answer stored once, with the value typed, acknowledged or not."""
-    for n in range(1, CONTACTS + 1):
+    for n in range(1, contacts + 1):
         for code, (_, value) in _answers(n).items():
             assert answers[(f"U{n}", code)] == (value, 1, 1), (n, code)
-    assert len(answers) == CONTACTS * 4
+    assert len(answers) == contacts * 4
 
 
 def _check_notice(trial: Trial, outbox: dict[int, str]) -> list[int]:
@@ -484,7 +509,13 @@ async def test_kill_9_three_times_loses_no_update_no_answer_and_sends_nothing_tw
     at_join, at_notice, at_answer = draw.randint(3, 12), draw.randint(1, 10), draw.randint(5, 30)
     codes = await _seed(db)
     async with FakeTelegram() as fake:
-        env = _environment(fake, db, tmp_path)
+        env = _environment(
+            db,
+            tmp_path,
+            BOT_TOKEN=fake.token,
+            BOT_USERNAME=fake.bot_username,
+            TELEGRAM_API_URL=fake.base_url,
+        )
         args: list[str] = []
         if mode == "webhook":
             port = free_port()
@@ -515,7 +546,7 @@ async def test_kill_9_three_times_loses_no_update_no_answer_and_sends_nothing_tw
             bot.kill()
         assert stopped == 0, bot.log_text()
         handled = await trial.handled_keys()
-        answers = await trial.stored_answers()
+        answers = await _stored_answers(db)
     logs = bot.log_text()
     assert [k.phase for k in trial.kills] == ["join", "notice", "answers"]
     assert "Traceback" not in logs, logs
@@ -526,4 +557,165 @@ async def test_kill_9_three_times_loses_no_update_no_answer_and_sends_nothing_tw
         f"\n{db.backend}/{mode}: kills at reply {at_join}, notice {at_notice}, reply "
         f"{at_answer}; replies lost {len(lost)}, notices in doubt {len(in_doubt)}, "
         f"webhook deliveries {len(fake.stats.webhook_deliveries)}"
+    )
+
+
+# ---- Zalo: the same trial through the Zalo channel -------------------------------------
+
+ZALO_CONTACTS = 6
+HANDLED, DROPPED = "handled", "dropped"
+
+
+@dataclass
+class Typed:
+    """One message a Zalo contact typed, and what became of it."""
+
+    chat: str
+    message_id: str  # the update key
+    mark: int  # the fake's call index when it was typed: its replies come after
+    expect: str  # a fragment of the reply it should get
+    # Set at a kill when its reply never came: HANDLED (committed, the reply died with the
+    # process) or DROPPED (never committed and no longer at Zalo: lost, typed again).
+    fate: asyncio.Future[str]
+    until: int | None = None  # the call index of the contact's next message
+
+
+def is_zalo_reply(call: ZaloCall) -> bool:
+    return call.ok and call.method == "sendMessage"
+
+
+class ZaloTrial:
+    """The fake Zalo, the bot process, the contacts and what happened to what they typed.
+    Zalo has no offset: an event handed to the killed process's getUpdates is lost, and
+    its contact, who got no answer, types the same thing again, as a person would."""
+
+    def __init__(self, fake: FakeZalo, bot: BotProcess, codes: list[str]) -> None:
+        self.fake, self.bot, self.codes = fake, bot, codes
+        self.users = [fake.user(str(7100 + n), f"Đầu mối {n}") for n in range(1, len(codes) + 1)]
+        self.typed: dict[str, list[Typed]] = {user.chat: [] for user in self.users}
+        self.trigger: Trigger | None = None
+        fake.on_arrival(self._arrived)
+
+    def _arrived(self, call: ZaloCall) -> None:
+        if self.trigger is not None:
+            self.trigger.arrived(call)
+
+    def replies(self, typed: Typed) -> list[ZaloCall]:
+        end = typed.until if typed.until is not None else self.fake.mark()
+        return [
+            call
+            for call in self.fake.calls[typed.mark : end]
+            if is_zalo_reply(call) and call.chat_id == typed.chat
+        ]
+
+    def answered(self, typed: Typed) -> bool:
+        return any(typed.expect in call.text for call in self.replies(typed))
+
+    async def say(self, user: ZaloUser, text: str, expect: str) -> None:
+        """Type `text` until the bot answers it or a kill shows it handled."""
+        while True:
+            history = self.typed[user.chat]
+            mark = self.fake.mark()
+            if history:
+                history[-1].until = mark
+            event = self.fake.send_text(user, text)
+            fate: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            typed = Typed(user.chat, str(event["message"]["message_id"]), mark, expect, fate)
+            history.append(typed)
+            reply = asyncio.ensure_future(
+                self.fake.wait_for(
+                    lambda c: is_zalo_reply(c) and c.chat_id == user.chat and expect in c.text,
+                    since=mark,
+                    timeout=REPLY_TIMEOUT,
+                )
+            )
+            done, _ = await asyncio.wait({reply, fate}, return_when=asyncio.FIRST_COMPLETED)
+            if reply in done:
+                try:
+                    reply.result()
+                except TimeoutError:
+                    raise AssertionError(
+                        f"{text!r} of chat {user.chat} got no reply\n{self.bot.log_text()}"
+                    ) from None
+                return
+            reply.cancel()
+            if fate.result() == HANDLED:
+                return
+
+    async def converse(self, n: int) -> None:
+        user = self.users[n - 1]
+        await self.say(user, self.codes[n - 1], "Xin chào")  # the code typed, no /start
+        await self.say(user, "/checklist", "Mục 1/4")
+        for code, (text, _) in _answers(n).items():
+            await self.say(user, text, f"Đã lưu mục {code}")
+
+    async def survive(self, trigger: Trigger, db: Db) -> None:
+        """Once the trigger killed the bot: settle the fate of each message left without
+        its reply (handled, or lost with the dead process's poll), restart the bot."""
+        await trigger.fired.wait()
+        assert await self.bot.wait(10) == -signal.SIGKILL
+        handled = set(await _handled_keys(db, "zalo"))
+        pending = set(self.fake.pending_message_ids)
+        for history in self.typed.values():
+            last = history[-1] if history else None
+            if last is None or last.fate.done() or self.answered(last):
+                continue
+            if last.message_id in handled:
+                last.fate.set_result(HANDLED)
+            elif last.message_id not in pending:  # the restarted bot will never see it
+                last.fate.set_result(DROPPED)
+        await self.bot.start()
+
+
+def _check_typed(trial: ZaloTrial, handled: list[str]) -> tuple[int, int]:
+    """Each message handled at most once; each answered unless handled or dropped at the
+    kill; a dropped one got no reply at all. (replies lost, messages dropped)."""
+    everything = [typed for history in trial.typed.values() for typed in history]
+    assert len(handled) == len(set(handled)), "a message handled twice"
+    fates = [typed.fate.result() if typed.fate.done() else None for typed in everything]
+    for typed, fate in zip(everything, fates, strict=True):
+        if fate == DROPPED:
+            assert typed.message_id not in handled and trial.replies(typed) == [], typed
+        else:
+            assert typed.message_id in handled, typed
+            assert fate == HANDLED or trial.answered(typed), (typed, trial.replies(typed))
+    assert len(handled) == len(everything) - fates.count(DROPPED)
+    assert trial.fake.pending_message_ids == []
+    assert all(1 <= len(call.text) <= 2000 for call in trial.fake.calls if is_zalo_reply(call))
+    return fates.count(HANDLED), fates.count(DROPPED)
+
+
+async def test_kill_9_on_zalo_resumes_and_stores_each_answer_once(
+    db: Db, tmp_path: Path, forkserver: BaseContext
+) -> None:
+    """Six contacts join by typing their code and answer by typing, over Zalo's long
+    polling; the bot is killed at a seeded sendMessage, in flight, and restarted."""
+    at_reply = random.Random(f"issue-16-zalo-{db.backend}").randint(5, 30)
+    codes = await _seed(db, ZALO_CONTACTS)
+    async with FakeZalo() as fake:
+        env = _environment(db, tmp_path, ZALO_BOT_TOKEN=fake.token, ZALO_BOT_API_URL=fake.base_url)
+        bot = BotProcess(forkserver, [], env, tmp_path)
+        trial = ZaloTrial(fake, bot, codes)
+        trigger = trial.trigger = Trigger(bot, at_reply, lambda call: True)
+        await bot.start()
+        try:
+            async with asyncio.timeout(PHASE_TIMEOUT):
+                await asyncio.gather(
+                    *map(trial.converse, range(1, ZALO_CONTACTS + 1)),
+                    trial.survive(trigger, db),
+                )
+            bot.signal(signal.SIGTERM)
+            stopped = await bot.wait(30)
+        finally:
+            bot.kill()
+        assert stopped == 0, bot.log_text()
+    handled = await _handled_keys(db, "zalo")
+    answers = await _stored_answers(db)
+    logs = bot.log_text()
+    assert bot.starts == 2 and "Traceback" not in logs, logs
+    lost, dropped = _check_typed(trial, handled)
+    _check_answers(answers, ZALO_CONTACTS)
+    print(
+        f"\n{db.backend}/zalo: kill at sendMessage {at_reply}; replies lost {lost}, "
+        f"messages dropped and typed again {dropped}"
     )

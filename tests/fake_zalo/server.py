@@ -100,6 +100,7 @@ class FakeZalo:
         self._failures: list[_Failure] = []
         self._changed = asyncio.Condition()
         self._ids = itertools.count(1)
+        self._arrival_hooks: list[Callable[[ZaloCall], None]] = []
         self.polled = asyncio.Event()
         self.rate_limited = 0
         self._runner: web.AppRunner | None = None
@@ -208,6 +209,17 @@ class FakeZalo:
         await self.wait_until(lambda: len(statuses()) >= times, timeout)
         return statuses()
 
+    def on_arrival(self, hook: Callable[[ZaloCall], None]) -> None:
+        """Call `hook(call)` as each request arrives, before it is answered (status 0, not
+        ok yet): what a test does there happens while that request is in flight, e.g. kill
+        the bot's process (tests/test_crash.py)."""
+        self._arrival_hooks.append(hook)
+
+    @property
+    def pending_message_ids(self) -> list[str]:
+        """The messages waiting for a getUpdates, oldest first."""
+        return [str(event["message"]["message_id"]) for event in self._events]
+
     # ---- what a test reads ----------------------------------------------------------------
 
     def mark(self) -> int:
@@ -262,6 +274,8 @@ class FakeZalo:
         if method not in METHODS:  # case-sensitive: "sendmessage" is not a method
             return _error(404, "Not Found")
         params = await self._params(request)
+        for hook in list(self._arrival_hooks):
+            hook(ZaloCall(method, params, 0, False))
         if method == "getUpdates":
             response = await self._get_updates(request, params)
         elif method == "sendPhoto" and not await self._fetch_photo(params):
