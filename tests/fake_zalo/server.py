@@ -94,6 +94,7 @@ class FakeZalo:
         self.photos_sent: list[tuple[str, bytes]] = []  # (chat, bytes) fetched by sendPhoto
         self._posts: set[asyncio.Task[None]] = set()
         self._arrived = asyncio.Event()
+        self._closing = False  # set on exit: a long poll in progress answers at once
         self._known: set[str] = set()
         self._blocked: set[str] = set()
         self._photos: dict[str, bytes] = {}
@@ -121,6 +122,8 @@ class FakeZalo:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._closing = True
+        self._arrived.set()  # a getUpdates still waiting answers now, not after its timeout
         for task in list(self._posts):
             task.cancel()
         await asyncio.gather(*self._posts, return_exceptions=True)
@@ -295,10 +298,12 @@ class FakeZalo:
         timeout = float(params.get("timeout") or 0)
         try:
             async with asyncio.timeout(timeout):
-                while not self._events:
+                while not self._events and not self._closing:
                     self._arrived.clear()
                     await self._arrived.wait()
         except TimeoutError:
+            return _error(408, "Request timeout")
+        if self._closing:
             return _error(408, "Request timeout")
         transport = request.transport
         if transport is None or transport.is_closing():
