@@ -252,7 +252,7 @@ async def test_accept_and_appraise_are_for_leaders_as_in_chat(world, db, clock):
     _, html = await _post(web["leader"], f"{page}/accept", version=version.group(1))
     assert "Đã chấp nhận báo cáo" in html and "Đã chấp nhận" in html
     [notice] = await _outbox(db, "review.accepted_notice")
-    assert notice.params["score"] == "5.5" and notice.params["max"] == "5.5"
+    assert notice.params["score"] == 5.5 and notice.params["max"] == 5.5  # written per reader
     assert notice.params["time"] == "01/09/2021 08:00"
     _, html = await _post(web["leader"], f"{page}/accept", version=version.group(1))
     assert "không ở trạng thái «đã nộp»" in html  # already accepted: said, not a traceback
@@ -264,7 +264,7 @@ async def test_accept_and_appraise_are_for_leaders_as_in_chat(world, db, clock):
     _, html = await _post(
         web["leader"], f"{page}/appraise", item=str(item), score="1,0", reason="Tỷ lệ thấp hơn"
     )
-    assert "Đã lưu điểm thẩm định" in html and "Điểm: 4.5/5.5" in html
+    assert "Đã lưu điểm thẩm định" in html and "Điểm: 4,5/5,5" in html  # decimal comma
     await chats["lan"].command("status")
     assert "Tỷ lệ thấp hơn" in chats["lan"].text_out
     async with transaction(db.sessions) as session:
