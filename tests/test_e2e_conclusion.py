@@ -49,7 +49,7 @@ async def test_conclusion_document_fix_report_and_reminder(
         await leader.command("start", codes["team_leader:D1"][0], "Trưởng đoàn")
         await lan.command("start", codes["U1"][0], "Ủy ban nhân dân Phường 1")
         await leader.command("summary", "", "Đã nộp")
-        await leader.press("U1", "Ủy ban nhân dân Phường 1")
+        await leader.press("UBND Phường 1", "Ủy ban nhân dân Phường 1")  # short name
         await leader.press("Kết luận", "Chưa có nội dung")
         await leader.press("Ghi ưu điểm", "ưu điểm")
         await leader.text("Chỉ đạo, điều hành CCHC sát sao", "Đã lưu")
