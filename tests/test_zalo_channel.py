@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.channels.zalo import ZaloChannel, reply_texts
+from bot.channels.zalo import REPLY_WAIT, ZaloChannel, reply_texts
 from bot.channels.zalo_api import QUOTA_PAUSE, ZaloApi, ZaloApiError, delivery_error
 from bot.channels.zalo_text import TEXT_LIMIT, split_plain, to_plain
 from bot.cli import cli
@@ -157,7 +157,7 @@ async def test_a_reply_that_would_wait_too_long_is_given_up(fake: FakeZalo) -> N
     fake.send_text(lan, "xin chào")
     ticks = Ticks()
     pacer = Pacer(RateLimits(per_bot=2.0), started=ticks.now)
-    pacer.limited(lan.chat, 60.0, ticks.now)  # Zalo asked this chat to wait a minute
+    pacer.limited(lan.chat, REPLY_WAIT + 30, ticks.now)  # longer than a reply may wait
     async with httpx.AsyncClient() as client:
         api = ZaloApi(client, fake.token, fake.base_url)
         channel = ZaloChannel(api, limiter=pacer, sleep=ticks.sleep, pace_clock=ticks.clock)
