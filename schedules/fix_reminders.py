@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.localtime import fmt_date
+from schedules.reminders import reminder_row
 from storage.db.models import (
     Assignment,
     Campaign,
@@ -173,7 +174,7 @@ async def _rows(
         if slot.kind == SlotKind.ESCALATE:
             for account, person in leaders.get(fix.team_id, []):
                 rows.append(
-                    _row(
+                    reminder_row(
                         campaign,
                         account,
                         person,
@@ -187,6 +188,7 @@ async def _rows(
                                 [button("conclusion.open_button", f"kl:{fix.assignment_id}")]
                             ],
                         },
+                        due=slot.due,
                     )
                 )
                 stats.escalations += 1
@@ -194,7 +196,7 @@ async def _rows(
         template = "remediation.overdue" if slot.kind == SlotKind.OVERDUE else "remediation.before"
         for membership, account, person in contacts.get(fix.assignment_id, []):
             rows.append(
-                _row(
+                reminder_row(
                     campaign,
                     account,
                     person,
@@ -206,31 +208,8 @@ async def _rows(
                         **params,
                         "_buttons": [[button("conclusion.open_tasks", f"kp:{membership}")]],
                     },
+                    due=slot.due,
                 )
             )
             stats.reminders += 1
     return rows
-
-
-def _row(
-    campaign: Campaign,
-    account_id: int,
-    person_id: int,
-    now: datetime,
-    *,
-    kind: str,
-    template: str,
-    key: str,
-    params: dict[str, Any],
-) -> dict[str, Any]:
-    return {
-        "dedupe_key": key,
-        "kind": kind,
-        "chat_account_id": account_id,
-        "person_id": person_id,
-        "campaign_id": campaign.id,
-        "template": template,
-        "params": params,
-        "not_before": now,
-        "created_at": now,
-    }

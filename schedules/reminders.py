@@ -291,7 +291,7 @@ def _unit_rows(
                 params[GAPS_PARAM] = gaps_param(gap)
             for to in contacts.get(unit.assignment_id, []):
                 rows.append(
-                    _row(
+                    reminder_row(
                         campaign,
                         to.account_id,
                         to.person_id,
@@ -352,7 +352,7 @@ def _message(
     return f"reminders.{kind}{'_ready' if ready else ''}", params
 
 
-def _row(
+def reminder_row(
     campaign: Campaign,
     account_id: int,
     person_id: int,
@@ -364,8 +364,10 @@ def _row(
     params: dict[str, Any],
     due: datetime,
 ) -> dict[str, Any]:
-    """`due`: when the slot fell due (<= now). It orders delivery (not_before) and is the
-    time the message carries, so a pass after a clock jump sends them as they fell due."""
+    """One outbox row of a timed message (report reminders here, fix reminders in
+    fix_reminders.py). `due`: when the slot fell due (<= now). It orders delivery
+    (not_before) and is the time the message carries, so a pass after a clock jump sends
+    them as they fell due."""
     return {
         "dedupe_key": key,
         "kind": kind,
@@ -417,7 +419,7 @@ async def _escalation_rows(
             ",".join(str(u.assignment_id) for u in team_units).encode(), usedforsecurity=False
         ).hexdigest()[:16]
         rows.append(
-            _row(
+            reminder_row(
                 campaign,
                 account_id,
                 person_id,
