@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,6 +70,31 @@ async def _tell(
     )
 
 
+async def _new_entry(
+    session: AsyncSession,
+    assignment: Assignment,
+    submission_id: int,
+    text: str,
+    person_id: int,
+    person_name: str,
+    now: datetime,
+) -> tuple[Question, Campaign, dict[str, Any]]:
+    """A new entry of the unit's questions thread, its campaign, and the params every
+    message about it carries."""
+    entry = Question(submission_id=submission_id, text=text, asked_by=person_id, asked_at=now)
+    session.add(entry)
+    await session.flush()
+    campaign = await session.get(Campaign, assignment.campaign_id)
+    assert campaign is not None
+    params: dict[str, Any] = {
+        "unit": assignment.unit.name,
+        "campaign": campaign.code,
+        "name": person_name,
+        "text": text,
+    }
+    return entry, campaign, params
+
+
 async def ask(
     session: AsyncSession,
     assignment: Assignment,
@@ -79,18 +105,10 @@ async def ask(
     person_name: str,
     now: datetime,
 ) -> Question:
-    question = Question(submission_id=submission_id, text=text, asked_by=person_id, asked_at=now)
-    session.add(question)
-    await session.flush()
-    campaign = await session.get(Campaign, assignment.campaign_id)
-    assert campaign is not None
-    params = {
-        "unit": assignment.unit.name,
-        "campaign": campaign.code,
-        "name": person_name,
-        "text": text,
-        "_buttons": [[button("questions.answer_button", f"qa:{question.id}")]],
-    }
+    question, campaign, params = await _new_entry(
+        session, assignment, submission_id, text, person_id, person_name, now
+    )
+    params["_buttons"] = [[button("questions.answer_button", f"qa:{question.id}")]]
     await _tell(
         session,
         await _accounts(session, team_id=assignment.team_id),
@@ -183,17 +201,9 @@ async def tell_unit(
     """The team asks the unit for more without returning the report (from the desk
     console): a message in the unit's questions thread, sent to every contact of the unit,
     who answers with /hoi."""
-    note = Question(submission_id=submission_id, text=text, asked_by=person_id, asked_at=now)
-    session.add(note)
-    await session.flush()
-    campaign = await session.get(Campaign, assignment.campaign_id)
-    assert campaign is not None
-    params = {
-        "unit": assignment.unit.name,
-        "campaign": campaign.code,
-        "name": person_name,
-        "text": text,
-    }
+    note, campaign, params = await _new_entry(
+        session, assignment, submission_id, text, person_id, person_name, now
+    )
     await _tell(
         session,
         await _accounts(session, assignment_id=assignment.id),
